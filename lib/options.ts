@@ -1,0 +1,70 @@
+// Public option types of the Sandbox API. The CLI's long options in camelCase (CONTRACT.md).
+import type { Readable, Writable } from 'node:stream';
+
+/** A bind mount: `src` on the host appears at `dst` inside; read-only unless `rw`. */
+export interface BindMount {
+  src: string;
+  dst: string;
+  rw?: boolean;
+}
+
+/** A tmpfs mount at `dst` inside; `size` caps it (bytes or '64m'). */
+export interface TmpfsMount {
+  dst: string;
+  size?: number | string;
+}
+
+/** Seccomp policy: the default filter, none, or the default with changes. */
+export type SeccompOption = 'default' | 'none' | { deny?: string[]; allow?: string[] };
+
+/** Reusable configuration of a sandbox (`new Sandbox(options)`). */
+export interface SandboxOptions {
+  /** Root directory; default: a read-only view of the host's /usr, /bin, /sbin, /lib*, selected /etc files. */
+  rootfs?: string;
+  binds?: BindMount[];
+  tmpfs?: TmpfsMount[];
+  /** Environment of the command; the host's is never inherited. */
+  env?: Record<string, string>;
+  /** Working directory inside (default '/'). */
+  cwd?: string;
+  /** UTS hostname inside (default 'sandbox'). */
+  hostname?: string;
+  /** 'none': a network namespace of its own with only loopback (default); 'host': the host's network. */
+  network?: 'none' | 'host';
+  /** CPU quota in cores (0.5 = half a core). */
+  cpuQuota?: number;
+  /** Memory cap, swap included: bytes or '256m'. */
+  memory?: number | string;
+  /** Most processes and threads at once. */
+  pids?: number;
+  /** CPU time limit in seconds, user+sys, whole tree. */
+  timeLimit?: number;
+  /** Wall-clock limit in seconds. */
+  wallTimeLimit?: number;
+  /** Most bytes on stdout, and separately on stderr. */
+  outputLimit?: number | string;
+  /** Parent cgroup directory for the sandbox's cgroup. */
+  cgroupParent?: string;
+  /** Throw rather than fall back to rlimits when no cgroup can be used. */
+  requireCgroup?: boolean;
+  seccomp?: SeccompOption;
+  /** Give the command a new pseudo-terminal of its own. */
+  tty?: boolean;
+}
+
+export type StdinOption = string | Buffer | Readable | { file: string } | 'inherit' | 'ignore' | 'pipe';
+export type OutputOption = 'pipe' | 'inherit' | 'ignore' | { file: string } | Writable;
+
+/** Per-run options (`sandbox.run(argv, runOptions)`). */
+export interface RunOptions {
+  stdin?: StdinOption;
+  stdout?: OutputOption;
+  stderr?: OutputOption;
+  /** Added to (and overriding) the sandbox's environment. */
+  env?: Record<string, string>;
+  cwd?: string;
+  timeLimit?: number;
+  wallTimeLimit?: number;
+  outputLimit?: number | string;
+  signal?: AbortSignal;
+}

@@ -1,0 +1,39 @@
+{
+  "targets": [
+    {
+      # pid 1 of every sandbox: static, so it runs in any rootfs (even one without a libc),
+      # and embedded in the addon (csrc/init_blob.cc).
+      "target_name": "sandbox-init",
+      "type": "executable",
+      "sources": [
+        "csrc/init/main.cc",
+        "csrc/init/plan.cc",
+        "csrc/init/report.cc",
+        "csrc/init/setup.cc",
+        "csrc/init/mounts.cc",
+        "csrc/init/command.cc"
+      ],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
+      "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-fno-exceptions", "-fno-rtti", "-fno-asynchronous-unwind-tables"],
+      "ldflags": ["-static", "-s"]
+    },
+    {
+      "target_name": "sandbox",
+      "dependencies": ["sandbox-init"],
+      "sources": [
+        "csrc/addon.cc",
+        "csrc/plan.cc",
+        "csrc/spawn.cc",
+        "csrc/clone3.cc",
+        "csrc/init_blob.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": [
+        "NAPI_DISABLE_CPP_EXCEPTIONS",
+        "NAPI_VERSION=8"
+      ],
+      # init_blob.cc's .incbin finds sandbox-init through the assembler's include path.
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-O2", "-Wa,-I<(PRODUCT_DIR)"]
+    }
+  ]
+}

@@ -1,0 +1,252 @@
+// The N-API binding: the only place that throws. JS values become a LaunchSpec (plan.cc)
+// before anything forks; exits are watched with a pidfd on the event loop (no thread-pool slot
+// per running sandbox) and reported back on the main thread.
+#include <errno.h>
+#include <fcntl.h>
+#include <napi.h>
+#include <pty.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <map>
+
+#include "plan.h"
+#include "spawn.h"
+#include "wire.h"
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+namespace {
+
+struct Child {
+  Napi::Env env;
+  uv_poll_t poll;
+  pid_t pid;
+  int pidfd;
+  int report_fd;
+  Napi::FunctionReference on_exit;
+};
+
+struct Registry {
+  std::map<pid_t, Child *> children;
+};
+
+Registry *registry(Napi::Env env) { return env.GetInstanceData<Registry>(); }
+
+void close_child(Child *c) {
+  close(c->pidfd);
+  close(c->report_fd);
+  uv_close((uv_handle_t *)&c->poll, [](uv_handle_t *h) { delete (Child *)h->data; });
+}
+
+Napi::Value exit_object(Napi::Env env, const siginfo_t &si, const struct rusage &ru, int report_fd) {
+  Napi::Object o = Napi::Object::New(env);
+  Napi::Value null = env.Null();
+  o.Set("exitCode", null);
+  o.Set("signal", null);
+  o.Set("error", null);
+  o.Set("startNs", 0.0);
+  o.Set("endNs", 0.0);
+  o.Set("treeUserUs", null);
+  o.Set("treeSysUs", null);
+  o.Set("treeMaxRssKb", null);
+  bool exited = false;
+  wire::Report r;
+  while (read(report_fd, &r, sizeof r) == (ssize_t)sizeof r) {
+    r.stage[sizeof r.stage - 1] = 0;
+    r.detail[sizeof r.detail - 1] = 0;
+    if (r.kind == wire::kReportError && o.Get("error").IsNull()) {
+      Napi::Object e = Napi::Object::New(env);
+      e.Set("stage", r.stage);
+      e.Set("errno", r.err);
+      e.Set("detail", r.detail);
+      o.Set("error", e);
+    } else if (r.kind == wire::kReportStarted) {
+      o.Set("startNs", (double)r.t_ns);
+    } else if (r.kind == wire::kReportExited) {
+      int st = (int)r.value;
+      exited = true;
+      if (WIFEXITED(st)) o.Set("exitCode", WEXITSTATUS(st));
+      else if (WIFSIGNALED(st)) o.Set("signal", WTERMSIG(st));
+      o.Set("endNs", (double)r.t_ns);
+      o.Set("treeUserUs", (double)r.user_us);
+      o.Set("treeSysUs", (double)r.sys_us);
+      o.Set("treeMaxRssKb", (double)r.maxrss_kb);
+    }
+  }
+  // The init's own fate: it is killed (wall-time limit, abort, the cgroup) or fails before
+  // the command started.
+  Napi::Object init = Napi::Object::New(env);
+  init.Set("exitCode", si.si_code == CLD_EXITED ? Napi::Value(Napi::Number::New(env, si.si_status)) : null);
+  init.Set("signal", si.si_code != CLD_EXITED ? Napi::Value(Napi::Number::New(env, si.si_status)) : null);
+  o.Set("init", init);
+  o.Set("commandExited", exited);
+  o.Set("userUs", (double)ru.ru_utime.tv_sec * 1e6 + ru.ru_utime.tv_usec);
+  o.Set("sysUs", (double)ru.ru_stime.tv_sec * 1e6 + ru.ru_stime.tv_usec);
+  o.Set("maxRssKb", (double)ru.ru_maxrss);
+  return o;
+}
+
+void on_pidfd_readable(uv_poll_t *handle, int status, int events) {
+  (void)status;
+  (void)events;
+  Child *c = (Child *)handle->data;
+  siginfo_t si;
+  struct rusage ru;
+  memset(&si, 0, sizeof si);
+  memset(&ru, 0, sizeof ru);
+  // waitid(2)'s raw form takes a rusage: the init's, which includes all it reaped, i.e. the tree.
+  long r = syscall(SYS_waitid, P_PIDFD, c->pidfd, &si, WEXITED | WNOHANG, &ru);
+  if (r < 0 && errno == EINTR) return;
+  if (r == 0 && si.si_pid == 0) return;  // spurious wake-up: not exited yet
+  uv_poll_stop(handle);
+  Napi::Env env = c->env;
+  Napi::HandleScope scope(env);
+  registry(env)->children.erase(c->pid);
+  Napi::Value result = exit_object(env, si, ru, c->report_fd);
+  Napi::FunctionReference cb = std::move(c->on_exit);
+  close_child(c);
+  cb.MakeCallback(env.Global(), {result});
+}
+
+Napi::Value throw_type(Napi::Env env, const std::string &msg) {
+  Napi::TypeError::New(env, msg).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+// launch(plan, onExit) → { pid } ; onExit(exit) is called once, on the main thread.
+Napi::Value Launch(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction()) {
+    return throw_type(env, "Expected (plan: object, onExit: function) for launch");
+  }
+  LaunchSpec spec;
+  std::string err = plan_from_js(info[0].As<Napi::Object>(), &spec);
+  if (!err.empty()) return throw_type(env, err);
+  Launched out;
+  LaunchFailure fail;
+  if (launch_sandbox(spec, &out, &fail) < 0) {
+    Napi::Error e = Napi::Error::New(env, fail.detail);
+    e.Set("stage", fail.stage);
+    e.Set("errno", Napi::Number::New(env, fail.err));
+    e.Set("detail", fail.detail);
+    e.ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Child *c = new Child{env, {}, out.pid, out.pidfd, out.report_fd, Napi::Persistent(info[1].As<Napi::Function>())};
+  uv_loop_t *loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  c->poll.data = c;
+  if (uv_poll_init(loop, &c->poll, out.pidfd) != 0 || uv_poll_start(&c->poll, UV_READABLE, on_pidfd_readable) != 0) {
+    // Cannot watch it: do not leave it running.
+    syscall(SYS_pidfd_send_signal, out.pidfd, SIGKILL, nullptr, 0);
+    siginfo_t si;
+    syscall(SYS_waitid, P_PIDFD, out.pidfd, &si, WEXITED, nullptr);
+    close(out.pidfd);
+    close(out.report_fd);
+    delete c;
+    Napi::Error::New(env, "cannot watch the sandbox's pidfd on the event loop").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  registry(env)->children[out.pid] = c;
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("pid", out.pid);
+  return o;
+}
+
+// signal(pid, signo) → true when sent. Goes through the pidfd, so a recycled pid is never hit.
+Napi::Value Signal(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) return throw_type(env, "Expected (pid, signal) numbers for signal");
+  auto &children = registry(env)->children;
+  auto it = children.find(info[0].As<Napi::Number>().Int32Value());
+  if (it == children.end()) return Napi::Boolean::New(env, false);
+  int sig = info[1].As<Napi::Number>().Int32Value();
+  return Napi::Boolean::New(env, syscall(SYS_pidfd_send_signal, it->second->pidfd, sig, nullptr, 0) == 0);
+}
+
+// pipe() → [readFd, writeFd], both CLOEXEC.
+Napi::Value Pipe(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) < 0) {
+    Napi::Error::New(env, std::string("cannot create a pipe: ") + strerror(errno)).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Array a = Napi::Array::New(env, 2);
+  a.Set(0u, p[0]);
+  a.Set(1u, p[1]);
+  return a;
+}
+
+// openPty(cols, rows) → [master, slave], both CLOEXEC; the sandbox gets the slave as its terminal.
+Napi::Value OpenPty(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  struct winsize ws = {24, 80, 0, 0};
+  if (info.Length() >= 2 && info[0].IsNumber() && info[1].IsNumber()) {
+    ws.ws_col = (unsigned short)info[0].As<Napi::Number>().Uint32Value();
+    ws.ws_row = (unsigned short)info[1].As<Napi::Number>().Uint32Value();
+  }
+  int master, slave;
+  if (openpty(&master, &slave, nullptr, nullptr, &ws) < 0) {
+    Napi::Error::New(env, std::string("cannot open a pty: ") + strerror(errno)).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  fcntl(master, F_SETFD, FD_CLOEXEC);
+  fcntl(slave, F_SETFD, FD_CLOEXEC);
+  Napi::Array a = Napi::Array::New(env, 2);
+  a.Set(0u, master);
+  a.Set(1u, slave);
+  return a;
+}
+
+Napi::Value CloseFd(const Napi::CallbackInfo &info) {
+  if (info.Length() >= 1 && info[0].IsNumber()) close(info[0].As<Napi::Number>().Int32Value());
+  return info.Env().Undefined();
+}
+
+// monotonicNs() → CLOCK_MONOTONIC in ns, the clock init's timestamps use.
+Napi::Value MonotonicNs(const Napi::CallbackInfo &info) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return Napi::Number::New(info.Env(), (double)ts.tv_sec * 1e9 + ts.tv_nsec);
+}
+
+// When Node shuts down (or a worker ends), nothing it started keeps running.
+void cleanup(void *arg) {
+  Registry *reg = (Registry *)arg;
+  for (auto &kv : reg->children) {
+    Child *c = kv.second;
+    uv_poll_stop(&c->poll);
+    syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, nullptr, 0);
+    siginfo_t si;
+    syscall(SYS_waitid, P_PIDFD, c->pidfd, &si, WEXITED, nullptr);
+  }
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  Registry *reg = new Registry();
+  env.SetInstanceData<Registry>(reg);
+  napi_add_env_cleanup_hook(env, cleanup, reg);
+  exports.Set("launch", Napi::Function::New(env, Launch));
+  exports.Set("signal", Napi::Function::New(env, Signal));
+  exports.Set("pipe", Napi::Function::New(env, Pipe));
+  exports.Set("openPty", Napi::Function::New(env, OpenPty));
+  exports.Set("close", Napi::Function::New(env, CloseFd));
+  exports.Set("monotonicNs", Napi::Function::New(env, MonotonicNs));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(sandbox, Init)

@@ -1,0 +1,7 @@
+// The command's own process: the last steps before its execve.
+#pragma once
+#include "plan.h"
+
+// Runs in the child init forks for the command. Never returns: it execs, or writes an error
+// record to `err_fd` (CLOEXEC, so EOF there means the execve succeeded) and exits 127.
+[[noreturn]] void exec_command(const Plan &plan, int err_fd);

@@ -1,0 +1,159 @@
+// sandbox-init: pid 1 of every sandbox. A small static program, so it runs in any rootfs.
+//
+// The addon's clone child (csrc/spawn.cc) made the user and pid namespaces, set the parent-death
+// signal, raised ambient capabilities (so this program keeps its capabilities in the new user
+// namespace across execve whatever its uid) and exec'd this binary with:
+//   fd 0-2 the command's stdio, 3 the plan (memfd), 4 the report pipe, 5 the parent's "go" pipe.
+//
+// The sequence, in order:
+//   1. block every signal (they are taken synchronously in the reaper loop below)
+//   2. read the plan
+//   3. wait for the parent's "go" (it put us in our cgroup and, as root, wrote the id maps:
+//      then switch to the mapped ids), or write our own single-id maps
+//   4. unshare mount (+ net, ipc, uts, cgroup) namespaces; hostname; loopback up
+//   5. build the filesystem and pivot_root into it (mounts.cc); chdir to the working directory
+//   6. become non-dumpable: nothing inside can open /proc/1/mem or /proc/1/exe
+//   7. fork the command (command.cc: session, rlimits, ids, capabilities, no_new_privs, seccomp,
+//      execve); its CLOEXEC error pipe says whether the execve happened
+//   8. reap: forward signals to the command, reap orphans; on the parent's terminate signal or
+//      when the command ends, SIGKILL everything left in the namespace, reap it all, report the
+//      command's status with the rusage of the whole tree, and exit.
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <initializer_list>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../wire.h"
+#include "command.h"
+#include "mounts.h"
+#include "plan.h"
+#include "report.h"
+#include "setup.h"
+
+namespace {
+
+void wait_for_parent() {
+  char go;
+  ssize_t n;
+  do n = read(wire::kSyncFd, &go, 1);
+  while (n < 0 && errno == EINTR);
+  // EOF without the byte: the parent failed to write our maps or cgroup and gave up.
+  if (n != 1) _exit(1);
+}
+
+// Signals the sandbox's parent may send to pid 1 that belong to the command.
+const int kForwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGCONT, SIGWINCH, SIGALRM, SIGTSTP};
+
+[[noreturn]] void reap(pid_t command) {
+  sigset_t all;
+  sigfillset(&all);
+  int status = 0;
+  uint64_t ended = 0;
+  bool command_done = false;
+  while (!command_done) {
+    siginfo_t si;
+    int sig = sigwaitinfo(&all, &si);
+    if (sig < 0) continue;
+    if (sig == wire::kTerminateSignal) {
+      kill(-1, SIGKILL);
+      continue;  // the command's SIGCHLD follows
+    }
+    if (sig != SIGCHLD) {
+      for (int f : kForwarded) {
+        if (f == sig) kill(command, sig);
+      }
+      continue;
+    }
+    for (;;) {
+      int st;
+      pid_t pid = waitpid(-1, &st, WNOHANG);
+      if (pid <= 0) break;
+      if (pid == command) {
+        status = st;
+        ended = now_ns();
+        command_done = true;
+      }
+    }
+  }
+  // The command is gone: nothing it started may outlive it (CONTRACT.md).
+  kill(-1, SIGKILL);
+  while (waitpid(-1, nullptr, 0) > 0 || errno == EINTR) {
+  }
+  report_exit(wire::kReportFd, status, ended);
+  _exit(0);
+}
+
+}  // namespace
+
+int main() {
+  sigset_t all;
+  sigfillset(&all);
+  sigprocmask(SIG_SETMASK, &all, nullptr);
+  // Everything init holds stays out of the command: only 0-2 are inherited.
+  for (int fd : {wire::kPlanFd, wire::kReportFd, wire::kSyncFd}) fcntl(fd, F_SETFD, FD_CLOEXEC);
+
+  Plan plan;
+  memset(&plan, 0, sizeof plan);
+  int r = read_plan(wire::kPlanFd, &plan);
+  if (r < 0) die("plan", -r, "read the launch plan");
+  close(wire::kPlanFd);
+
+  wait_for_parent();
+  if (plan.parent_writes_maps) {
+    // A root caller's init is still host uid 0, which the map does not contain: become the
+    // mapped ids now (capabilities stay: uid 0 of the parent namespace is not root here).
+    if (setgroups(0, nullptr) < 0 || setresgid(plan.gid, plan.gid, plan.gid) < 0 ||
+        setresuid(plan.uid, plan.uid, plan.uid) < 0) {
+      die("ids", errno, "switch init to uid %u gid %u", plan.uid, plan.gid);
+    }
+  } else {
+    write_own_id_maps(plan);
+  }
+  close(wire::kSyncFd);
+
+  enter_namespaces(plan);
+  setup_mounts(plan);
+  if (chdir(plan.cwd) < 0) die("chdir", errno, "change directory to %s", plan.cwd);
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) die("prctl", errno, "make init non-dumpable");
+
+  int errpipe[2];
+  if (pipe2(errpipe, O_CLOEXEC) < 0) die("fork", errno, "create the exec pipe");
+  pid_t command = fork();
+  if (command < 0) die("fork", errno, "fork the command");
+  if (command == 0) {
+    close(errpipe[0]);
+    exec_command(plan, errpipe[1]);
+  }
+  close(errpipe[1]);
+  // The command's child writes the time of its execve, then either nothing (EOF: it exec'd)
+  // or an error record.
+  uint64_t started = 0;
+  wire::Report rec;
+  ssize_t n;
+  do n = read(errpipe[0], &started, sizeof started);
+  while (n < 0 && errno == EINTR);
+  if (n != (ssize_t)sizeof started) started = now_ns();
+  do n = read(errpipe[0], &rec, sizeof rec);
+  while (n < 0 && errno == EINTR);
+  if (n == (ssize_t)sizeof rec) {
+    // The command never ran: pass its record on, reap it, and stop.
+    ssize_t w;
+    do w = write(wire::kReportFd, &rec, sizeof rec);
+    while (w < 0 && errno == EINTR);
+    waitpid(command, nullptr, 0);
+    _exit(1);
+  }
+  close(errpipe[0]);
+  report_event(wire::kReportFd, wire::kReportStarted, command, started);
+  // Init keeps no end of the command's stdio: the parent sees EOF when the command's tree closes it.
+  close(0);
+  close(1);
+  close(2);
+  reap(command);
+}

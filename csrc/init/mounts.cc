@@ -1,0 +1,343 @@
+// The sandbox's filesystem, built the way bubblewrap builds it:
+//   1. make every mount a slave, so nothing we do propagates back to the host;
+//   2. mount a tmpfs on /tmp and pivot_root into it: the host's root is now /oldroot;
+//   3. build the new root at /newroot from the plan's mount list (host paths under /oldroot);
+//   4. detach /oldroot and pivot_root into /newroot.
+// Mount targets are resolved with openat2(RESOLVE_IN_ROOT) relative to /newroot, so a symlink
+// planted in a rootfs or a writable bind (by an earlier run) cannot redirect a mount outside it.
+#include "mounts.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "../wire.h"
+#include "report.h"
+
+namespace {
+
+int g_newroot = -1;  // O_PATH fd of /newroot, the root for RESOLVE_IN_ROOT
+bool g_have_openat2 = true;
+
+struct FdPath {
+  char buf[64];
+};
+
+// "/oldroot/proc/self/fd/N": the host's proc shows our fds, so mount(2) can target an fd.
+FdPath fd_path(int fd) {
+  FdPath p;
+  snprintf(p.buf, sizeof p.buf, "/oldroot/proc/self/fd/%d", fd);
+  return p;
+}
+
+// Opens `path` (absolute, inside the new root) as O_PATH. Returns fd or -errno.
+int open_in_root(const char *path, int flags) {
+  if (g_have_openat2) {
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = O_PATH | O_CLOEXEC | flags;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    int fd = syscall(SYS_openat2, g_newroot, path, &how, sizeof how);
+    if (fd >= 0) return fd;
+    if (errno != ENOSYS) return -errno;
+    g_have_openat2 = false;  // kernel < 5.6: plain lookup below /newroot
+  }
+  char full[PATH_MAX];
+  if (snprintf(full, sizeof full, "/newroot%s", path) >= (int)sizeof full) return -ENAMETOOLONG;
+  int fd = open(full, O_PATH | O_CLOEXEC | flags);
+  return fd >= 0 ? fd : -errno;
+}
+
+enum Create { kNoCreate, kCreateDir, kCreateFile };
+
+// Opens `path` inside the new root, creating missing directories on the way and the last
+// component as a directory or an empty file. Returns an O_PATH fd or -errno.
+int make_path(const char *path, Create last) {
+  char prefix[PATH_MAX];
+  size_t len = strlen(path);
+  if (len >= sizeof prefix) return -ENAMETOOLONG;
+  int fd = open_in_root(path, 0);
+  if (fd >= 0 || fd != -ENOENT || last == kNoCreate) return fd;
+  // Walk from the top, creating what is missing.
+  int parent = dup(g_newroot);
+  if (parent < 0) return -errno;
+  size_t i = 1;
+  while (i <= len) {
+    size_t j = i;
+    while (j < len && path[j] != '/') j++;
+    if (j == i) {  // repeated slash
+      i++;
+      continue;
+    }
+    memcpy(prefix, path, j);
+    prefix[j] = 0;
+    const char *name = prefix + i;
+    bool is_last = j >= len || path[j + 1] == 0;
+    int next = open_in_root(prefix, 0);
+    if (next == -ENOENT) {
+      int r;
+      if (is_last && last == kCreateFile) {
+        r = openat(parent, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (r >= 0) close(r);
+      } else {
+        r = mkdirat(parent, name, 0755);
+      }
+      if (r < 0 && errno != EEXIST) {
+        int e = -errno;
+        close(parent);
+        return e;
+      }
+      next = open_in_root(prefix, 0);
+    }
+    close(parent);
+    if (next < 0) return next;
+    parent = next;
+    i = j + 1;
+  }
+  return parent;
+}
+
+// Remounts the mount at `fd` with `add` flags, keeping the flags the kernel locked on it
+// (a user namespace may not clear nosuid/nodev/noexec/atime flags it inherited).
+int remount(int fd, unsigned long add) {
+  FdPath p = fd_path(fd);
+  struct statvfs sv;
+  if (statvfs(p.buf, &sv) < 0) return -errno;
+  unsigned long f = MS_REMOUNT | MS_BIND | add;
+  if (sv.f_flag & ST_NOSUID) f |= MS_NOSUID;
+  if (sv.f_flag & ST_NODEV) f |= MS_NODEV;
+  if (sv.f_flag & ST_NOEXEC) f |= MS_NOEXEC;
+  if (sv.f_flag & ST_NOATIME) f |= MS_NOATIME;
+  if (sv.f_flag & ST_NODIRATIME) f |= MS_NODIRATIME;
+  if (sv.f_flag & ST_RELATIME) f |= MS_RELATIME;
+  if (sv.f_flag & ST_RDONLY) f |= MS_RDONLY;
+  return mount(nullptr, p.buf, nullptr, f, nullptr) < 0 ? -errno : 0;
+}
+
+// Mounts something on `dst` (inside the new root): the target is made first, then re-opened
+// after the mount so that flags apply to the new mount. Returns the new mount's fd.
+int mount_at(const char *dst, Create create, const char *src, const char *fstype,
+             unsigned long flags, const char *data, const char *what) {
+  int fd = make_path(dst, create);
+  if (fd < 0) die("mount", -fd, "create mount point %s for %s", dst, what);
+  FdPath p = fd_path(fd);
+  if (mount(src, p.buf, fstype, flags, data) < 0) die("mount", errno, "mount %s on %s", what, dst);
+  close(fd);
+  fd = open_in_root(dst, 0);
+  if (fd < 0) die("mount", -fd, "open %s after mounting %s", dst, what);
+  return fd;
+}
+
+void host_path(char *out, const char *src) {
+  if (snprintf(out, PATH_MAX, "/oldroot%s", src) >= PATH_MAX) die("mount", ENAMETOOLONG, "bind %s", src);
+}
+
+void do_bind(const MountSpec &m) {
+  char src[PATH_MAX];
+  host_path(src, m.src);
+  struct stat st;
+  if (stat(src, &st) < 0) {
+    if (errno == ENOENT && (m.flags & wire::kOptional)) return;
+    die("mount", errno, "bind %s on %s: the source", m.src, m.dst);
+  }
+  int fd = mount_at(m.dst, S_ISDIR(st.st_mode) ? kCreateDir : kCreateFile, src, nullptr,
+                    MS_BIND | MS_REC, nullptr, m.src);
+  unsigned long add = MS_NOSUID | ((m.flags & wire::kDev) ? 0 : MS_NODEV);
+  if (m.flags & wire::kReadOnly) add |= MS_RDONLY;
+  int r = remount(fd, add);
+  if (r < 0) die("mount", -r, "remount %s on %s %s", m.src, m.dst, (m.flags & wire::kReadOnly) ? "read-only" : "");
+  close(fd);
+}
+
+void do_tmpfs(const char *dst, const char *data, unsigned long extra) {
+  int fd = mount_at(dst, kCreateDir, "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV | extra, data, "tmpfs");
+  close(fd);
+}
+
+void do_symlink(const char *target, const char *dst) {
+  const char *slash = strrchr(dst, '/');
+  char parent[PATH_MAX];
+  size_t plen = slash == dst ? 1 : (size_t)(slash - dst);
+  memcpy(parent, dst, plen);
+  parent[plen] = 0;
+  int pfd = make_path(parent, kCreateDir);
+  if (pfd < 0) die("mount", -pfd, "create %s for a symlink", parent);
+  // O_PATH dirfds work with *at() calls; symlinkat does not follow the last component.
+  if (symlinkat(target, pfd, slash + 1) < 0 && errno != EEXIST) die("mount", errno, "create symlink %s", dst);
+  close(pfd);
+}
+
+void do_file(const MountSpec &m) {
+  int fd = make_path(m.dst, kCreateFile);
+  if (fd < 0) die("mount", -fd, "create file %s", m.dst);
+  char path[64];
+  snprintf(path, sizeof path, "/oldroot/proc/self/fd/%d", fd);
+  int w = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+  if (w < 0) die("mount", errno, "write file %s", m.dst);
+  size_t len = strlen(m.data);
+  if (write(w, m.data, len) != (ssize_t)len) die("mount", errno, "write file %s", m.dst);
+  close(w);
+  close(fd);
+}
+
+// proc for the sandbox's pid namespace. Files that reach the host kernel are made read-only
+// or hidden, as container runtimes do (runc's maskedPaths/readonlyPaths).
+void do_proc(const char *dst) {
+  int fd = mount_at(dst, kCreateDir, "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr, "proc");
+  close(fd);
+  char sub[PATH_MAX];
+  static const char *const read_only[] = {"sys", "sysrq-trigger", "irq", "bus", "fs"};
+  for (const char *name : read_only) {
+    snprintf(sub, sizeof sub, "%s/%s", dst, name);
+    int s = open_in_root(sub, 0);
+    if (s < 0) continue;  // not every kernel has every file
+    FdPath p = fd_path(s);
+    if (mount(p.buf, p.buf, nullptr, MS_BIND | MS_REC, nullptr) < 0) die("mount", errno, "bind %s read-only", sub);
+    close(s);
+    s = open_in_root(sub, 0);
+    int r = s < 0 ? s : remount(s, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+    if (r < 0) die("mount", -r, "remount %s read-only", sub);
+    close(s);
+  }
+  static const char *const masked[] = {"kcore", "keys", "timer_list", "sched_debug", "latency_stats"};
+  for (const char *name : masked) {
+    snprintf(sub, sizeof sub, "%s/%s", dst, name);
+    int s = open_in_root(sub, 0);
+    if (s < 0) continue;
+    FdPath p = fd_path(s);
+    if (mount("/oldroot/dev/null", p.buf, nullptr, MS_BIND, nullptr) < 0) die("mount", errno, "mask %s", sub);
+    close(s);
+  }
+}
+
+// A minimal /dev: the harmless character devices bound from the host (a user namespace cannot
+// mknod), a private /dev/shm, a private devpts instance and the usual links.
+void do_dev(const char *dst, bool tty) {
+  int fd = mount_at(dst, kCreateDir, "tmpfs", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k", "tmpfs");
+  close(fd);
+  char path[PATH_MAX];
+  static const char *const nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
+  for (const char *node : nodes) {
+    char src[64];
+    snprintf(src, sizeof src, "/oldroot/dev/%s", node);
+    snprintf(path, sizeof path, "%s/%s", dst, node);
+    int n = mount_at(path, kCreateFile, src, nullptr, MS_BIND, nullptr, src + 8);
+    int r = remount(n, MS_NOSUID | MS_NOEXEC);
+    if (r < 0) die("mount", -r, "remount %s", path);
+    close(n);
+  }
+  snprintf(path, sizeof path, "%s/shm", dst);
+  do_tmpfs(path, "mode=1777", MS_NOEXEC);
+  snprintf(path, sizeof path, "%s/pts", dst);
+  int p = make_path(path, kCreateDir);
+  if (p < 0) die("mount", -p, "create %s", path);
+  FdPath pp = fd_path(p);
+  // A new devpts instance: ptys opened inside are the sandbox's own, none of the host's.
+  if (mount("devpts", pp.buf, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620") < 0 && tty) {
+    die("mount", errno, "mount devpts on %s", path);
+  }
+  close(p);
+  static const char *const links[][2] = {{"/proc/self/fd", "fd"},   {"/proc/self/fd/0", "stdin"},
+                                         {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"},
+                                         {"pts/ptmx", "ptmx"}};
+  for (auto &l : links) {
+    snprintf(path, sizeof path, "%s/%s", dst, l[1]);
+    do_symlink(l[0], path);
+  }
+}
+
+void do_remount_ro(const char *dst) {
+  int fd = open_in_root(dst, 0);
+  if (fd < 0) die("mount", -fd, "open %s", dst);
+  int r = remount(fd, MS_RDONLY);
+  if (r < 0) die("mount", -r, "remount %s read-only", dst);
+  close(fd);
+}
+
+void make_root(const Plan &plan, const MountSpec &m) {
+  if (m.op == wire::kRootTmpfs) {
+    if (mount("tmpfs", "/newroot", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0) {
+      die("mount", errno, "mount tmpfs on / (the new root)");
+    }
+  } else if (m.op == wire::kRootBind) {
+    char src[PATH_MAX];
+    host_path(src, m.src);
+    if (mount(src, "/newroot", nullptr, MS_BIND | MS_REC, nullptr) < 0) die("mount", errno, "bind rootfs %s", m.src);
+  } else {
+    // The rootfs stays untouched on disk: changes (mount points made for binds) go to a tmpfs.
+    char src[PATH_MAX], data[PATH_MAX + 128];
+    host_path(src, m.src);
+    if (mkdir("/overlay", 0755) < 0 || mount("tmpfs", "/overlay", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0 ||
+        mkdir("/overlay/upper", 0755) < 0 || mkdir("/overlay/work", 0755) < 0) {
+      die("mount", errno, "prepare an overlay for rootfs %s", m.src);
+    }
+    snprintf(data, sizeof data, "lowerdir=%s,upperdir=/overlay/upper,workdir=/overlay/work,userxattr", src);
+    if (mount("overlay", "/newroot", "overlay", MS_NOSUID | MS_NODEV, data) < 0) {
+      die("mount", errno, "mount an overlay of rootfs %s", m.src);
+    }
+  }
+  (void)plan;
+  g_newroot = open("/newroot", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (g_newroot < 0) die("mount", errno, "open the new root");
+}
+
+}  // namespace
+
+void setup_mounts(const Plan &plan) {
+  // A new mount namespace made in a new user namespace already demotes shared mounts to slave
+  // (mount_namespaces(7)); saying so explicitly keeps that true on every kernel.
+  if (mount(nullptr, "/", nullptr, MS_SLAVE | MS_REC, nullptr) < 0) die("mount", errno, "make / a slave mount");
+  if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0) die("mount", errno, "mount tmpfs on /tmp (the staging area)");
+  if (chdir("/tmp") < 0 || mkdir("newroot", 0755) < 0 || mkdir("oldroot", 0755) < 0) die("mount", errno, "prepare the staging area");
+  if (syscall(SYS_pivot_root, "/tmp", "/tmp/oldroot") < 0) die("pivot_root", errno, "pivot_root to the staging area");
+  if (chdir("/") < 0) die("mount", errno, "chdir /");
+
+  for (uint32_t i = 0; i < plan.nmounts; i++) {
+    const MountSpec &m = plan.mounts[i];
+    if (i == 0 && m.op != wire::kRootBind && m.op != wire::kRootTmpfs && m.op != wire::kRootOverlay) {
+      die("mount", EINVAL, "build the new root: the plan does not start with one");
+    }
+    switch (m.op) {
+      case wire::kRootBind:
+      case wire::kRootTmpfs:
+      case wire::kRootOverlay:
+        if (i != 0) die("mount", EINVAL, "build the new root twice");
+        make_root(plan, m);
+        break;
+      case wire::kBind: do_bind(m); break;
+      case wire::kTmpfs: do_tmpfs(m.dst, m.data, 0); break;
+      case wire::kProc: do_proc(m.dst); break;
+      case wire::kDevfs: do_dev(m.dst, plan.tty); break;
+      case wire::kSymlink: do_symlink(m.src, m.dst); break;
+      case wire::kDir: {
+        int fd = make_path(m.dst, kCreateDir);
+        if (fd < 0) die("mount", -fd, "create directory %s", m.dst);
+        close(fd);
+        break;
+      }
+      case wire::kRemountRo: do_remount_ro(m.dst); break;
+      case wire::kFile: do_file(m); break;
+    }
+  }
+  if (g_newroot < 0) die("mount", EINVAL, "build the new root: the plan has no mounts");
+  close(g_newroot);
+
+  // Detach the host's root: rprivate first, or the unmount would propagate to the host.
+  if (mount("oldroot", "/oldroot", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0) die("mount", errno, "make /oldroot private");
+  if (umount2("/oldroot", MNT_DETACH) < 0) die("mount", errno, "detach the host's root");
+  // pivot_root(".", ".") stacks the old root on the new one; unmounting "." then drops it
+  // (pivot_root(2), "new_root and put_old may be the same directory").
+  int old = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+  if (old < 0 || chdir("/newroot") < 0) die("pivot_root", errno, "enter the new root");
+  if (syscall(SYS_pivot_root, ".", ".") < 0) die("pivot_root", errno, "pivot_root into the new root");
+  if (fchdir(old) < 0 || umount2(".", MNT_DETACH) < 0 || chdir("/") < 0) die("pivot_root", errno, "detach the staging area");
+  close(old);
+}

@@ -1,0 +1,72 @@
+#include "report.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../wire.h"
+
+uint64_t now_ns() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static void write_full(int fd, const void *buf, size_t len) {
+  while (write(fd, buf, len) < 0 && errno == EINTR) {
+  }
+}
+
+static void vreport(int fd, const char *stage, int err, const char *fmt, va_list ap) {
+  wire::Report r;
+  memset(&r, 0, sizeof r);
+  r.kind = wire::kReportError;
+  r.err = err;
+  r.t_ns = now_ns();
+  snprintf(r.stage, sizeof r.stage, "%s", stage);
+  vsnprintf(r.detail, sizeof r.detail, fmt, ap);
+  write_full(fd, &r, sizeof r);
+}
+
+void report_error(int fd, const char *stage, int err, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vreport(fd, stage, err, fmt, ap);
+  va_end(ap);
+}
+
+void report_event(int fd, uint32_t kind, int64_t value, uint64_t t_ns) {
+  wire::Report r;
+  memset(&r, 0, sizeof r);
+  r.kind = kind;
+  r.value = value;
+  r.t_ns = t_ns;
+  write_full(fd, &r, sizeof r);
+}
+
+void die(const char *stage, int err, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vreport(wire::kReportFd, stage, err, fmt, ap);
+  va_end(ap);
+  _exit(1);
+}
+
+void report_exit(int fd, int status, uint64_t t_ns) {
+  wire::Report r;
+  memset(&r, 0, sizeof r);
+  r.kind = wire::kReportExited;
+  r.value = status;
+  r.t_ns = t_ns;
+  struct rusage ru;
+  if (getrusage(RUSAGE_CHILDREN, &ru) == 0) {
+    r.user_us = (int64_t)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec;
+    r.sys_us = (int64_t)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
+    r.maxrss_kb = ru.ru_maxrss;
+  }
+  write_full(fd, &r, sizeof r);
+}

@@ -1,0 +1,20 @@
+// Reports from init to the parent over the CLOEXEC report pipe (wire::Report records).
+#pragma once
+#include <stdint.h>
+
+// Monotonic clock in ns, the same clock the parent reads.
+uint64_t now_ns();
+
+// Writes an error record: `stage` is a short step name, `detail` names the object, e.g.
+// "mount proc on /proc". `fd` is the pipe to write to.
+void report_error(int fd, const char *stage, int err, const char *detail_fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+void report_event(int fd, uint32_t kind, int64_t value, uint64_t t_ns);
+
+// The command's end: wait status, time, and rusage of all init reaped.
+void report_exit(int fd, int status, uint64_t t_ns);
+
+// Reports and ends init with status 1: setup cannot continue.
+[[noreturn]] void die(const char *stage, int err, const char *detail_fmt, ...)
+    __attribute__((format(printf, 3, 4)));

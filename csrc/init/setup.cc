@@ -1,0 +1,53 @@
+#include "setup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "../wire.h"
+#include "report.h"
+
+static void write_file(const char *path, const char *text) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) die("userns", errno, "open %s", path);
+  size_t len = strlen(text);
+  if (write(fd, text, len) != (ssize_t)len) die("userns", errno, "write %s", path);
+  close(fd);
+}
+
+void write_own_id_maps(const Plan &plan) {
+  // An unprivileged process may map only its own ids, and only after giving up setgroups
+  // (user_namespaces(7), CVE-2014-8989).
+  write_file("/proc/self/setgroups", "deny");
+  write_file("/proc/self/uid_map", plan.uid_map);
+  write_file("/proc/self/gid_map", plan.gid_map);
+}
+
+// SIOCSIFFLAGS on "lo": a new network namespace starts with loopback down.
+static void loopback_up() {
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) die("network", errno, "open a socket to bring loopback up");
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strcpy(ifr.ifr_name, "lo");
+  if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) die("network", errno, "read the flags of lo");
+  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+  if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) die("network", errno, "bring lo up");
+  close(s);
+}
+
+void enter_namespaces(const Plan &plan) {
+  // The cgroup namespace is made last-but-mount here, after the parent put init in its cgroup,
+  // so the sandbox sees its own cgroup as the root.
+  int flags = CLONE_NEWNS | (int)(plan.namespaces & wire::kNsAllowed);
+  if (unshare(flags) < 0) die("unshare", errno, "create namespaces (flags 0x%x)", flags);
+  if ((plan.namespaces & wire::kNsUts) && sethostname(plan.hostname, strlen(plan.hostname)) < 0) {
+    die("hostname", errno, "set hostname %s", plan.hostname);
+  }
+  if (plan.namespaces & wire::kNsNet) loopback_up();
+}

@@ -1,0 +1,19 @@
+// The launch plan in plain C++ data, converted from the JS NativePlan before anything forks.
+#pragma once
+#include <napi.h>
+
+#include <string>
+#include <vector>
+
+struct LaunchSpec {
+  std::string blob;  // the plan in wire format (wire.h), for init
+  int stdio[3] = {-1, -1, -1};
+  int cgroup_fd = -1;
+  std::vector<std::string> cgroup_procs;
+  bool parent_writes_maps = false;
+  std::string uid_map;
+  std::string gid_map;
+};
+
+// Converts and checks a NativePlan. Returns an empty string, or "Expected X for Y but received Z".
+std::string plan_from_js(const Napi::Object &js, LaunchSpec *spec);

@@ -1,0 +1,273 @@
+// The launch path. The clone child shares the caller's memory (CLONE_VM) and the caller waits
+// for it (CLONE_VFORK) until it execs sandbox-init, so no page of Node's 40+ MB heap is copied.
+// That child is a copy of a multithreaded process sharing its memory: it makes raw system
+// calls only (no malloc, no locks, no C++ runtime), touches nothing but its own stack and the
+// read-only ChildArgs below, and keeps every signal blocked (handlers would run Node's code).
+#include "spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/sched.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "clone3.h"
+#include "init_blob.h"
+#include "wire.h"
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+
+namespace {
+
+int g_init_fd = -1;
+
+constexpr size_t kStackSize = 64 * 1024;
+thread_local void *t_stack = nullptr;  // one per launching thread; the caller is suspended while it is used
+
+struct ChildArgs {
+  int fds[7];  // become 0..6 in the child: stdio, plan, report, sync, init binary
+};
+
+// Writes a failure record for the parent. Only raw syscalls and the stack.
+void child_report(int fd, const char *stage, int err) {
+  wire::Report r;
+  memset(&r, 0, sizeof r);  // compiles to stores, not a libc call that could take a lock
+  r.kind = wire::kReportError;
+  r.err = err;
+  for (size_t i = 0; stage[i] && i + 1 < sizeof r.stage; i++) r.stage[i] = stage[i];
+  syscall(SYS_write, fd, &r, sizeof r);
+}
+
+int child_main(void *p) {
+  const ChildArgs *a = (const ChildArgs *)p;
+  int report = a->fds[wire::kReportFd];
+  // The sandbox dies with the thread that launched it (prctl(2): the signal is sent when the
+  // creating *thread* exits; the addon launches from the thread that owns the event loop).
+  if (syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
+    child_report(report, "prctl", errno);
+    return 127;
+  }
+  // Keep our capabilities in the new user namespace across execve while our uid is not yet
+  // mapped (or not 0): inheritable + ambient (capabilities(7), "Transformation of capabilities
+  // during execve()"). sandbox-init drops them all before the command runs.
+  struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[2];
+  if (syscall(SYS_capget, &hdr, data) < 0) {
+    child_report(report, "capabilities", errno);
+    return 127;
+  }
+  data[0].inheritable = data[0].permitted;
+  data[1].inheritable = data[1].permitted;
+  if (syscall(SYS_capset, &hdr, data) < 0) {
+    child_report(report, "capabilities", errno);
+    return 127;
+  }
+  for (int cap = 0; cap <= 63; cap++) {
+    if (syscall(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0) break;  // EINVAL past the last cap
+  }
+  // Move every fd above the targets first, so that a source that is also a target number is
+  // not overwritten; dup2 then clears CLOEXEC on exactly the fds init should get.
+  int high[7];
+  for (int i = 0; i < 7; i++) {
+    high[i] = syscall(SYS_fcntl, a->fds[i], F_DUPFD_CLOEXEC, 16);
+    if (high[i] < 0) {
+      child_report(report, "fds", errno);
+      return 127;
+    }
+  }
+  for (int i = 0; i < 7; i++) {
+    if (syscall(SYS_dup3, high[i], i, 0) < 0) {
+      child_report(report, "fds", errno);
+      return 127;
+    }
+  }
+  report = wire::kReportFd;
+  // Only what init was given survives (runc CVE-2024-21626 leaked a host fd into a container).
+  if (syscall(SYS_close_range, 7, ~0U, 0) < 0) {
+    for (int fd = 7; fd < 65536; fd++) syscall(SYS_close, fd);  // kernels before 5.9
+  }
+  static const char *const init_argv[] = {"sandbox-init", nullptr};
+  static const char *const init_envp[] = {nullptr};
+  syscall(SYS_execveat, wire::kInitExeFd, "", init_argv, init_envp, AT_EMPTY_PATH);
+  child_report(report, "exec-init", errno);
+  return 127;
+}
+
+int fail_with(LaunchFailure *f, const char *stage, const std::string &detail, int err) {
+  f->stage = stage;
+  f->detail = detail;
+  f->err = err;
+  return -err;
+}
+
+int write_proc_file(const std::string &path, const std::string &text) {
+  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  ssize_t n = write(fd, text.data(), text.size());
+  int e = n == (ssize_t)text.size() ? 0 : (n < 0 ? errno : EIO);
+  close(fd);
+  return -e;
+}
+
+}  // namespace
+
+int prepare_init_binary() {
+  if (g_init_fd >= 0) return 0;
+  int fd = memfd_create("sandbox-init", MFD_CLOEXEC | MFD_ALLOW_SEALING | 0x0010U /* MFD_EXEC, >= 6.3 */);
+  if (fd < 0 && errno == EINVAL) fd = memfd_create("sandbox-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) return -errno;
+  size_t len = init_blob_size(), off = 0;
+  const unsigned char *blob = init_blob();
+  while (off < len) {
+    ssize_t n = write(fd, blob + off, len - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int e = errno;
+      close(fd);
+      return -e;
+    }
+    off += n;
+  }
+  fchmod(fd, 0555);
+  // Sealed: nothing, not even a process that reaches /proc/1/exe, can change what every later
+  // sandbox executes (runc CVE-2019-5736).
+  if (fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+    int e = errno;
+    close(fd);
+    return -e;
+  }
+  g_init_fd = fd;
+  return 0;
+}
+
+int launch_sandbox(const LaunchSpec &spec, Launched *out, LaunchFailure *fail) {
+  int r = prepare_init_binary();
+  if (r < 0) return fail_with(fail, "init", "load sandbox-init into a memfd", -r);
+  if (!t_stack) {
+    void *s = mmap(nullptr, kStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (s == MAP_FAILED) return fail_with(fail, "clone", "allocate the clone stack", errno);
+    t_stack = s;
+  }
+  int plan_fd = memfd_create("sandbox-plan", MFD_CLOEXEC);
+  if (plan_fd < 0) return fail_with(fail, "plan", "create the plan memfd", errno);
+  if (write(plan_fd, spec.blob.data(), spec.blob.size()) != (ssize_t)spec.blob.size()) {
+    int e = errno ? errno : EIO;
+    close(plan_fd);
+    return fail_with(fail, "plan", "write the plan", e);
+  }
+  int report[2], sync[2];
+  if (pipe2(report, O_CLOEXEC) < 0) {
+    int e = errno;
+    close(plan_fd);
+    return fail_with(fail, "pipe", "create the report pipe", e);
+  }
+  if (pipe2(sync, O_CLOEXEC) < 0) {
+    int e = errno;
+    close(plan_fd);
+    close(report[0]);
+    close(report[1]);
+    return fail_with(fail, "pipe", "create the sync pipe", e);
+  }
+  ChildArgs args = {{spec.stdio[0], spec.stdio[1], spec.stdio[2], plan_fd, report[1], sync[0], g_init_fd}};
+
+  int pidfd = -1;
+  struct clone_args ca;
+  memset(&ca, 0, sizeof ca);
+  ca.flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE_NEWUSER | CLONE_NEWPID;
+  ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
+  ca.exit_signal = SIGCHLD;
+  ca.stack = (uint64_t)(uintptr_t)t_stack;
+  ca.stack_size = kStackSize;
+  bool into_cgroup = spec.cgroup_fd >= 0;
+  if (into_cgroup) {
+    ca.flags |= CLONE_INTO_CGROUP;
+    ca.cgroup = (uint64_t)spec.cgroup_fd;
+  }
+
+  // Every signal blocked across clone: a handler run by the child would run Node's code on a
+  // shared heap. The child inherits the mask; sandbox-init sets its own.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  long pid = sbx_clone3(&ca, sizeof ca, child_main, &args);
+  if (pid == -EINVAL && into_cgroup) {
+    // CLONE_INTO_CGROUP needs Linux 5.7 and cgroup v2: join through cgroup.procs instead.
+    into_cgroup = false;
+    ca.flags &= ~(uint64_t)CLONE_INTO_CGROUP;
+    ca.cgroup = 0;
+    pid = sbx_clone3(&ca, sizeof ca, child_main, &args);
+  }
+  if (pid == -ENOSYS) {
+    // No clone3 (Linux < 5.3, or a container's seccomp profile): clone(2) has CLONE_PIDFD too.
+    into_cgroup = false;
+    pid = clone(child_main, (char *)t_stack + kStackSize,
+                CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE_NEWUSER | CLONE_NEWPID | SIGCHLD, &args, &pidfd);
+    if (pid < 0) pid = -errno;
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  close(plan_fd);
+  close(report[1]);
+  close(sync[0]);
+  if (pid < 0) {
+    close(report[0]);
+    close(sync[1]);
+    return fail_with(fail, "clone", "create the sandbox's user and pid namespaces", (int)-pid);
+  }
+
+  // The init waits on the sync pipe: nothing of the sandbox runs before it is in its cgroup
+  // and has its id maps.
+  int err = 0;
+  std::string what;
+  if (!into_cgroup) {
+    for (auto &procs : spec.cgroup_procs) {
+      err = -write_proc_file(procs, std::to_string(pid));
+      if (err) {
+        what = "write " + procs;
+        break;
+      }
+    }
+  }
+  if (!err && spec.parent_writes_maps) {
+    std::string base = "/proc/" + std::to_string(pid);
+    if ((err = -write_proc_file(base + "/uid_map", spec.uid_map))) what = "write " + base + "/uid_map";
+    else if ((err = -write_proc_file(base + "/gid_map", spec.gid_map))) what = "write " + base + "/gid_map";
+  }
+  if (!err && write(sync[1], "g", 1) != 1) {
+    err = errno;
+    what = "release the sandbox's init";
+  }
+  close(sync[1]);
+  if (err) {
+    // The init sees EOF on the sync pipe and exits; make sure, and reap it.
+    syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+    siginfo_t si;
+    syscall(SYS_waitid, P_PIDFD, pidfd, &si, WEXITED, nullptr);
+    close(pidfd);
+    close(report[0]);
+    return fail_with(fail, "setup", what, err);
+  }
+  fcntl(report[0], F_SETFL, O_NONBLOCK);
+  out->pid = (pid_t)pid;
+  out->pidfd = pidfd;
+  out->report_fd = report[0];
+  return 0;
+}

@@ -1,0 +1,181 @@
+// cgroupfs I/O in one place: every write and read goes through here, so every failure names
+// the file, the directory and the cause ("cannot write memory.max in /sys/fs/cgroup/x: Permission denied").
+import fs from 'node:fs';
+import path from 'node:path';
+import { getSystemErrorMap } from 'node:util';
+import { SandboxError } from '../errors.js';
+import { parsePids } from './proc.js';
+
+// strerror(3) texts for the errnos cgroupfs gives; libuv's own texts differ ("resource busy or locked").
+const strerrors: Record<string, string> = {
+  EACCES: 'Permission denied',
+  EPERM: 'Operation not permitted',
+  ENOENT: 'No such file or directory',
+  EBUSY: 'Device or resource busy',
+  EINVAL: 'Invalid argument',
+  EROFS: 'Read-only file system',
+  ENOSPC: 'No space left on device',
+  EEXIST: 'File exists',
+  ENOTEMPTY: 'Directory not empty',
+  ENOTDIR: 'Not a directory',
+  EOPNOTSUPP: 'Operation not supported',
+  ENOTSUP: 'Operation not supported',
+  ESRCH: 'No such process',
+  EAGAIN: 'Resource temporarily unavailable',
+  ENODEV: 'No such device',
+  EIO: 'Input/output error',
+};
+
+export function errnoCode(err: unknown): string | null {
+  return typeof err === 'object' && err !== null && typeof (err as NodeJS.ErrnoException).code === 'string'
+    ? (err as NodeJS.ErrnoException).code!
+    : null;
+}
+
+/** strerror-like text of a Node fs error. */
+export function describeError(err: unknown): string {
+  const code = errnoCode(err);
+  if (code !== null && strerrors[code] !== undefined) return strerrors[code]!;
+  const errno = (err as NodeJS.ErrnoException | null)?.errno;
+  const known = typeof errno === 'number' ? getSystemErrorMap().get(errno) : undefined;
+  if (known !== undefined) return known[1].charAt(0).toUpperCase() + known[1].slice(1);
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** "cannot VERB FILE in DIR: Cause" as a SandboxError of stage 'cgroup'. */
+export function cgroupError(verb: string, file: string, dir: string, err: unknown, hint = ''): SandboxError {
+  const e = err as NodeJS.ErrnoException | null;
+  const object = file === '' ? dir : `${file} in ${dir}`;
+  return new SandboxError(`cannot ${verb} ${object}: ${describeError(err)}${hint === '' ? '' : ` (${hint})`}`, {
+    stage: 'cgroup',
+    errno: typeof e?.errno === 'number' ? Math.abs(e.errno) : null,
+    syscall: typeof e?.syscall === 'string' ? e.syscall : null,
+    cause: err,
+  });
+}
+
+/**
+ * Write one value with one write(2), the way cgroupfs wants it. No O_CREAT: a file the kernel does
+ * not offer is an error (ENOENT), not a new file. O_TRUNC is ignored by cgroupfs and keeps tests
+ * against regular files honest.
+ */
+export function writeCgroupFile(dir: string, file: string, value: string): void {
+  let fd: number;
+  try {
+    fd = fs.openSync(path.join(dir, file), fs.constants.O_WRONLY | fs.constants.O_TRUNC);
+  } catch (err) {
+    throw cgroupError('write', file, dir, err);
+  }
+  try {
+    fs.writeSync(fd, value);
+  } catch (err) {
+    throw cgroupError(`write "${value.trim()}" to`, file, dir, err);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+export function readCgroupFile(dir: string, file: string): string {
+  try {
+    return fs.readFileSync(path.join(dir, file), 'latin1');
+  } catch (err) {
+    throw cgroupError('read', file, dir, err);
+  }
+}
+
+/** The file's text, or null when the kernel does not have it (older kernel, controller off). */
+export function readOptionalCgroupFile(dir: string, file: string): string | null {
+  try {
+    return fs.readFileSync(path.join(dir, file), 'latin1');
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return null;
+    throw cgroupError('read', file, dir, err);
+  }
+}
+
+export function hasFile(dir: string, file: string): boolean {
+  return fs.existsSync(path.join(dir, file));
+}
+
+/** Sleep without returning to the event loop (kill loops that must finish before returning). */
+export function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** dir and every cgroup below it, deepest first (the order rmdir needs). */
+export function cgroupTree(dir: string): string[] {
+  const out: string[] = [];
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return [];
+    throw cgroupError('list', '', dir, err);
+  }
+  for (const entry of entries) if (entry.isDirectory()) out.push(...cgroupTree(path.join(dir, entry.name)));
+  out.push(dir);
+  return out;
+}
+
+/** Pids in cgroup.procs of dir and of every cgroup below it (a gone directory has none). */
+export function treePids(dir: string): number[] {
+  const pids: number[] = [];
+  for (const d of cgroupTree(dir)) {
+    const text = readOptionalCgroupFile(d, 'cgroup.procs');
+    if (text !== null) pids.push(...parsePids(text));
+  }
+  return pids;
+}
+
+/**
+ * SIGKILL every pid the reader returns until it returns none or the deadline passes. A task that
+ * has been sent SIGKILL cannot fork any more (fork checks fatal_signal_pending), so each round can
+ * only meet children forked before it: the loop converges even for a fork bomb. Exited tasks leave
+ * cgroup.procs at exit (cgroup_exit), before they are reaped, so zombies do not keep it busy.
+ */
+export function killUntilEmpty(readPids: () => number[], deadlineMs: number): boolean {
+  const end = Date.now() + deadlineMs;
+  for (;;) {
+    const pids = readPids().filter((pid) => pid > 0 && pid !== process.pid);
+    if (pids.length === 0) return true;
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // ESRCH: it exited between the read and the kill.
+      }
+    }
+    if (Date.now() > end) return false;
+    sleepSync(1);
+  }
+}
+
+/**
+ * rmdir every directory (deepest first), retrying while tasks that were just killed finish exiting
+ * (EBUSY); killTasks runs before each retry. ENOENT counts as removed.
+ */
+export async function removeCgroupDirs(dirs: string[], killTasks: () => void): Promise<void> {
+  const delays = [2, 5, 10, 20, 40, 80, 160, 250, 500, 500, 500, 500];
+  for (const top of dirs) {
+    for (const dir of cgroupTree(top)) {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          fs.rmdirSync(dir);
+          break;
+        } catch (err) {
+          const code = errnoCode(err);
+          if (code === 'ENOENT') break;
+          if (code !== 'EBUSY' || attempt >= delays.length) {
+            throw cgroupError('remove', '', dir, err, code === 'EBUSY' ? 'tasks still in it' : '');
+          }
+          killTasks();
+          await sleep(delays[attempt]!);
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,43 @@
+// The cgroup layer: one small interface, a v1 and a v2 implementation, the mode detected once.
+// The launcher (C++) gets SandboxCgroup.fd for clone3(CLONE_INTO_CGROUP), or writes the init's pid
+// to SandboxCgroup.procsFiles before releasing it, so no sandboxed code runs outside its cgroup.
+import { currentLayout } from './detect.js';
+import type { CgroupManagerResult } from './types.js';
+import { createManagerV1 } from './v1.js';
+import { createManagerV2 } from './v2.js';
+
+export type {
+  CgroupLimits,
+  CgroupManager,
+  CgroupManagerResult,
+  CgroupMode,
+  CgroupUnavailableCode,
+  CgroupUsage,
+  SandboxCgroup,
+} from './types.js';
+
+const managers = new Map<string, CgroupManagerResult>();
+
+/**
+ * The manager for sandbox cgroups under `parent` (default: the caller's own cgroup, per hierarchy on
+ * v1), or null and the reason when no usable cgroup exists (rootless on v1, v2 without delegation,
+ * missing controllers, other processes in the v2 parent). Cached per parent: the first call also
+ * prepares the parent (v2: enables controllers, moving this process into a leaf of its own when
+ * needed) and removes cgroups left behind by dead owners.
+ */
+export function cgroupManager(opts: { parent?: string | null } = {}): CgroupManagerResult {
+  const key = opts.parent ?? '';
+  let result = managers.get(key);
+  if (result === undefined) {
+    const detected = currentLayout();
+    if (detected.layout === null) {
+      result = { manager: null, reason: detected.reason, code: detected.code };
+    } else if (detected.layout.mode === 'cgroup2') {
+      result = createManagerV2(detected.layout, opts.parent ?? null);
+    } else {
+      result = createManagerV1(detected.layout, opts.parent ?? null);
+    }
+    managers.set(key, result);
+  }
+  return result;
+}

@@ -1,0 +1,71 @@
+// The cgroup layer's public types (re-exported by ./index.ts).
+
+export type CgroupMode = 'cgroup1' | 'cgroup2';
+
+/** Limits for one sandbox; null = not limited by this cgroup. */
+export interface CgroupLimits {
+  /** CPU bandwidth in cores (0.5 = half a core), enforced over a 100 ms period. */
+  cpuQuota: number | null;
+  /** Memory cap in bytes, swap included (swap is not allowed inside the cap). */
+  memoryBytes: number | null;
+  /** Most tasks (processes and threads) at once. */
+  pids: number | null;
+}
+
+export interface CgroupUsage {
+  /** CPU time of the whole tree; userUs + sysUs is the kernel's exact scheduler total. */
+  userUs: number;
+  sysUs: number;
+  /** The file the exact total came from (the user/sys split may be scaled from tick counts, see README). */
+  cpuSource: 'cpu.stat' | 'cpuacct.stat' | 'cpuacct.usage';
+  /** Peak memory charged to the cgroup; null when the kernel does not keep one (v2 before 5.19). */
+  memoryPeakBytes: number | null;
+  memorySource: 'memory.peak' | 'memory.max_usage_in_bytes' | null;
+  /** memory.stat at the time of reading: v2 anon/file, v1 total_rss/total_cache; null when unknown. */
+  anonBytes: number | null;
+  fileBytes: number | null;
+  /** OOM kills inside the cgroup: v2 memory.events oom_kill; v1 memory.oom_control oom_kill (kernel >= 4.13) else 0. */
+  oomKills: number;
+  /** v1: times a charge hit the limit (memory.failcnt + memory.memsw.failcnt); null on v2. */
+  memoryFailcnt: number | null;
+}
+
+export interface SandboxCgroup {
+  readonly mode: CgroupMode;
+  /** The directories created (one per hierarchy on v1, deduplicated when co-mounted). */
+  readonly paths: string[];
+  /** v2: O_RDONLY|O_DIRECTORY|O_CLOEXEC fd of the leaf for clone3(CLONE_INTO_CGROUP); v1: -1. */
+  readonly fd: number;
+  /** Where the parent writes the init's pid before releasing it (v1: every hierarchy; v2: fallback without clone3). */
+  readonly procsFiles: string[];
+  /** user+sys of the whole tree so far, in µs; reads one file (for the CPU-time-limit poller). */
+  cpuUsageUs(): number;
+  /** Full read, after the run. */
+  usage(): CgroupUsage;
+  /** SIGKILL everything in the cgroup (v2: cgroup.kill, else freeze + kill until empty; v1: kill until empty). */
+  kill(): void;
+  /** Close the fd and remove the directories (retrying while exiting tasks keep them busy); ENOENT is not an error. */
+  destroy(): Promise<void>;
+}
+
+export interface CgroupManager {
+  readonly mode: CgroupMode;
+  /** The directories sandbox cgroups are created in (one per hierarchy on v1). */
+  readonly parents: string[];
+  /** Controllers available to the sandbox cgroups ('cpu' is optional: without it cpuQuota is refused). */
+  readonly controllers: string[];
+  /** mkdir + a few writes; throws SandboxError (stage 'cgroup') naming the file and the cause. */
+  create(limits: CgroupLimits): SandboxCgroup;
+}
+
+/** Why no cgroup can be used: the CLI falls back to rlimits and reports it. */
+export type CgroupUnavailableCode =
+  | 'no-cgroupfs' // no usable cgroup mount, or our cgroup is not visible in it
+  | 'controllers' // a required controller (memory, pids; cpuacct on v1) is missing
+  | 'permission' // the parent is not writable (rootless on v1, v2 without delegation)
+  | 'busy' // v2: other processes sit in the parent, so controllers cannot be enabled
+  | 'parent'; // the named parent does not exist or is not a cgroup
+
+export type CgroupManagerResult =
+  | { manager: CgroupManager }
+  | { manager: null; reason: string; code: CgroupUnavailableCode };

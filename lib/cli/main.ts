@@ -1,0 +1,173 @@
+#!/usr/bin/env node
+// The `sandbox` command. Exit statuses (CONTRACT.md): the command's own; 128+N for signal N; 125 when
+// the sandbox could not be set up (one line on stderr, no stack trace); 126 not executable; 127 not found.
+// Only what `exec` needs is loaded up front; the Sandbox, help texts and `doctor` are imported lazily.
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { SandboxError } from '../errors.js';
+import type { RunResult } from '../result.js';
+import type { SandboxProcess } from '../sandbox.js';
+import { parseExecArgs, type ExecInvocation } from './args.js';
+import { execFailureStatus, exitStatus, formatMeta } from './meta.js';
+
+/** Signals the CLI receives on behalf of the sandbox (the command runs in a session of its own, so a
+ * terminal's ^C or a supervisor's SIGTERM reaches only us). */
+const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;
+
+/** Exit status when the sandbox could not be set up. */
+const SETUP_FAILED = 125;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'exec':
+      return exec(rest);
+    case 'doctor': {
+      const { runDoctor } = await import('./doctor.js');
+      return runDoctor(rest);
+    }
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help': {
+      const { EXEC_HELP, MAIN_HELP } = await import('./help.js');
+      process.stdout.write(rest[0] === 'exec' ? EXEC_HELP : MAIN_HELP);
+      return 0;
+    }
+    case '--version':
+    case 'version': {
+      const { versionText } = await import('./help.js');
+      process.stdout.write(versionText());
+      return 0;
+    }
+    default:
+      return fail(
+        new SandboxError(`unknown command ${JSON.stringify(command)}; see 'sandbox --help'`, { stage: 'options' }),
+      );
+  }
+}
+
+async function exec(args: string[]): Promise<number> {
+  let inv: ExecInvocation;
+  try {
+    inv = parseExecArgs(args);
+  } catch (e) {
+    return fail(e);
+  }
+  if (inv.help) {
+    const { EXEC_HELP } = await import('./help.js');
+    process.stdout.write(EXEC_HELP);
+    return 0;
+  }
+
+  // Open the report files before the run: a bad path is a setup failure, and the command is not run.
+  let metaFd: number | null = null;
+  let resultFd: number | null = null;
+  try {
+    if (inv.output.meta !== null) metaFd = openOutput(inv.output.meta, '--meta');
+    if (inv.output.result !== null) resultFd = openOutput(inv.output.result, '--result');
+  } catch (e) {
+    writeReport(metaFd, formatMeta(null, asSandboxError(e)));
+    closeQuietly(metaFd);
+    return fail(e);
+  }
+
+  let handle: SandboxProcess | null = null;
+  let pending: NodeJS.Signals | null = null;
+  const forward = (signal: NodeJS.Signals): void => {
+    if (handle === null) pending = signal;
+    else handle.kill(signal);
+  };
+  let result: RunResult;
+  for (const signal of FORWARDED) process.on(signal, forward);
+  try {
+    const { Sandbox } = await import('../sandbox.js');
+    handle = new Sandbox(inv.options).spawn(inv.command, inv.run);
+    if (pending !== null) handle.kill(pending);
+    result = await handle.result;
+  } catch (e) {
+    const error = asSandboxError(e);
+    writeReport(metaFd, formatMeta(null, error));
+    closeQuietly(metaFd);
+    closeQuietly(resultFd);
+    return fail(error);
+  } finally {
+    for (const signal of FORWARDED) process.off(signal, forward);
+  }
+
+  try {
+    const json = resultJson(result);
+    if (resultFd !== null) writeReport(resultFd, JSON.stringify(json, null, 2) + '\n');
+    if (inv.output.json) process.stderr.write(JSON.stringify(json) + '\n');
+    writeReport(metaFd, formatMeta(result, null));
+  } finally {
+    closeQuietly(metaFd);
+    closeQuietly(resultFd);
+  }
+  return exitStatus(result);
+}
+
+/** The RunResult as written by --result/--json: captured output is not part of it (stdout/stderr null). */
+function resultJson(result: RunResult): RunResult {
+  return { ...result, stdout: null, stderr: null };
+}
+
+function openOutput(file: string, flag: string): number {
+  try {
+    return openSync(file, 'w', 0o644);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why = err.message.replace(/^E[A-Z0-9]+: /, '').replace(/, open .*$/s, '');
+    throw new SandboxError(`cannot open ${flag} file ${file}: ${why}`, {
+      stage: 'options',
+      errno: typeof err.errno === 'number' ? -err.errno : null,
+      syscall: 'open',
+      cause: e,
+    });
+  }
+}
+
+function writeReport(fd: number | null, text: string): void {
+  if (fd !== null) writeSync(fd, text);
+}
+
+function closeQuietly(fd: number | null): void {
+  if (fd === null) return;
+  try {
+    closeSync(fd);
+  } catch {
+    // already closed
+  }
+}
+
+function asSandboxError(e: unknown): SandboxError {
+  if (e instanceof SandboxError) return e;
+  const message = e instanceof Error ? e.message : String(e);
+  return new SandboxError(`internal error: ${message}`, { stage: 'internal', cause: e });
+}
+
+/** Reports a failure in one line on stderr and returns the exit status: 126/127 for a command that
+ * could not be executed, 125 for anything else. */
+function fail(e: unknown): number {
+  const error = asSandboxError(e);
+  const line = error.message.split(/\r?\n|\r|\u2028|\u2029/).filter((s) => s.trim() !== '').join(' ');
+  process.stderr.write(`sandbox: ${line || 'unknown error'}\n`);
+  return execFailureStatus(error) ?? SETUP_FAILED;
+}
+
+// A reader that went away (`sandbox --help | head -1`) is not an error worth a message.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') throw e;
+});
+process.on('uncaughtException', (e) => {
+  fail(e);
+  process.exit(SETUP_FAILED);
+});
+
+main(process.argv.slice(2)).then(
+  (status) => {
+    process.exitCode = status;
+  },
+  (e: unknown) => {
+    process.exitCode = fail(e);
+  },
+);

@@ -1,0 +1,217 @@
+// cgroup mode, the caller's cgroup, and whether the limits can use it (CONTRACT.md: the sandbox's cgroup is a
+// child of the caller's cgroup when the caller may write there, else limits fall back to rlimits).
+import { parseMountinfo, parseProcCgroup, parseWords, type MountEntry } from './parse.js';
+import type { System } from './system.js';
+import type { CgroupFacts, CgroupMode, Check, ContainerFacts, Enforcement } from './types.js';
+
+/** The controllers the limits use: --memory, --pids, --cpus (and cpuacct for CPU time on v1). */
+export const LIMIT_CONTROLLERS_V2 = ['cpu', 'memory', 'pids'];
+export const LIMIT_CONTROLLERS_V1 = ['cpu', 'cpuacct', 'memory', 'pids'];
+
+// v1 super options that are not controllers (cgroups(7), Documentation/admin-guide/cgroup-v1/cgroups.rst).
+const V1_NON_CONTROLLER_OPTIONS = new Set(['rw', 'ro', 'noprefix', 'clone_children', 'xattr', 'cpuset_v2_mode']);
+
+function v1ControllersOf(m: MountEntry): string[] {
+  return m.superOptions.filter(
+    (o) => !V1_NON_CONTROLLER_OPTIONS.has(o) && !o.startsWith('name=') && !o.startsWith('release_agent='),
+  );
+}
+
+/**
+ * Directory of cgroup `path` inside mount `m`. The mount may show only a subtree (its `root`), as in a
+ * container without a cgroup namespace; a path outside that subtree is not visible (null).
+ */
+export function cgroupDir(m: MountEntry, path: string): string | null {
+  if (m.root === '/') return path === '/' ? m.mountPoint : m.mountPoint.replace(/\/$/, '') + path;
+  if (path === m.root) return m.mountPoint;
+  if (path.startsWith(m.root + '/')) return m.mountPoint + path.slice(m.root.length);
+  return null;
+}
+
+function preferSysFs(a: MountEntry, b: MountEntry): number {
+  return Number(!a.mountPoint.startsWith('/sys/fs/cgroup')) - Number(!b.mountPoint.startsWith('/sys/fs/cgroup'));
+}
+
+/** Mode and usable cgroups, decided from mountinfo, /proc/self/cgroup and access(2) on the cgroup files. */
+export function detectCgroup(sys: System): CgroupFacts {
+  const mounts = parseMountinfo(sys.readFile('/proc/self/mountinfo') ?? '');
+  const own = parseProcCgroup(sys.readFile('/proc/self/cgroup') ?? '');
+  const v1Mounts = mounts.filter((m) => m.fstype === 'cgroup' && v1ControllersOf(m).length > 0).sort(preferSysFs);
+  const v2Mounts = mounts.filter((m) => m.fstype === 'cgroup2').sort(preferSysFs);
+  const v1Controllers = [...new Set(v1Mounts.flatMap(v1ControllersOf))].sort();
+
+  const mode: CgroupMode =
+    v1Mounts.length > 0 ? (v2Mounts.length > 0 ? 'hybrid' : 'v1') : v2Mounts.length > 0 ? 'v2' : 'none';
+
+  const v2Path = own.find((l) => l.hierarchyId === 0)?.path ?? null;
+  let v2Mount: string | null = v2Mounts[0]?.mountPoint ?? null;
+  let v2Dir: string | null = null;
+  if (v2Path !== null) {
+    for (const m of v2Mounts) {
+      const dir = cgroupDir(m, v2Path);
+      if (dir !== null) {
+        v2Dir = dir;
+        v2Mount = m.mountPoint;
+        break;
+      }
+    }
+  }
+  // Creating the sandbox's cgroup needs the directory; moving its init there needs cgroup.procs of the
+  // common ancestor, which is this cgroup; enabling controllers for it needs cgroup.subtree_control
+  // (Documentation/admin-guide/cgroup-v2.rst, "Delegation Containment").
+  const v2Writable =
+    v2Dir !== null &&
+    sys.writable(v2Dir) &&
+    sys.writable(`${v2Dir}/cgroup.procs`) &&
+    sys.writable(`${v2Dir}/cgroup.subtree_control`);
+  const v2Controllers = v2Dir === null ? [] : parseWords(sys.readFile(`${v2Dir}/cgroup.controllers`));
+  const v2SubtreeControl = v2Dir === null ? [] : parseWords(sys.readFile(`${v2Dir}/cgroup.subtree_control`));
+
+  // In hybrid mode the controllers live on v1 unless the v2 tree has them all (then it is unified in all but
+  // name, as with cgroup_no_v1=).
+  const limitsOnV2 =
+    mode === 'v2' || (mode === 'hybrid' && LIMIT_CONTROLLERS_V2.every((c) => v2Controllers.includes(c)));
+
+  const v1 =
+    mode === 'v1' || (mode === 'hybrid' && !limitsOnV2)
+      ? LIMIT_CONTROLLERS_V1.map((controller) => {
+          const line = own.find((l) => l.controllers.includes(controller));
+          const m = v1Mounts.find((mm) => v1ControllersOf(mm).includes(controller));
+          const dir = line === undefined || m === undefined ? null : cgroupDir(m, line.path);
+          const writable = dir !== null && sys.writable(dir) && sys.writable(`${dir}/cgroup.procs`);
+          return { controller, dir, writable };
+        })
+      : [];
+
+  let enforcement: Enforcement = 'rlimit';
+  if (limitsOnV2 && v2Writable) enforcement = 'cgroup2';
+  else if (v1.length > 0 && v1.some((c) => c.writable)) enforcement = 'cgroup1';
+
+  return {
+    mode,
+    v1Controllers,
+    v2Mount,
+    v2Path,
+    v2Dir,
+    v2Writable,
+    v2Controllers,
+    v2SubtreeControl,
+    v1,
+    enforcement,
+  };
+}
+
+const SYSTEMD_RUN = 'systemd-run --user --scope -p Delegate=yes -- sandbox exec ...';
+
+function containerCgroupFix(container: ContainerFacts): string {
+  switch (container.engine) {
+    case 'podman':
+      return 'give the container a writable cgroup of its own: `podman run --cgroupns=private --systemd=always ...` (or --privileged)';
+    case 'kubernetes':
+      return 'the pod\'s cgroup is read-only to containers unless `securityContext.privileged: true`; limits fall back to rlimits otherwise';
+    case 'lxc':
+      return 'LXD/Incus: `lxc config set CONTAINER security.nesting=true` delegates the container\'s cgroup to it';
+    default:
+      return 'give the container a writable cgroup of its own: `docker run --cgroupns=private --privileged ...` (Docker mounts /sys/fs/cgroup read-only otherwise)';
+  }
+}
+
+/** "cgroup-mode" (info) and "cgroup-limits" (ok / warn with the way to get a usable cgroup). */
+export function cgroupChecks(sys: System, cg: CgroupFacts, container: ContainerFacts): Check[] {
+  const root = sys.uid === 0;
+  let modeDetail: string;
+  switch (cg.mode) {
+    case 'v2':
+      modeDetail = `v2 (unified) at ${cg.v2Mount}`;
+      break;
+    case 'v1':
+      modeDetail = `v1 (${cg.v1Controllers.join(' ')})`;
+      break;
+    case 'hybrid': {
+      const v2c = cg.v2Controllers.length > 0 ? cg.v2Controllers.join(' ') : 'no controllers';
+      const onV1 = LIMIT_CONTROLLERS_V1.filter((c) => cg.v1Controllers.includes(c));
+      modeDetail = `hybrid: v1 has ${onV1.join(' ') || 'none of cpu memory pids'}; v2 at ${cg.v2Mount} has ${v2c}`;
+      break;
+    }
+    default:
+      modeDetail = 'no cgroup filesystem mounted';
+  }
+  const modeCheck: Check = {
+    id: 'cgroup-mode',
+    title: 'cgroup mode',
+    status: cg.mode === 'none' ? 'warn' : 'info',
+    detail: modeDetail,
+    fix:
+      cg.mode === 'none'
+        ? 'mount cgroup2: `mount -t cgroup2 none /sys/fs/cgroup` (systemd does this at boot); until then limits use rlimits'
+        : null,
+    neededByDefaults: false,
+  };
+
+  const limits: Check = {
+    id: 'cgroup-limits',
+    title: 'cgroup for limits',
+    status: 'ok',
+    detail: '',
+    fix: null,
+    neededByDefaults: false,
+  };
+  const fallback = 'limits fall back to rlimits (enforcement: rlimit); --require-cgroup would fail';
+
+  if (cg.enforcement === 'cgroup2') {
+    const missing = LIMIT_CONTROLLERS_V2.filter((c) => !cg.v2Controllers.includes(c));
+    const how = root ? 'writable' : 'delegated';
+    const have = LIMIT_CONTROLLERS_V2.filter((c) => cg.v2Controllers.includes(c));
+    limits.detail = `cgroup2: ${cg.v2Path} ${how}; controllers ${have.join(' ') || 'none'}`;
+    if (missing.length > 0) {
+      limits.status = 'warn';
+      limits.detail += `; missing ${missing.join(' ')}`;
+      limits.fix = root
+        ? `enable them in the parent: \`echo "${missing.map((c) => '+' + c).join(' ')}" > ${parentOf(cg.v2Dir)}/cgroup.subtree_control\``
+        : `delegate them: \`sudo systemctl edit user@.service\` → [Service] Delegate=cpu cpuset io memory pids, then log in again (services: Delegate=yes in the unit)`;
+    }
+  } else if (cg.enforcement === 'cgroup1') {
+    const writable = cg.v1.filter((c) => c.writable).map((c) => c.controller);
+    const notWritable = cg.v1.filter((c) => !c.writable).map((c) => c.controller);
+    limits.detail = `cgroup1: can create children in ${writable.join(' ')}`;
+    if (notWritable.length > 0) {
+      limits.status = 'warn';
+      limits.detail += `; not in ${notWritable.join(' ')}`;
+      limits.fix = `make the caller's cgroup writable in ${notWritable.join(', ')} (${cg.v1
+        .filter((c) => !c.writable)
+        .map((c) => c.dir ?? `${c.controller} not mounted`)
+        .join(', ')})`;
+    }
+  } else {
+    limits.status = 'warn';
+    if (cg.mode === 'v2' || (cg.mode === 'hybrid' && cg.v1.length === 0)) {
+      const where = cg.v2Dir === null ? `${cg.v2Path ?? 'own cgroup'} not visible under ${cg.v2Mount}` : `${cg.v2Path} not writable`;
+      limits.detail = `cgroup2: ${where}; ${fallback}`;
+      limits.fix = container.inContainer
+        ? containerCgroupFix(container)
+        : root
+          ? `the cgroup filesystem is read-only or the cgroup is not yours: run from a cgroup you may write, or pass --cgroup-parent DIR`
+          : `run in a delegated scope: \`${SYSTEMD_RUN}\` (services: Delegate=yes in the unit's [Service] section)`;
+    } else if (cg.mode === 'v1' || cg.mode === 'hybrid') {
+      const own = cg.v1.map((c) => c.dir ?? `${c.controller}: not mounted`).filter((d) => d !== null);
+      limits.detail = root
+        ? `cgroup1: cannot write ${own.join(', ')}; ${fallback}`
+        : `cgroup1: not writable without root; ${fallback}`;
+      limits.fix = container.inContainer
+        ? containerCgroupFix(container)
+        : root
+          ? 'the cgroup filesystems are read-only here: remount them read-write, or pass --cgroup-parent DIR'
+          : 'run as root, or use cgroup v2 (boot with systemd.unified_cgroup_hierarchy=1) and ' + `\`${SYSTEMD_RUN}\``;
+    } else {
+      limits.detail = `no cgroups: ${fallback}`;
+      limits.fix = modeCheck.fix;
+    }
+  }
+  return [modeCheck, limits];
+}
+
+function parentOf(dir: string | null): string {
+  if (dir === null) return 'the parent cgroup';
+  const i = dir.lastIndexOf('/');
+  return i > 0 ? dir.slice(0, i) : dir;
+}

@@ -1,0 +1,44 @@
+// Loads the addon (a prebuild for this platform, else the local build) and types its surface.
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { NativeExit, NativePlan } from './native-plan.js';
+
+export interface NativeExitReport extends NativeExit {
+  /** rusage of the command's tree reported by init when it saw the command end (null when init was killed). */
+  treeUserUs: number | null;
+  treeSysUs: number | null;
+  treeMaxRssKb: number | null;
+  /** How init itself ended. */
+  init: { exitCode: number | null; signal: number | null };
+  commandExited: boolean;
+}
+
+export interface NativeAddon {
+  launch(plan: NativePlan, onExit: (exit: NativeExitReport) => void): { pid: number };
+  signal(pid: number, signal: number): boolean;
+  pipe(): [number, number];
+  openPty(cols: number, rows: number): [number, number];
+  close(fd: number): void;
+  monotonicNs(): number;
+}
+
+/** The signal that makes the sandbox's init kill everything inside and still report (csrc/wire.h). */
+export const TERMINATE_SIGNAL = 40;
+
+const require = createRequire(import.meta.url);
+let addon: NativeAddon | null = null;
+
+/** The package root: two levels up from dist/lib (compiled) or one from lib (tsx). */
+function packageRoot(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  return here.includes(`${join('dist', 'lib')}`) ? join(here, '..', '..') : join(here, '..');
+}
+
+export function native(): NativeAddon {
+  if (addon === null) {
+    const load = require('node-gyp-build') as (dir: string) => NativeAddon;
+    addon = load(packageRoot());
+  }
+  return addon;
+}

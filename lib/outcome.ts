@@ -1,0 +1,86 @@
+// The program's fate as a RunResult. Precedence (CONTRACT.md, isolate's rule that limits are
+// checked before the exit status): a limit the runner enforced, then kernel evidence (an OOM
+// kill recorded by the cgroup), then limits exceeded by the figures, then the wait status.
+import { constants } from 'node:os';
+import type { CgroupUsage } from './cgroup/index.js';
+import type { NativeExitReport } from './native.js';
+import type { AppliedLimits, Enforcement, FigureSources, Outcome, RunResult } from './result.js';
+
+const signalNames: Record<number, string> = Object.fromEntries(
+  Object.entries(constants.signals).map(([name, num]) => [num, name]),
+);
+
+export function signalName(signo: number): string {
+  return signalNames[signo] ?? `SIG${signo}`;
+}
+
+export type LimitKill = 'cpu-time-limit' | 'wall-time-limit' | 'output-limit' | 'memory-limit';
+
+export interface Figures {
+  exit: NativeExitReport;
+  /** Why the runner killed the sandbox, if it did. */
+  killedFor: LimitKill | null;
+  usage: CgroupUsage | null;
+  enforcement: Enforcement;
+  limits: AppliedLimits;
+  /** Wall time in ms measured by the runner, used when init could not report the end. */
+  fallbackWallMs: number;
+  stdout: Buffer | null;
+  stderr: Buffer | null;
+  outputBytes: { stdout: number; stderr: number };
+}
+
+export function buildResult(f: Figures): RunResult {
+  const { exit, usage, limits } = f;
+  let exitCode = exit.exitCode;
+  let signo = exit.signal;
+  if (!exit.commandExited) {
+    // init itself was killed (by us after a grace period, or by the OOM killer as part of the
+    // cgroup): the command went with it.
+    exitCode = null;
+    signo = exit.init.signal ?? constants.signals.SIGKILL;
+  }
+  const sources: FigureSources = {
+    cpuTime: usage?.cpuSource ?? 'rusage',
+    memoryPeak: usage?.memoryPeakBytes != null ? usage.memorySource ?? 'rusage' : 'rusage',
+  };
+  const userUs = usage ? usage.userUs : (exit.treeUserUs ?? exit.userUs);
+  const sysUs = usage ? usage.sysUs : (exit.treeSysUs ?? exit.sysUs);
+  const rssKb = exit.treeMaxRssKb ?? 0;
+  const memoryPeakBytes = usage?.memoryPeakBytes != null ? usage.memoryPeakBytes : rssKb * 1024;
+  const wallTimeMs = exit.startNs > 0 && exit.endNs > 0 ? (exit.endNs - exit.startNs) / 1e6 : f.fallbackWallMs;
+  const cpuTimeMs = (userUs + sysUs) / 1000;
+
+  let outcome: Outcome;
+  const sig = signo === null ? null : signalName(signo);
+  if (f.killedFor !== null) outcome = f.killedFor;
+  else if (usage !== null && usage.oomKills > 0) outcome = 'memory-limit';
+  else if (limits.timeLimitMs !== null && (cpuTimeMs > limits.timeLimitMs || sig === 'SIGXCPU')) outcome = 'cpu-time-limit';
+  else if (limits.wallTimeLimitMs !== null && wallTimeMs > limits.wallTimeLimitMs) outcome = 'wall-time-limit';
+  else if (limits.outputLimitBytes !== null && (sig === 'SIGXFSZ' || f.outputBytes.stdout > limits.outputLimitBytes || f.outputBytes.stderr > limits.outputLimitBytes)) outcome = 'output-limit';
+  else if (sig !== null) outcome = 'signaled';
+  else if (exitCode !== 0) outcome = 'nonzero-exit';
+  else outcome = 'ok';
+
+  return {
+    outcome,
+    exitCode: sig === null ? exitCode : null,
+    signal: sig,
+    cpuTimeMs: round3(cpuTimeMs),
+    userTimeMs: round3(userUs / 1000),
+    sysTimeMs: round3(sysUs / 1000),
+    wallTimeMs: round3(wallTimeMs),
+    memoryPeakBytes,
+    memoryAnonBytes: usage?.anonBytes ?? null,
+    memoryFileBytes: usage?.fileBytes ?? null,
+    enforcement: f.enforcement,
+    limits,
+    sources,
+    stdout: f.stdout,
+    stderr: f.stderr,
+  };
+}
+
+function round3(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}

@@ -1,0 +1,108 @@
+// A resolved configuration → the NativePlan the launcher executes. Everything the child needs
+// is decided here, before clone.
+import { MountOp, Namespace, type NativeMount, type NativePlan, type NativeRlimit } from './native-plan.js';
+import { directoryRootMount } from './rootfs/directory.js';
+import { hostViewMounts } from './rootfs/host-view.js';
+import type { ResolvedConfig } from './validate.js';
+
+/** Ids inside the sandbox: an ordinary user, so nothing inside is root even by name. */
+export const INSIDE_UID = 1000;
+export const INSIDE_GID = 1000;
+/** When the caller is root, the sandbox's ids are this host id, which owns nothing (nobody). */
+export const ROOT_CALLER_HOST_ID = 65534;
+
+/** RLIMIT_* numbers (asm-generic, the same on x86_64 and arm64). */
+export const Rlimit = { cpu: 0, fsize: 1, data: 2, stack: 3, core: 4, nproc: 6, nofile: 7, as: 9 } as const;
+
+export interface IdentityPlan {
+  uidMap: string;
+  gidMap: string;
+  parentWritesMaps: boolean;
+}
+
+export function identity(callerUid: number, callerGid: number): IdentityPlan {
+  const root = callerUid === 0;
+  const hostUid = root ? ROOT_CALLER_HOST_ID : callerUid;
+  const hostGid = root ? ROOT_CALLER_HOST_ID : callerGid;
+  return {
+    uidMap: `${INSIDE_UID} ${hostUid} 1\n`,
+    gidMap: `${INSIDE_GID} ${hostGid} 1\n`,
+    // Only a privileged parent may map an id other than the caller's own.
+    parentWritesMaps: root,
+  };
+}
+
+function mountList(cfg: ResolvedConfig): NativeMount[] {
+  const user: NativeMount[] = [];
+  for (const t of cfg.tmpfs) {
+    const data = t.size === null ? 'mode=1777' : `mode=1777,size=${t.size}`;
+    user.push({ op: MountOp.tmpfs, src: '', dst: t.dst, data, flags: 0 });
+  }
+  for (const b of cfg.binds) {
+    user.push({ op: MountOp.bind, src: b.src, dst: b.dst, data: '', flags: b.rw ? 0 : 1 });
+  }
+  const base: NativeMount[] = [
+    { op: MountOp.proc, src: '', dst: '/proc', data: '', flags: 0 },
+    { op: MountOp.dev, src: '', dst: '/dev', data: '', flags: 0 },
+    { op: MountOp.tmpfs, src: '', dst: '/tmp', data: 'mode=1777', flags: 0 },
+  ];
+  const root =
+    cfg.rootfs === null
+      ? hostViewMounts(INSIDE_UID, INSIDE_GID, cfg.hostname, cfg.network)
+      : [directoryRootMount(cfg.rootfs, [...base, ...user].map((m) => m.dst).concat(cfg.cwd))];
+  // The cwd must exist; on a tmpfs root it is made, elsewhere it must be in the rootfs or a mount.
+  const cwd: NativeMount[] = cfg.rootfs === null && cfg.cwd !== '/' ? [{ op: MountOp.dir, src: '', dst: cfg.cwd, data: '', flags: 0 }] : [];
+  // Read-only root last: mount points above were made while it was still writable.
+  return [...root, ...base, ...user, ...cwd, { op: MountOp.remountRo, src: '', dst: '/', data: '', flags: 0 }];
+}
+
+export function rlimits(cfg: ResolvedConfig, cgroupEnforced: boolean): NativeRlimit[] {
+  const out: NativeRlimit[] = [{ resource: Rlimit.core, soft: 0, hard: 0 }];
+  if (cfg.timeLimitMs !== null) {
+    // A per-process backstop to the tree-wide limit the runner enforces: SIGXCPU at the soft
+    // limit, SIGKILL at the hard one.
+    const soft = Math.ceil(cfg.timeLimitMs / 1000) + (cgroupEnforced ? 1 : 0);
+    out.push({ resource: Rlimit.cpu, soft, hard: soft + 1 });
+  }
+  if (cfg.outputLimitBytes !== null) out.push({ resource: Rlimit.fsize, soft: cfg.outputLimitBytes, hard: cfg.outputLimitBytes });
+  if (!cgroupEnforced) {
+    if (cfg.memoryBytes !== null) out.push({ resource: Rlimit.as, soft: cfg.memoryBytes, hard: cfg.memoryBytes });
+    if (cfg.pids !== null) out.push({ resource: Rlimit.nproc, soft: cfg.pids, hard: cfg.pids });
+  }
+  return out;
+}
+
+export interface PlanInputs {
+  argv: string[];
+  cfg: ResolvedConfig;
+  stdio: [number, number, number];
+  seccomp: Buffer | null;
+  cgroupFd: number;
+  cgroupProcs: string[];
+  cgroupEnforced: boolean;
+  callerUid: number;
+  callerGid: number;
+}
+
+export function buildPlan(p: PlanInputs): NativePlan {
+  const { cfg } = p;
+  let namespaces = Namespace.ipc | Namespace.uts | Namespace.cgroup;
+  if (cfg.network === 'none') namespaces |= Namespace.net;
+  return {
+    argv: p.argv,
+    env: Object.entries(cfg.env).map(([k, v]) => `${k}=${v}`),
+    cwd: cfg.cwd,
+    hostname: cfg.hostname,
+    namespaces,
+    uid: INSIDE_UID,
+    gid: INSIDE_GID,
+    ...identity(p.callerUid, p.callerGid),
+    mounts: mountList(cfg),
+    rlimits: rlimits(cfg, p.cgroupEnforced),
+    seccomp: p.seccomp,
+    stdio: p.stdio,
+    tty: cfg.tty,
+    cgroupFd: p.cgroupFd,
+    cgroupProcs: p.cgroupProcs,
+  };
+}

@@ -1,0 +1,225 @@
+// The Sandbox class: reusable configuration; run() and spawn() start one sandboxed command each.
+import { constants } from 'node:os';
+import type { Readable, Writable } from 'node:stream';
+import { cgroupManager, type SandboxCgroup } from './cgroup/index.js';
+import { SandboxError } from './errors.js';
+import { setupError } from './failure.js';
+import { native, TERMINATE_SIGNAL, type NativeExitReport } from './native.js';
+import type { RunOptions, SandboxOptions } from './options.js';
+import { buildResult, type LimitKill } from './outcome.js';
+import { buildPlan } from './plan.js';
+import type { AppliedLimits, Enforcement, RunResult } from './result.js';
+import { checkRootfs } from './rootfs/directory.js';
+import { buildSeccompProgram } from './seccomp/index.js';
+import { setupStdio } from './stdio.js';
+import { applyRunOptions, checkArgv, resolveOptions, type ResolvedConfig } from './validate.js';
+
+/** How long init gets to kill everything and report before it is SIGKILLed itself. */
+const TERMINATE_GRACE_MS = 2000;
+
+export interface SandboxProcess {
+  /** The host pid of the sandbox's init (pid 1 inside). */
+  readonly pid: number;
+  stdin: Writable | null;
+  stdout: Readable | null;
+  stderr: Readable | null;
+  /** Sends a signal to the command (SIGKILL ends the whole sandbox). */
+  kill(signal?: NodeJS.Signals | number): void;
+  /** The RunResult; rejects with SandboxError when the sandbox could not be set up. */
+  readonly result: Promise<RunResult>;
+}
+
+export class Sandbox {
+  readonly #config: ResolvedConfig;
+  #seccomp: { key: string; program: Buffer | null } | null = null;
+
+  constructor(options: SandboxOptions = {}) {
+    this.#config = resolveOptions(options);
+    if (this.#config.rootfs !== null) checkRootfs(this.#config.rootfs);
+  }
+
+  /** Runs `argv` to its end. stdout and stderr are captured into the result unless redirected. */
+  run(argv: string[], options: RunOptions = {}): Promise<RunResult> {
+    try {
+      return this.#start(argv, options, true).result;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** Starts `argv` and returns at once, with streams for the stdio asked as 'pipe'. */
+  spawn(argv: string[], options: RunOptions = {}): SandboxProcess {
+    return this.#start(argv, options, false);
+  }
+
+  #program(cfg: ResolvedConfig): Buffer | null {
+    const key = JSON.stringify(cfg.seccomp);
+    if (this.#seccomp === null || this.#seccomp.key !== key) {
+      this.#seccomp = { key, program: buildSeccompProgram(cfg.seccomp) };
+    }
+    return this.#seccomp.program;
+  }
+
+  #start(argvIn: string[], options: RunOptions, capture: boolean): SandboxProcess {
+    const argv = checkArgv(argvIn);
+    const cfg = applyRunOptions(this.#config, options);
+    const abortSignal = options.signal;
+    if (abortSignal !== undefined && !(abortSignal instanceof AbortSignal)) {
+      throw new SandboxError(`Expected an AbortSignal for runOptions.signal but received ${typeof abortSignal}`, { stage: 'options' });
+    }
+    if (abortSignal?.aborted) throw new SandboxError('the run was aborted before it started', { stage: 'aborted', cause: abortSignal.reason });
+    const seccomp = this.#program(cfg);
+    const limits: AppliedLimits = {
+      cpuQuota: cfg.cpuQuota,
+      memoryBytes: cfg.memoryBytes,
+      pids: cfg.pids,
+      timeLimitMs: cfg.timeLimitMs,
+      wallTimeLimitMs: cfg.wallTimeLimitMs,
+      outputLimitBytes: cfg.outputLimitBytes,
+    };
+    const cgroup = openCgroup(cfg);
+    const enforcement: Enforcement = cgroup === null ? 'rlimit' : cgroup.mode;
+    let stdio;
+    try {
+      stdio = setupStdio({
+        stdin: options.stdin ?? (capture ? 'ignore' : 'pipe'),
+        stdout: options.stdout ?? 'pipe',
+        stderr: options.stderr ?? 'pipe',
+        capture,
+        outputLimit: cfg.outputLimitBytes,
+      });
+    } catch (e) {
+      void cgroup?.destroy();
+      throw e;
+    }
+    const plan = buildPlan({
+      argv,
+      cfg,
+      stdio: stdio.childFds,
+      seccomp,
+      cgroupFd: cgroup?.fd ?? -1,
+      cgroupProcs: cgroup?.procsFiles ?? [],
+      cgroupEnforced: cgroup !== null,
+      callerUid: process.getuid?.() ?? 0,
+      callerGid: process.getgid?.() ?? 0,
+    });
+
+    const addon = native();
+    let resolveExit!: (e: NativeExitReport) => void;
+    const exited = new Promise<NativeExitReport>((r) => (resolveExit = r));
+    let pid: number;
+    const launchedAt = addon.monotonicNs();
+    try {
+      pid = addon.launch(plan, resolveExit).pid;
+    } catch (e) {
+      stdio.abort();
+      void cgroup?.destroy();
+      throw setupError(e);
+    }
+    for (const fd of stdio.childSide) addon.close(fd);
+
+    let killedFor: LimitKill | null = null;
+    let ended = false;
+    let graceTimer: NodeJS.Timeout | null = null;
+    const terminate = (reason: LimitKill | null) => {
+      if (ended) return;
+      if (killedFor === null && reason !== null) killedFor = reason;
+      addon.signal(pid, TERMINATE_SIGNAL);
+      graceTimer ??= setTimeout(() => {
+        cgroup?.kill();
+        addon.signal(pid, constants.signals.SIGKILL);
+      }, TERMINATE_GRACE_MS);
+    };
+    const timers: NodeJS.Timeout[] = [];
+    if (cfg.wallTimeLimitMs !== null) timers.push(setTimeout(() => terminate('wall-time-limit'), cfg.wallTimeLimitMs));
+    let cpuPoll: NodeJS.Timeout | null = null;
+    if (cfg.timeLimitMs !== null && cgroup !== null) {
+      const limitUs = cfg.timeLimitMs * 1000;
+      const check = () => {
+        cpuPoll = null;
+        if (ended) return;
+        let used = 0;
+        try {
+          used = cgroup.cpuUsageUs();
+        } catch {
+          return;
+        }
+        if (used >= limitUs) return terminate('cpu-time-limit');
+        // The tree can burn at most one core-second per second per CPU: check again before
+        // the remaining budget could be spent, at least every 100 ms, at most every 2 ms.
+        const remainingMs = (limitUs - used) / 1000;
+        cpuPoll = setTimeout(check, Math.max(2, Math.min(100, remainingMs / 4)));
+      };
+      cpuPoll = setTimeout(check, Math.max(2, Math.min(100, cfg.timeLimitMs / 4)));
+    }
+    const onAbort = () => terminate(null);
+    abortSignal?.addEventListener('abort', onAbort, { once: true });
+    stdio.start(() => terminate('output-limit'));
+
+    const result = (async (): Promise<RunResult> => {
+      const exit = await exited;
+      ended = true;
+      const endedAt = addon.monotonicNs();
+      for (const t of timers) clearTimeout(t);
+      if (cpuPoll !== null) clearTimeout(cpuPoll);
+      if (graceTimer !== null) clearTimeout(graceTimer);
+      abortSignal?.removeEventListener('abort', onAbort);
+      let usage = null;
+      if (cgroup !== null) {
+        try {
+          usage = cgroup.usage();
+        } catch {
+          usage = null;
+        }
+        cgroup.kill();
+        await cgroup.destroy();
+      }
+      if (exit.error !== null) {
+        stdio.abort();
+        throw setupError(exit.error);
+      }
+      await stdio.drained;
+      if (abortSignal?.aborted && killedFor === null) {
+        // An abort is the caller's decision, not a verdict about the program.
+        throw new SandboxError('the run was aborted', { stage: 'aborted', cause: abortSignal.reason });
+      }
+      return buildResult({
+        exit,
+        killedFor,
+        usage,
+        enforcement,
+        limits,
+        fallbackWallMs: ((exit.startNs > 0 ? endedAt - exit.startNs : endedAt - launchedAt)) / 1e6,
+        stdout: stdio.out.chunks === null ? null : Buffer.concat(stdio.out.chunks),
+        stderr: stdio.err.chunks === null ? null : Buffer.concat(stdio.err.chunks),
+        outputBytes: { stdout: stdio.out.bytes, stderr: stdio.err.bytes },
+      });
+    })();
+
+    return {
+      pid,
+      stdin: stdio.stdin,
+      stdout: stdio.stdout,
+      stderr: stdio.stderr,
+      kill(signal: NodeJS.Signals | number = 'SIGTERM') {
+        const signo = typeof signal === 'number' ? signal : constants.signals[signal];
+        if (signo === undefined) throw new SandboxError(`Expected a signal name or number for kill but received ${String(signal)}`, { stage: 'options' });
+        if (ended) return;
+        if (signo === constants.signals.SIGKILL) terminate(null);
+        else addon.signal(pid, signo);
+      },
+      result,
+    };
+  }
+}
+
+function openCgroup(cfg: ResolvedConfig): SandboxCgroup | null {
+  const wanted = cfg.cpuQuota !== null || cfg.memoryBytes !== null || cfg.pids !== null || cfg.timeLimitMs !== null || cfg.requireCgroup;
+  if (!wanted) return null;
+  const found = cgroupManager({ parent: cfg.cgroupParent });
+  if (found.manager === null) {
+    if (cfg.requireCgroup) throw new SandboxError(`no usable cgroup: ${found.reason}`, { stage: 'cgroup' });
+    return null;
+  }
+  return found.manager.create({ cpuQuota: cfg.cpuQuota, memoryBytes: cfg.memoryBytes, pids: cfg.pids });
+}

@@ -1,0 +1,208 @@
+// The command's stdio: which fds it gets, and the parent's ends (streams, capture, counting).
+// Pipes come from the addon (pipe2 with O_CLOEXEC); the parent's ends are opened as net.Socket,
+// so reading and writing go through libuv's event loop, never the thread pool.
+import { openSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { Readable, Writable } from 'node:stream';
+import { optionError } from './errors.js';
+import { native } from './native.js';
+import type { OutputOption, StdinOption } from './options.js';
+
+export interface OutputSink {
+  /** Chunks captured for the result, or null when not captured. */
+  chunks: Buffer[] | null;
+  bytes: number;
+}
+
+export interface StdioSetup {
+  childFds: [number, number, number];
+  /** Child-side fds the parent closes once the sandbox has them (or on a failed launch). */
+  childSide: number[];
+  /** Parent-side fds still to be wrapped; closed on a failed launch. */
+  parentSide: number[];
+  stdin: Writable | null;
+  stdout: Readable | null;
+  stderr: Readable | null;
+  out: OutputSink;
+  err: OutputSink;
+  /** Resolves when every parent-side reader has seen EOF. */
+  drained: Promise<void>;
+  /** Starts feeding stdin and reading outputs; call after a successful launch. */
+  start(onOverflow: () => void): void;
+  /** Closes everything on a failed launch. */
+  abort(): void;
+}
+
+let devNull: number | null = null;
+function nullFd(): number {
+  // One O_CLOEXEC fd on /dev/null for the process's lifetime (libuv opens with O_CLOEXEC).
+  if (devNull === null) devNull = openSync('/dev/null', 'r+');
+  return devNull;
+}
+
+function isReadable(v: unknown): v is Readable {
+  return v instanceof Readable || (typeof v === 'object' && v !== null && typeof (v as Readable).pipe === 'function' && typeof (v as Readable).read === 'function');
+}
+function isWritable(v: unknown): v is Writable {
+  return v instanceof Writable || (typeof v === 'object' && v !== null && typeof (v as Writable).write === 'function' && typeof (v as Writable).end === 'function');
+}
+
+export interface StdioRequest {
+  stdin: StdinOption;
+  stdout: OutputOption;
+  stderr: OutputOption;
+  /** 'pipe' output is captured into the result (run) rather than exposed as a stream (spawn). */
+  capture: boolean;
+  outputLimit: number | null;
+}
+
+export function setupStdio(req: StdioRequest): StdioSetup {
+  const childSide: number[] = [];
+  const parentSide: number[] = [];
+  const opened: number[] = [];
+  const starters: ((onOverflow: () => void) => void)[] = [];
+  const ends: Promise<void>[] = [];
+  const s: StdioSetup = {
+    childFds: [-1, -1, -1],
+    childSide,
+    parentSide,
+    stdin: null,
+    stdout: null,
+    stderr: null,
+    out: { chunks: null, bytes: 0 },
+    err: { chunks: null, bytes: 0 },
+    drained: Promise.resolve(),
+    start(onOverflow) {
+      for (const f of starters) f(onOverflow);
+    },
+    abort() {
+      for (const fd of [...childSide, ...parentSide]) native().close(fd);
+      childSide.length = 0;
+      parentSide.length = 0;
+    },
+  };
+  try {
+    s.childFds[0] = stdinFd(req, s, starters, childSide, parentSide, opened);
+    s.childFds[1] = outputFd('stdout', req.stdout, req, s, s.out, starters, ends, childSide, parentSide, opened);
+    s.childFds[2] = outputFd('stderr', req.stderr, req, s, s.err, starters, ends, childSide, parentSide, opened);
+  } catch (e) {
+    s.abort();
+    throw e;
+  }
+  childSide.push(...opened);
+  s.drained = Promise.all(ends).then(() => undefined);
+  return s;
+}
+
+function openFile(path: unknown, flags: string, option: string, opened: number[]): number {
+  if (typeof path !== 'string' || path.includes('\0')) throw optionError(`${option}.file`, 'a path', path);
+  try {
+    const fd = openSync(path, flags, 0o644);
+    opened.push(fd);
+    return fd;
+  } catch (e) {
+    throw optionError(`${option}.file`, 'a file that can be opened', `${path} (${(e as Error).message})`);
+  }
+}
+
+function stdinFd(
+  req: StdioRequest,
+  s: StdioSetup,
+  starters: ((onOverflow: () => void) => void)[],
+  childSide: number[],
+  parentSide: number[],
+  opened: number[],
+): number {
+  const v = req.stdin;
+  if (v === 'ignore' || v === undefined) return nullFd();
+  if (v === 'inherit') return 0;
+  if (typeof v === 'object' && v !== null && !Buffer.isBuffer(v) && !isReadable(v) && 'file' in v) {
+    return openFile(v.file, 'r', 'stdin', opened);
+  }
+  if (v !== 'pipe' && typeof v !== 'string' && !Buffer.isBuffer(v) && !isReadable(v)) {
+    throw optionError('stdin', "a string, Buffer, Readable, { file }, 'pipe', 'inherit' or 'ignore'", v);
+  }
+  const [r, w] = native().pipe();
+  childSide.push(r);
+  parentSide.push(w);
+  const sock = (): Socket => {
+    const socket = new Socket({ fd: w, readable: false, writable: true });
+    parentSide.splice(parentSide.indexOf(w), 1);
+    // The command may exit without reading everything: EPIPE is its choice, not our failure.
+    socket.on('error', () => socket.destroy());
+    return socket;
+  };
+  if (v === 'pipe') {
+    const socket = sock();
+    s.stdin = socket;
+  } else {
+    starters.push(() => {
+      const socket = sock();
+      if (isReadable(v)) {
+        v.on('error', () => socket.destroy());
+        v.pipe(socket);
+      } else {
+        socket.end(v);
+      }
+    });
+  }
+  return r;
+}
+
+function outputFd(
+  name: 'stdout' | 'stderr',
+  v: OutputOption,
+  req: StdioRequest,
+  s: StdioSetup,
+  sink: OutputSink,
+  starters: ((onOverflow: () => void) => void)[],
+  ends: Promise<void>[],
+  childSide: number[],
+  parentSide: number[],
+  opened: number[],
+): number {
+  const limit = req.outputLimit;
+  if (v === 'ignore') return nullFd();
+  // Direct fds unless the output must be counted: a file is capped by RLIMIT_FSIZE instead.
+  if (v === 'inherit' && limit === null) return name === 'stdout' ? 1 : 2;
+  if (typeof v === 'object' && v !== null && !isWritable(v) && 'file' in v) return openFile(v.file, 'w', name, opened);
+  if (v !== 'pipe' && v !== 'inherit' && !isWritable(v)) {
+    throw optionError(name, "'pipe', 'inherit', 'ignore', { file } or a Writable", v);
+  }
+  const [r, w] = native().pipe();
+  childSide.push(w);
+  parentSide.push(r);
+  const socket = new Socket({ fd: r, readable: true, writable: false });
+  parentSide.splice(parentSide.indexOf(r), 1);
+  const dest: Writable | null = v === 'inherit' ? (name === 'stdout' ? process.stdout : process.stderr) : isWritable(v) ? v : null;
+  const expose = v === 'pipe' && !req.capture;
+  if (v === 'pipe' && req.capture) sink.chunks = [];
+  if (expose) {
+    s[name] = socket;
+  }
+  // An exposed stream ends when its reader consumes it: the result does not wait for that.
+  if (!expose || limit !== null) {
+    ends.push(
+      new Promise<void>((resolve) => {
+        socket.once('close', () => resolve());
+      }),
+    );
+  }
+  starters.push((onOverflow) => {
+    if (expose && limit === null) return; // the caller reads the stream itself
+    socket.on('data', (chunk: Buffer) => {
+      let data = chunk;
+      const room = limit === null ? Infinity : limit - sink.bytes;
+      sink.bytes += chunk.length;
+      if (chunk.length > room) {
+        data = chunk.subarray(0, Math.max(0, room));
+        onOverflow();
+      }
+      if (data.length === 0) return;
+      if (sink.chunks !== null) sink.chunks.push(data);
+      if (dest !== null) dest.write(data);
+    });
+    socket.on('error', () => socket.destroy());
+  });
+  return w;
+}

@@ -87,6 +87,7 @@ export class Sandbox {
         stderr: options.stderr ?? 'pipe',
         capture,
         outputLimit: cfg.outputLimitBytes,
+        tty: cfg.tty,
       });
     } catch (e) {
       void cgroup?.destroy();

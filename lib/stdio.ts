@@ -1,7 +1,8 @@
 // The command's stdio: which fds it gets, and the parent's ends (streams, capture, counting).
 // Pipes come from the addon (pipe2 with O_CLOEXEC); the parent's ends are opened as net.Socket,
 // so reading and writing go through libuv's event loop, never the thread pool.
-import { openSync } from 'node:fs';
+import { openSync, write } from 'node:fs';
+import { ReadStream } from 'node:tty';
 import { Socket } from 'node:net';
 import { Readable, Writable } from 'node:stream';
 import { optionError } from './errors.js';
@@ -54,9 +55,12 @@ export interface StdioRequest {
   /** 'pipe' output is captured into the result (run) rather than exposed as a stream (spawn). */
   capture: boolean;
   outputLimit: number | null;
+  /** A new pseudo-terminal for the command: its stdio (unless redirected to files) is the pty. */
+  tty: boolean;
 }
 
 export function setupStdio(req: StdioRequest): StdioSetup {
+  if (req.tty) return setupTty(req);
   const childSide: number[] = [];
   const parentSide: number[] = [];
   const opened: number[] = [];
@@ -205,4 +209,67 @@ function outputFd(
     socket.on('error', () => socket.destroy());
   });
   return w;
+}
+
+/**
+ * The command's terminal is a new pty: the command holds the slave, we hold the master. Output
+ * (stdout and stderr merged, as on any terminal) is read from the master; input is written to it.
+ * The caller's own terminal is never the command's, so TIOCSTI inside cannot reach it.
+ */
+function setupTty(req: StdioRequest): StdioSetup {
+  const cols = process.stdout.columns ?? 80;
+  const rows = process.stdout.rows ?? 24;
+  const [master, slave] = native().openPty(cols, rows);
+  const out: OutputSink = { chunks: req.capture && req.stdout === 'pipe' ? [] : null, bytes: 0 };
+  let reader: ReadStream | null = null;
+  let resolveDrained!: () => void;
+  const drained = new Promise<void>((r) => (resolveDrained = r));
+  const dest: Writable | null = req.stdout === 'inherit' ? process.stdout : isWritable(req.stdout) ? req.stdout : null;
+  const s: StdioSetup = {
+    childFds: [slave, slave, slave],
+    childSide: [slave],
+    parentSide: [master],
+    stdin: null,
+    stdout: null,
+    stderr: null,
+    out,
+    err: { chunks: null, bytes: 0 },
+    drained,
+    start(onOverflow) {
+      reader = new ReadStream(master);
+      s.parentSide.length = 0;
+      reader.on('data', (chunk: Buffer) => {
+        out.bytes += chunk.length;
+        const room = req.outputLimit === null ? Infinity : req.outputLimit - (out.bytes - chunk.length);
+        const data = chunk.length > room ? chunk.subarray(0, Math.max(0, room)) : chunk;
+        if (chunk.length > room) onOverflow();
+        if (out.chunks !== null) out.chunks.push(data);
+        if (dest !== null && data.length > 0) dest.write(data);
+      });
+      // EIO on the master is how Linux says "the last slave fd closed": the command's tree is gone.
+      reader.on('error', () => reader?.destroy());
+      reader.on('close', () => resolveDrained());
+      const input = req.stdin;
+      const send = (d: Buffer | string) => write(master, typeof d === 'string' ? Buffer.from(d) : d, () => {});
+      if (input === 'inherit') {
+        if (process.stdin.isTTY) process.stdin.setRawMode(true);
+        process.stdin.on('data', send);
+        reader.on('close', () => {
+          process.stdin.off('data', send);
+          if (process.stdin.isTTY) process.stdin.setRawMode(false);
+          process.stdin.pause();
+        });
+      } else if (Buffer.isBuffer(input) || (typeof input === 'string' && input !== 'ignore' && input !== 'pipe')) {
+        send(input);
+      } else if (isReadable(input)) {
+        input.on('data', send);
+      }
+    },
+    abort() {
+      native().close(slave);
+      if (reader === null) native().close(master);
+      else reader.destroy();
+    },
+  };
+  return s;
 }

@@ -110,7 +110,7 @@ void exec_command(const Plan &plan, int err_fd) {
   g_err_fd = err_fd;
   reset_signals();
   if (setsid() < 0) fail("session", errno, "start a new session");
-  if (plan.tty && ioctl(0, TIOCSCTTY, 0) < 0) fail("tty", errno, "make the pty the controlling terminal");
+  if (plan.tty && isatty(0) && ioctl(0, TIOCSCTTY, 0) < 0) fail("tty", errno, "make the pty the controlling terminal");
   for (uint32_t i = 0; i < plan.nrlimits; i++) {
     struct rlimit rl = {plan.rlimits[i].soft, plan.rlimits[i].hard};
     if (setrlimit(plan.rlimits[i].resource, &rl) < 0) {

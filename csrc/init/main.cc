@@ -97,6 +97,8 @@ int main() {
   sigprocmask(SIG_SETMASK, &all, nullptr);
   // Everything init holds stays out of the command: only 0-2 are inherited.
   for (int fd : {wire::kPlanFd, wire::kReportFd, wire::kSyncFd}) fcntl(fd, F_SETFD, FD_CLOEXEC);
+  // The memfd this program was exec'd from is no longer needed, and must not reach the command.
+  close(wire::kInitExeFd);
 
   Plan plan;
   memset(&plan, 0, sizeof plan);

@@ -118,7 +118,7 @@ export function cgroupFeatureChecks(sys: System, probes: Probes, cg: CgroupFacts
   const fileCheck = (id: string, file: string, want: [number, number], without: string, v1Note: string): Check => {
     if (!v2) return line(id, file, false, cg.enforcement === 'cgroup1' ? `n/a on cgroup v1: ${v1Note}` : notUsed);
     if (cg.v2Dir !== null && sys.stat(`${cg.v2Dir}/${file}`) !== null) {
-      return line(id, file, true, `available, ${file} present in ${cg.v2Path}`);
+      return line(id, file, true, `available, ${file} present in the caller's cgroup`);
     }
     const byVersion = versionAtLeast(sys.release, want) === true;
     return byVersion
@@ -133,16 +133,16 @@ export function cgroupFeatureChecks(sys: System, probes: Probes, cg: CgroupFacts
 }
 
 function sysctlPersist(key: string, value: number): string {
-  return `sudo sysctl -w ${key}=${value} (keep it: echo ${key}=${value} | sudo tee /etc/sysctl.d/60-sandbox.conf)`;
+  return `sudo sysctl -w ${key}=${value} (keep it: echo ${key}=${value} | sudo tee -a /etc/sysctl.d/60-sandbox.conf)`;
 }
 
 /** The AppArmor profile that lets node create user namespaces on Ubuntu 23.10+. */
 export function apparmorFix(sys: System): string {
   return [
     `AppArmor restricts unprivileged user namespaces: allow them for ${sys.execPath} with a profile,`,
-    `    printf 'abi <abi/4.0>,\\ninclude <tunables/global>\\nprofile sandbox-node ${sys.execPath} flags=(unconfined) {\\n  userns,\\n}\\n' | sudo tee /etc/apparmor.d/sandbox-node`,
-    '    sudo apparmor_parser -r /etc/apparmor.d/sandbox-node',
-    `  or lift the restriction for everyone: ${sysctlPersist('kernel.apparmor_restrict_unprivileged_userns', 0)}`,
+    `printf 'abi <abi/4.0>,\\ninclude <tunables/global>\\nprofile sandbox-node ${sys.execPath} flags=(unconfined) {\\n  userns,\\n}\\n' | sudo tee /etc/apparmor.d/sandbox-node`,
+    'sudo apparmor_parser -r /etc/apparmor.d/sandbox-node',
+    `or lift the restriction for everyone: ${sysctlPersist('kernel.apparmor_restrict_unprivileged_userns', 0)}`,
   ].join('\n');
 }
 

@@ -1,0 +1,137 @@
+// Shared helpers of the benchmarks: percentiles, the load average, baselines launched from Node,
+// and the one table every benchmark prints (figure | value | baseline | ratio | target | load).
+import { spawn } from 'node:child_process';
+import { accessSync, constants as fsConstants } from 'node:fs';
+import { loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+
+export interface Row {
+  figure: string;
+  value: string;
+  baseline: string;
+  ratio: string;
+  target: string;
+  /** 1-minute load average when the figure was taken: figures under load are not absolute. */
+  load: string;
+}
+
+/** Options every benchmark takes from run.ts (or its defaults when run alone). */
+export interface BenchOptions {
+  /** Seconds this benchmark may spend; each scales its iteration counts to fit. */
+  budgetS: number;
+}
+
+export function row(figure: string, value: string, baseline = '', ratio = '', target = ''): Row {
+  return { figure, value, baseline, ratio, target, load: load1() };
+}
+
+export function load1(): string {
+  return loadavg()[0]!.toFixed(1);
+}
+
+export function loadText(): string {
+  return loadavg()
+    .map((l) => l.toFixed(2))
+    .join(', ');
+}
+
+/** The q-th percentile (0..100) of `xs`, nearest-rank. */
+export function percentile(xs: number[], q: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const rank = Math.ceil((q / 100) * s.length);
+  return s[Math.min(s.length - 1, Math.max(0, rank - 1))]!;
+}
+
+export function ms(x: number, digits = 2): string {
+  return Number.isFinite(x) ? `${x.toFixed(digits)} ms` : 'n/a';
+}
+
+export function perS(x: number): string {
+  return Number.isFinite(x) ? `${x.toFixed(0)}/s` : 'n/a';
+}
+
+export function ratio(a: number, b: number): string {
+  return Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? `${(a / b).toFixed(2)}×` : '';
+}
+
+export function nowMs(): number {
+  return performance.now();
+}
+
+export function sleep(msec: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, msec));
+}
+
+/** `child_process.spawn(argv)` awaited to its exit. stdio ignored: the sandbox's run() captures, spawn's does not need to. */
+export function spawnToExit(argv: string[]): Promise<number | null> {
+  return new Promise((resolve, reject) => {
+    const c = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' });
+    c.once('error', reject);
+    c.once('exit', (code) => resolve(code));
+  });
+}
+
+export const BWRAP = '/usr/bin/bwrap';
+
+/** The issue's bubblewrap baseline: every namespace, the same read-only /usr view, /bin/true. */
+export const BWRAP_TRUE = [
+  BWRAP, '--unshare-all', '--die-with-parent', '--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin',
+  '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64', '--proc', '/proc', '--dev', '/dev',
+  '--tmpfs', '/tmp', '/bin/true',
+];
+
+let bwrapState: boolean | null = null;
+/** bubblewrap is a baseline only when installed and working: the benchmarks install nothing. */
+export async function haveBwrap(): Promise<boolean> {
+  if (bwrapState !== null) return bwrapState;
+  try {
+    accessSync(BWRAP, fsConstants.X_OK);
+    bwrapState = (await spawnToExit(BWRAP_TRUE)) === 0;
+  } catch {
+    bwrapState = false;
+  }
+  return bwrapState;
+}
+
+/** Runs `fn` from `callers` concurrent loops for `seconds`; returns completions per second. */
+export async function throughput(fn: () => Promise<unknown>, callers: number, seconds: number): Promise<number> {
+  let done = 0;
+  const start = nowMs();
+  const end = start + seconds * 1000;
+  const loop = async () => {
+    while (nowMs() < end) {
+      await fn();
+      done++;
+    }
+  };
+  await Promise.all(Array.from({ length: callers }, loop));
+  return done / ((nowMs() - start) / 1000);
+}
+
+export function printTable(rows: Row[], title?: string): void {
+  const head: Row = { figure: 'figure', value: 'value', baseline: 'baseline', ratio: 'ratio', target: 'target', load: 'load' };
+  const keys = Object.keys(head) as (keyof Row)[];
+  const line = (r: Row) => `| ${keys.map((k) => r[k].replace(/\|/g, '\\|')).join(' | ')} |`;
+  if (title !== undefined) console.log(`\n${title}\n`);
+  console.log(line(head));
+  console.log(`|${keys.map(() => '---').join('|')}|`);
+  for (const r of rows) console.log(line(r));
+}
+
+/** True when the module at `url` is the script node was started with (a benchmark run alone). */
+export function isMain(url: string): boolean {
+  return process.argv[1] !== undefined && fileURLToPath(url) === process.argv[1];
+}
+
+/** Runs one benchmark alone: its own table, the machine and the load around it. */
+export async function runAlone(name: string, bench: (o: BenchOptions) => Promise<Row[]>, budgetS: number): Promise<void> {
+  const before = loadText();
+  const rows = await bench({ budgetS });
+  printTable(rows, `${name} (load average before: ${before}; after: ${loadText()})`);
+}
+
+/** Progress on stderr, so stdout is only the table. */
+export function note(msg: string): void {
+  process.stderr.write(`[bench] ${msg}\n`);
+}

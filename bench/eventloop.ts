@@ -1,0 +1,71 @@
+// Event-loop delay while 1,000 sandboxed runs go through (4 concurrent callers), beside the same
+// measure while 1,000 child_process.spawn runs go through (host scheduling noise shows in both).
+// Also the time spawn() holds the caller's thread (clone, cgroup and pipe set-up), measured
+// directly. Issue 4, target 4.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Sandbox } from '../lib/index.js';
+import { isMain, ms, note, nowMs, percentile, ratio, row, runAlone, spawnToExit, type BenchOptions, type Row } from './common.js';
+import { LIMITS } from './latency.js';
+
+const CALLERS = 4;
+
+async function delayDuring(n: number, fn: () => Promise<unknown>): Promise<{ p99: number; max: number }> {
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  let started = 0;
+  h.enable();
+  await Promise.all(
+    Array.from({ length: CALLERS }, async () => {
+      while (started < n) {
+        started++;
+        await fn();
+      }
+    }),
+  );
+  h.disable();
+  // The histogram records each interval of a 1 ms timer: the delay is what exceeds 1 ms.
+  return { p99: Math.max(0, h.percentile(99) / 1e6 - 1), max: Math.max(0, h.max / 1e6 - 1) };
+}
+
+/** Synchronous time of sandbox.spawn() (it returns once the sandbox is cloned and released). */
+async function syncLaunch(s: Sandbox, n: number, pipes: boolean): Promise<number[]> {
+  const out: number[] = [];
+  const io = pipes ? 'pipe' : 'ignore';
+  for (let i = 0; i < n; i++) {
+    const t0 = nowMs();
+    const h = s.spawn(['/bin/true'], { stdin: 'ignore', stdout: io, stderr: io });
+    out.push(nowMs() - t0);
+    h.stdout?.resume();
+    h.stderr?.resume();
+    await h.result;
+  }
+  return out;
+}
+
+export async function eventloop(o: BenchOptions): Promise<Row[]> {
+  const plain = new Sandbox();
+  const limited = new Sandbox(LIMITS);
+  // 1,000 runs each unless the budget says fewer (the run rate is measured on a first 50).
+  const t0 = nowMs();
+  for (let i = 0; i < 50; i++) await plain.run(['/bin/true']);
+  const perRunMs = (nowMs() - t0) / 50 / 2; // about 2 in flight per core
+  const n = Math.max(100, Math.min(1000, Math.floor((o.budgetS * 1000 * 0.3) / perRunMs)));
+  note(`eventloop: ${n} runs per series`);
+  const base = await delayDuring(n, () => spawnToExit(['/bin/true']));
+  const sbx = await delayDuring(n, () => plain.run(['/bin/true']));
+  const lim = await delayDuring(n, () => limited.run(['/bin/true']));
+  const m = Math.min(200, n);
+  const syncPlain = await syncLaunch(plain, m, true);
+  const syncQuiet = await syncLaunch(plain, m, false);
+  const syncLim = await syncLaunch(limited, m, true);
+  const label = n === 1000 ? '1,000' : `${n} (budget)`;
+  return [
+    row(`event-loop delay p99 during ${label} runs, ${CALLERS} callers`, ms(sbx.p99), `spawn ${ms(base.p99)}`, ratio(sbx.p99, base.p99), '≤ 1 ms'),
+    row(`event-loop delay max during ${label} runs`, ms(sbx.max), `spawn ${ms(base.max)}`, ratio(sbx.max, base.max), '≤ 1 ms'),
+    row('event-loop delay p99, limits', ms(lim.p99), `spawn ${ms(base.p99)}`, ratio(lim.p99, base.p99), '≤ 1 ms'),
+    row('event-loop delay max, limits', ms(lim.max), `spawn ${ms(base.max)}`, ratio(lim.max, base.max), '≤ 1 ms'),
+    row(`diag: spawn() holds the caller's thread p50/p99, stdout+stderr pipes (n=${m})`, `${ms(percentile(syncPlain, 50))} / ${ms(percentile(syncPlain, 99))}`, `no pipes ${ms(percentile(syncQuiet, 50))} / ${ms(percentile(syncQuiet, 99))}`, ratio(percentile(syncPlain, 50), percentile(syncQuiet, 50)), ''),
+    row("diag: spawn() holds the caller's thread p50/p99, limits", `${ms(percentile(syncLim, 50))} / ${ms(percentile(syncLim, 99))}`, `defaults ${ms(percentile(syncPlain, 50))} / ${ms(percentile(syncPlain, 99))}`, ratio(percentile(syncLim, 50), percentile(syncPlain, 50)), ''),
+  ];
+}
+
+if (isMain(import.meta.url)) await runAlone('eventloop', eventloop, Number(process.env.BENCH_BUDGET_S ?? 40));

@@ -1,0 +1,62 @@
+// Runs per second of `/bin/true`: 2 concurrent callers with and without limits against bubblewrap
+// and child_process.spawn at 2; scaling at 1, 2, 8, 64 callers; and drift over a long sequential
+// series (issue 4, targets 3 and 6).
+import { Sandbox } from '../lib/index.js';
+import {
+  BWRAP_TRUE, haveBwrap, isMain, note, nowMs, perS, ratio, row, runAlone, spawnToExit, throughput,
+  type BenchOptions, type Row,
+} from './common.js';
+import { LIMITS } from './latency.js';
+
+export async function throughputBench(o: BenchOptions): Promise<Row[]> {
+  const plain = new Sandbox();
+  const limited = new Sandbox(LIMITS);
+  const sbx = () => plain.run(['/bin/true']);
+  const lim = () => limited.run(['/bin/true']);
+  const bwrap = await haveBwrap();
+  const started = nowMs();
+  // Four tenths of the budget for the fixed-length windows, the rest for the sequential series.
+  const windows = 7 + (bwrap ? 1 : 0);
+  const win = Math.max(2, Math.min(6, (o.budgetS * 0.4) / windows));
+  await throughput(sbx, 2, 0.5); // warm-up
+
+  const spawn2 = await throughput(() => spawnToExit(['/bin/true']), 2, win);
+  const sbx2 = await throughput(sbx, 2, win);
+  const lim2 = await throughput(lim, 2, win);
+  const bwrap2 = bwrap ? await throughput(() => spawnToExit(BWRAP_TRUE), 2, win) : NaN;
+  const scaling: [number, number][] = [];
+  for (const callers of [1, 8, 64]) scaling.push([callers, await throughput(sbx, callers, win)]);
+  scaling.splice(1, 0, [2, sbx2]);
+  note(`throughput: windows of ${win.toFixed(1)} s`);
+
+  const rows: Row[] = [
+    row('runs/s, 2 callers, defaults', perS(sbx2), bwrap ? `bwrap ${perS(bwrap2)}` : 'bwrap missing', bwrap ? ratio(sbx2, bwrap2) : '', '≥ 900/s and ≥ 3× bwrap'),
+    row('runs/s, 2 callers, limits', perS(lim2), bwrap ? `bwrap ${perS(bwrap2)}` : 'bwrap missing', bwrap ? ratio(lim2, bwrap2) : '', '≥ 600/s'),
+    row('runs/s, 2 callers, spawn(/bin/true)', perS(spawn2), '', '', ''),
+    row('runs/s, 2 callers, defaults vs spawn', perS(sbx2), `spawn ${perS(spawn2)}`, ratio(sbx2, spawn2), ''),
+  ];
+  for (const [callers, rate] of scaling) {
+    rows.push(row(`runs/s, ${callers} caller${callers > 1 ? 's' : ''}, defaults`, perS(rate), `1 caller ${perS(scaling[0]![1])}`, ratio(rate, scaling[0]![1]), ''));
+  }
+
+  // Drift: up to 10,000 sequential runs, cut short when the budget is spent; the first and last
+  // windows (1,000 runs, or a tenth of what ran) are compared.
+  const deadline = Math.max(started + o.budgetS * 1000, nowMs() + 10_000);
+  const times: number[] = [];
+  const target = 10_000;
+  while (times.length < target && nowMs() < deadline) {
+    const t0 = nowMs();
+    await sbx();
+    times.push(nowMs() - t0);
+  }
+  const n = times.length;
+  const w = Math.min(1000, Math.floor(n / 10));
+  const rate = (xs: number[]) => xs.length / (xs.reduce((a, b) => a + b, 0) / 1000);
+  const first = rate(times.slice(0, w));
+  const last = rate(times.slice(n - w));
+  const shortened = n < target ? ` (budget: ${n} of 10,000 ran)` : '';
+  rows.push(row(`runs/s, last ${w} of ${n} sequential${shortened}`, perS(last), `first ${w}: ${perS(first)}`, ratio(last, first), '≥ 0.90×'));
+  return rows;
+}
+
+if (isMain(import.meta.url)) await runAlone('throughput', throughputBench, Number(process.env.BENCH_BUDGET_S ?? 110));

@@ -2,6 +2,7 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SandboxError } from './errors.js';
 import type { NativeExit, NativePlan } from './native-plan.js';
 
 export interface NativeExitReport extends NativeExit {
@@ -38,7 +39,14 @@ function packageRoot(): string {
 export function native(): NativeAddon {
   if (addon === null) {
     const load = require('node-gyp-build') as (dir: string) => NativeAddon;
-    addon = load(packageRoot());
+    try {
+      addon = load(packageRoot());
+    } catch (e) {
+      throw new SandboxError(
+        `cannot load the native addon: no prebuilt binary for linux-${process.arch} and no local build (run \`npm rebuild sandbox\` with a C++ compiler installed)`,
+        { stage: 'load', cause: e },
+      );
+    }
   }
   return addon;
 }

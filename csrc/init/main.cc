@@ -99,6 +99,8 @@ int main() {
   for (int fd : {wire::kPlanFd, wire::kReportFd, wire::kSyncFd}) fcntl(fd, F_SETFD, FD_CLOEXEC);
   // The memfd this program was exec'd from is no longer needed, and must not reach the command.
   close(wire::kInitExeFd);
+  // exec'd from a memfd, the kernel named us "memfd:sandbox-i": show `ps` the name we have.
+  prctl(PR_SET_NAME, "sandbox-init", 0, 0, 0);
 
   Plan plan;
   memset(&plan, 0, sizeof plan);

@@ -1,0 +1,162 @@
+// What goes in and comes out of a sandbox: exit statuses and signals as RunResult, stdin in
+// every accepted form, stdout/stderr to captures, files and streams, spawn()'s pipes, and the
+// per-run environment.
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import test from 'ava';
+import { Sandbox, SandboxError } from '../../lib/index.js';
+import { scratchDir, text } from '../helpers/host.js';
+
+const box = new Sandbox();
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+for (const code of [0, 1, 42]) {
+  test(`exit code ${code} passes through`, async (t) => {
+    const r = await box.run(['sh', '-c', `exit ${code}`]);
+    t.is(r.exitCode, code);
+    t.is(r.signal, null);
+    t.is(r.outcome, code === 0 ? 'ok' : 'nonzero-exit');
+  });
+}
+
+for (const sig of ['SEGV', 'KILL', 'TERM'] as const) {
+  test(`a command killed by SIG${sig} is 'signaled' with the signal's name`, async (t) => {
+    const r = await box.run(['sh', '-c', `kill -${sig} $$; sleep 5`]);
+    t.is(r.outcome, 'signaled');
+    t.is(r.signal, `SIG${sig}`);
+    t.is(r.exitCode, null);
+  });
+}
+
+test("exit(139) is 'nonzero-exit', not a SIGSEGV", async (t) => {
+  const r = await box.run(['sh', '-c', 'exit 139']);
+  t.is(r.outcome, 'nonzero-exit');
+  t.is(r.exitCode, 139);
+  t.is(r.signal, null);
+});
+
+test('a 50 MiB binary stdin round-trips byte-identical through cat', async (t) => {
+  const input = randomBytes(50 * 1024 * 1024);
+  const r = await box.run(['cat'], { stdin: input });
+  t.is(r.outcome, 'ok', text(r.stderr));
+  t.is(r.stdout!.length, input.length);
+  t.is(sha256(r.stdout!), sha256(input));
+});
+
+test('stdin as a string, a Buffer, a Readable and a file; ignore gives /dev/null', async (t) => {
+  const s = await box.run(['cat'], { stdin: 'a string\n' });
+  t.is(text(s.stdout), 'a string\n');
+
+  const binary = Buffer.from([0, 1, 2, 255, 10, 0]);
+  const b = await box.run(['od', '-An', '-tx1'], { stdin: binary });
+  t.is(text(b.stdout).trim(), '00 01 02 ff 0a 00');
+
+  const chunks = Array.from({ length: 100 }, (_, i) => `line ${i}\n`);
+  const stream = await box.run(['wc', '-l'], { stdin: Readable.from(chunks) });
+  t.is(text(stream.stdout).trim(), '100');
+
+  const dir = scratchDir('stdin');
+  t.teardown(dir.remove);
+  const file = join(dir.path, 'in.txt');
+  writeFileSync(file, 'from a file\n');
+  const f = await box.run(['cat'], { stdin: { file } });
+  t.is(text(f.stdout), 'from a file\n');
+
+  const ignored = await box.run(['sh', '-c', 'cat; readlink /proc/self/fd/0'], { stdin: 'ignore' });
+  t.is(text(ignored.stdout), '/dev/null\n');
+});
+
+test('a command that does not read its stdin still ends normally', async (t) => {
+  const r = await box.run(['true'], { stdin: randomBytes(4 * 1024 * 1024) });
+  t.is(r.outcome, 'ok');
+});
+
+test('stdout and stderr are captured separately by default', async (t) => {
+  const r = await box.run(['sh', '-c', 'echo out; echo err >&2; echo out2']);
+  t.is(text(r.stdout), 'out\nout2\n');
+  t.is(text(r.stderr), 'err\n');
+});
+
+test('stdout and stderr to files', async (t) => {
+  const dir = scratchDir('out');
+  t.teardown(dir.remove);
+  const out = join(dir.path, 'out.txt');
+  const err = join(dir.path, 'err.txt');
+  writeFileSync(out, 'stale content that must be replaced\n');
+  const r = await box.run(['sh', '-c', 'echo to-out; echo to-err >&2'], { stdout: { file: out }, stderr: { file: err } });
+  t.is(r.outcome, 'ok');
+  t.is(r.stdout, null, 'nothing captured when redirected');
+  t.is(r.stderr, null);
+  t.is(readFileSync(out, 'utf8'), 'to-out\n');
+  t.is(readFileSync(err, 'utf8'), 'to-err\n');
+});
+
+function collector(): { stream: Writable; data: () => string } {
+  const parts: Buffer[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      parts.push(chunk);
+      cb();
+    },
+  });
+  return { stream, data: () => Buffer.concat(parts).toString('utf8') };
+}
+
+test('stdout and stderr to Writables', async (t) => {
+  const out = collector();
+  const err = collector();
+  const r = await box.run(['sh', '-c', 'seq 1 2000; echo done >&2'], { stdout: out.stream, stderr: err.stream });
+  t.is(r.outcome, 'ok');
+  t.is(r.stdout, null);
+  t.is(out.data(), Array.from({ length: 2000 }, (_, i) => `${i + 1}\n`).join(''), 'everything was written before the result');
+  t.is(err.data(), 'done\n');
+});
+
+test("spawn() with 'pipe': write to the command's stdin and read its stdout", async (t) => {
+  const h = box.spawn(['sh', '-c', 'while read -r line; do echo "got $line"; done; echo bye >&2'], {
+    stdin: 'pipe',
+    stdout: 'pipe',
+    stderr: 'pipe',
+  });
+  t.true(h.pid > 0);
+  let out = '';
+  let err = '';
+  h.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
+  h.stderr!.setEncoding('utf8').on('data', (s: string) => (err += s));
+  const ended = Promise.all([new Promise((r) => h.stdout!.on('end', r)), new Promise((r) => h.stderr!.on('end', r))]);
+  // One line, its answer, then the next: the streams are live, not buffered until exit.
+  h.stdin!.write('one\n');
+  await new Promise<void>((resolve) => {
+    const check = () => (out.includes('got one\n') ? resolve() : h.stdout!.once('data', check));
+    check();
+  });
+  h.stdin!.end('two\n');
+  const r = await h.result;
+  await ended;
+  t.is(r.outcome, 'ok');
+  t.is(out, 'got one\ngot two\n');
+  t.is(err, 'bye\n');
+  t.is(r.stdout, null, "spawn() does not capture 'pipe' streams: the caller reads them");
+});
+
+test('environment: sandbox env, per-run additions that override it, and nothing sticks between runs', async (t) => {
+  const sb = new Sandbox({ env: { BASE: 'b', SHARED: 'from-sandbox' } });
+  const a = await sb.run(['env'], { env: { RUN: 'r', SHARED: 'from-run', 'WITH SPACE': 'x=y z' } });
+  t.deepEqual(text(a.stdout).trim().split('\n').sort(), [
+    'BASE=b',
+    'HOME=/tmp',
+    'PATH=/usr/local/bin:/usr/bin:/bin',
+    'RUN=r',
+    'SHARED=from-run',
+    'WITH SPACE=x=y z',
+  ]);
+  const b = await sb.run(['env']);
+  t.deepEqual(text(b.stdout).trim().split('\n').sort(), ['BASE=b', 'HOME=/tmp', 'PATH=/usr/local/bin:/usr/bin:/bin', 'SHARED=from-sandbox']);
+  // PATH given per run is the one the command is looked up in.
+  const e = await t.throwsAsync(sb.run(['env'], { env: { PATH: '/nonexistent' } }), { instanceOf: SandboxError });
+  t.is(e?.code, 'ENOENT');
+  const c = await sb.run(['env'], { env: { PATH: '/usr/bin' } });
+  t.regex(text(c.stdout), /^PATH=\/usr\/bin$/m);
+});

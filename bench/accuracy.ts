@@ -3,7 +3,7 @@
 // touches 100 MiB, and where the CPU-time, wall-time and CPU-quota limits stop a program. A small C
 // program is compiled with cc into a temporary directory at bench time and bound into the sandbox.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Sandbox, type RunResult, type SandboxOptions } from '../lib/index.js';
@@ -97,6 +97,8 @@ export async function accuracy(o: BenchOptions): Promise<Row[]> {
   let dir: string;
   try {
     dir = mkdtempSync(join(tmpdir(), 'sandbox-bench-'));
+    // The sandbox's ids own nothing on the host (nobody, for a root caller): the programs must be world-readable.
+    chmodSync(dir, 0o755);
     writeFileSync(join(dir, 'spin.c'), SPIN_C);
     writeFileSync(join(dir, 'rus.c'), RUS_C);
     execFileSync('cc', ['-O1', '-pthread', '-o', join(dir, 'spin'), join(dir, 'spin.c')]);

@@ -1,7 +1,7 @@
 // Shared helpers of the benchmarks: percentiles, the load average, baselines launched from Node,
 // and the one table every benchmark prints (figure | value | baseline | ratio | target | load).
 import { spawn } from 'node:child_process';
-import { accessSync, constants as fsConstants } from 'node:fs';
+import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
@@ -94,9 +94,34 @@ export async function haveBwrap(): Promise<boolean> {
   return bwrapState;
 }
 
+/**
+ * CPU time of this process and of its reaped children (the sandboxes' whole trees, or spawn's
+ * children) in ms, from /proc/self/stat (USER_HZ ticks: enough over a window of seconds). Less
+ * sensitive to the machine's load than wall time; kernel work done in workers (a network
+ * namespace's teardown) is not in it.
+ */
+export function cpuMs(): { self: number; children: number } {
+  const f = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
+  const tick = 1000 / 100;
+  return { self: (Number(f[11]) + Number(f[12])) * tick, children: (Number(f[13]) + Number(f[14])) * tick };
+}
+
+export interface Rate {
+  perS: number;
+  /** CPU per completed run: this process, and its children. */
+  selfMs: number;
+  childrenMs: number;
+}
+
 /** Runs `fn` from `callers` concurrent loops for `seconds`; returns completions per second. */
 export async function throughput(fn: () => Promise<unknown>, callers: number, seconds: number): Promise<number> {
+  return (await rate(fn, callers, seconds)).perS;
+}
+
+/** throughput() with the CPU spent per run. */
+export async function rate(fn: () => Promise<unknown>, callers: number, seconds: number): Promise<Rate> {
   let done = 0;
+  const cpu0 = cpuMs();
   const start = nowMs();
   const end = start + seconds * 1000;
   const loop = async () => {
@@ -106,7 +131,9 @@ export async function throughput(fn: () => Promise<unknown>, callers: number, se
     }
   };
   await Promise.all(Array.from({ length: callers }, loop));
-  return done / ((nowMs() - start) / 1000);
+  const elapsed = (nowMs() - start) / 1000;
+  const cpu1 = cpuMs();
+  return { perS: done / elapsed, selfMs: (cpu1.self - cpu0.self) / done, childrenMs: (cpu1.children - cpu0.children) / done };
 }
 
 export function printTable(rows: Row[], title?: string): void {

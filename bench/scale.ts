@@ -49,7 +49,7 @@ export async function scale(o: BenchOptions): Promise<Row[]> {
   const mem0 = meminfo();
   const rss0 = process.memoryUsage().rss;
   const handles: SandboxProcess[] = [];
-  const launchBudgetMs = Math.min(20_000, o.budgetS * 1000 * 0.5);
+  const launchBudgetMs = Math.min(24_000, o.budgetS * 1000 * 0.55);
   let stopped = '';
   const t0 = nowMs();
   while (handles.length < want) {
@@ -82,8 +82,13 @@ export async function scale(o: BenchOptions): Promise<Row[]> {
   const mem1 = meminfo();
   const fds1 = openFds();
   const rss1 = process.memoryUsage().rss;
-  const initRss = handles.map((h) => statusKb(h.pid, 'VmRSS')).filter((x): x is number => x !== null);
-  const avgInitRssKb = initRss.reduce((a, b) => a + b, 0) / Math.max(1, initRss.length);
+  const avgKb = (key: string) => {
+    const xs = handles.map((h) => statusKb(h.pid, key)).filter((x): x is number => x !== null);
+    return xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  };
+  const initRss = avgKb('VmRSS');
+  const initAnon = avgKb('RssAnon');
+  const initShared = avgKb('RssFile') + avgKb('RssShmem');
   note(`scale: ${n} launched in ${(launchMs / 1000).toFixed(1)} s, ${ready} with their sleep running${stopped ? `; stopped: ${stopped}` : ''}`);
 
   const k0 = nowMs();
@@ -102,7 +107,7 @@ export async function scale(o: BenchOptions): Promise<Row[]> {
     row(`sandboxes alive at once (sleep 30)`, label, `${ready} with sleep running`, '', '1,000'),
     row('host memory per idle sandbox (MemAvailable Δ / N)', mib(d('MemAvailable')), '', '', 'printed'),
     row('diag: kernel slab + page tables + kernel stacks per sandbox', kib(grew('Slab') + grew('PageTables') + grew('KernelStack')), `Slab ${kib(grew('Slab'))}`, '', ''),
-    row('init RSS per sandbox (/proc/PID/status VmRSS)', `${avgInitRssKb.toFixed(0)} KiB`, '', '', 'printed'),
+    row('init RSS per sandbox (/proc/PID/status VmRSS)', `${initRss.toFixed(0)} KiB`, `RssAnon ${initAnon.toFixed(0)} KiB; shared file/memfd ${initShared.toFixed(0)} KiB`, '', 'printed'),
     row('Node RSS growth per idle sandbox', kib((rss1 - rss0) / Math.max(1, n)), '', '', ''),
     row('fds held by Node per idle sandbox', ((fds1 - fds0) / Math.max(1, n)).toFixed(2), `after kill: ${fds2 - fds0} left`, '', 'printed'),
     row(`launch rate while filling up to ${n}`, `${(n / (launchMs / 1000)).toFixed(0)}/s`, '', '', ''),

@@ -3,27 +3,35 @@
 // series (issue 4, targets 3 and 6).
 import { Sandbox } from '../lib/index.js';
 import {
-  BWRAP_TRUE, haveBwrap, isMain, note, nowMs, perS, ratio, row, runAlone, spawnToExit, throughput,
-  type BenchOptions, type Row,
+  BWRAP_TRUE, haveBwrap, isMain, note, nowMs, perS, rate, ratio, row, runAlone, spawnToExit, throughput,
+  type BenchOptions, type Rate, type Row,
 } from './common.js';
 import { LIMITS } from './latency.js';
 
+function cpuText(r: Rate): string {
+  return `${r.selfMs.toFixed(2)} + ${r.childrenMs.toFixed(2)} ms`;
+}
+
 export async function throughputBench(o: BenchOptions): Promise<Row[]> {
   const plain = new Sandbox();
+  const hostNet = new Sandbox({ network: 'host' });
   const limited = new Sandbox(LIMITS);
   const sbx = () => plain.run(['/bin/true']);
   const lim = () => limited.run(['/bin/true']);
   const bwrap = await haveBwrap();
   const started = nowMs();
   // Four tenths of the budget for the fixed-length windows, the rest for the sequential series.
-  const windows = 7 + (bwrap ? 1 : 0);
+  const windows = 8 + (bwrap ? 1 : 0);
   const win = Math.max(2, Math.min(6, (o.budgetS * 0.4) / windows));
   await throughput(sbx, 2, 0.5); // warm-up
 
-  const spawn2 = await throughput(() => spawnToExit(['/bin/true']), 2, win);
-  const sbx2 = await throughput(sbx, 2, win);
-  const lim2 = await throughput(lim, 2, win);
-  const bwrap2 = bwrap ? await throughput(() => spawnToExit(BWRAP_TRUE), 2, win) : NaN;
+  const spawnR = await rate(() => spawnToExit(['/bin/true']), 2, win);
+  const sbxR = await rate(sbx, 2, win);
+  const limR = await rate(lim, 2, win);
+  const hostR = await rate(() => hostNet.run(['/bin/true']), 2, win);
+  const bwrapR = bwrap ? await rate(() => spawnToExit(BWRAP_TRUE), 2, win) : null;
+  const [spawn2, sbx2, lim2] = [spawnR.perS, sbxR.perS, limR.perS];
+  const bwrap2 = bwrapR?.perS ?? NaN;
   const scaling: [number, number][] = [];
   for (const callers of [1, 8, 64]) scaling.push([callers, await throughput(sbx, callers, win)]);
   scaling.splice(1, 0, [2, sbx2]);
@@ -34,9 +42,14 @@ export async function throughputBench(o: BenchOptions): Promise<Row[]> {
     row('runs/s, 2 callers, limits', perS(lim2), bwrap ? `bwrap ${perS(bwrap2)}` : 'bwrap missing', bwrap ? ratio(lim2, bwrap2) : '', '≥ 600/s'),
     row('runs/s, 2 callers, spawn(/bin/true)', perS(spawn2), '', '', ''),
     row('runs/s, 2 callers, defaults vs spawn', perS(sbx2), `spawn ${perS(spawn2)}`, ratio(sbx2, spawn2), ''),
+    row("diag: runs/s, 2 callers, network 'host'", perS(hostR.perS), `defaults ${perS(sbx2)}`, ratio(hostR.perS, sbx2), ''),
+    row('diag: CPU per run, Node + its children, 2 callers, defaults', cpuText(sbxR), `spawn ${cpuText(spawnR)}`, ratio(sbxR.selfMs + sbxR.childrenMs, spawnR.selfMs + spawnR.childrenMs), ''),
+    row('diag: CPU per run, limits', cpuText(limR), `defaults ${cpuText(sbxR)}`, ratio(limR.selfMs + limR.childrenMs, sbxR.selfMs + sbxR.childrenMs), ''),
+    row("diag: CPU per run, network 'host'", cpuText(hostR), `defaults ${cpuText(sbxR)}`, ratio(hostR.selfMs + hostR.childrenMs, sbxR.selfMs + sbxR.childrenMs), ''),
   ];
-  for (const [callers, rate] of scaling) {
-    rows.push(row(`runs/s, ${callers} caller${callers > 1 ? 's' : ''}, defaults`, perS(rate), `1 caller ${perS(scaling[0]![1])}`, ratio(rate, scaling[0]![1]), ''));
+  if (bwrapR !== null) rows.push(row('diag: CPU per run, bwrap from Node', cpuText(bwrapR), `defaults ${cpuText(sbxR)}`, ratio(bwrapR.selfMs + bwrapR.childrenMs, sbxR.selfMs + sbxR.childrenMs), ''));
+  for (const [callers, r] of scaling) {
+    rows.push(row(`runs/s, ${callers} caller${callers > 1 ? 's' : ''}, defaults`, perS(r), `1 caller ${perS(scaling[0]![1])}`, ratio(r, scaling[0]![1]), ''));
   }
 
   // Drift: up to 10,000 sequential runs, cut short when the budget is spent; the first and last
@@ -51,9 +64,9 @@ export async function throughputBench(o: BenchOptions): Promise<Row[]> {
   }
   const n = times.length;
   const w = Math.min(1000, Math.floor(n / 10));
-  const rate = (xs: number[]) => xs.length / (xs.reduce((a, b) => a + b, 0) / 1000);
-  const first = rate(times.slice(0, w));
-  const last = rate(times.slice(n - w));
+  const perSecond = (xs: number[]) => xs.length / (xs.reduce((a, b) => a + b, 0) / 1000);
+  const first = perSecond(times.slice(0, w));
+  const last = perSecond(times.slice(n - w));
   const shortened = n < target ? ` (budget: ${n} of 10,000 ran)` : '';
   rows.push(row(`runs/s, last ${w} of ${n} sequential${shortened}`, perS(last), `first ${w}: ${perS(first)}`, ratio(last, first), '≥ 0.90×'));
   return rows;

@@ -35,6 +35,7 @@ struct Child {
   int pidfd;
   int report_fd;
   Napi::FunctionReference on_exit;
+  int sync_fd;  // -1 once released
 };
 
 struct Registry {
@@ -44,6 +45,7 @@ struct Registry {
 Registry *registry(Napi::Env env) { return env.GetInstanceData<Registry>(); }
 
 void close_child(Child *c) {
+  if (c->sync_fd >= 0) close(c->sync_fd);
   close(c->pidfd);
   close(c->report_fd);
   uv_close((uv_handle_t *)&c->poll, [](uv_handle_t *h) { delete (Child *)h->data; });
@@ -143,7 +145,7 @@ Napi::Value Launch(const Napi::CallbackInfo &info) {
     e.ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  Child *c = new Child{env, {}, out.pid, out.pidfd, out.report_fd, Napi::Persistent(info[1].As<Napi::Function>())};
+  Child *c = new Child{env, {}, out.pid, out.pidfd, out.report_fd, Napi::Persistent(info[1].As<Napi::Function>()), out.sync_fd};
   uv_loop_t *loop = nullptr;
   napi_get_uv_event_loop(env, &loop);
   c->poll.data = c;
@@ -154,6 +156,7 @@ Napi::Value Launch(const Napi::CallbackInfo &info) {
     syscall(SYS_waitid, P_PIDFD, out.pidfd, &si, WEXITED, nullptr);
     close(out.pidfd);
     close(out.report_fd);
+    if (out.sync_fd >= 0) close(out.sync_fd);
     delete c;
     Napi::Error::New(env, "cannot watch the sandbox's pidfd on the event loop").ThrowAsJavaScriptException();
     return env.Undefined();
@@ -173,6 +176,20 @@ Napi::Value Signal(const Napi::CallbackInfo &info) {
   if (it == children.end()) return Napi::Boolean::New(env, false);
   int sig = info[1].As<Napi::Number>().Int32Value();
   return Napi::Boolean::New(env, syscall(SYS_pidfd_send_signal, it->second->pidfd, sig, nullptr, 0) == 0);
+}
+
+// release(pid, go) → lets a deferred init go on (go = true) or makes it exit (go = false).
+Napi::Value Release(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsBoolean()) return throw_type(env, "Expected (pid: number, go: boolean) for release");
+  auto &children = registry(env)->children;
+  auto it = children.find(info[0].As<Napi::Number>().Int32Value());
+  if (it == children.end() || it->second->sync_fd < 0) return Napi::Boolean::New(env, false);
+  Child *c = it->second;
+  bool ok = !info[1].As<Napi::Boolean>().Value() || write(c->sync_fd, "g", 1) == 1;
+  close(c->sync_fd);  // EOF without the byte: init exits
+  c->sync_fd = -1;
+  return Napi::Boolean::New(env, ok);
 }
 
 // pipe() → [readFd, writeFd], both CLOEXEC.
@@ -241,6 +258,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("launch", Napi::Function::New(env, Launch));
   exports.Set("signal", Napi::Function::New(env, Signal));
   exports.Set("pipe", Napi::Function::New(env, Pipe));
+  exports.Set("release", Napi::Function::New(env, Release));
   exports.Set("openPty", Napi::Function::New(env, OpenPty));
   exports.Set("close", Napi::Function::New(env, CloseFd));
   exports.Set("monotonicNs", Napi::Function::New(env, MonotonicNs));

@@ -145,6 +145,10 @@ std::string plan_from_js(const Napi::Object &js, LaunchSpec *spec) {
   if (!pwm.IsBoolean()) return expected("a boolean", "plan.parentWritesMaps", pwm);
   if (!tty.IsBoolean()) return expected("a boolean", "plan.tty", tty);
   spec->parent_writes_maps = pwm.As<Napi::Boolean>().Value();
+  Napi::Value defer = js.Get("deferRelease");
+  if (!defer.IsBoolean()) return expected("a boolean", "plan.deferRelease", defer);
+  spec->defer_release = defer.As<Napi::Boolean>().Value();
+  if (spec->defer_release && !spec->parent_writes_maps) return "Expected parentWritesMaps with plan.deferRelease";
 
   Writer w{spec->blob};
   w.u32(wire::kMagic);

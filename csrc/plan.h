@@ -11,6 +11,9 @@ struct LaunchSpec {
   int cgroup_fd = -1;
   std::vector<std::string> cgroup_procs;
   bool parent_writes_maps = false;
+  // The maps are written by newuidmap/newgidmap, run by the JS side after launch; it then
+  // releases the init (release() in addon.cc).
+  bool defer_release = false;
   std::string uid_map;
   std::string gid_map;
 };

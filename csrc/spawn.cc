@@ -246,6 +246,14 @@ int launch_sandbox(const LaunchSpec &spec, Launched *out, LaunchFailure *fail) {
       }
     }
   }
+  if (!err && spec.defer_release) {
+    fcntl(report[0], F_SETFL, O_NONBLOCK);
+    out->pid = (pid_t)pid;
+    out->pidfd = pidfd;
+    out->report_fd = report[0];
+    out->sync_fd = sync[1];
+    return 0;
+  }
   if (!err && spec.parent_writes_maps) {
     std::string base = "/proc/" + std::to_string(pid);
     if ((err = -write_proc_file(base + "/uid_map", spec.uid_map))) what = "write " + base + "/uid_map";

@@ -75,6 +75,8 @@ export interface NativePlan {
   gidMap: string;
   /** true: the parent writes the maps (root caller, or newuidmap); false: init writes its own single-id map. */
   parentWritesMaps: boolean;
+  /** The JS side writes the maps (newuidmap) after launch, then calls release(). */
+  deferRelease: boolean;
   mounts: NativeMount[];
   rlimits: NativeRlimit[];
   /** BPF program (struct sock_filter[], native endianness) or null for no filter. */

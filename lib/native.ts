@@ -18,6 +18,7 @@ export interface NativeExitReport extends NativeExit {
 export interface NativeAddon {
   launch(plan: NativePlan, onExit: (exit: NativeExitReport) => void): { pid: number };
   signal(pid: number, signal: number): boolean;
+  release(pid: number, go: boolean): boolean;
   pipe(): [number, number];
   openPty(cols: number, rows: number): [number, number];
   close(fd: number): void;

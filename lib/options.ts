@@ -50,6 +50,12 @@ export interface SandboxOptions {
   seccomp?: SeccompOption;
   /** Give the command a new pseudo-terminal of its own. */
   tty?: boolean;
+  /**
+   * 'single' (default): one id inside, the caller's own (root: 65534). 'subordinate' (rootless
+   * only): ids 0-65535 inside, from the caller's /etc/subuid and /etc/subgid ranges through
+   * newuidmap/newgidmap, with uid 1000 still the caller.
+   */
+  idMap?: 'single' | 'subordinate';
 }
 
 export type StdinOption = string | Buffer | Readable | { file: string } | 'inherit' | 'ignore' | 'pipe';

@@ -18,10 +18,15 @@ export interface IdentityPlan {
   uidMap: string;
   gidMap: string;
   parentWritesMaps: boolean;
+  deferRelease: boolean;
 }
 
-export function identity(callerUid: number, callerGid: number): IdentityPlan {
+export function identity(callerUid: number, callerGid: number, subordinate: boolean): IdentityPlan {
   const root = callerUid === 0;
+  if (subordinate && !root) {
+    // newuidmap/newgidmap write the maps after launch (lib/subids.ts).
+    return { uidMap: '', gidMap: '', parentWritesMaps: true, deferRelease: true };
+  }
   const hostUid = root ? ROOT_CALLER_HOST_ID : callerUid;
   const hostGid = root ? ROOT_CALLER_HOST_ID : callerGid;
   return {
@@ -29,6 +34,7 @@ export function identity(callerUid: number, callerGid: number): IdentityPlan {
     gidMap: `${INSIDE_GID} ${hostGid} 1\n`,
     // Only a privileged parent may map an id other than the caller's own.
     parentWritesMaps: root,
+    deferRelease: false,
   };
 }
 
@@ -96,7 +102,7 @@ export function buildPlan(p: PlanInputs): NativePlan {
     namespaces,
     uid: INSIDE_UID,
     gid: INSIDE_GID,
-    ...identity(p.callerUid, p.callerGid),
+    ...identity(p.callerUid, p.callerGid, cfg.idMap === 'subordinate'),
     mounts: mountList(cfg),
     rlimits: rlimits(cfg, p.cgroupEnforced),
     seccomp: p.seccomp,

@@ -7,11 +7,12 @@ import { setupError } from './failure.js';
 import { native, TERMINATE_SIGNAL, type NativeExitReport } from './native.js';
 import type { RunOptions, SandboxOptions } from './options.js';
 import { buildResult, type LimitKill } from './outcome.js';
-import { buildPlan } from './plan.js';
+import { buildPlan, INSIDE_GID, INSIDE_UID } from './plan.js';
 import type { AppliedLimits, Enforcement, RunResult } from './result.js';
 import { checkRootfs } from './rootfs/directory.js';
 import { buildSeccompProgram } from './seccomp/index.js';
 import { setupStdio } from './stdio.js';
+import { subordinateMaps, writeSubordinateMaps } from './subids.js';
 import { applyRunOptions, checkArgv, resolveOptions, type ResolvedConfig } from './validate.js';
 
 /** How long init gets to kill everything and report before it is SIGKILLed itself. */
@@ -105,6 +106,7 @@ export class Sandbox {
       callerGid: process.getgid?.() ?? 0,
     });
 
+    const subordinate = plan.deferRelease ? subordinateMaps(INSIDE_UID, INSIDE_GID) : null;
     const addon = native();
     let resolveExit!: (e: NativeExitReport) => void;
     const exited = new Promise<NativeExitReport>((r) => (resolveExit = r));
@@ -157,7 +159,17 @@ export class Sandbox {
     abortSignal?.addEventListener('abort', onAbort, { once: true });
     stdio.start(() => terminate('output-limit'));
 
+    // With subordinate ids the init waits until newuidmap/newgidmap have written its maps.
+    const mapped =
+      subordinate === null
+        ? Promise.resolve(null)
+        : writeSubordinateMaps(pid, subordinate).then(
+            () => (addon.release(pid, true), null),
+            (e: unknown) => (addon.release(pid, false), e),
+          );
+
     const result = (async (): Promise<RunResult> => {
+      const mapError = await mapped;
       const exit = await exited;
       ended = true;
       const endedAt = addon.monotonicNs();
@@ -174,6 +186,10 @@ export class Sandbox {
         }
         cgroup.kill();
         await cgroup.destroy();
+      }
+      if (mapError !== null) {
+        stdio.abort();
+        throw mapError;
       }
       if (exit.error !== null) {
         stdio.abort();

@@ -23,6 +23,7 @@ export interface ResolvedConfig {
   requireCgroup: boolean;
   seccomp: SeccompOption;
   tty: boolean;
+  idMap: 'single' | 'subordinate';
 }
 
 export const DEFAULT_ENV: Readonly<Record<string, string>> = {
@@ -32,7 +33,7 @@ export const DEFAULT_ENV: Readonly<Record<string, string>> = {
 
 const KNOWN_OPTIONS = new Set([
   'rootfs', 'binds', 'tmpfs', 'env', 'cwd', 'hostname', 'network', 'cpuQuota', 'memory', 'pids', 'timeLimit',
-  'wallTimeLimit', 'outputLimit', 'cgroupParent', 'requireCgroup', 'seccomp', 'tty',
+  'wallTimeLimit', 'outputLimit', 'cgroupParent', 'requireCgroup', 'seccomp', 'tty', 'idMap',
 ]);
 const KNOWN_RUN_OPTIONS = new Set([
   'stdin', 'stdout', 'stderr', 'env', 'cwd', 'timeLimit', 'wallTimeLimit', 'outputLimit', 'signal',
@@ -137,6 +138,7 @@ export function resolveOptions(options: SandboxOptions = {}): ResolvedConfig {
   const hostname = o.hostname === undefined ? 'sandbox' : checkString(o.hostname, 'hostname');
   if (hostname.length === 0 || hostname.length > 64) throw optionError('hostname', 'a name of 1 to 64 characters', hostname);
   if (o.network !== undefined && o.network !== 'none' && o.network !== 'host') throw optionError('network', "'none' or 'host'", o.network);
+  if (o.idMap !== undefined && o.idMap !== 'single' && o.idMap !== 'subordinate') throw optionError('idMap', "'single' or 'subordinate'", o.idMap);
   return {
     rootfs: o.rootfs === undefined || o.rootfs === null ? null : checkAbsolute(o.rootfs, 'rootfs'),
     binds: o.binds === undefined ? [] : checkBinds(o.binds),
@@ -155,6 +157,7 @@ export function resolveOptions(options: SandboxOptions = {}): ResolvedConfig {
     requireCgroup: o.requireCgroup === undefined ? false : checkBool(o.requireCgroup, 'requireCgroup'),
     seccomp: checkSeccomp(o.seccomp),
     tty: o.tty === undefined ? false : checkBool(o.tty, 'tty'),
+    idMap: o.idMap ?? 'single',
   };
 }
 

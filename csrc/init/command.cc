@@ -121,7 +121,7 @@ void exec_command(const Plan &plan, int err_fd) {
   }
   // Supplementary groups can only be cleared where setgroups is allowed (parent-written maps);
   // in a self-mapped namespace it is denied and the caller's groups are already unmapped.
-  if (plan.parent_writes_maps && setgroups(0, nullptr) < 0) fail("ids", errno, "clear supplementary groups");
+  if (plan.parent_writes_maps && setgroups(0, nullptr) < 0 && errno != EPERM) fail("ids", errno, "clear supplementary groups");
   if (setresgid(plan.gid, plan.gid, plan.gid) < 0) fail("ids", errno, "set gid");
   if (setresuid(plan.uid, plan.uid, plan.uid) < 0) fail("ids", errno, "set uid");
   drop_capabilities();

@@ -112,7 +112,9 @@ int main() {
   if (plan.parent_writes_maps) {
     // A root caller's init is still host uid 0, which the map does not contain: become the
     // mapped ids now (capabilities stay: uid 0 of the parent namespace is not root here).
-    if (setgroups(0, nullptr) < 0 || setresgid(plan.gid, plan.gid, plan.gid) < 0 ||
+    // setgroups may be denied when newgidmap wrote the map (shadow's configuration): then the
+    // caller's groups are unmapped anyway.
+    if ((setgroups(0, nullptr) < 0 && errno != EPERM) || setresgid(plan.gid, plan.gid, plan.gid) < 0 ||
         setresuid(plan.uid, plan.uid, plan.uid) < 0) {
       die("ids", errno, "switch init to uid %u gid %u", plan.uid, plan.gid);
     }

@@ -37,22 +37,57 @@ export interface DriverReport {
   leftovers: string[];
 }
 
-/** Start `python3 -c code` held on a stdin line until its pid is in the cgroup, then release it. */
-async function startInCgroup(cg: SandboxCgroup, code: string): Promise<{ child: ChildProcess; done: Promise<{ exitCode: number | null; signal: string | null; stdout: string }> }> {
+/** Lines a child prints on stdout, as they come. */
+class Lines {
+  text = '';
+  #waiters: (() => void)[] = [];
+  #closed = false;
+
+  constructor(child: ChildProcess) {
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      this.text += chunk;
+      this.#wake();
+    });
+    child.once('close', () => {
+      this.#closed = true;
+      this.#wake();
+    });
+  }
+
+  #wake() {
+    for (const wake of this.#waiters.splice(0)) wake();
+  }
+
+  /** Line n (0-based), or null when the child exits before printing it. */
+  async line(n: number): Promise<string | null> {
+    for (;;) {
+      const lines = this.text.split('\n');
+      if (lines.length > n + 1) return lines[n]!;
+      if (this.#closed) return null;
+      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    }
+  }
+}
+
+type Started = { child: ChildProcess; out: Lines; done: Promise<{ exitCode: number | null; signal: string | null }> };
+
+/**
+ * Start `python3 -c code`; code prints "ready" once started and then waits for a line on stdin. Only
+ * then is its pid written into the cgroup and the line sent, so the cgroup counts exactly from the
+ * moment the program proper starts (its start-up, slow under emulation, is not part of the figures).
+ */
+async function startInCgroup(cg: SandboxCgroup, code: string): Promise<Started> {
   const child = spawn(PYTHON, ['-c', code], { stdio: ['pipe', 'pipe', 'inherit'] });
-  let stdout = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  const done = new Promise<{ exitCode: number | null; signal: string | null; stdout: string }>((resolve, reject) => {
+  const out = new Lines(child);
+  const done = new Promise<{ exitCode: number | null; signal: string | null }>((resolve, reject) => {
     child.on('error', reject);
-    child.on('close', (exitCode, signal) => resolve({ exitCode, signal, stdout }));
+    child.on('close', (exitCode, signal) => resolve({ exitCode, signal }));
   });
-  await new Promise<void>((resolve, reject) => {
-    child.once('spawn', resolve);
-    child.once('error', reject);
-  });
+  const ready = await out.line(0);
+  if (ready !== 'ready') throw new Error(`python3 did not start: ${JSON.stringify(out.text)} ${JSON.stringify(await done)}`);
   for (const file of cg.procsFiles) fs.writeFileSync(file, String(child.pid));
   child.stdin!.write('go\n');
-  return { child, done };
+  return { child, out, done };
 }
 
 export function cgroupPids(cg: SandboxCgroup): number[] {
@@ -65,23 +100,6 @@ export function cgroupPids(cg: SandboxCgroup): number[] {
     }
   }
   return pids;
-}
-
-/** The first line the child prints, or null when it exits first. */
-function firstLine(child: ChildProcess): Promise<string | null> {
-  return new Promise((resolve) => {
-    let text = '';
-    const onData = (chunk: string) => {
-      text += chunk;
-      const nl = text.indexOf('\n');
-      if (nl >= 0) {
-        child.stdout!.off('data', onData);
-        resolve(text.slice(0, nl));
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.once('close', () => resolve(null));
-  });
 }
 
 async function killAndWait(cg: SandboxCgroup, timeoutMs = 10_000): Promise<number | null> {
@@ -98,17 +116,19 @@ async function run(
   manager: CgroupManager,
   limits: CgroupLimits,
   code: string,
-  during?: (cg: SandboxCgroup, child: ChildProcess) => Promise<void>,
+  during?: (cg: SandboxCgroup, started: Started) => Promise<void>,
 ): Promise<RunReport> {
   const cg = manager.create(limits);
   try {
-    const { child, done } = await startInCgroup(cg, code);
-    if (during) await during(cg, child);
-    const result = await done;
+    const started = await startInCgroup(cg, code);
+    if (during) await during(cg, started);
+    const result = await started.done;
     const usage = cg.usage();
     const emptyAfterKillMs = await killAndWait(cg);
     await cg.destroy();
-    return { paths: cg.paths, ...result, usage, emptyAfterKillMs, leftAfterDestroy: cg.paths.filter((p) => fs.existsSync(p)) };
+    // Lines after "ready": what the program printed.
+    const stdout = started.out.text.slice(started.out.text.indexOf('\n') + 1);
+    return { paths: cg.paths, ...result, stdout, usage, emptyAfterKillMs, leftAfterDestroy: cg.paths.filter((p) => fs.existsSync(p)) };
   } catch (err) {
     cg.kill();
     await cg.destroy().catch(() => undefined);
@@ -116,7 +136,7 @@ async function run(
   }
 }
 
-const HOLD = 'import sys, os, time, resource\nsys.stdin.readline()\n';
+const HOLD = 'import sys, os, time, resource\nprint("ready", flush=True)\nsys.stdin.readline()\n';
 
 async function memoryBomb(manager: CgroupManager): Promise<RunReport> {
   // Touch 200 MiB in 1 MiB pieces under a 64 MiB cap: the OOM killer must end it.
@@ -131,8 +151,8 @@ async function forkLoop(manager: CgroupManager): Promise<RunReport & { forks: nu
     'n = 0\nwhile n < 100:\n    try:\n        pid = os.fork()\n    except OSError:\n        break\n' +
     '    if pid == 0:\n        time.sleep(120)\n        os._exit(0)\n    n += 1\nprint(n, flush=True)\ntime.sleep(120)\n';
   let forks = -1;
-  const report = await run(manager, { cpuQuota: null, memoryBytes: 64 * MiB, pids: 16 }, code, async (cg, child) => {
-    forks = Number((await firstLine(child)) ?? -1);
+  const report = await run(manager, { cpuQuota: null, memoryBytes: 64 * MiB, pids: 16 }, code, async (cg, { out }) => {
+    forks = Number((await out.line(1)) ?? -1);
     cg.kill();
   });
   return { ...report, forks };

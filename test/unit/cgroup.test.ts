@@ -373,7 +373,7 @@ test('sandbox names encode the owner pid and start time; liveness checks both', 
   const match = SANDBOX_NAME.exec(name);
   t.truthy(match);
   t.is(Number(match![1]), process.pid);
-  t.is(Number(match![2]), processStartTime('self'));
+  t.is(Number(match![2]), processStartTime('self') ?? -1);
   t.not(nextSandboxName(), name);
   t.true(ownerAlive(process.pid, Number(match![2])));
   t.false(ownerAlive(process.pid, Number(match![2]) + 1), 'a reused pid is not the owner');

@@ -1,0 +1,64 @@
+#!/bin/bash
+# Runs inside a guest of ../shared/vm (started by test/vm/run.sh): picks the addon for this
+# architecture, then runs the tests of test/vm/LIST.list with ava (through tsx, as npm test does).
+#
+#   bash test/vm/guest.sh LIST
+#
+# SANDBOX_VM_ADDON chooses the addon:
+#   build     the host's build/Release (same Debian bookworm and glibc as the guest; x86_64 only)
+#   prebuild  prebuilds/linux-<arch>/ (build/ is removed in the guest's overlay so node-gyp-build
+#             picks the prebuild; the host's build/ is untouched)
+#   rebuild   node-gyp rebuild inside the guest (slow under emulation)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+list=${1:?usage: guest.sh LIST}
+[ -f "test/vm/$list.list" ] || { echo "guest: no test/vm/$list.list" >&2; exit 2; }
+arch=$(node -p process.arch)
+addon=${SANDBOX_VM_ADDON:-$([ "$arch" = x64 ] && echo build || echo prebuild)}
+ts() { date -u +%H:%M:%S; }
+T0=$(date +%s)
+say() { echo "[$(ts) +$(( $(date +%s) - T0 ))s] guest: $*"; }
+
+say "$(uname -m), kernel $(uname -r), node $(node -v), uid $(id -u), cgroup $(stat -fc %T /sys/fs/cgroup)" \
+  "$(cut -d: -f3 /proc/self/cgroup), addon: $addon"
+
+# tsx runs esbuild's native binary: the host's node_modules has the host's only. test/vm/run.sh
+# puts @esbuild/linux-<arch> of the same version next to it.
+esbuild_pkg=@esbuild/linux-$arch
+[ -d "node_modules/$esbuild_pkg" ] || { echo "guest: node_modules/$esbuild_pkg is missing (test/vm/run.sh fetches it)" >&2; exit 1; }
+
+case "$addon" in
+  build) ;;
+  prebuild)
+    [ -n "$(ls "prebuilds/linux-$arch/"*.node 2>/dev/null)" ] || { echo "guest: no prebuilds/linux-$arch/*.node" >&2; exit 1; }
+    rm -rf build ;;
+  rebuild)
+    say "node-gyp rebuild"
+    # Node's own headers (the guest's node came with them): nothing to download.
+    node node_modules/.bin/node-gyp rebuild --nodedir="$(dirname "$(dirname "$(node -p process.execPath)")")" >/tmp/node-gyp.log 2>&1 || { tail -40 /tmp/node-gyp.log >&2; exit 1; }
+    say "node-gyp rebuild done" ;;
+  *) echo "guest: SANDBOX_VM_ADDON must be build, prebuild or rebuild" >&2; exit 2 ;;
+esac
+loaded=$(node -e "
+  const r = require('node-gyp-build').resolve('.');
+  require('node-gyp-build')('.');
+  console.log(require('node:path').relative('.', r));")
+say "addon loads: $loaded"
+
+files=()
+shopt -s nullglob globstar
+while read -r pattern; do
+  case "$pattern" in ''|'#'*) continue ;; esac
+  # shellcheck disable=SC2206 # the pattern is a glob on purpose
+  matched=($pattern)
+  [ ${#matched[@]} -gt 0 ] || { say "no test file matches $pattern (skipped)"; continue; }
+  files+=("${matched[@]}")
+done < "test/vm/$list.list"
+[ ${#files[@]} -gt 0 ] || { echo "guest: test/vm/$list.list matches no test file" >&2; exit 1; }
+
+say "ava ${files[*]}"
+# Emulation makes everything 20-25x slower: one file at a time, with a generous timeout.
+rc=0
+node node_modules/.bin/ava --timeout=10m --concurrency=1 "${files[@]}" || rc=$?
+say "ava exited $rc"
+exit $rc

@@ -120,6 +120,8 @@ export class Sandbox {
       throw setupError(e);
     }
     for (const fd of stdio.childSide) addon.close(fd);
+    // Closed: a later abort() must not close these numbers again, another run may hold them now.
+    stdio.childSide.length = 0;
 
     let killedFor: LimitKill | null = null;
     let ended = false;

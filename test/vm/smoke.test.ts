@@ -9,7 +9,7 @@ import path from 'node:path';
 
 const MiB = 1 << 20;
 const projectRoot = path.resolve(import.meta.dirname, '../..');
-const main = path.join(projectRoot, 'test/vm/smoke-main.ts');
+const main = path.join(projectRoot, 'test/vm/smoke-main.mjs');
 const euid = process.geteuid?.() ?? -1;
 const inGuest = process.env['VM_GUEST'] === '1';
 
@@ -60,7 +60,8 @@ interface Report {
 let report: Report;
 
 test.before(async () => {
-  const argv = [...scopePrefix(), process.execPath, '--import', 'tsx', main];
+    if (!fs.existsSync(path.join(projectRoot, 'dist/lib/index.js'))) throw new Error('dist/lib is missing: npm run build:ts');
+  const argv = [...scopePrefix(), process.execPath, main];
   const out = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
     const child = spawn(argv[0]!, argv.slice(1), { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -74,7 +75,7 @@ test.before(async () => {
   try {
     report = JSON.parse(line) as Report;
   } catch {
-    throw new Error(`smoke child failed (status ${out.status}, via ${argv.slice(0, -3).join(' ') || 'no scope'}): ${out.stdout.slice(-500)} ${out.stderr.slice(-2000)}`);
+    throw new Error(`smoke child failed (status ${out.status}, via ${argv.slice(0, -2).join(' ') || 'no scope'}): ${out.stdout.slice(-500)} ${out.stderr.slice(-2000)}`);
   }
 });
 

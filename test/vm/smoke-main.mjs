@@ -1,10 +1,12 @@
 // The smoke scenarios of test/vm/smoke.test.ts, run in a process of their own so that on cgroup v2
 // it can start alone in a fresh scope (vm-run-scope, systemd-run --scope), the way a user runs the
 // sandbox. Prints one JSON line: the cgroup mode this process may use and a summary of each run.
+// Plain JavaScript on the compiled library (dist/, npm run build:ts): through tsx, esbuild's service
+// process would share the scope, and cgroup v2 enables controllers only in a cgroup with no other
+// process in it.
 import fs from 'node:fs';
-import { Sandbox } from '../../lib/index.js';
-import { cgroupManager } from '../../lib/cgroup/index.js';
-import type { RunResult } from '../../lib/index.js';
+import { Sandbox } from '../../dist/lib/index.js';
+import { cgroupManager } from '../../dist/lib/cgroup/index.js';
 
 const PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 
@@ -26,7 +28,8 @@ const FORK_LOOP = [
   '    print(n, 0)',
 ].join('\n');
 
-function summary(r: RunResult) {
+/** @param {import('../../dist/lib/index.js').RunResult} r */
+function summary(r) {
   return {
     outcome: r.outcome,
     exitCode: r.exitCode,

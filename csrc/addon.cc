@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include <map>
+#include <vector>
 
 #include "plan.h"
 #include "spawn.h"
@@ -29,13 +30,21 @@
 namespace {
 
 struct Child {
+  explicit Child(Napi::Env e) : env(e) {}
   Napi::Env env;
   uv_poll_t poll;
-  pid_t pid;
-  int pidfd;
-  int report_fd;
+  pid_t pid = -1;
+  int pidfd = -1;
+  int report_fd = -1;
   Napi::FunctionReference on_exit;
-  int sync_fd;  // -1 once released
+  int sync_fd = -1;  // -1 once released
+  // init's reports, read as they come: "started" is passed on at once (the wall-time limit
+  // counts from the command's execve), the rest is read when the init has exited.
+  uv_poll_t report_poll;
+  bool report_polling = false;
+  std::vector<wire::Report> records;
+  Napi::FunctionReference on_start;
+  int open_handles = 0;
 };
 
 struct Registry {
@@ -44,14 +53,62 @@ struct Registry {
 
 Registry *registry(Napi::Env env) { return env.GetInstanceData<Registry>(); }
 
-void close_child(Child *c) {
-  if (c->sync_fd >= 0) close(c->sync_fd);
-  close(c->pidfd);
-  close(c->report_fd);
-  uv_close((uv_handle_t *)&c->poll, [](uv_handle_t *h) { delete (Child *)h->data; });
+void handle_closed(uv_handle_t *h) {
+  Child *c = (Child *)h->data;
+  if (--c->open_handles == 0) delete c;
 }
 
-Napi::Value exit_object(Napi::Env env, const siginfo_t &si, const struct rusage &ru, int report_fd) {
+void close_child(Child *c) {
+  if (c->sync_fd >= 0) close(c->sync_fd);
+  uv_poll_stop(&c->poll);
+  uv_close((uv_handle_t *)&c->poll, handle_closed);
+  if (c->report_polling) {
+    uv_poll_stop(&c->report_poll);
+    uv_close((uv_handle_t *)&c->report_poll, handle_closed);
+  }
+  close(c->pidfd);
+  close(c->report_fd);
+}
+
+// Reads every complete record waiting in the report pipe. Returns false at EOF or an error.
+bool drain_reports(Child *c, bool *started) {
+  wire::Report r;
+  for (;;) {
+    ssize_t n = read(c->report_fd, &r, sizeof r);
+    if (n == (ssize_t)sizeof r) {
+      r.stage[sizeof r.stage - 1] = 0;
+      r.detail[sizeof r.detail - 1] = 0;
+      if (r.kind == wire::kReportStarted) *started = true;
+      c->records.push_back(r);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    return n < 0 && errno == EAGAIN;
+  }
+}
+
+void on_report_readable(uv_poll_t *handle, int status, int events) {
+  (void)events;
+  Child *c = (Child *)handle->data;
+  bool started = false;
+  bool open = status == 0 && drain_reports(c, &started);
+  if (!open) {
+    // EOF: init is gone or going; the pidfd watcher finishes the job.
+    uv_poll_stop(handle);
+  }
+  if (started && !c->on_start.IsEmpty()) {
+    Napi::Env env = c->env;
+    Napi::HandleScope scope(env);
+    uint64_t t = 0;
+    for (auto &r : c->records) {
+      if (r.kind == wire::kReportStarted) t = r.t_ns;
+    }
+    Napi::FunctionReference cb = std::move(c->on_start);
+    cb.MakeCallback(env.Global(), {Napi::Number::New(env, (double)t)});
+  }
+}
+
+Napi::Value exit_object(Napi::Env env, const siginfo_t &si, const struct rusage &ru, const std::vector<wire::Report> &records) {
   Napi::Object o = Napi::Object::New(env);
   Napi::Value null = env.Null();
   o.Set("exitCode", null);
@@ -63,10 +120,7 @@ Napi::Value exit_object(Napi::Env env, const siginfo_t &si, const struct rusage 
   o.Set("treeSysUs", null);
   o.Set("treeMaxRssKb", null);
   bool exited = false;
-  wire::Report r;
-  while (read(report_fd, &r, sizeof r) == (ssize_t)sizeof r) {
-    r.stage[sizeof r.stage - 1] = 0;
-    r.detail[sizeof r.detail - 1] = 0;
+  for (const wire::Report &r : records) {
     if (r.kind == wire::kReportError && o.Get("error").IsNull()) {
       Napi::Object e = Napi::Object::New(env);
       e.Set("stage", r.stage);
@@ -115,7 +169,9 @@ void on_pidfd_readable(uv_poll_t *handle, int status, int events) {
   Napi::Env env = c->env;
   Napi::HandleScope scope(env);
   registry(env)->children.erase(c->pid);
-  Napi::Value result = exit_object(env, si, ru, c->report_fd);
+  bool started = false;
+  drain_reports(c, &started);
+  Napi::Value result = exit_object(env, si, ru, c->records);
   Napi::FunctionReference cb = std::move(c->on_exit);
   close_child(c);
   cb.MakeCallback(env.Global(), {result});
@@ -126,7 +182,8 @@ Napi::Value throw_type(Napi::Env env, const std::string &msg) {
   return env.Undefined();
 }
 
-// launch(plan, onExit) → { pid } ; onExit(exit) is called once, on the main thread.
+// launch(plan, onExit[, onStart]) → { pid }. onStart(execveNs) is called when the command has
+// exec'd, onExit(exit) once at the end; both on the main thread.
 Napi::Value Launch(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction()) {
@@ -134,7 +191,12 @@ Napi::Value Launch(const Napi::CallbackInfo &info) {
   }
   LaunchSpec spec;
   std::string err = plan_from_js(info[0].As<Napi::Object>(), &spec);
-  if (!err.empty()) return throw_type(env, err);
+  if (!err.empty()) {
+    // A getter or Proxy trap on the plan threw: let that exception through. Throwing a second
+    // one over it would be a fatal error (napi_throw fails with an exception pending).
+    if (env.IsExceptionPending()) return env.Undefined();
+    return throw_type(env, err);
+  }
   Launched out;
   LaunchFailure fail;
   if (launch_sandbox(spec, &out, &fail) < 0) {
@@ -145,10 +207,18 @@ Napi::Value Launch(const Napi::CallbackInfo &info) {
     e.ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  Child *c = new Child{env, {}, out.pid, out.pidfd, out.report_fd, Napi::Persistent(info[1].As<Napi::Function>()), out.sync_fd};
+  Child *c = new Child(env);
+  c->pid = out.pid;
+  c->pidfd = out.pidfd;
+  c->report_fd = out.report_fd;
+  c->sync_fd = out.sync_fd;
+  c->on_exit = Napi::Persistent(info[1].As<Napi::Function>());
+  if (info.Length() >= 3 && info[2].IsFunction()) c->on_start = Napi::Persistent(info[2].As<Napi::Function>());
   uv_loop_t *loop = nullptr;
   napi_get_uv_event_loop(env, &loop);
   c->poll.data = c;
+  c->report_poll.data = c;
+  c->open_handles = 1;
   if (uv_poll_init(loop, &c->poll, out.pidfd) != 0 || uv_poll_start(&c->poll, UV_READABLE, on_pidfd_readable) != 0) {
     // Cannot watch it: do not leave it running.
     syscall(SYS_pidfd_send_signal, out.pidfd, SIGKILL, nullptr, 0);
@@ -160,6 +230,11 @@ Napi::Value Launch(const Napi::CallbackInfo &info) {
     delete c;
     Napi::Error::New(env, "cannot watch the sandbox's pidfd on the event loop").ThrowAsJavaScriptException();
     return env.Undefined();
+  }
+  if (!c->on_start.IsEmpty() && uv_poll_init(loop, &c->report_poll, out.report_fd) == 0) {
+    c->report_polling = true;
+    c->open_handles++;
+    uv_poll_start(&c->report_poll, UV_READABLE, on_report_readable);
   }
   registry(env)->children[out.pid] = c;
   Napi::Object o = Napi::Object::New(env);

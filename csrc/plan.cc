@@ -93,6 +93,7 @@ bool get_strings(const Napi::Object &o, const char *key, std::vector<std::string
     *err = std::string("Expected at most 65536 entries in plan.") + key;
     return false;
   }
+  size_t total = 0;
   for (uint32_t i = 0; i < a.Length(); i++) {
     Napi::Value e = a.Get(i);
     std::string s;
@@ -103,6 +104,12 @@ bool get_strings(const Napi::Object &o, const char *key, std::vector<std::string
     s = e.As<Napi::String>().Utf8Value();
     if (s.find('\0') != std::string::npos) {
       *err = std::string("Expected strings without NUL bytes in plan.") + key;
+      return false;
+    }
+    // Checked as it grows: one long string repeated 65536 times is small in JS and a terabyte here.
+    total += s.size() + 1;
+    if (total > wire::kMaxBytes) {
+      *err = std::string("Expected at most 64 MiB of strings in plan.") + key;
       return false;
     }
     out->push_back(std::move(s));
@@ -196,6 +203,7 @@ std::string plan_from_js(const Napi::Object &js, LaunchSpec *spec) {
     w.str(src);
     w.str(dst);
     w.str(data);
+    if (spec->blob.size() > wire::kMaxBytes) return "Expected a plan smaller than 64 MiB";
   }
 
   Napi::Value rv = js.Get("rlimits");

@@ -17,6 +17,8 @@ import { applyRunOptions, checkArgv, resolveOptions, type ResolvedConfig } from 
 
 /** How long init gets to kill everything and report before it is SIGKILLed itself. */
 const TERMINATE_GRACE_MS = 2000;
+/** How long setup may take before a wall-time limit counts it against the run. */
+const SETUP_ALLOWANCE_MS = 5000;
 
 export interface SandboxProcess {
   /** The host pid of the sandbox's init (pid 1 inside). */
@@ -94,7 +96,10 @@ export class Sandbox {
       void cgroup?.destroy();
       throw e;
     }
-    const plan = buildPlan({
+    let plan;
+    let subordinate;
+    try {
+      plan = buildPlan({
       argv,
       cfg,
       stdio: stdio.childFds,
@@ -104,16 +109,21 @@ export class Sandbox {
       cgroupEnforced: cgroup !== null,
       callerUid: process.getuid?.() ?? 0,
       callerGid: process.getgid?.() ?? 0,
-    });
-
-    const subordinate = plan.deferRelease ? subordinateMaps(INSIDE_UID, INSIDE_GID) : null;
+      });
+      subordinate = plan.deferRelease ? subordinateMaps(INSIDE_UID, INSIDE_GID) : null;
+    } catch (e) {
+      stdio.abort();
+      void cgroup?.destroy();
+      throw e;
+    }
     const addon = native();
     let resolveExit!: (e: NativeExitReport) => void;
     const exited = new Promise<NativeExitReport>((r) => (resolveExit = r));
     let pid: number;
     const launchedAt = addon.monotonicNs();
+    let onStart: (startNs: number) => void = () => {};
     try {
-      pid = addon.launch(plan, resolveExit).pid;
+      pid = addon.launch(plan, resolveExit, (startNs) => onStart(startNs)).pid;
     } catch (e) {
       stdio.abort();
       void cgroup?.destroy();
@@ -136,7 +146,18 @@ export class Sandbox {
       }, TERMINATE_GRACE_MS);
     };
     const timers: NodeJS.Timeout[] = [];
-    if (cfg.wallTimeLimitMs !== null) timers.push(setTimeout(() => terminate('wall-time-limit'), cfg.wallTimeLimitMs));
+    if (cfg.wallTimeLimitMs !== null) {
+      // The limit counts from the command's execve (as wallTimeMs does): armed when init reports
+      // it, with a backstop from launch in case setup itself hangs (e.g. a bind of a dead NFS mount).
+      const limitMs = cfg.wallTimeLimitMs;
+      const backstop = setTimeout(() => terminate('wall-time-limit'), limitMs + SETUP_ALLOWANCE_MS);
+      timers.push(backstop);
+      onStart = (startNs) => {
+        clearTimeout(backstop);
+        const elapsedMs = (addon.monotonicNs() - startNs) / 1e6;
+        timers.push(setTimeout(() => terminate('wall-time-limit'), Math.max(0, limitMs - elapsedMs)));
+      };
+    }
     let cpuPoll: NodeJS.Timeout | null = null;
     if (cfg.timeLimitMs !== null && cgroup !== null) {
       const limitUs = cfg.timeLimitMs * 1000;

@@ -32,6 +32,8 @@ export interface StdioSetup {
   start(onOverflow: () => void): void;
   /** Closes everything on a failed launch. */
   abort(): void;
+  /** The parent's sockets made so far (destroyed by abort). */
+  sockets: Socket[];
 }
 
 let devNull: number | null = null;
@@ -76,6 +78,7 @@ export function setupStdio(req: StdioRequest): StdioSetup {
     out: { chunks: null, bytes: 0 },
     err: { chunks: null, bytes: 0 },
     drained: Promise.resolve(),
+    sockets: [],
     start(onOverflow) {
       for (const f of starters) f(onOverflow);
     },
@@ -83,6 +86,7 @@ export function setupStdio(req: StdioRequest): StdioSetup {
       for (const fd of [...childSide, ...parentSide]) native().close(fd);
       childSide.length = 0;
       parentSide.length = 0;
+      for (const socket of s.sockets) socket.destroy();
     },
   };
   try {
@@ -131,6 +135,7 @@ function stdinFd(
   parentSide.push(w);
   const sock = (): Socket => {
     const socket = new Socket({ fd: w, readable: false, writable: true });
+    s.sockets.push(socket);
     parentSide.splice(parentSide.indexOf(w), 1);
     // The command may exit without reading everything: EPIPE is its choice, not our failure.
     socket.on('error', () => socket.destroy());
@@ -177,6 +182,7 @@ function outputFd(
   childSide.push(w);
   parentSide.push(r);
   const socket = new Socket({ fd: r, readable: true, writable: false });
+  s.sockets.push(socket);
   parentSide.splice(parentSide.indexOf(r), 1);
   const dest: Writable | null = v === 'inherit' ? (name === 'stdout' ? process.stdout : process.stderr) : isWritable(v) ? v : null;
   const expose = v === 'pipe' && !req.capture;
@@ -229,6 +235,7 @@ function setupTty(req: StdioRequest): StdioSetup {
     childFds: [slave, slave, slave],
     childSide: [slave],
     parentSide: [master],
+    sockets: [],
     stdin: null,
     stdout: null,
     stderr: null,

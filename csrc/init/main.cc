@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <initializer_list>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +122,12 @@ int main() {
   } else {
     write_own_id_maps(plan);
   }
+  // A change of ids clears the parent-death signal (prctl(2), PR_SET_PDEATHSIG): arm it again,
+  // then check the parent did not die before that. The parent holds the only read end of the
+  // report pipe, and a pipe without readers polls POLLERR.
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) die("prctl", errno, "set the parent-death signal");
+  struct pollfd parent = {wire::kReportFd, POLLOUT, 0};
+  if (poll(&parent, 1, 0) == 1 && (parent.revents & POLLERR)) _exit(1);
   close(wire::kSyncFd);
 
   enter_namespaces(plan);

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -26,6 +27,17 @@ namespace {
 
 int g_newroot = -1;  // O_PATH fd of /newroot, the root for RESOLVE_IN_ROOT
 bool g_have_openat2 = true;
+bool g_have_setattr = true;  // mount_setattr(2), Linux 5.12: decides whether binds are recursive
+
+// mount_setattr(2) spelled out: older headers lack it. The call number is the same everywhere.
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+struct SetAttr {
+  uint64_t attr_set, attr_clr, propagation, userns_fd;
+};
+constexpr uint64_t kAttrRdonly = 0x1, kAttrNosuid = 0x2, kAttrNodev = 0x4;  // MOUNT_ATTR_*
+constexpr unsigned kAtRecursive = 0x8000;                                    // AT_RECURSIVE
 
 struct FdPath {
   char buf[64];
@@ -122,6 +134,22 @@ int remount(int fd, unsigned long add) {
   return mount(nullptr, p.buf, nullptr, f, nullptr) < 0 ? -errno : 0;
 }
 
+// remount() for the mount at `fd` and every mount below it. A recursive bind brings the source's
+// submounts along with their own flags, and MS_REMOUNT changes only the top one: a "read-only"
+// bind of /dev would leave /dev/shm writable, suid and dev. bubblewrap walks mountinfo for this;
+// mount_setattr(AT_RECURSIVE) does the whole tree in one call. Without it, binds are not
+// recursive (setup_mounts), so there is no submount to miss.
+int restrict_tree(int fd, unsigned long add) {
+  int r = remount(fd, add);
+  if (r < 0 || !g_have_setattr) return r;
+  SetAttr a = {0, 0, 0, 0};
+  if (add & MS_RDONLY) a.attr_set |= kAttrRdonly;
+  if (add & MS_NOSUID) a.attr_set |= kAttrNosuid;
+  if (add & MS_NODEV) a.attr_set |= kAttrNodev;
+  if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | kAtRecursive, &a, sizeof a) < 0) return -errno;
+  return 0;
+}
+
 // Mounts something on `dst` (inside the new root): the target is made first, then re-opened
 // after the mount so that flags apply to the new mount. Returns the new mount's fd.
 int mount_at(const char *dst, Create create, const char *src, const char *fstype,
@@ -149,10 +177,10 @@ void do_bind(const MountSpec &m) {
     die("mount", errno, "bind %s on %s: the source", m.src, m.dst);
   }
   int fd = mount_at(m.dst, S_ISDIR(st.st_mode) ? kCreateDir : kCreateFile, src, nullptr,
-                    MS_BIND | MS_REC, nullptr, m.src);
+                    MS_BIND | (g_have_setattr ? MS_REC : 0), nullptr, m.src);
   unsigned long add = MS_NOSUID | ((m.flags & wire::kDev) ? 0 : MS_NODEV);
   if (m.flags & wire::kReadOnly) add |= MS_RDONLY;
-  int r = remount(fd, add);
+  int r = restrict_tree(fd, add);
   if (r < 0) die("mount", -r, "remount %s on %s %s", m.src, m.dst, (m.flags & wire::kReadOnly) ? "read-only" : "");
   close(fd);
 }
@@ -270,7 +298,9 @@ void make_root(const Plan &plan, const MountSpec &m) {
   } else if (m.op == wire::kRootBind) {
     char src[PATH_MAX];
     host_path(src, m.src);
-    if (mount(src, "/newroot", nullptr, MS_BIND | MS_REC, nullptr) < 0) die("mount", errno, "bind rootfs %s", m.src);
+    if (mount(src, "/newroot", nullptr, MS_BIND | (g_have_setattr ? MS_REC : 0), nullptr) < 0) {
+      die("mount", errno, "bind rootfs %s", m.src);
+    }
   } else {
     // The rootfs stays untouched on disk: changes (mount points made for binds) go to a tmpfs.
     char src[PATH_MAX], data[PATH_MAX + 128];
@@ -287,6 +317,12 @@ void make_root(const Plan &plan, const MountSpec &m) {
   (void)plan;
   g_newroot = open("/newroot", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (g_newroot < 0) die("mount", errno, "open the new root");
+  if (m.op == wire::kRootBind) {
+    // A bind keeps the source's flags: a device node or a setuid file in a rootfs directory
+    // (an image unpacked as root) must not work inside. The tmpfs and overlay roots have these.
+    int r = restrict_tree(g_newroot, MS_NOSUID | MS_NODEV);
+    if (r < 0) die("mount", -r, "remount rootfs %s nosuid,nodev", m.src);
+  }
 }
 
 }  // namespace
@@ -295,6 +331,8 @@ void setup_mounts(const Plan &plan) {
   // A new mount namespace made in a new user namespace already demotes shared mounts to slave
   // (mount_namespaces(7)); saying so explicitly keeps that true on every kernel.
   if (mount(nullptr, "/", nullptr, MS_SLAVE | MS_REC, nullptr) < 0) die("mount", errno, "make / a slave mount");
+  // ENOSYS before 5.12, EPERM from a container's seccomp profile; EINVAL (no attributes): it is there.
+  if (syscall(SYS_mount_setattr, -1, "", 0, nullptr, 0) < 0 && (errno == ENOSYS || errno == EPERM)) g_have_setattr = false;
   if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0) die("mount", errno, "mount tmpfs on /tmp (the staging area)");
   if (chdir("/tmp") < 0 || mkdir("newroot", 0755) < 0 || mkdir("oldroot", 0755) < 0) die("mount", errno, "prepare the staging area");
   if (syscall(SYS_pivot_root, "/tmp", "/tmp/oldroot") < 0) die("pivot_root", errno, "pivot_root to the staging area");

@@ -1,6 +1,7 @@
 // The cgroup layer: one small interface, a v1 and a v2 implementation, the mode detected once.
 // The launcher (C++) gets SandboxCgroup.fd for clone3(CLONE_INTO_CGROUP), or writes the init's pid
 // to SandboxCgroup.procsFiles before releasing it, so no sandboxed code runs outside its cgroup.
+import { SandboxError } from '../errors.js';
 import { currentLayout } from './detect.js';
 import type { CgroupManagerResult } from './types.js';
 import { createManagerV1 } from './v1.js';
@@ -32,10 +33,18 @@ export function cgroupManager(opts: { parent?: string | null } = {}): CgroupMana
     const detected = currentLayout();
     if (detected.layout === null) {
       result = { manager: null, reason: detected.reason, code: detected.code };
-    } else if (detected.layout.mode === 'cgroup2') {
-      result = createManagerV2(detected.layout, opts.parent ?? null);
     } else {
-      result = createManagerV1(detected.layout, opts.parent ?? null);
+      try {
+        result =
+          detected.layout.mode === 'cgroup2'
+            ? createManagerV2(detected.layout, opts.parent ?? null)
+            : createManagerV1(detected.layout, opts.parent ?? null);
+      } catch (err) {
+        // A cgroup file we could not read while preparing the parent: no usable cgroup, not a crash.
+        if (!(err instanceof SandboxError)) throw err;
+        const denied = err.code === 'EACCES' || err.code === 'EPERM' || err.code === 'EROFS';
+        result = { manager: null, code: denied ? 'permission' : 'parent', reason: err.message };
+      }
     }
     managers.set(key, result);
   }

@@ -109,8 +109,8 @@ class SandboxCgroupV2 implements SandboxCgroup {
       // Older: freeze (>= 5.2) so nothing forks behind our back; a fatal signal still ends a frozen task.
       const freeze = hasFile(this.dir, 'cgroup.freeze');
       if (freeze) writeCgroupFile(this.dir, 'cgroup.freeze', '1');
-      killUntilEmpty(() => treePids(this.dir), 2000);
-      if (freeze) writeCgroupFile(this.dir, 'cgroup.freeze', '0');
+      // Thawed only once empty: what survived the deadline stays frozen until destroy() retries.
+      if (killUntilEmpty(() => treePids(this.dir), 2000) && freeze) writeCgroupFile(this.dir, 'cgroup.freeze', '0');
     } catch (err) {
       if (!(err instanceof SandboxError && err.code === 'ENOENT')) throw err;
     }
@@ -178,6 +178,15 @@ function enableControllers(dir: string, controllers: string[]): Unavailable | nu
   return null;
 }
 
+/** The closest directory containing both a and b. */
+export function commonAncestor(a: string, b: string): string {
+  const pa = a.split('/');
+  const pb = b.split('/');
+  let n = 0;
+  while (n < pa.length && n < pb.length && pa[n] === pb[n]) n++;
+  return pa.slice(0, n).join('/') || '/';
+}
+
 export function createManagerV2(layout: LayoutV2, parent: string | null): CgroupManagerResult {
   let dir: string;
   if (parent === null) {
@@ -212,6 +221,17 @@ export function createManagerV2(layout: LayoutV2, parent: string | null): Cgroup
   if (toEnable.length > 0) {
     const failure = enableControllers(dir, toEnable);
     if (failure !== null) return failure;
+  }
+  // Moving the sandbox's init into its leaf (CLONE_INTO_CGROUP, or a write to cgroup.procs) needs write
+  // access to cgroup.procs of the closest cgroup above both ends (cgroup-v2.rst, "Delegation Containment").
+  const ancestor = commonAncestor(layout.dir, dir);
+  try {
+    fs.accessSync(path.join(ancestor, 'cgroup.procs'), fs.constants.W_OK);
+  } catch (err) {
+    return unavailable(
+      'permission',
+      `cannot move processes below ${ancestor}: cgroup.procs: ${describeError(err)} (not a delegated cgroup; ${DELEGATE_HINT})`,
+    );
   }
   removeStale([dir], { supervisors: true });
 

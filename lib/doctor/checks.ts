@@ -11,13 +11,29 @@ import {
   versionAtLeast,
   type MountEntry,
 } from './parse.js';
-import { ERRNO, isSetuidRoot, parseSyscallProbe, probeOk, type Probes } from './probes.js';
+import {
+  ERRNO,
+  PROBE_TIMEOUT_MS,
+  isSetuidRoot,
+  parseSyscallProbe,
+  probeOk,
+  probeTimedOut,
+  type Probes,
+} from './probes.js';
 import { which, type ProbeResult, type System } from './system.js';
 import type { CgroupFacts, Check, ContainerFacts } from './types.js';
 
 const ERRNO_NAMES: Record<number, string> = { 1: 'EPERM', 14: 'EFAULT', 22: 'EINVAL', 38: 'ENOSYS' };
 const errnoName = (n: number): string => ERRNO_NAMES[n] ?? `errno ${n}`;
 const since = (v: [number, number]): string => `${v[0]}.${v[1]}`;
+
+/** A probe that did not finish in time: the line stays undecided (warn), never a failure. */
+function undecided(check: Check, what: string): Check {
+  check.status = 'warn';
+  check.detail = `undecided: the ${what} probe did not finish within ${PROBE_TIMEOUT_MS / 1000} s (machine overloaded?)`;
+  check.fix = 'run `sandbox doctor` again when the machine is less busy';
+  return check;
+}
 
 /** What a failed probe said: its last stderr line, or why it did not run. */
 export function probeError(r: ProbeResult | null): string {
@@ -194,6 +210,7 @@ export function usernsCheck(sys: System, probes: Probes, container: ContainerFac
     check.detail = 'user pid mount uts ipc net: created (probed)';
     return check;
   }
+  if (probeTimedOut(probes.namespaces)) return undecided(check, 'namespace');
 
   let detail: string;
   const per = probes.perNamespace;
@@ -253,6 +270,7 @@ export function mountsCheck(sys: System, probes: Probes, container: ContainerFac
     }
     return check;
   }
+  if (probeTimedOut(probes.mounts)) return undecided(check, 'mount');
   check.status = 'fail';
   if (needsUserns(probes)) {
     check.detail = 'not possible without user namespaces';
@@ -288,6 +306,7 @@ export function procCheck(sys: System, probes: Probes, container: ContainerFacts
     return check;
   }
   if (probeOk(probes.proc)) return check;
+  if (probeTimedOut(probes.proc)) return undecided(check, 'proc');
   check.status = 'fail';
   if (needsUserns(probes)) {
     check.detail = 'not possible without user namespaces';

@@ -1,7 +1,7 @@
 // Real probes: small child processes that try what the launcher does, run in parallel (each takes a few ms).
 // util-linux's unshare(1) stands in for the launcher's clone(); perl's syscall() tries the newer system calls
 // with arguments the kernel must reject, so nothing is created.
-import { searchPath, which, type ProbeResult, type System } from './system.js';
+import { TIMED_OUT, searchPath, which, type ProbeResult, type System } from './system.js';
 
 export interface Probes {
   /** Path of unshare(1), or null when it is missing (then the namespace probes did not run). */
@@ -58,6 +58,12 @@ export const SYSCALL_NUMBERS = { clone3: 435, pidfd_open: 434, close_range: 436 
 /** Errno numbers are the asm-generic ones on x86_64 and arm64. */
 export const ERRNO = { EPERM: 1, EFAULT: 14, EINVAL: 22, ENOSYS: 38 } as const;
 
+/**
+ * A probe takes milliseconds; the limit is for a machine under heavy load (an emulated guest shared with other
+ * jobs took 60 s for the lot). A probe that times out decides nothing: the checks say so instead of failing.
+ */
+export const PROBE_TIMEOUT_MS = 20_000;
+
 export function probeEnv(sys: System): Record<string, string> {
   // C locale: util-linux translates its messages, and we quote them.
   return { PATH: searchPath(sys).join(':'), LC_ALL: 'C', LANG: 'C' };
@@ -65,14 +71,14 @@ export function probeEnv(sys: System): Record<string, string> {
 
 export async function runProbes(sys: System): Promise<Probes> {
   const env = probeEnv(sys);
-  const opts = { env, timeoutMs: 5000 };
+  const opts = { env, timeoutMs: PROBE_TIMEOUT_MS };
   const unshare = which(sys, 'unshare');
   const perl = which(sys, 'perl');
   const none = Promise.resolve(null);
 
   const namespaces = unshare === null ? none : sys.run(unshare, NAMESPACE_ARGS, opts);
   const perNamespace = namespaces.then(async (r) => {
-    if (unshare === null || r === null || r.status === 0) return null;
+    if (unshare === null || r === null || r.status === 0 || r.error === TIMED_OUT) return null;
     const names = Object.keys(PER_NAMESPACE_ARGS);
     const results = await Promise.all(names.map((n) => sys.run(unshare, PER_NAMESPACE_ARGS[n], opts)));
     return Object.fromEntries(names.map((n, i) => [n, results[i]]));
@@ -108,6 +114,10 @@ export function parseSyscallProbe(r: ProbeResult | null): Map<number, number> {
 export function isSetuidRoot(sys: System, path: string): boolean {
   const st = sys.stat(path);
   return st !== null && st.uid === 0 && (st.mode & 0o4000) !== 0;
+}
+
+export function probeTimedOut(r: ProbeResult | null): boolean {
+  return r !== null && r.error === TIMED_OUT;
 }
 
 /** true when a probe ran and exited 0. */

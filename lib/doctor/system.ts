@@ -43,6 +43,9 @@ export interface System {
 
 const MAX_OUTPUT = 64 * 1024;
 
+/** ProbeResult.error of a probe that was killed for taking too long. */
+export const TIMED_OUT = 'timed out';
+
 function runProcess(
   cmd: string,
   args: string[],
@@ -61,7 +64,7 @@ function runProcess(
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      finish({ status: null, stdout, stderr, error: 'timed out' });
+      finish({ status: null, stdout, stderr, error: TIMED_OUT });
     }, options.timeoutMs ?? 5000);
     child.stdout.setEncoding('utf8').on('data', (s: string) => {
       if (stdout.length < MAX_OUTPUT) stdout += s;

@@ -4,7 +4,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import ts from 'typescript';
 
 const projectRoot = path.resolve(import.meta.dirname, '../..');
 
@@ -16,7 +15,9 @@ const SOURCES = [
 ];
 
 /** Build the tree; returns its root (world-readable) and the entry point. Remove it with fs.rmSync. */
-export function buildDriver(): { dir: string; main: string } {
+export async function buildDriver(): Promise<{ dir: string; main: string }> {
+  // Loaded only when needed: parsing TypeScript's compiler takes a while under emulation.
+  const { default: ts } = await import('typescript');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cgroup-driver-'));
   fs.chmodSync(dir, 0o755);
   fs.writeFileSync(path.join(dir, 'package.json'), '{"type":"module"}\n');

@@ -25,6 +25,7 @@ const args = [
   join(root, 'node_modules', 'ava', 'entrypoints', 'cli.mjs'),
   '--config',
   join(root, 'test', 'ava.rootless.config.js'),
+  // Arguments narrow the run to given files, e.g. `node test/helpers/run-rootless.js test/integration/io.test.ts`.
   ...(process.argv.length > 2 ? process.argv.slice(2) : ['test/integration', 'test/security']),
 ];
 // A temp dir of the user's own, removed afterwards: AVA's uncached compile output, tsx's cache

@@ -38,7 +38,7 @@ function scopeCommand(): string[] | null {
 
 /** Run the transpiled driver (see cgroup-build.ts) with plain node, behind `prefix` (a scope, setpriv). */
 async function runDriver(prefix: string[], args: string[], env: NodeJS.ProcessEnv = process.env) {
-  const { dir, main } = buildDriver();
+  const { dir, main } = await buildDriver();
   try {
     const argv = [...prefix, process.execPath, main, ...args];
     return await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {

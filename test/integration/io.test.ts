@@ -46,21 +46,17 @@ test('a 50 MiB binary stdin round-trips byte-identical through cat', async (t) =
 });
 
 test('stdin as a string, a Buffer, a Readable and a file; ignore gives /dev/null', async (t) => {
-  t.log('string');
   const s = await box.run(['cat'], { stdin: 'a string\n' });
   t.is(text(s.stdout), 'a string\n');
 
-  t.log('const binary');
   const binary = Buffer.from([0, 1, 2, 255, 10, 0]);
   const b = await box.run(['od', '-An', '-tx1'], { stdin: binary });
   t.is(text(b.stdout).trim(), '00 01 02 ff 0a 00');
 
-  t.log('const chunks');
   const chunks = Array.from({ length: 100 }, (_, i) => `line ${i}\n`);
   const stream = await box.run(['wc', '-l'], { stdin: Readable.from(chunks) });
   t.is(text(stream.stdout).trim(), '100');
 
-  t.log('const dir = ');
   const dir = scratchDir('stdin');
   t.teardown(dir.remove);
   const file = join(dir.path, 'in.txt');
@@ -68,7 +64,6 @@ test('stdin as a string, a Buffer, a Readable and a file; ignore gives /dev/null
   const f = await box.run(['cat'], { stdin: { file } });
   t.is(text(f.stdout), 'from a file\n');
 
-  t.log('const ignore');
   const ignored = await box.run(['sh', '-c', 'cat; readlink /proc/self/fd/0'], { stdin: 'ignore' });
   t.is(text(ignored.stdout), '/dev/null\n');
 });

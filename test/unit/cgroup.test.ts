@@ -20,7 +20,7 @@ import {
 } from '../../lib/cgroup/proc.js';
 import { nextSandboxName, ownerAlive, processStartTime, SANDBOX_NAME, SUPERVISOR_NAME } from '../../lib/cgroup/stale.js';
 import { readCpuUsageUsV1, readCpuV1, readMemoryV1, readUsageV1, writeLimitsV1 } from '../../lib/cgroup/v1.js';
-import { readCpuUsageUsV2, readUsageV2, writeLimitsV2 } from '../../lib/cgroup/v2.js';
+import { commonAncestor, readCpuUsageUsV2, readUsageV2, writeLimitsV2 } from '../../lib/cgroup/v2.js';
 
 const MiB = 1 << 20;
 
@@ -167,6 +167,8 @@ test('cgroupDirFor and namedParentDir', (t) => {
   t.is(namedParentDir(mount, '/me', '/sys/fs/cgroup/judge/'), '/sys/fs/cgroup/judge');
   t.is(namedParentDir(mount, '/me', '/judge'), '/sys/fs/cgroup/judge');
   t.is(namedParentDir(mount, '/me', 'jobs'), '/sys/fs/cgroup/me/jobs');
+  t.is(commonAncestor('/sys/fs/cgroup/a/b', '/sys/fs/cgroup/a'), '/sys/fs/cgroup/a');
+  t.is(commonAncestor('/sys/fs/cgroup/a/b', '/sys/fs/cgroup/ab/c'), '/sys/fs/cgroup');
 });
 
 // --- value formatting -----------------------------------------------------------------------------

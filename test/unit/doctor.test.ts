@@ -602,3 +602,19 @@ test('runDoctor: --json prints the report, exit status follows it, bad options e
   t.is(await runDoctor(['--help'], io), 0);
   t.regex(out, /Usage: sandbox doctor \[--json\]/);
 });
+
+test('a probe that times out leaves the line undecided (warn), not failed', async (t) => {
+  const sys = machine(v2User());
+  const slow: System = {
+    ...sys,
+    run: async (cmd, args) =>
+      cmd.endsWith('/unshare') && args.includes('--net')
+        ? { status: null, stdout: '', stderr: '', error: 'timed out' }
+        : sys.run(cmd, args),
+  };
+  const r = await diagnose(slow);
+  t.is(byId(r, 'userns').status, 'warn');
+  t.regex(byId(r, 'userns').detail, /^undecided: the namespace probe did not finish within 20 s/);
+  t.false(sys.calls.some((c) => c.length === 5 && c.includes('--net')), 'no per-namespace probes after a timeout');
+  t.is(r.exitCode, 0);
+});

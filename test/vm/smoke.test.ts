@@ -60,7 +60,7 @@ interface Report {
 let report: Report;
 
 test.before(async () => {
-    if (!fs.existsSync(path.join(projectRoot, 'dist/lib/index.js'))) throw new Error('dist/lib is missing: npm run build:ts');
+  if (!fs.existsSync(path.join(projectRoot, 'dist/lib/index.js'))) throw new Error('dist/lib is missing: npm run build:ts');
   const argv = [...scopePrefix(), process.execPath, main];
   const out = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
     const child = spawn(argv[0]!, argv.slice(1), { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -116,6 +116,8 @@ Napi::Value exit_object(Napi::Env env, const siginfo_t &si, const struct rusage 
   o.Set("error", null);
   o.Set("startNs", 0.0);
   o.Set("endNs", 0.0);
+  o.Set("initUserUs", 0.0);
+  o.Set("initSysUs", 0.0);
   o.Set("treeUserUs", null);
   o.Set("treeSysUs", null);
   o.Set("treeMaxRssKb", null);
@@ -129,6 +131,8 @@ Napi::Value exit_object(Napi::Env env, const siginfo_t &si, const struct rusage 
       o.Set("error", e);
     } else if (r.kind == wire::kReportStarted) {
       o.Set("startNs", (double)r.t_ns);
+      o.Set("initUserUs", (double)r.user_us);
+      o.Set("initSysUs", (double)r.sys_us);
     } else if (r.kind == wire::kReportExited) {
       int st = (int)r.value;
       exited = true;

@@ -10,6 +10,9 @@ export interface NativeExitReport extends NativeExit {
   treeUserUs: number | null;
   treeSysUs: number | null;
   treeMaxRssKb: number | null;
+  /** CPU init spent on setup before the command's execve (it is in the cgroup too). */
+  initUserUs: number;
+  initSysUs: number;
   /** How init itself ended. */
   init: { exitCode: number | null; signal: number | null };
   commandExited: boolean;

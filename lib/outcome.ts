@@ -44,8 +44,9 @@ export function buildResult(f: Figures): RunResult {
     cpuTime: usage?.cpuSource ?? 'rusage',
     memoryPeak: usage?.memoryPeakBytes != null ? usage.memorySource ?? 'rusage' : 'rusage',
   };
-  const userUs = usage ? usage.userUs : (exit.treeUserUs ?? exit.userUs);
-  const sysUs = usage ? usage.sysUs : (exit.treeSysUs ?? exit.sysUs);
+  // The cgroup also holds init, whose setup (mounts, pivot_root) is not the program's time.
+  const userUs = usage ? Math.max(0, usage.userUs - exit.initUserUs) : (exit.treeUserUs ?? exit.userUs);
+  const sysUs = usage ? Math.max(0, usage.sysUs - exit.initSysUs) : (exit.treeSysUs ?? exit.sysUs);
   const rssKb = exit.treeMaxRssKb ?? 0;
   const memoryPeakBytes = usage?.memoryPeakBytes != null ? usage.memoryPeakBytes : rssKb * 1024;
   const wallTimeMs = exit.startNs > 0 && exit.endNs > 0 ? (exit.endNs - exit.startNs) / 1e6 : f.fallbackWallMs;

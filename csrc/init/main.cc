@@ -163,7 +163,7 @@ int main() {
     _exit(1);
   }
   close(errpipe[0]);
-  report_event(wire::kReportFd, wire::kReportStarted, command, started);
+  report_started(wire::kReportFd, command, started);
   // Init keeps no end of the command's stdio: the parent sees EOF when the command's tree closes it.
   close(0);
   close(1);

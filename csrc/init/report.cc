@@ -56,6 +56,20 @@ void die(const char *stage, int err, const char *fmt, ...) {
   _exit(1);
 }
 
+void report_started(int fd, int pid, uint64_t t_ns) {
+  wire::Report r;
+  memset(&r, 0, sizeof r);
+  r.kind = wire::kReportStarted;
+  r.value = pid;
+  r.t_ns = t_ns;
+  struct rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru) == 0) {
+    r.user_us = (int64_t)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec;
+    r.sys_us = (int64_t)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
+  }
+  write_full(fd, &r, sizeof r);
+}
+
 void report_exit(int fd, int status, uint64_t t_ns) {
   wire::Report r;
   memset(&r, 0, sizeof r);

@@ -12,6 +12,10 @@ void report_error(int fd, const char *stage, int err, const char *detail_fmt, ..
 
 void report_event(int fd, uint32_t kind, int64_t value, uint64_t t_ns);
 
+// The command's execve: its pid, time, and init's own CPU so far (charged to the sandbox's
+// cgroup, so the parent subtracts it from the cgroup's figure).
+void report_started(int fd, int pid, uint64_t t_ns);
+
 // The command's end: wait status, time, and rusage of all init reaped.
 void report_exit(int fd, int status, uint64_t t_ns);
 

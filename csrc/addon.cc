@@ -100,11 +100,15 @@ void on_report_readable(uv_poll_t *handle, int status, int events) {
     Napi::Env env = c->env;
     Napi::HandleScope scope(env);
     uint64_t t = 0;
+    int64_t init_us = 0;
     for (auto &r : c->records) {
-      if (r.kind == wire::kReportStarted) t = r.t_ns;
+      if (r.kind == wire::kReportStarted) {
+        t = r.t_ns;
+        init_us = r.user_us + r.sys_us;
+      }
     }
     Napi::FunctionReference cb = std::move(c->on_start);
-    cb.MakeCallback(env.Global(), {Napi::Number::New(env, (double)t)});
+    cb.MakeCallback(env.Global(), {Napi::Number::New(env, (double)t), Napi::Number::New(env, (double)init_us)});
   }
 }
 
@@ -186,7 +190,7 @@ Napi::Value throw_type(Napi::Env env, const std::string &msg) {
   return env.Undefined();
 }
 
-// launch(plan, onExit[, onStart]) → { pid }. onStart(execveNs) is called when the command has
+// launch(plan, onExit[, onStart]) → { pid }. onStart(execveNs, initCpuUs) is called when the command has
 // exec'd, onExit(exit) once at the end; both on the main thread.
 Napi::Value Launch(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();

@@ -19,7 +19,7 @@ export interface NativeExitReport extends NativeExit {
 }
 
 export interface NativeAddon {
-  launch(plan: NativePlan, onExit: (exit: NativeExitReport) => void, onStart?: (startNs: number) => void): { pid: number };
+  launch(plan: NativePlan, onExit: (exit: NativeExitReport) => void, onStart?: (startNs: number, initCpuUs: number) => void): { pid: number };
   signal(pid: number, signal: number): boolean;
   release(pid: number, go: boolean): boolean;
   pipe(): [number, number];

@@ -122,8 +122,13 @@ export class Sandbox {
     let pid: number;
     const launchedAt = addon.monotonicNs();
     let onStart: (startNs: number) => void = () => {};
+    // init's own setup runs in the cgroup too; the CPU-time limit is the program's alone.
+    let initCpuUs = 0;
     try {
-      pid = addon.launch(plan, resolveExit, (startNs) => onStart(startNs)).pid;
+      pid = addon.launch(plan, resolveExit, (startNs, initUs) => {
+        initCpuUs = initUs;
+        onStart(startNs);
+      }).pid;
     } catch (e) {
       stdio.abort();
       void cgroup?.destroy();
@@ -166,7 +171,7 @@ export class Sandbox {
         if (ended) return;
         let used = 0;
         try {
-          used = cgroup.cpuUsageUs();
+          used = cgroup.cpuUsageUs() - initCpuUs;
         } catch {
           return;
         }

@@ -1,0 +1,52 @@
+// The limits scenarios of test/integration/limits.test.ts, run in a process of their own: on pure
+// cgroup v2 the test runner's cgroup holds the runner too ("no internal processes"), so the test
+// starts this script alone in a fresh scope. Prints one line of JSON.
+import fs from 'node:fs';
+import path from 'node:path';
+import { Sandbox } from '../../dist/lib/index.js';
+import { cgroupManager } from '../../dist/lib/cgroup/index.js';
+
+const MiB = 1 << 20;
+const many = Number(process.argv[2] ?? 200);
+
+function sandboxCgroups() {
+  const found = cgroupManager({});
+  if (found.manager === null) return { mode: null, reason: found.reason, count: 0 };
+  let count = 0;
+  for (const parent of found.manager.parents) {
+    for (const name of fs.readdirSync(parent)) {
+      if (/^sandbox-\d+-\d+-\d+$/.test(name) && fs.statSync(path.join(parent, name)).isDirectory()) count++;
+    }
+  }
+  return { mode: found.manager.mode, reason: null, count };
+}
+
+const summary = (r) => ({ ...r, stdout: r.stdout === null ? null : r.stdout.length, stdoutText: r.stdout?.toString('utf8', 0, 200) ?? null, stderr: r.stderr?.toString('utf8', 0, 300) ?? null });
+
+const out = { before: sandboxCgroups() };
+const forkLoop = 'import os,time\nn=0\ntry:\n  while n < 1000:\n    if os.fork() == 0:\n      time.sleep(3); os._exit(0)\n    n += 1\nexcept OSError:\n  pass\nprint(n)';
+const lagStart = performance.now();
+let lagMax = 0;
+const ticker = setInterval(() => {
+  const now = performance.now();
+  lagMax = Math.max(lagMax, now - lagStart - Math.round((now - lagStart) / 50) * 50);
+}, 50);
+out.forkbomb = summary(await new Sandbox({ pids: 64, wallTimeLimit: 20 }).run(['python3', '-c', forkLoop]));
+clearInterval(ticker);
+out.memory = summary(await new Sandbox({ memory: '64m' }).run(['python3', '-c', 'b = bytearray(200 * 1024 * 1024)\nprint(len(b))']));
+out.cpu = summary(await new Sandbox({ timeLimit: 1, wallTimeLimit: 30 }).run(['python3', '-c', 'while True: pass']));
+out.output = summary(await new Sandbox({ outputLimit: '1m' }).run(['sh', '-c', 'while :; do echo yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy; done']));
+const box = new Sandbox({ memory: '64m', pids: 32 });
+let ok = 0;
+for (let i = 0; i < many; i += 8) {
+  const batch = await Promise.all(Array.from({ length: Math.min(8, many - i) }, () => box.run(['/bin/true'])));
+  ok += batch.filter((r) => r.outcome === 'ok').length;
+}
+out.many = { runs: many, ok };
+const ac = new AbortController();
+const aborted = box.run(['sleep', '30'], { signal: ac.signal }).then(() => 'resolved', (e) => e.stage);
+setTimeout(() => ac.abort(), 300);
+out.aborted = await aborted;
+out.after = sandboxCgroups();
+out.lagMaxMs = lagMax;
+console.log(JSON.stringify(out));

@@ -1,0 +1,127 @@
+// Limits and accounting through the real sandbox: a fork bomb, a memory bomb, an endless loop, an
+// output flood; and no cgroup left behind. With a cgroup (root here: cgroup1; the v2 guest of
+// ../shared/vm as root and as a delegated user: cgroup2) and without (rootless on this host: the
+// rlimit fallback, which the result must say).
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const MiB = 1 << 20;
+const root = path.resolve(import.meta.dirname, '../..');
+const inGuest = process.env['VM_GUEST'] === '1';
+
+function onPath(command: string): string | null {
+  for (const dir of (process.env['PATH'] ?? '').split(':')) {
+    if (dir !== '' && fs.existsSync(path.join(dir, command))) return path.join(dir, command);
+  }
+  return null;
+}
+
+/** On pure cgroup v2, a scope of its own (the runner's cgroup has other processes in it). */
+function scopePrefix(): string[] {
+  const unified = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.includes(' /sys/fs/cgroup ') && l.includes(' - cgroup2 '));
+  if (!unified) return [];
+  const v = onPath('vm-run-scope');
+  if (v !== null) return [v];
+  const s = onPath('systemd-run');
+  return s === null ? [] : [s, ...(process.getuid?.() === 0 ? [] : ['--user']), '--scope', '-p', 'Delegate=yes', '--quiet', '--collect'];
+}
+
+interface Summary {
+  outcome: string;
+  exitCode: number | null;
+  signal: string | null;
+  enforcement: string;
+  cpuTimeMs: number;
+  memoryPeakBytes: number;
+  stdout: number | null;
+  stdoutText: string | null;
+  stderr: string | null;
+}
+interface Report {
+  before: { mode: string | null; reason: string | null; count: number };
+  after: { mode: string | null; count: number };
+  forkbomb: Summary;
+  memory: Summary;
+  cpu: Summary;
+  output: Summary;
+  many: { runs: number; ok: number };
+  aborted: string;
+  lagMaxMs: number;
+}
+
+let report: Report;
+
+test.before(async (t) => {
+  t.timeout(inGuest ? 1_200_000 : 180_000);
+  const argv = [...scopePrefix(), process.execPath, path.join(root, 'test/helpers/limits-main.mjs'), inGuest ? '24' : '200'];
+  const out = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(argv[0]!, argv.slice(1), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+  try {
+    report = JSON.parse(out.stdout.trim().split('\n').pop() ?? '') as Report;
+  } catch {
+    throw new Error(`limits scenarios failed (status ${out.status}): ${out.stdout.slice(-500)} ${out.stderr.slice(-2000)}`);
+  }
+});
+
+const cgroup = () => report.before.mode !== null;
+
+test('the enforcement mode is reported, and a cgroup is used wherever one is writable', (t) => {
+  t.log(`mode: ${report.before.mode ?? `rlimit (${report.before.reason})`}`);
+  const expected = report.before.mode ?? 'rlimit';
+  for (const r of [report.memory, report.cpu]) t.is(r.enforcement, expected);
+  if (inGuest) t.is(report.before.mode, 'cgroup2', 'the v2 guest must use cgroup v2, as root and delegated');
+  if (process.getuid?.() === 0 && !inGuest) t.is(report.before.mode, 'cgroup1', 'root on this v1 host uses cgroup v1');
+});
+
+test('a fork bomb under pids: 64 is contained and the host stays responsive', (t) => {
+  const r = report.forkbomb;
+  t.log(`${r.outcome}, forks ${r.stdoutText?.trim()}, event-loop lag max ${report.lagMaxMs.toFixed(1)} ms`);
+  t.is(r.outcome, 'ok', r.stderr ?? '');
+  const forks = Number(r.stdoutText);
+  t.true(forks < 64, `at most 63 forks besides init and the command itself, got ${forks}`);
+  t.true(forks > 0);
+  t.true(report.lagMaxMs < 2000, 'the event loop kept running');
+});
+
+test("a memory bomb under memory: '64m' ends memory-limit with a peak near 64 MiB (cgroup), or fails its allocation (rlimit)", (t) => {
+  const r = report.memory;
+  t.log(`${r.outcome} ${r.signal ?? r.exitCode} peak ${(r.memoryPeakBytes / MiB).toFixed(1)} MiB [${r.enforcement}]`);
+  if (cgroup()) {
+    t.is(r.outcome, 'memory-limit');
+    t.true(r.memoryPeakBytes >= 50 * MiB && r.memoryPeakBytes <= 70 * MiB, `peak ${r.memoryPeakBytes}`);
+  } else {
+    t.is(r.enforcement, 'rlimit');
+    t.is(r.outcome, 'nonzero-exit');
+    t.regex(r.stderr ?? '', /MemoryError/);
+    t.true(r.memoryPeakBytes < 64 * MiB);
+  }
+});
+
+test('an endless loop under timeLimit: 1 ends cpu-time-limit near 1 s of CPU', (t) => {
+  const r = report.cpu;
+  t.log(`${r.outcome} ${r.signal} cpu ${r.cpuTimeMs} ms [${r.enforcement}]`);
+  t.is(r.outcome, 'cpu-time-limit');
+  if (cgroup()) t.true(r.cpuTimeMs >= 1000 && r.cpuTimeMs < 1500, `cpu ${r.cpuTimeMs}`);
+  else t.true(r.cpuTimeMs >= 700 && r.cpuTimeMs < 2500, `cpu ${r.cpuTimeMs} (tick-sampled rusage)`);
+});
+
+test('an output flood under outputLimit: 1m ends output-limit with at most the limit captured', (t) => {
+  const r = report.output;
+  t.is(r.outcome, 'output-limit');
+  t.true(r.stdout !== null && r.stdout <= MiB && r.stdout > MiB / 2, `captured ${r.stdout}`);
+});
+
+test('many limited runs, an aborted one: all correct, no cgroup left behind', (t) => {
+  t.is(report.many.ok, report.many.runs);
+  t.is(report.aborted, 'aborted');
+  t.is(report.after.count, report.before.count, 'sandbox cgroups before and after');
+});

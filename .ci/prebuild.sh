@@ -1,6 +1,7 @@
 #!/bin/bash
-# Builds the prebuilt addons that npm pack ships: prebuilds/linux-<arch>/sandbox.node, N-API (one
-# binary for every Node >= 20), stripped. x64 with the host's g++; arm64 cross-compiled with Debian's
+# Builds the prebuilt addons that npm pack ships: prebuilds/linux-<arch>/sandbox.glibc.node, N-API
+# (one binary for every Node >= 20), stripped, tagged glibc so that node-gyp-build does not offer
+# them on musl (Alpine), where the install compiles instead. x64 with the host's g++; arm64 cross-compiled with Debian's
 # aarch64-linux-gnu-g++ (apt-get install g++-aarch64-linux-gnu). node-gyp-build loads them at run
 # time; without a matching prebuild it compiles (npm install runs `node-gyp-build`).
 #
@@ -9,6 +10,7 @@
 # prebuildify rebuilds in build/; the developer's build/ is set aside first and put back after.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export PREBUILD_LIBC=glibc
 [ $# -gt 0 ] || set -- x64 arm64
 host_arch=$(node -p process.arch)
 prebuildify=node_modules/.bin/prebuildify
@@ -44,17 +46,17 @@ for arch in "$@"; do
   t0=$(date +%s)
   case "$arch" in
     "$host_arch")
-      "$prebuildify" --napi --strip --target "$target" >"$log" 2>&1 || { tail -30 "$log" >&2; exit 1; }
+      "$prebuildify" --napi --strip --tag-libc --target "$target" >"$log" 2>&1 || { tail -30 "$log" >&2; exit 1; }
       machine=$([ "$arch" = x64 ] && echo 'Advanced Micro Devices X86-64' || echo AArch64) ;;
     arm64)
       command -v aarch64-linux-gnu-g++ >/dev/null || { echo "prebuild: apt-get install g++-aarch64-linux-gnu" >&2; exit 1; }
       CC=aarch64-linux-gnu-gcc CXX=aarch64-linux-gnu-g++ LINK=aarch64-linux-gnu-g++ AR=aarch64-linux-gnu-ar \
         PREBUILD_STRIP_BIN=aarch64-linux-gnu-strip \
-        "$prebuildify" --napi --strip --target "$target" --arch arm64 >"$log" 2>&1 || { tail -30 "$log" >&2; exit 1; }
+        "$prebuildify" --napi --strip --tag-libc --target "$target" --arch arm64 >"$log" 2>&1 || { tail -30 "$log" >&2; exit 1; }
       machine=AArch64 ;;
     *) echo "prebuild: can build x64 (on an x64 host) and arm64, not '$arch'" >&2; exit 2 ;;
   esac
-  out=prebuilds/linux-$arch/sandbox.node
+  out=prebuilds/linux-$arch/sandbox.glibc.node
   got=$(LC_ALL=C readelf -h "$out" | sed -n 's/^ *Machine: *//p')
   [ "$got" = "$machine" ] || { echo "prebuild: $out is '$got', expected $machine" >&2; exit 1; }
   glibc=$(LC_ALL=C readelf -W --dyn-syms "$out" | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1)

@@ -3,9 +3,11 @@
 import { isAbsolute } from 'node:path';
 import { optionError } from './errors.js';
 import type { BindMount, RunOptions, SandboxOptions, SeccompOption, TmpfsMount } from './options.js';
+import type { AppliedLimits } from './result.js';
 import { parseSeconds, parseSize } from './units.js';
 
-export interface ResolvedConfig {
+/** The limits are the ones a run reports as applied (RunResult.limits). */
+export interface ResolvedConfig extends AppliedLimits {
   rootfs: string | null;
   binds: Required<BindMount>[];
   tmpfs: { dst: string; size: number | null }[];
@@ -13,12 +15,6 @@ export interface ResolvedConfig {
   cwd: string;
   hostname: string;
   network: 'none' | 'host';
-  cpuQuota: number | null;
-  memoryBytes: number | null;
-  pids: number | null;
-  timeLimitMs: number | null;
-  wallTimeLimitMs: number | null;
-  outputLimitBytes: number | null;
   cgroupParent: string | null;
   requireCgroup: boolean;
   seccomp: SeccompOption;

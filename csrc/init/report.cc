@@ -56,6 +56,15 @@ void die(const char *stage, int err, const char *fmt, ...) {
   _exit(1);
 }
 
+static int64_t timeval_us(const struct timeval &tv) {
+  return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+static void fill_cpu_times(wire::Report *r, const struct rusage &ru) {
+  r->user_us = timeval_us(ru.ru_utime);
+  r->sys_us = timeval_us(ru.ru_stime);
+}
+
 void report_started(int fd, int pid, uint64_t t_ns) {
   wire::Report r;
   memset(&r, 0, sizeof r);
@@ -63,10 +72,7 @@ void report_started(int fd, int pid, uint64_t t_ns) {
   r.value = pid;
   r.t_ns = t_ns;
   struct rusage ru;
-  if (getrusage(RUSAGE_SELF, &ru) == 0) {
-    r.user_us = (int64_t)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec;
-    r.sys_us = (int64_t)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
-  }
+  if (getrusage(RUSAGE_SELF, &ru) == 0) fill_cpu_times(&r, ru);
   write_full(fd, &r, sizeof r);
 }
 
@@ -78,8 +84,7 @@ void report_exit(int fd, int status, uint64_t t_ns) {
   r.t_ns = t_ns;
   struct rusage ru;
   if (getrusage(RUSAGE_CHILDREN, &ru) == 0) {
-    r.user_us = (int64_t)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec;
-    r.sys_us = (int64_t)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
+    fill_cpu_times(&r, ru);
     r.maxrss_kb = ru.ru_maxrss;
   }
   write_full(fd, &r, sizeof r);

@@ -1,6 +1,7 @@
 // cgroup mode, the caller's cgroup, and whether the limits can use it (CONTRACT.md: the sandbox's cgroup is a
 // child of the caller's cgroup when the caller may write there, else limits fall back to rlimits).
-import { parseMountinfo, parseProcCgroup, parseWords, type MountEntry } from './parse.js';
+import { parseMountinfo, parseProcCgroup, type MountInfo } from '../cgroup/proc.js';
+import { parseWords } from './parse.js';
 import type { System } from './system.js';
 import type { CgroupFacts, CgroupMode, Check, ContainerFacts, Enforcement } from './types.js';
 
@@ -11,7 +12,7 @@ export const LIMIT_CONTROLLERS_V1 = ['cpu', 'cpuacct', 'memory', 'pids'];
 // v1 super options that are not controllers (cgroups(7), Documentation/admin-guide/cgroup-v1/cgroups.rst).
 const V1_NON_CONTROLLER_OPTIONS = new Set(['rw', 'ro', 'noprefix', 'clone_children', 'xattr', 'cpuset_v2_mode']);
 
-function v1ControllersOf(m: MountEntry): string[] {
+function v1ControllersOf(m: MountInfo): string[] {
   return m.superOptions.filter(
     (o) => !V1_NON_CONTROLLER_OPTIONS.has(o) && !o.startsWith('name=') && !o.startsWith('release_agent='),
   );
@@ -21,14 +22,14 @@ function v1ControllersOf(m: MountEntry): string[] {
  * Directory of cgroup `path` inside mount `m`. The mount may show only a subtree (its `root`), as in a
  * container without a cgroup namespace; a path outside that subtree is not visible (null).
  */
-export function cgroupDir(m: MountEntry, path: string): string | null {
+export function cgroupDir(m: MountInfo, path: string): string | null {
   if (m.root === '/') return path === '/' ? m.mountPoint : m.mountPoint.replace(/\/$/, '') + path;
   if (path === m.root) return m.mountPoint;
   if (path.startsWith(m.root + '/')) return m.mountPoint + path.slice(m.root.length);
   return null;
 }
 
-function preferSysFs(a: MountEntry, b: MountEntry): number {
+function preferSysFs(a: MountInfo, b: MountInfo): number {
   return Number(!a.mountPoint.startsWith('/sys/fs/cgroup')) - Number(!b.mountPoint.startsWith('/sys/fs/cgroup'));
 }
 
@@ -36,8 +37,8 @@ function preferSysFs(a: MountEntry, b: MountEntry): number {
 export function detectCgroup(sys: System): CgroupFacts {
   const mounts = parseMountinfo(sys.readFile('/proc/self/mountinfo') ?? '');
   const own = parseProcCgroup(sys.readFile('/proc/self/cgroup') ?? '');
-  const v1Mounts = mounts.filter((m) => m.fstype === 'cgroup' && v1ControllersOf(m).length > 0).sort(preferSysFs);
-  const v2Mounts = mounts.filter((m) => m.fstype === 'cgroup2').sort(preferSysFs);
+  const v1Mounts = mounts.filter((m) => m.fsType === 'cgroup' && v1ControllersOf(m).length > 0).sort(preferSysFs);
+  const v2Mounts = mounts.filter((m) => m.fsType === 'cgroup2').sort(preferSysFs);
   const v1Controllers = [...new Set(v1Mounts.flatMap(v1ControllersOf))].sort();
 
   const mode: CgroupMode =

@@ -1,16 +1,8 @@
 // The checks other than cgroups: kernel and its features, namespaces, mounts, proc, seccomp, container, id maps.
 // Each takes the facts it needs and returns one table line; none does I/O beyond the System it is given.
+import { parseMountinfo, type MountInfo } from '../cgroup/proc.js';
 import { containerAllowances } from './container.js';
-import {
-  lastLine,
-  parseIntFile,
-  parseMountinfo,
-  parseStatus,
-  parseSubids,
-  passwdName,
-  versionAtLeast,
-  type MountEntry,
-} from './parse.js';
+import { lastLine, parseIntFile, parseStatus, parseSubids, passwdName, versionAtLeast } from './parse.js';
 import {
   ERRNO,
   PROBE_TIMEOUT_MS,
@@ -236,7 +228,7 @@ export function usernsCheck(sys: System, probes: Probes, container: ContainerFac
 }
 
 /** /proc submounts that make the kernel refuse a new proc (mount_too_revealing() in fs/namespace.c). */
-export function procOvermounts(mounts: MountEntry[]): string[] {
+export function procOvermounts(mounts: MountInfo[]): string[] {
   // binfmt_misc sits on a permanently empty directory, which the kernel accepts.
   return mounts
     .filter((m) => m.mountPoint.startsWith('/proc/') && m.mountPoint !== '/proc/sys/fs/binfmt_misc')
@@ -279,7 +271,7 @@ export function mountsCheck(sys: System, probes: Probes, container: ContainerFac
   }
   check.detail = `failed: ${probeError(probes.mounts)}`;
   const root = parseMountinfo(sys.readFile('/proc/self/mountinfo') ?? '').find((m) => m.mountPoint === '/');
-  if (root !== undefined && (root.fstype === 'rootfs' || root.fstype === 'ramfs')) {
+  if (root !== undefined && (root.fsType === 'rootfs' || root.fsType === 'ramfs')) {
     check.fix =
       'the root filesystem is the initramfs (rootfs), which pivot_root(2) cannot move (EINVAL): switch_root to a real root filesystem, or put / on a tmpfs first';
   } else if (container.inContainer) {

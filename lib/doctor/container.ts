@@ -1,5 +1,5 @@
 // Are we inside a container, and what must that container allow for the sandbox to nest?
-import { parseMountinfo } from './parse.js';
+import { parseMountinfo } from '../cgroup/proc.js';
 import type { System } from './system.js';
 import type { ContainerFacts } from './types.js';
 
@@ -55,7 +55,7 @@ export function detectContainer(sys: System): ContainerFacts {
     engines.unshift('kubernetes');
   }
   const rootMount = parseMountinfo(sys.readFile('/proc/self/mountinfo') ?? '').find((m) => m.mountPoint === '/');
-  if (rootMount !== undefined && (rootMount.fstype === 'overlay' || rootMount.fstype === 'fuse-overlayfs')) {
+  if (rootMount !== undefined && (rootMount.fsType === 'overlay' || rootMount.fsType === 'fuse-overlayfs')) {
     evidence.push('overlay root filesystem');
   }
 

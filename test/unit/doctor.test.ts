@@ -1,16 +1,11 @@
 // sandbox doctor's parsers and decisions, on injected file contents and probe results (no kernel needed).
 import test from 'ava';
+import { parseMountinfo, parseProcCgroup } from '../../lib/cgroup/proc.js';
 import { runDoctor } from '../../lib/cli/doctor.js';
 import { cgroupDir, detectCgroup } from '../../lib/doctor/cgroup.js';
 import { detectContainer } from '../../lib/doctor/container.js';
 import { diagnose, formatReport, type Check, type DoctorReport, type ProbeResult, type System } from '../../lib/doctor/index.js';
-import {
-  parseMountinfo,
-  parseProcCgroup,
-  parseRelease,
-  parseSubids,
-  versionAtLeast,
-} from '../../lib/doctor/parse.js';
+import { parseRelease, parseSubids, versionAtLeast } from '../../lib/doctor/parse.js';
 import { MOUNT_ARGS, NAMESPACE_ARGS, PER_NAMESPACE_ARGS, PROC_ARGS, SYSCALL_SCRIPT } from '../../lib/doctor/probes.js';
 
 // ---- machines -------------------------------------------------------------------------------------------
@@ -187,7 +182,7 @@ test('parseMountinfo reads optional fields, super options and octal escapes', (t
   const [m] = parseMountinfo('36 35 98:0 /mnt\\040dir /a\\011b rw,noatime master:1 shared:2 - ext3 /dev/root rw,errors=continue\n');
   t.is(m.root, '/mnt dir');
   t.is(m.mountPoint, '/a\tb');
-  t.is(m.fstype, 'ext3');
+  t.is(m.fsType, 'ext3');
   t.deepEqual(m.superOptions, ['rw', 'errors=continue']);
   t.deepEqual(parseMountinfo('garbage\n\n'), []);
 });

@@ -10,6 +10,7 @@
         "csrc/init/plan.cc",
         "csrc/init/report.cc",
         "csrc/init/setup.cc",
+        "csrc/init/paths.cc",
         "csrc/init/mounts.cc",
         "csrc/init/command.cc"
       ],

@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <napi.h>
-#include <pty.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -289,6 +288,37 @@ Napi::Value Pipe(const Napi::CallbackInfo &info) {
   return a;
 }
 
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER _IO('T', 0x41)
+#endif
+
+// A pty pair as openpty(3) makes it, both ends CLOEXEC. Not libutil's openpty: glibc 2.34 moved it
+// into libc under a new symbol version, which would make the prebuilt addon need glibc 2.34 where
+// Node 20 itself needs 2.28. 0, or -1 with errno.
+int open_pty(int *master, int *slave, const struct winsize *ws) {
+  int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (m < 0) return -1;
+  int s = -1;
+  if (unlockpt(m) == 0) {
+    // The peer through the master itself (Linux 4.13), no path lookup in /dev/pts.
+    s = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    char name[64];
+    if (s < 0 && (errno == EINVAL || errno == ENOTTY) && ptsname_r(m, name, sizeof name) == 0) {
+      s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    }
+  }
+  if (s < 0 || ioctl(m, TIOCSWINSZ, ws) < 0) {
+    int e = errno;
+    close(m);
+    if (s >= 0) close(s);
+    errno = e;
+    return -1;
+  }
+  *master = m;
+  *slave = s;
+  return 0;
+}
+
 // openPty(cols, rows) → [master, slave], both CLOEXEC; the sandbox gets the slave as its terminal.
 Napi::Value OpenPty(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -298,12 +328,10 @@ Napi::Value OpenPty(const Napi::CallbackInfo &info) {
     ws.ws_row = (unsigned short)info[1].As<Napi::Number>().Uint32Value();
   }
   int master, slave;
-  if (openpty(&master, &slave, nullptr, nullptr, &ws) < 0) {
+  if (open_pty(&master, &slave, &ws) < 0) {
     Napi::Error::New(env, std::string("cannot open a pty: ") + strerror(errno)).ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  fcntl(master, F_SETFD, FD_CLOEXEC);
-  fcntl(slave, F_SETFD, FD_CLOEXEC);
   Napi::Array a = Napi::Array::New(env, 2);
   a.Set(0u, master);
   a.Set(1u, slave);

@@ -9,7 +9,6 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/sched.h>
-#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -207,7 +206,9 @@ int launch_sandbox(const LaunchSpec &spec, Launched *out, LaunchFailure *fail) {
   // shared heap. The child inherits the mask; sandbox-init sets its own.
   sigset_t all, old;
   sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
+  // sigprocmask is per-thread in glibc, as pthread_sigmask; its symbol is older (pthread_sigmask@2.32
+  // would make the prebuilt addon need glibc 2.32 where Node 20 needs 2.28).
+  sigprocmask(SIG_SETMASK, &all, &old);
   long pid = sbx_clone3(&ca, sizeof ca, child_main, &args);
   if (pid == -EINVAL && into_cgroup) {
     // CLONE_INTO_CGROUP needs Linux 5.7 and cgroup v2: join through cgroup.procs instead.
@@ -223,7 +224,7 @@ int launch_sandbox(const LaunchSpec &spec, Launched *out, LaunchFailure *fail) {
                 CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE_NEWUSER | CLONE_NEWPID | SIGCHLD, &args, &pidfd);
     if (pid < 0) pid = -errno;
   }
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  sigprocmask(SIG_SETMASK, &old, nullptr);
   close(plan_fd);
   close(report[1]);
   close(sync[0]);

@@ -3,41 +3,87 @@
 //   2. mount a tmpfs on /tmp and pivot_root into it: the host's root is now /oldroot;
 //   3. build the new root at /newroot from the plan's mount list (host paths under /oldroot);
 //   4. detach /oldroot and pivot_root into /newroot.
-// Mount targets are resolved with openat2(RESOLVE_IN_ROOT) relative to /newroot, so a symlink
-// planted in a rootfs or a writable bind (by an earlier run) cannot redirect a mount outside it.
+// Mount targets are resolved with openat2(RESOLVE_IN_ROOT) relative to /newroot (paths.cc), so a
+// symlink planted in a rootfs or a writable bind (by an earlier run) cannot redirect a mount
+// outside it. Binds use the new mount API where the kernel has it (bind_copy).
 #include "mounts.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/openat2.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "../wire.h"
+#include "paths.h"
 #include "report.h"
 
 namespace {
 
-int g_newroot = -1;  // O_PATH fd of /newroot, the root for RESOLVE_IN_ROOT
-bool g_have_openat2 = true;
+int g_newroot = -1;  // O_PATH fd of /newroot, the root that paths.cc confines lookups to
 bool g_have_setattr = true;  // mount_setattr(2), Linux 5.12: decides whether binds are recursive
 
-// mount_setattr(2) spelled out: older headers lack it. The call number is the same everywhere.
+// The new mount API spelled out: older headers lack it. The call numbers are the same on every
+// architecture (the generic table): open_tree and move_mount 5.2, mount_setattr 5.12.
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
 #ifndef SYS_mount_setattr
 #define SYS_mount_setattr 442
 #endif
 struct SetAttr {
   uint64_t attr_set, attr_clr, propagation, userns_fd;
 };
-constexpr uint64_t kAttrRdonly = 0x1, kAttrNosuid = 0x2, kAttrNodev = 0x4;  // MOUNT_ATTR_*
-constexpr unsigned kAtRecursive = 0x8000;                                    // AT_RECURSIVE
+constexpr uint64_t kAttrRdonly = 0x1, kAttrNosuid = 0x2, kAttrNodev = 0x4, kAttrNoexec = 0x8;  // MOUNT_ATTR_*
+constexpr unsigned kAtRecursive = 0x8000;                                                    // AT_RECURSIVE
+constexpr unsigned kOpenTreeClone = 1;                                                       // OPEN_TREE_CLONE
+constexpr unsigned kMoveFromEmpty = 0x4, kMoveToEmpty = 0x40;  // MOVE_MOUNT_F_EMPTY_PATH, _T_EMPTY_PATH
+
+// Binds are made with open_tree + mount_setattr + move_mount when the kernel has all three (and a
+// container's seccomp profile allows them): false after the first ENOSYS or EPERM from open_tree.
+bool g_new_api = true;
+
+SetAttr attrs_of(unsigned long ms) {
+  SetAttr a = {0, 0, 0, 0};
+  if (ms & MS_RDONLY) a.attr_set |= kAttrRdonly;
+  if (ms & MS_NOSUID) a.attr_set |= kAttrNosuid;
+  if (ms & MS_NODEV) a.attr_set |= kAttrNodev;
+  if (ms & MS_NOEXEC) a.attr_set |= kAttrNoexec;
+  return a;
+}
+
+// Binds `src` (a path, or "" for `src_fd` itself) onto `to_name` in `to_fd` ("" for `to_fd`
+// itself): a detached copy is made, given the `ms` flags (MS_RDONLY, MS_NOSUID, MS_NODEV,
+// MS_NOEXEC) on every mount in it, and only then attached, so it is never visible writable.
+// Three calls where mount(2) needs a bind, a lookup, a statvfs and a remount. 0 or -errno;
+// -ENOSYS when the new API is missing (the caller falls back to mount(2)).
+int bind_copy(int src_fd, const char *src, int to_fd, const char *to_name, unsigned long ms, bool recursive) {
+  unsigned flags = kOpenTreeClone | O_CLOEXEC | (recursive ? kAtRecursive : 0) | (src[0] == 0 ? AT_EMPTY_PATH : 0);
+  int tree = syscall(SYS_open_tree, src_fd, src, flags);
+  if (tree < 0) {
+    if (errno != ENOSYS && errno != EPERM) return -errno;
+    g_new_api = false;
+    return -ENOSYS;
+  }
+  SetAttr a = attrs_of(ms);
+  int r = 0;
+  if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | (recursive ? kAtRecursive : 0), &a, sizeof a) < 0 ||
+      syscall(SYS_move_mount, tree, "", to_fd, to_name, kMoveFromEmpty | (to_name[0] == 0 ? kMoveToEmpty : 0)) < 0) {
+    r = -errno;
+  }
+  close(tree);
+  return r;
+}
 
 struct FdPath {
   char buf[64];
@@ -48,73 +94,6 @@ FdPath fd_path(int fd) {
   FdPath p;
   snprintf(p.buf, sizeof p.buf, "/oldroot/proc/self/fd/%d", fd);
   return p;
-}
-
-// Opens `path` (absolute, inside the new root) as O_PATH. Returns fd or -errno.
-int open_in_root(const char *path, int flags) {
-  if (g_have_openat2) {
-    struct open_how how;
-    memset(&how, 0, sizeof how);
-    how.flags = O_PATH | O_CLOEXEC | flags;
-    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-    int fd = syscall(SYS_openat2, g_newroot, path, &how, sizeof how);
-    if (fd >= 0) return fd;
-    if (errno != ENOSYS) return -errno;
-    g_have_openat2 = false;  // kernel < 5.6: plain lookup below /newroot
-  }
-  char full[PATH_MAX];
-  if (snprintf(full, sizeof full, "/newroot%s", path) >= (int)sizeof full) return -ENAMETOOLONG;
-  int fd = open(full, O_PATH | O_CLOEXEC | flags);
-  return fd >= 0 ? fd : -errno;
-}
-
-enum Create { kNoCreate, kCreateDir, kCreateFile };
-
-// Opens `path` inside the new root, creating missing directories on the way and the last
-// component as a directory or an empty file. Returns an O_PATH fd or -errno.
-int make_path(const char *path, Create last) {
-  char prefix[PATH_MAX];
-  size_t len = strlen(path);
-  if (len >= sizeof prefix) return -ENAMETOOLONG;
-  int fd = open_in_root(path, 0);
-  if (fd >= 0 || fd != -ENOENT || last == kNoCreate) return fd;
-  // Walk from the top, creating what is missing.
-  int parent = dup(g_newroot);
-  if (parent < 0) return -errno;
-  size_t i = 1;
-  while (i <= len) {
-    size_t j = i;
-    while (j < len && path[j] != '/') j++;
-    if (j == i) {  // repeated slash
-      i++;
-      continue;
-    }
-    memcpy(prefix, path, j);
-    prefix[j] = 0;
-    const char *name = prefix + i;
-    bool is_last = j >= len || path[j + 1] == 0;
-    int next = open_in_root(prefix, 0);
-    if (next == -ENOENT) {
-      int r;
-      if (is_last && last == kCreateFile) {
-        r = openat(parent, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
-        if (r >= 0) close(r);
-      } else {
-        r = mkdirat(parent, name, 0755);
-      }
-      if (r < 0 && errno != EEXIST) {
-        int e = -errno;
-        close(parent);
-        return e;
-      }
-      next = open_in_root(prefix, 0);
-    }
-    close(parent);
-    if (next < 0) return next;
-    parent = next;
-    i = j + 1;
-  }
-  return parent;
 }
 
 // Remounts the mount at `fd` with `add` flags, keeping the flags the kernel locked on it
@@ -139,13 +118,10 @@ int remount(int fd, unsigned long add) {
 // bind of /dev would leave /dev/shm writable, suid and dev. bubblewrap walks mountinfo for this;
 // mount_setattr(AT_RECURSIVE) does the whole tree in one call. Without it, binds are not
 // recursive (setup_mounts), so there is no submount to miss.
+// mount_setattr only adds flags, so the locked ones stay without a statvfs first.
 int restrict_tree(int fd, unsigned long add) {
-  int r = remount(fd, add);
-  if (r < 0 || !g_have_setattr) return r;
-  SetAttr a = {0, 0, 0, 0};
-  if (add & MS_RDONLY) a.attr_set |= kAttrRdonly;
-  if (add & MS_NOSUID) a.attr_set |= kAttrNosuid;
-  if (add & MS_NODEV) a.attr_set |= kAttrNodev;
+  if (!g_have_setattr) return remount(fd, add);
+  SetAttr a = attrs_of(add);
   if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | kAtRecursive, &a, sizeof a) < 0) return -errno;
   return 0;
 }
@@ -176,10 +152,18 @@ void do_bind(const MountSpec &m) {
     if (errno == ENOENT && (m.flags & wire::kOptional)) return;
     die("mount", errno, "bind %s on %s: the source", m.src, m.dst);
   }
-  int fd = mount_at(m.dst, S_ISDIR(st.st_mode) ? kCreateDir : kCreateFile, src, nullptr,
-                    MS_BIND | (g_have_setattr ? MS_REC : 0), nullptr, m.src);
+  Create kind = S_ISDIR(st.st_mode) ? kCreateDir : kCreateFile;
   unsigned long add = MS_NOSUID | ((m.flags & wire::kDev) ? 0 : MS_NODEV);
   if (m.flags & wire::kReadOnly) add |= MS_RDONLY;
+  if (g_new_api && g_have_setattr) {
+    int target = make_path(m.dst, kind);
+    if (target < 0) die("mount", -target, "create mount point %s for %s", m.dst, m.src);
+    int r = bind_copy(AT_FDCWD, src, target, "", add, true);
+    close(target);
+    if (r == 0) return;
+    if (r != -ENOSYS) die("mount", -r, "bind %s on %s", m.src, m.dst);
+  }
+  int fd = mount_at(m.dst, kind, src, nullptr, MS_BIND | (g_have_setattr ? MS_REC : 0), nullptr, m.src);
   int r = restrict_tree(fd, add);
   if (r < 0) die("mount", -r, "remount %s on %s %s", m.src, m.dst, (m.flags & wire::kReadOnly) ? "read-only" : "");
   close(fd);
@@ -227,11 +211,20 @@ void do_proc(const char *dst) {
     snprintf(sub, sizeof sub, "%s/%s", dst, name);
     int s = open_in_root(sub, 0);
     if (s < 0) continue;  // not every kernel has every file
+    const unsigned long ro = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+    if (g_new_api && g_have_setattr) {
+      int r = bind_copy(s, "", s, "", ro, true);
+      close(s);
+      if (r == 0) continue;
+      if (r != -ENOSYS) die("mount", -r, "bind %s read-only", sub);
+      s = open_in_root(sub, 0);
+      if (s < 0) die("mount", -s, "open %s", sub);
+    }
     FdPath p = fd_path(s);
     if (mount(p.buf, p.buf, nullptr, MS_BIND | MS_REC, nullptr) < 0) die("mount", errno, "bind %s read-only", sub);
     close(s);
     s = open_in_root(sub, 0);
-    int r = s < 0 ? s : remount(s, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+    int r = s < 0 ? s : remount(s, ro);
     if (r < 0) die("mount", -r, "remount %s read-only", sub);
     close(s);
   }
@@ -246,40 +239,82 @@ void do_proc(const char *dst) {
   }
 }
 
+// The command's terminal is a pty of the host's devpts, which the new root does not show, so
+// ttyname(3) (and tty(1)) could not name it. Bound at /dev/console, as container runtimes do, it
+// is found there. Init's fd 0 is that pty (spawn.cc); the bind's source must be a path in this
+// mount namespace (the fd's own mount is the host's: EINVAL), so it is the host's /dev/pts/N,
+// checked to be the same device. Cosmetic: when the pty is not there, there is no console.
+void bind_console(int dev, const char *dst) {
+  struct stat tty, host;
+  if (fstat(0, &tty) < 0 || !S_ISCHR(tty.st_mode)) return;
+  unsigned major_ = major(tty.st_rdev), minor_ = minor(tty.st_rdev);
+  if (major_ < 136 || major_ > 143) return;  // not a Unix98 pty slave
+  char src[64];
+  snprintf(src, sizeof src, "/oldroot/dev/pts/%u", (major_ - 136) * 256 + minor_);
+  if (stat(src, &host) < 0 || host.st_rdev != tty.st_rdev || host.st_dev != tty.st_dev) return;
+  int f = openat(dev, "console", O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (f < 0) die("mount", errno, "create %s/console", dst);
+  close(f);
+  int r = -ENOSYS;
+  if (g_new_api && g_have_setattr) r = bind_copy(AT_FDCWD, src, dev, "console", MS_NOSUID | MS_NOEXEC, false);
+  if (r == -ENOSYS) {
+    int n = openat(dev, "console", O_PATH | O_CLOEXEC | O_NOFOLLOW);
+    r = n >= 0 && mount(src, fd_path(n).buf, nullptr, MS_BIND, nullptr) == 0 ? 0 : -errno;
+    if (n >= 0) close(n);
+  }
+  if (r < 0) die("mount", -r, "bind the terminal %s on %s/console", src + 8, dst);
+}
+
 // A minimal /dev: the harmless character devices bound from the host (a user namespace cannot
 // mknod), a private /dev/shm, a private devpts instance and the usual links.
 void do_dev(const char *dst, bool tty) {
-  int fd = mount_at(dst, kCreateDir, "tmpfs", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k", "tmpfs");
-  close(fd);
-  char path[PATH_MAX];
+  // Everything below is made in this fresh tmpfs, relative to its fd: no lookup from the root.
+  int dev = mount_at(dst, kCreateDir, "tmpfs", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k", "tmpfs");
   static const char *const nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
   for (const char *node : nodes) {
     char src[64];
     snprintf(src, sizeof src, "/oldroot/dev/%s", node);
-    snprintf(path, sizeof path, "%s/%s", dst, node);
-    int n = mount_at(path, kCreateFile, src, nullptr, MS_BIND, nullptr, src + 8);
-    int r = remount(n, MS_NOSUID | MS_NOEXEC);
-    if (r < 0) die("mount", -r, "remount %s", path);
+    int f = openat(dev, node, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (f < 0) die("mount", errno, "create %s/%s", dst, node);
+    close(f);
+    if (g_new_api && g_have_setattr) {
+      int r = bind_copy(AT_FDCWD, src, dev, node, MS_NOSUID | MS_NOEXEC, false);
+      if (r == 0) continue;
+      if (r != -ENOSYS) die("mount", -r, "bind %s on %s/%s", src + 8, dst, node);
+    }
+    int n = openat(dev, node, O_PATH | O_CLOEXEC | O_NOFOLLOW);
+    if (n < 0 || mount(src, fd_path(n).buf, nullptr, MS_BIND, nullptr) < 0) die("mount", errno, "bind %s on %s/%s", src + 8, dst, node);
+    close(n);
+    n = openat(dev, node, O_PATH | O_CLOEXEC | O_NOFOLLOW);  // the bind now
+    int r = n < 0 ? -errno : remount(n, MS_NOSUID | MS_NOEXEC);
+    if (r < 0) die("mount", -r, "remount %s/%s", dst, node);
     close(n);
   }
-  snprintf(path, sizeof path, "%s/shm", dst);
-  do_tmpfs(path, "mode=1777", MS_NOEXEC);
-  snprintf(path, sizeof path, "%s/pts", dst);
-  int p = make_path(path, kCreateDir);
-  if (p < 0) die("mount", -p, "create %s", path);
-  FdPath pp = fd_path(p);
-  // A new devpts instance: ptys opened inside are the sandbox's own, none of the host's.
-  if (mount("devpts", pp.buf, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620") < 0 && tty) {
-    die("mount", errno, "mount devpts on %s", path);
+  if (tty) bind_console(dev, dst);
+  struct Sub {
+    const char *name, *fstype, *data;
+    unsigned long flags;
+    bool required;
+  };
+  // A new devpts instance: ptys opened inside are the sandbox's own, none of the host's. Only a
+  // tty run needs it; older kernels refuse it in a user namespace.
+  const Sub subs[] = {{"shm", "tmpfs", "mode=1777", MS_NOSUID | MS_NODEV | MS_NOEXEC, true},
+                      {"pts", "devpts", "newinstance,ptmxmode=0666,mode=620", MS_NOSUID | MS_NOEXEC, tty}};
+  for (const Sub &m : subs) {
+    int d = mkdirat(dev, m.name, 0755) < 0 ? -1 : openat(dev, m.name, O_PATH | O_CLOEXEC | O_NOFOLLOW | O_DIRECTORY);
+    if (d < 0) die("mount", errno, "create %s/%s", dst, m.name);
+    if (mount(m.fstype, fd_path(d).buf, m.fstype, m.flags, m.data) < 0 && m.required) {
+      die("mount", errno, "mount %s on %s/%s", m.fstype, dst, m.name);
+    }
+    close(d);
   }
-  close(p);
   static const char *const links[][2] = {{"/proc/self/fd", "fd"},   {"/proc/self/fd/0", "stdin"},
                                          {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"},
                                          {"pts/ptmx", "ptmx"}};
   for (auto &l : links) {
-    snprintf(path, sizeof path, "%s/%s", dst, l[1]);
-    do_symlink(l[0], path);
+    if (symlinkat(l[0], dev, l[1]) < 0) die("mount", errno, "create symlink %s/%s", dst, l[1]);
   }
+  close(dev);
 }
 
 void do_remount_ro(const char *dst) {
@@ -317,6 +352,7 @@ void make_root(const Plan &plan, const MountSpec &m) {
   (void)plan;
   g_newroot = open("/newroot", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (g_newroot < 0) die("mount", errno, "open the new root");
+  set_lookup_root(g_newroot);
   if (m.op == wire::kRootBind) {
     // A bind keeps the source's flags: a device node or a setuid file in a rootfs directory
     // (an image unpacked as root) must not work inside. The tmpfs and overlay roots have these.

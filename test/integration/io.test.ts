@@ -160,3 +160,13 @@ test('environment: sandbox env, per-run additions that override it, and nothing 
   const c = await sb.run(['env'], { env: { PATH: '/usr/bin' } });
   t.regex(text(c.stdout), /^PATH=\/usr\/bin$/m);
 });
+
+test('tty: true: the command names its terminal (/dev/console) and sees none of the host ptys', async (t) => {
+  const r = await new Sandbox({ tty: true }).run(['sh', '-c', 'tty; test -t 0 && echo isatty; ls /dev/pts']);
+  const lines = r.stdout?.toString().split(/\r?\n/).filter((l) => l !== '') ?? [];
+  t.is(r.exitCode, 0);
+  t.deepEqual(lines, ['/dev/console', 'isatty', 'ptmx']);
+  // Without a tty there is no console.
+  const plain = await box.run(['sh', '-c', 'tty; test -e /dev/console && echo console']);
+  t.is(plain.stdout?.toString(), 'not a tty\n');
+});

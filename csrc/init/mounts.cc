@@ -356,8 +356,17 @@ void make_root(const Plan &plan, const MountSpec &m) {
   if (m.op == wire::kRootBind) {
     // A bind keeps the source's flags: a device node or a setuid file in a rootfs directory
     // (an image unpacked as root) must not work inside. The tmpfs and overlay roots have these.
-    int r = restrict_tree(g_newroot, MS_NOSUID | MS_NODEV);
+    // Mounts below the rootfs directory on the host come along with the recursive bind; the
+    // plan makes "/" read-only only at its end (kRemountRo), after mount points in it were used,
+    // and that remount is not recursive (the plan's read-write binds are below it by then). So:
+    // the whole tree read-only now, then the top alone writable again until the end (EPERM: it
+    // was read-only and locked, and stays so, as it would anyway).
+    int r = restrict_tree(g_newroot, MS_NOSUID | MS_NODEV | (g_have_setattr ? MS_RDONLY : 0));
     if (r < 0) die("mount", -r, "remount rootfs %s nosuid,nodev", m.src);
+    SetAttr rw = {0, kAttrRdonly, 0, 0};
+    if (g_have_setattr && syscall(SYS_mount_setattr, g_newroot, "", AT_EMPTY_PATH, &rw, sizeof rw) < 0 && errno != EPERM) {
+      die("mount", errno, "make rootfs %s writable until its mount points are made", m.src);
+    }
   }
 }
 

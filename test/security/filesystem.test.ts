@@ -187,3 +187,20 @@ test('a device node and a setuid-root file in a rootfs directory do not work ins
   t.is(probeOutside(p, ['open', join(rootfs.path, 'null2'), 'w']), 'ok');
   t.is(outside(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', join(rootfs.path, 'suid-id'), '-u'])[0], '0');
 });
+
+test('a mount inside a rootfs directory is read-only inside too, like the rootfs', async (t) => {
+  if (!isRoot) {
+    t.log('skipped rootless: only root can mount inside a rootfs directory on the host');
+    return t.pass();
+  }
+  const rootfs = makeRootfs((dir) => mkdirSync(join(dir, 'data')));
+  const data = join(rootfs.path, 'data');
+  if (outside(['sh', '-c', `mount -t tmpfs -o size=1m sandbox-test ${data} && echo mounted`])[0] !== 'mounted') {
+    throw new Error(`cannot mount a tmpfs on ${data}`);
+  }
+  cleanup.unshift(() => outside(['umount', '-l', data]));
+  const got = await inside(box(rootfs.opts), ['/bin/sh', '-c', 'touch /data/x 2>/dev/null; echo $?; touch /y 2>/dev/null; echo $?']);
+  t.deepEqual(got, ['1', '1'], 'neither the submount nor the rootfs is writable');
+  // Control: the same tmpfs is writable on the host.
+  t.is(outside(['sh', '-c', `touch ${data}/x && echo ok`])[0], 'ok');
+});

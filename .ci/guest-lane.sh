@@ -1,9 +1,9 @@
 #!/bin/bash
-# The background lane of .ci/run: the arm64 guest. A fresh machine has no guest images, and the
-# arm64 one takes 11-15 min to build (its debootstrap second stage runs emulated); one after the
-# other with everything else, the guests would not fit in CI's 30 minutes. So this lane starts
-# right after apt-get, beside the host phases and the x86_64 guest (which .ci/run runs itself):
-#   1. builds the arm64 image;
+# The background lane of .ci/run: the arm64 guest, beside the host phases and the x86_64 guest
+# (which .ci/run runs itself), started right after apt-get when the arm64 image is cached or
+# CI_ARM64=1 (building it takes 11-15 min alone, 25-30 min beside the rest: its debootstrap second
+# stage runs emulated):
+#   1. builds the arm64 image when it is missing (a no-op when cached);
 #   2. waits for the foreground's prebuilds (STATE/prebuilds.done), then runs the arm64 subset
 #      (test/vm/arm64.list) on the cross-built prebuild, when it fits the budget.
 # Each step is a line "name|seconds|status" in STATE/phases, which .ci/run adds to its summary.

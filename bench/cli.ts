@@ -1,12 +1,15 @@
 // `sandbox exec -- /bin/true` from a shell against `node -e 0` (Node's own start-up, the floor),
-// interleaved, p50 of each. Issue 4, target 5.
+// interleaved, p50 of each: the `sandbox` bin (dist/lib/sandbox-cli.js, one bundled file) and, as a
+// diagnostic, the same CLI unbundled (dist/lib/cli/main.js: some 30 ES modules). Issue 4, target 5.
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMain, ms, note, nowMs, percentile, row, runAlone, type BenchOptions, type Row } from './common.js';
 
-/** dist/lib/cli/main.js, next to this file's dist/bench/. */
-const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'lib', 'cli', 'main.js');
+const LIB = join(dirname(fileURLToPath(import.meta.url)), '..', 'lib');
+/** The `sandbox` bin, next to this file's dist/bench/. */
+const CLI = join(LIB, 'sandbox-cli.js');
+const UNBUNDLED = join(LIB, 'cli', 'main.js');
 
 function timed(args: string[]): { msec: number; status: number | null } {
   const t0 = nowMs();
@@ -15,23 +18,26 @@ function timed(args: string[]): { msec: number; status: number | null } {
 }
 
 export async function cli(o: BenchOptions): Promise<Row[]> {
-  const variants = { sandbox: [CLI, 'exec', '--', '/bin/true'], node: ['-e', '0'] };
+  const variants = { sandbox: [CLI, 'exec', '--', '/bin/true'], node: ['-e', '0'], unbundled: [UNBUNDLED, 'exec', '--', '/bin/true'] };
   const cliT: number[] = [];
   const nodeT: number[] = [];
+  const unbundledT: number[] = [];
   timed(variants.node);
   const first = timed(variants.sandbox);
   if (first.status !== 0) return [row('sandbox exec -- /bin/true p50', `failed (exit ${first.status})`, '', '', '≤ node -e 0 + 15 ms')];
   const deadline = nowMs() + o.budgetS * 1000;
   for (let i = 0; i < 30 && (i < 10 || nowMs() < deadline); i++) {
     // Alternate which goes first, so neither always follows the other's page-cache warm-up.
-    const pair = i % 2 === 0 ? [variants.sandbox, variants.node] : [variants.node, variants.sandbox];
-    for (const args of pair) (args === variants.node ? nodeT : cliT).push(timed(args).msec);
+    const order = i % 2 === 0 ? [variants.sandbox, variants.node, variants.unbundled] : [variants.unbundled, variants.node, variants.sandbox];
+    for (const args of order) (args === variants.node ? nodeT : args === variants.sandbox ? cliT : unbundledT).push(timed(args).msec);
   }
   note(`cli: ${cliT.length} runs each`);
   const c = percentile(cliT, 50);
   const n = percentile(nodeT, 50);
+  const u = percentile(unbundledT, 50);
   return [
     row(`sandbox exec -- /bin/true p50 (n=${cliT.length})`, ms(c, 1), `node -e 0 ${ms(n, 1)}`, `+${ms(c - n, 1)}`, '≤ +15 ms'),
+    row('diag: the same, unbundled (dist/lib/cli/main.js)', ms(u, 1), `bundled ${ms(c, 1)}`, `+${ms(u - c, 1)}`, ''),
   ];
 }
 

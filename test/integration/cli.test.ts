@@ -1,6 +1,6 @@
 // The real `sandbox exec`, end to end: every exit status of CONTRACT.md and the report outputs.
-// Runs dist/lib/cli/main.js when built (npm test builds first), else lib/cli/main.ts through tsx;
-// SANDBOX_CLI=/path/to/main.js overrides.
+// Runs dist/lib/sandbox-cli.js, the bundled `sandbox` bin, when built (npm test builds first), else
+// lib/cli/main.ts through tsx; SANDBOX_CLI=/path/to/cli.js overrides.
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import test from 'ava';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const built = join(root, 'dist/lib/cli/main.js');
+const built = join(root, 'dist/lib/sandbox-cli.js');
 const cliArgv: string[] = process.env.SANDBOX_CLI
   ? [process.env.SANDBOX_CLI]
   : existsSync(built)

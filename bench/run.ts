@@ -9,15 +9,17 @@ import { loadText, note, nowMs, printTable, row, type BenchOptions, type Row } f
 import { eventloop } from './eventloop.js';
 import { latency } from './latency.js';
 import { scale } from './scale.js';
+import { sequential } from './sequential.js';
 import { throughputBench } from './throughput.js';
 
 const TOTAL_S = 280;
 
-// Shares in seconds. accuracy's runs are of fixed length (about 30 s). scale comes last: tearing
+// Shares in seconds (sequential's 15 come out of scale's rest). accuracy's runs are of fixed length (about 30 s). scale comes last: tearing
 // down a thousand sandboxes keeps kernel workers busy for seconds afterwards.
 const plan: [string, (o: BenchOptions) => Promise<Row[]>, number][] = [
   ['cli', cli, 15],
   ['latency', latency, 40],
+  ['sequential', sequential, 15],
   ['accuracy', accuracy, 35],
   ['eventloop', eventloop, 35],
   ['throughput', throughputBench, 105],

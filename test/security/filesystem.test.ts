@@ -8,7 +8,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, s
 import { join } from 'node:path';
 import test from 'ava';
 import type { SandboxOptions } from '../../lib/index.js';
-import { buildProbes, inside, isRoot, outside, parseMountinfo, PROBE_DIR, probeBox, probeInside, probeOutside, scratch, type MountLine, type Probes } from '../fixtures/probes/harness.js';
+import { buildProbes, inside, isRoot, outside, parseMountinfo, PROBE_DIR, probeBox, probeInside, probeOutside, repoRoot, scratch, type MountLine, type Probes } from '../fixtures/probes/harness.js';
 
 let p: Probes;
 // A host file with a name nothing else has: no way out of the sandbox may reach it.
@@ -190,17 +190,22 @@ test('a device node and a setuid-root file in a rootfs directory do not work ins
 
 test('a mount inside a rootfs directory is read-only inside too, like the rootfs', async (t) => {
   if (!isRoot) {
-    t.log('skipped rootless: only root can mount inside a rootfs directory on the host');
+    t.log('skipped rootless: only root can mount inside a rootfs directory (in a mount namespace of its own)');
     return t.pass();
   }
   const rootfs = makeRootfs((dir) => mkdirSync(join(dir, 'data')));
   const data = join(rootfs.path, 'data');
-  if (outside(['sh', '-c', `mount -t tmpfs -o size=1m sandbox-test ${data} && echo mounted`])[0] !== 'mounted') {
-    throw new Error(`cannot mount a tmpfs on ${data}`);
-  }
-  cleanup.unshift(() => outside(['umount', '-l', data]));
-  const got = await inside(box(rootfs.opts), ['/bin/sh', '-c', 'touch /data/x 2>/dev/null; echo $?; touch /y 2>/dev/null; echo $?']);
-  t.deepEqual(got, ['1', '1'], 'neither the submount nor the rootfs is writable');
-  // Control: the same tmpfs is writable on the host.
-  t.is(outside(['sh', '-c', `touch ${data}/x && echo ok`])[0], 'ok');
+  // The host's mounts stay as they are: the tmpfs goes into a private mount namespace, and a Node
+  // child there launches the sandbox. In the same namespace, the control: the tmpfs is writable.
+  const script =
+    `import { Sandbox } from ${JSON.stringify(join(repoRoot, 'lib/index.ts'))};` +
+    `const r = await new Sandbox(${JSON.stringify(rootfs.opts)}).run(['/bin/sh', '-c', 'touch /data/x 2>/dev/null; echo inside-data $?; touch /y 2>/dev/null; echo inside-root $?']);` +
+    'process.stdout.write(r.stdout.toString());';
+  const got = outside(
+    ['unshare', '-m', '--propagation', 'private', 'sh', '-c',
+      `mount -t tmpfs -o size=1m sandbox-test ${data} && touch ${data}/control && echo outside-data 0 && exec "$0" --import tsx --input-type=module -e "$1"`,
+      process.execPath, script],
+    { cwd: repoRoot },
+  );
+  t.deepEqual(got, ['outside-data 0', 'inside-data 1', 'inside-root 1'], 'neither the submount nor the rootfs is writable inside');
 });

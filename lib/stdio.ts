@@ -223,8 +223,9 @@ function outputFd(
  * The caller's own terminal is never the command's, so TIOCSTI inside cannot reach it.
  */
 function setupTty(req: StdioRequest): StdioSetup {
-  const cols = process.stdout.columns ?? 80;
-  const rows = process.stdout.rows ?? 24;
+  // A terminal that reports no size (0x0, as script(1) without a terminal gives) gets the classic one.
+  const cols = process.stdout.columns || 80;
+  const rows = process.stdout.rows || 24;
   const [master, slave] = native().openPty(cols, rows);
   const out: OutputSink = { chunks: req.capture && req.stdout === 'pipe' ? [] : null, bytes: 0 };
   let reader: ReadStream | null = null;

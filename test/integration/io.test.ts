@@ -161,11 +161,13 @@ test('environment: sandbox env, per-run additions that override it, and nothing 
   t.regex(text(c.stdout), /^PATH=\/usr\/bin$/m);
 });
 
-test('tty: true: the command names its terminal (/dev/console) and sees none of the host ptys', async (t) => {
-  const r = await new Sandbox({ tty: true }).run(['sh', '-c', 'tty; test -t 0 && echo isatty; ls /dev/pts']);
+test('tty: true: the command names its terminal (/dev/console), has a size, and sees none of the host ptys', async (t) => {
+  const r = await new Sandbox({ tty: true }).run(['sh', '-c', 'tty; test -t 0 && echo isatty; ls /dev/pts; stty size']);
   const lines = r.stdout?.toString().split(/\r?\n/).filter((l) => l !== '') ?? [];
   t.is(r.exitCode, 0);
-  t.deepEqual(lines, ['/dev/console', 'isatty', 'ptmx']);
+  t.deepEqual(lines.slice(0, 3), ['/dev/console', 'isatty', 'ptmx']);
+  // A size, never 0x0 (the test's stdout is not a terminal: the classic 24x80).
+  t.regex(lines[3] ?? '', /^[1-9]\d* [1-9]\d*$/);
   // Without a tty there is no console.
   const plain = await box.run(['sh', '-c', 'tty; test -e /dev/console && echo console']);
   t.is(plain.stdout?.toString(), 'not a tty\n');

@@ -10,6 +10,8 @@ import { describeFds, parentOf, processesWithArgv, settle, snapshot, text, uniqu
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const box = new Sandbox();
+// Time bounds stretch in an emulated guest of ../shared/vm (VM_GUEST=1): 20-25 times slower there.
+const SLOWDOWN = process.env['VM_GUEST'] === '1' ? 25 : 1;
 
 test.serial('100 runs, 8 at a time, all correct; no fd, process or mount left behind', async (t) => {
   // Warm up: the addon, the init memfd and the shared /dev/null fd are opened once per process.
@@ -62,9 +64,6 @@ test('a double-forked daemon and a setsid daemon do not survive the run', async 
 test('zombies are reaped: orphans by init while the command runs, the rest at the end', async (t) => {
   const program = `
 import os, time
-
-// Time bounds stretch in an emulated guest of ../shared/vm (VM_GUEST=1): 20-25 times slower there.
-const SLOWDOWN = process.env['VM_GUEST'] === '1' ? 25 : 1;
 for i in range(5):
     if os.fork() == 0:
         if os.fork() == 0:

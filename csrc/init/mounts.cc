@@ -239,6 +239,26 @@ void do_proc(const char *dst) {
   }
 }
 
+// Binds the host's device node `src` on a new empty file `name` in the fresh /dev tmpfs `dev`,
+// nosuid and noexec. 0 or -errno.
+int bind_node(int dev, const char *src, const char *name) {
+  int f = openat(dev, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (f < 0) return -errno;
+  close(f);
+  if (g_new_api && g_have_setattr) {
+    int r = bind_copy(AT_FDCWD, src, dev, name, MS_NOSUID | MS_NOEXEC, false);
+    if (r != -ENOSYS) return r;
+  }
+  int n = openat(dev, name, O_PATH | O_CLOEXEC | O_NOFOLLOW);
+  int r = n >= 0 && mount(src, fd_path(n).buf, nullptr, MS_BIND, nullptr) == 0 ? 0 : -errno;
+  if (n >= 0) close(n);
+  if (r < 0) return r;
+  n = openat(dev, name, O_PATH | O_CLOEXEC | O_NOFOLLOW);  // the bind now
+  r = n < 0 ? -errno : remount(n, MS_NOSUID | MS_NOEXEC);
+  if (n >= 0) close(n);
+  return r;
+}
+
 // The command's terminal is a pty of the host's devpts, which the new root does not show, so
 // ttyname(3) (and tty(1)) could not name it. Bound at /dev/console, as container runtimes do, it
 // is found there. Init's fd 0 is that pty (spawn.cc); the bind's source must be a path in this
@@ -252,16 +272,7 @@ void bind_console(int dev, const char *dst) {
   char src[64];
   snprintf(src, sizeof src, "/oldroot/dev/pts/%u", (major_ - 136) * 256 + minor_);
   if (stat(src, &host) < 0 || host.st_rdev != tty.st_rdev || host.st_dev != tty.st_dev) return;
-  int f = openat(dev, "console", O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
-  if (f < 0) die("mount", errno, "create %s/console", dst);
-  close(f);
-  int r = -ENOSYS;
-  if (g_new_api && g_have_setattr) r = bind_copy(AT_FDCWD, src, dev, "console", MS_NOSUID | MS_NOEXEC, false);
-  if (r == -ENOSYS) {
-    int n = openat(dev, "console", O_PATH | O_CLOEXEC | O_NOFOLLOW);
-    r = n >= 0 && mount(src, fd_path(n).buf, nullptr, MS_BIND, nullptr) == 0 ? 0 : -errno;
-    if (n >= 0) close(n);
-  }
+  int r = bind_node(dev, src, "console");
   if (r < 0) die("mount", -r, "bind the terminal %s on %s/console", src + 8, dst);
 }
 
@@ -274,21 +285,8 @@ void do_dev(const char *dst, bool tty) {
   for (const char *node : nodes) {
     char src[64];
     snprintf(src, sizeof src, "/oldroot/dev/%s", node);
-    int f = openat(dev, node, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (f < 0) die("mount", errno, "create %s/%s", dst, node);
-    close(f);
-    if (g_new_api && g_have_setattr) {
-      int r = bind_copy(AT_FDCWD, src, dev, node, MS_NOSUID | MS_NOEXEC, false);
-      if (r == 0) continue;
-      if (r != -ENOSYS) die("mount", -r, "bind %s on %s/%s", src + 8, dst, node);
-    }
-    int n = openat(dev, node, O_PATH | O_CLOEXEC | O_NOFOLLOW);
-    if (n < 0 || mount(src, fd_path(n).buf, nullptr, MS_BIND, nullptr) < 0) die("mount", errno, "bind %s on %s/%s", src + 8, dst, node);
-    close(n);
-    n = openat(dev, node, O_PATH | O_CLOEXEC | O_NOFOLLOW);  // the bind now
-    int r = n < 0 ? -errno : remount(n, MS_NOSUID | MS_NOEXEC);
-    if (r < 0) die("mount", -r, "remount %s/%s", dst, node);
-    close(n);
+    int r = bind_node(dev, src, node);
+    if (r < 0) die("mount", -r, "bind %s on %s/%s", src + 8, dst, node);
   }
   if (tty) bind_console(dev, dst);
   struct Sub {

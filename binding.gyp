@@ -25,6 +25,7 @@
         "csrc/addon.cc",
         "csrc/plan.cc",
         "csrc/spawn.cc",
+        "csrc/netns.cc",
         "csrc/clone3.cc",
         "csrc/init_blob.cc"
       ],

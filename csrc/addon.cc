@@ -18,6 +18,7 @@
 #include <map>
 #include <vector>
 
+#include "netns.h"
 #include "plan.h"
 #include "spawn.h"
 #include "wire.h"
@@ -350,6 +351,36 @@ Napi::Value MonotonicNs(const Napi::CallbackInfo &info) {
   return Napi::Number::New(info.Env(), (double)ts.tv_sec * 1e9 + ts.tv_nsec);
 }
 
+// The network namespace pool's slow steps, on the thread pool: netnsCreate(cb) calls cb(fd) with
+// a new namespace's fd or -errno; netnsCheck(fd, cb) calls cb(1) when it holds nothing, cb(0)
+// when it does, or cb(-errno).
+class NetnsJob : public Napi::AsyncWorker {
+ public:
+  NetnsJob(Napi::Function cb, int fd) : Napi::AsyncWorker(cb), fd_(fd) {}
+  void Execute() override { result_ = fd_ < 0 ? netns_create() : netns_is_empty(fd_); }
+  void OnOK() override { Callback().Call({Napi::Number::New(Env(), result_)}); }
+
+ private:
+  int fd_;
+  int result_ = -EAGAIN;
+};
+
+Napi::Value NetnsCreate(const Napi::CallbackInfo &info) {
+  if (info.Length() < 1 || !info[0].IsFunction()) return throw_type(info.Env(), "Expected (callback: function) for netnsCreate");
+  (new NetnsJob(info[0].As<Napi::Function>(), -1))->Queue();
+  return info.Env().Undefined();
+}
+
+Napi::Value NetnsCheck(const Napi::CallbackInfo &info) {
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsFunction()) {
+    return throw_type(info.Env(), "Expected (fd: number, callback: function) for netnsCheck");
+  }
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  if (fd < 0) return throw_type(info.Env(), "Expected a file descriptor for netnsCheck");
+  (new NetnsJob(info[1].As<Napi::Function>(), fd))->Queue();
+  return info.Env().Undefined();
+}
+
 // When Node shuts down (or a worker ends), nothing it started keeps running.
 void cleanup(void *arg) {
   Registry *reg = (Registry *)arg;
@@ -366,6 +397,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Registry *reg = new Registry();
   env.SetInstanceData<Registry>(reg);
   napi_add_env_cleanup_hook(env, cleanup, reg);
+  // Once per thread that loads the addon, like the init memfd: not an fd per launch.
+  netns_remember_home();
   exports.Set("launch", Napi::Function::New(env, Launch));
   exports.Set("signal", Napi::Function::New(env, Signal));
   exports.Set("pipe", Napi::Function::New(env, Pipe));
@@ -373,6 +406,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("openPty", Napi::Function::New(env, OpenPty));
   exports.Set("close", Napi::Function::New(env, CloseFd));
   exports.Set("monotonicNs", Napi::Function::New(env, MonotonicNs));
+  exports.Set("netnsCreate", Napi::Function::New(env, NetnsCreate));
+  exports.Set("netnsCheck", Napi::Function::New(env, NetnsCheck));
   return exports;
 }
 

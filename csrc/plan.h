@@ -9,6 +9,8 @@ struct LaunchSpec {
   std::string blob;  // the plan in wire format (wire.h), for init
   int stdio[3] = {-1, -1, -1};
   int cgroup_fd = -1;
+  // A network namespace lent from the pool (csrc/netns.h), entered around clone; -1: init makes one.
+  int netns_fd = -1;
   std::vector<std::string> cgroup_procs;
   bool parent_writes_maps = false;
   // The maps are written by newuidmap/newgidmap, run by the JS side after launch; it then

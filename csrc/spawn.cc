@@ -22,6 +22,7 @@
 
 #include "clone3.h"
 #include "init_blob.h"
+#include "netns.h"
 #include "wire.h"
 
 #ifndef P_PIDFD
@@ -209,6 +210,23 @@ int launch_sandbox(const LaunchSpec &spec, Launched *out, LaunchFailure *fail) {
   // sigprocmask is per-thread in glibc, as pthread_sigmask; its symbol is older (pthread_sigmask@2.32
   // would make the prebuilt addon need glibc 2.32 where Node 20 needs 2.28).
   sigprocmask(SIG_SETMASK, &all, &old);
+  // A pooled network namespace is entered by this thread for the clone only: the child inherits
+  // it, and only this thread's namespace changes (setns(2)). The sandbox's user namespace is a
+  // child of ours, so it has no capability over a namespace made out here: the child could
+  // not join it itself.
+  bool lent = spec.netns_fd >= 0;
+  if (lent) {
+    int e = netns_enter(spec.netns_fd);
+    if (e < 0) {
+      sigprocmask(SIG_SETMASK, &old, nullptr);
+      close(plan_fd);
+      close(report[0]);
+      close(report[1]);
+      close(sync[0]);
+      close(sync[1]);
+      return fail_with(fail, "network", "enter a pooled network namespace", -e);
+    }
+  }
   long pid = sbx_clone3(&ca, sizeof ca, child_main, &args);
   if (pid == -EINVAL && into_cgroup) {
     // CLONE_INTO_CGROUP needs Linux 5.7 and cgroup v2: join through cgroup.procs instead.
@@ -224,6 +242,7 @@ int launch_sandbox(const LaunchSpec &spec, Launched *out, LaunchFailure *fail) {
                 CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE_NEWUSER | CLONE_NEWPID | SIGCHLD, &args, &pidfd);
     if (pid < 0) pid = -errno;
   }
+  if (lent) netns_leave();
   sigprocmask(SIG_SETMASK, &old, nullptr);
   close(plan_fd);
   close(report[1]);

@@ -89,6 +89,8 @@ export interface NativePlan {
   cgroupFd: number;
   /** cgroup.procs / tasks files the parent writes the init's pid to before it is released (v1; v2 fallback). */
   cgroupProcs: string[];
+  /** A network namespace from the pool (lib/netns-pool.ts) the sandbox is started in, or -1; then `namespaces` has no net bit. */
+  netnsFd: number;
 }
 
 /** What the native layer reports when a sandbox's init has been reaped. */

@@ -26,6 +26,10 @@ export interface NativeAddon {
   openPty(cols: number, rows: number): [number, number];
   close(fd: number): void;
   monotonicNs(): number;
+  /** Makes a network namespace with loopback up on the thread pool: cb(fd) or cb(-errno). */
+  netnsCreate(cb: (fdOrErrno: number) => void): void;
+  /** cb(1) when the namespace holds no socket, cb(0) when it does, cb(-errno). */
+  netnsCheck(fd: number, cb: (result: number) => void): void;
 }
 
 /** The signal that makes the sandbox's init kill everything inside and still report (csrc/wire.h). */

@@ -86,6 +86,8 @@ export interface PlanInputs {
   cgroupFd: number;
   cgroupProcs: string[];
   cgroupEnforced: boolean;
+  /** A pooled network namespace for network 'none', or -1 (init makes one). */
+  netnsFd: number;
   callerUid: number;
   callerGid: number;
 }
@@ -93,7 +95,8 @@ export interface PlanInputs {
 export function buildPlan(p: PlanInputs): NativePlan {
   const { cfg } = p;
   let namespaces = Namespace.ipc | Namespace.uts | Namespace.cgroup;
-  if (cfg.network === 'none') namespaces |= Namespace.net;
+  const pooledNet = cfg.network === 'none' && p.netnsFd >= 0;
+  if (cfg.network === 'none' && !pooledNet) namespaces |= Namespace.net;
   return {
     argv: p.argv,
     env: Object.entries(cfg.env).map(([k, v]) => `${k}=${v}`),
@@ -110,5 +113,6 @@ export function buildPlan(p: PlanInputs): NativePlan {
     tty: cfg.tty,
     cgroupFd: p.cgroupFd,
     cgroupProcs: p.cgroupProcs,
+    netnsFd: pooledNet ? p.netnsFd : -1,
   };
 }

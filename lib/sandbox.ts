@@ -5,6 +5,7 @@ import { cgroupManager, type SandboxCgroup } from './cgroup/index.js';
 import { SandboxError } from './errors.js';
 import { setupError } from './failure.js';
 import { native, TERMINATE_SIGNAL, type NativeExitReport } from './native.js';
+import { netnsPool } from './netns-pool.js';
 import type { RunOptions, SandboxOptions } from './options.js';
 import { buildResult, type LimitKill } from './outcome.js';
 import { buildPlan, INSIDE_GID, INSIDE_UID } from './plan.js';
@@ -98,6 +99,11 @@ export class Sandbox {
     }
     let plan;
     let subordinate;
+    // Lent until the sandbox has ended (lib/netns-pool.ts); -1: init makes its own.
+    const netnsFd = cfg.network === 'none' ? netnsPool().take() : -1;
+    const returnNetns = () => {
+      if (netnsFd >= 0) netnsPool().give(netnsFd);
+    };
     try {
       plan = buildPlan({
       argv,
@@ -109,11 +115,13 @@ export class Sandbox {
       cgroupEnforced: cgroup !== null,
       callerUid: process.getuid?.() ?? 0,
       callerGid: process.getgid?.() ?? 0,
+      netnsFd,
       });
       subordinate = plan.deferRelease ? subordinateMaps(INSIDE_UID, INSIDE_GID) : null;
     } catch (e) {
       stdio.abort();
       void cgroup?.destroy();
+      returnNetns();
       throw e;
     }
     const addon = native();
@@ -132,6 +140,7 @@ export class Sandbox {
     } catch (e) {
       stdio.abort();
       void cgroup?.destroy();
+      returnNetns();
       throw setupError(e);
     }
     for (const fd of stdio.childSide) addon.close(fd);
@@ -200,6 +209,8 @@ export class Sandbox {
       const mapError = await mapped;
       const exit = await exited;
       ended = true;
+      // The init has been reaped, and with it everything in its pid namespace.
+      returnNetns();
       const endedAt = addon.monotonicNs();
       for (const t of timers) clearTimeout(t);
       if (cpuPoll !== null) clearTimeout(cpuPoll);

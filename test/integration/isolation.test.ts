@@ -2,7 +2,7 @@
 // environment, file descriptors. Every check runs the real sandbox, as root and rootless
 // (test/helpers/run-rootless.js), and most have a control that shows the probe can see the
 // thing when it is there.
-import { existsSync, lstatSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readlinkSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import { Sandbox } from '../../lib/index.js';
 import { childrenOf, idsOf, isRoot, sandboxHostUid, scratchDir, text, waitFor } from '../helpers/host.js';
 
 const box = new Sandbox();
+const readlinkHostNet = () => readlinkSync('/proc/self/ns/net');
 
 test('pid 1 is sandbox-init, the command is pid 2, and no host process is visible', async (t) => {
   // Only shell builtins: the listing is not disturbed by a process of its own.
@@ -119,6 +120,52 @@ test.serial('network none: a listener on the host loopback is unreachable; netwo
   t.is(host.outcome, 'ok', text(host.stderr));
   t.is(text(host.stdout), 'connected hello from host\n');
   t.is(accepted, 1);
+});
+
+// Network namespaces are lent from a pool (lib/netns-pool.ts, root callers) and reused only
+// when the sandbox that had one left nothing in it. Rootless, each init makes its own: the same
+// checks hold.
+test.serial('network none: a sandbox never sees what an earlier one left in its network namespace', async (t) => {
+  const sockstat = ['cat', '/proc/net/sockstat'];
+  // A connection closed by its client side leaves a TIME_WAIT entry behind in the namespace,
+  // and a listener the kernel keeps until it is closed.
+  const leave = [
+    'python3',
+    '-c',
+    [
+      'import socket',
+      's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()',
+      'c = socket.create_connection(s.getsockname()); a, _ = s.accept()',
+      'c.close(); a.recv(1); a.close()',
+      'print(open("/proc/net/sockstat").read())',
+    ].join('\n'),
+  ];
+  const box = new Sandbox();
+  for (let i = 0; i < 5; i++) {
+    const dirty = await box.run(leave);
+    t.is(dirty.outcome, 'ok', text(dirty.stderr));
+    t.regex(text(dirty.stdout), /tw [1-9]/, 'the probe does leave a TIME_WAIT entry (control)');
+    // Time for the namespace to come back to the pool: the last one back is the next one lent.
+    await new Promise((r) => setTimeout(r, 100));
+    const next = await box.run(sockstat);
+    t.regex(text(next.stdout), /^sockets: used 0$/m);
+    t.regex(text(next.stdout), /\btw 0\b/, 'no TIME_WAIT entry from the run before');
+  }
+});
+
+test('network none: sandboxes running at once never share a network namespace, and loopback is up in each', async (t) => {
+  const box = new Sandbox();
+  // Each holds its namespace while the others start.
+  const probe = ['sh', '-c', 'readlink /proc/self/ns/net; sleep 0.3'];
+  for (let round = 0; round < 3; round++) {
+    const runs = await Promise.all(Array.from({ length: 6 }, () => box.run(probe)));
+    const ids = runs.map((r) => text(r.stdout).split('\n')[0]!);
+    for (const r of runs) t.is(r.outcome, 'ok', text(r.stderr));
+    t.is(new Set(ids).size, ids.length, `six concurrent sandboxes, six namespaces: ${ids.join(' ')}`);
+    t.false(ids.includes(readlinkHostNet()), 'not the host namespace');
+  }
+  const lo = await box.run(['python3', '-c', 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(); socket.create_connection(s.getsockname()); print("ok")']);
+  t.is(text(lo.stdout), 'ok\n', text(lo.stderr));
 });
 
 test('host files outside the rootfs are invisible', async (t) => {

@@ -65,6 +65,7 @@ function basePlan(): NativePlan {
     tty: false,
     cgroupFd: -1,
     cgroupProcs: [],
+    netnsFd: -1,
   } as NativePlan;
 }
 
@@ -103,7 +104,7 @@ const mount = () =>
   });
 
 /** A field replaced by a hostile value. Keys whose valid values could name host state are excluded. */
-const FREE_KEYS = ['env', 'cwd', 'hostname', 'namespaces', 'uid', 'gid', 'parentWritesMaps', 'deferRelease', 'rlimits', 'seccomp', 'stdio', 'tty', 'cgroupFd'];
+const FREE_KEYS = ['env', 'cwd', 'hostname', 'namespaces', 'uid', 'gid', 'parentWritesMaps', 'deferRelease', 'rlimits', 'seccomp', 'stdio', 'tty', 'cgroupFd', 'netnsFd'];
 type Mutation = (plan: Record<string, unknown>) => void;
 /** A mutation that prints as what it does when fast-check reports a counterexample. */
 function named(what: () => string, fn: Mutation): Mutation {

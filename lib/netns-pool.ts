@@ -1,0 +1,89 @@
+// Network namespaces made ahead of time, off the event loop, and lent to one sandbox at a time.
+//
+// Making a network namespace costs about a millisecond of CPU under a kernel-wide lock, and
+// tearing one down as much again in a kernel worker; it was the largest single cost of a
+// launch. The pool makes them on the thread pool (csrc/netns.cc) and lends each to one sandbox;
+// when that sandbox has ended it is reused only if it holds nothing: no socket of any family,
+// no TIME_WAIT entry, no IP fragment queue (sockstat's own counts). Nothing else in it can have
+// changed: the namespace belongs to the caller's user namespace, over which the sandbox has no
+// capability, so its interfaces, addresses, routes, firewall and sysctls are out of reach.
+//
+// Only a caller allowed to make a network namespace (root, CAP_SYS_ADMIN) has a pool; for any
+// other the first attempt fails with EPERM, the pool turns itself off, and each sandbox's init
+// makes its own namespace as before.
+import { constants } from 'node:os';
+import { native } from './native.js';
+
+/** Free namespaces kept ready. */
+const READY = 2;
+/** At most this many in all (free, lent, being made or checked): more concurrent sandboxes make their own. */
+const MAX_OWNED = 64;
+/** Consecutive failures to make one after which the pool stops trying. */
+const MAX_FAILURES = 3;
+
+class NetnsPool {
+  #free: number[] = [];
+  #owned = 0;
+  #making = 0;
+  #failures = 0;
+  #off = false;
+
+  /** A namespace for one sandbox (give() it back when the sandbox has ended), or -1: make one. */
+  take(): number {
+    if (this.#off) return -1;
+    const fd = this.#free.pop() ?? -1;
+    this.#fill();
+    return fd;
+  }
+
+  /** A namespace back from its sandbox, which has ended: reused if it holds nothing, else closed. */
+  give(fd: number): void {
+    const addon = native();
+    addon.netnsCheck(fd, (empty) => {
+      if (empty === 1 && !this.#off) {
+        this.#free.push(fd);
+        return;
+      }
+      addon.close(fd);
+      this.#owned--;
+      this.#fill();
+    });
+  }
+
+  /** Counts, for tests and benchmarks: `fds` is how many namespace fds the pool has open now. */
+  stats(): { free: number; fds: number; off: boolean } {
+    return { free: this.#free.length, fds: this.#owned - this.#making, off: this.#off };
+  }
+
+  #fill(): void {
+    const addon = native();
+    while (!this.#off && this.#free.length + this.#making < READY && this.#owned < MAX_OWNED) {
+      this.#making++;
+      this.#owned++;
+      addon.netnsCreate((fd) => {
+        this.#making--;
+        if (fd >= 0) {
+          this.#failures = 0;
+          if (this.#off) {
+            addon.close(fd);
+            this.#owned--;
+          } else {
+            this.#free.push(fd);
+          }
+          return;
+        }
+        this.#owned--;
+        this.#failures++;
+        if (-fd === constants.errno.EPERM || this.#failures >= MAX_FAILURES) this.#off = true;
+      });
+    }
+  }
+}
+
+let pool: NetnsPool | null = null;
+
+/** The process's pool (fds belong to the process, so there is one). */
+export function netnsPool(): NetnsPool {
+  pool ??= new NetnsPool();
+  return pool;
+}

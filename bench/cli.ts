@@ -1,5 +1,5 @@
 // `sandbox exec -- /bin/true` from a shell against `node -e 0` (Node's own start-up, the floor),
-// interleaved, p50 of each: the `sandbox` bin (dist/lib/sandbox-cli.js, one bundled file) and, as a
+// interleaved, p50 of each: the `sandbox` bin (dist/lib/sandbox-cli.cjs, one bundled file) and, as a
 // diagnostic, the same CLI unbundled (dist/lib/cli/main.js: some 30 ES modules). Issue 4, target 5.
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -8,7 +8,7 @@ import { isMain, ms, note, nowMs, percentile, row, runAlone, type BenchOptions, 
 
 const LIB = join(dirname(fileURLToPath(import.meta.url)), '..', 'lib');
 /** The `sandbox` bin, next to this file's dist/bench/. */
-const CLI = join(LIB, 'sandbox-cli.js');
+const CLI = join(LIB, 'sandbox-cli.cjs');
 const UNBUNDLED = join(LIB, 'cli', 'main.js');
 
 function timed(args: string[]): { msec: number; status: number | null } {

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <pthread.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include <initializer_list>
 
@@ -36,26 +36,26 @@ int loopback_up() {
 }
 
 // Runs fn on a new thread and waits for it: namespace changes stay on a thread that then ends.
-// pthread rather than std::thread: the addon is built without exceptions, and a thread that
-// cannot be made is an error to return, not an abort.
+// libuv's threads (exported by Node) rather than std::thread, which would abort when no thread
+// can be made (the addon has no exceptions), or pthread_create, whose glibc 2.34 symbol version
+// would raise the prebuilt addon's glibc floor above Node 20's 2.28.
 struct Job {
   int (*fn)(int);
   int arg;
   int result;
 };
 
-void *run_job(void *p) {
+void run_job(void *p) {
   Job *j = (Job *)p;
   j->result = j->fn(j->arg);
-  return nullptr;
 }
 
 int on_own_thread(int (*fn)(int), int arg) {
   Job job = {fn, arg, -EAGAIN};
-  pthread_t t;
-  int e = pthread_create(&t, nullptr, run_job, &job);
-  if (e != 0) return -e;
-  pthread_join(t, nullptr);
+  uv_thread_t t;
+  int e = uv_thread_create(&t, run_job, &job);
+  if (e != 0) return e;  // already -errno
+  uv_thread_join(&t);
   return job.result;
 }
 

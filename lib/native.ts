@@ -1,4 +1,5 @@
 // Loads the addon (a prebuild for this platform, else the local build) and types its surface.
+import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,16 +45,46 @@ function packageRoot(): string {
   return here.includes(`${join('dist', 'lib')}`) ? join(here, '..', '..') : join(here, '..');
 }
 
+/**
+ * The addon's file where node-gyp-build would find it first, without loading node-gyp-build
+ * (5 ms of a CLI's start-up): the local build, else the one prebuild for this architecture. null:
+ * let node-gyp-build decide (and explain).
+ */
+function directAddonPath(root: string): string | null {
+  const local = join(root, 'build', 'Release', 'sandbox.node');
+  if (existsSync(local)) return local;
+  const dir = join(root, 'prebuilds', `linux-${process.arch}`);
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => n.endsWith('.node'));
+  } catch {
+    return null;
+  }
+  // Several (a musl one next to the glibc one) need node-gyp-build's choice by tags.
+  return names.length === 1 ? join(dir, names[0]!) : null;
+}
+
 export function native(): NativeAddon {
   if (addon === null) {
-    const load = require('node-gyp-build') as (dir: string) => NativeAddon;
-    try {
-      addon = load(packageRoot());
-    } catch (e) {
-      throw new SandboxError(
-        `cannot load the native addon: no prebuilt binary for linux-${process.arch} and no local build (run \`npm rebuild sandbox\` with a C++ compiler installed)`,
-        { stage: 'load', cause: e },
-      );
+    const root = packageRoot();
+    const direct = directAddonPath(root);
+    if (direct !== null) {
+      try {
+        addon = require(direct) as NativeAddon;
+      } catch {
+        addon = null; // node-gyp-build tries again, and says what is wrong
+      }
+    }
+    if (addon === null) {
+      const load = require('node-gyp-build') as (dir: string) => NativeAddon;
+      try {
+        addon = load(root);
+      } catch (e) {
+        throw new SandboxError(
+          `cannot load the native addon: no prebuilt binary for linux-${process.arch} and no local build (run \`npm rebuild sandbox\` with a C++ compiler installed)`,
+          { stage: 'load', cause: e },
+        );
+      }
     }
   }
   return addon;

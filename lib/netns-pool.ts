@@ -27,10 +27,19 @@ class NetnsPool {
   #making = 0;
   #failures = 0;
   #off = false;
+  #used = false;
 
-  /** A namespace for one sandbox (give() it back when the sandbox has ended), or -1: make one. */
+  /**
+   * A namespace for one sandbox (give() it back when the sandbox has ended), or -1: make one.
+   * The first call only notes that sandboxes are run here: a process that runs one (the CLI)
+   * makes no namespace it would not use; from the second on, the pool fills.
+   */
   take(): number {
     if (this.#off) return -1;
+    if (!this.#used) {
+      this.#used = true;
+      return -1;
+    }
     const fd = this.#free.pop() ?? -1;
     this.#fill();
     return fd;

@@ -1,7 +1,7 @@
 // Subordinate ids (/etc/subuid, /etc/subgid) let more than one id exist inside a rootless
 // sandbox: newuidmap/newgidmap, setuid helpers from shadow's uidmap package, write the maps
 // that an unprivileged process may not write itself (user_namespaces(7)).
-import { execFile } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { SandboxError } from './errors.js';
@@ -61,7 +61,11 @@ export function subordinateMaps(insideUid: number, insideGid: number): Subordina
   return { uidArgs: subordinateMap(insideUid, me.uid, u).map(String), gidArgs: subordinateMap(insideGid, me.gid, g).map(String) };
 }
 
+// child_process is loaded when a map is written, not with the library: 2 ms of every CLI start.
+const require = createRequire(import.meta.url);
+
 function run(helper: string, args: string[]): Promise<void> {
+  const { execFile } = require('node:child_process') as typeof import('node:child_process');
   return new Promise((resolve, reject) => {
     execFile(helper, args, { timeout: 10_000 }, (err, _stdout, stderr) => {
       if (err === null) return resolve();

@@ -1,5 +1,5 @@
 // The real `sandbox exec`, end to end: every exit status of CONTRACT.md and the report outputs.
-// Runs dist/lib/sandbox-cli.js, the bundled `sandbox` bin, when built (npm test builds first), else
+// Runs dist/lib/sandbox-cli.cjs, the bundled `sandbox` bin, when built (npm test builds first), else
 // lib/cli/main.ts through tsx; SANDBOX_CLI=/path/to/cli.js overrides.
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import test from 'ava';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const built = join(root, 'dist/lib/sandbox-cli.js');
+const built = join(root, 'dist/lib/sandbox-cli.cjs');
 const cliArgv: string[] = process.env.SANDBOX_CLI
   ? [process.env.SANDBOX_CLI]
   : existsSync(built)

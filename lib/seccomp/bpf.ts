@@ -20,7 +20,9 @@ export function offArgHigh(i: number): number {
 
 // Instruction codes (<linux/filter.h>, <linux/bpf_common.h>).
 export const BPF_LD_W_ABS = 0x20; // BPF_LD | BPF_W | BPF_ABS: A = u32 at seccomp_data + k
+export const BPF_JA = 0x05; // BPF_JMP | BPF_JA: pc += k (32 bits: the only far jump)
 export const BPF_JEQ_K = 0x15; // BPF_JMP | BPF_JEQ | BPF_K: A == k ? jt : jf
+export const BPF_JGE_K = 0x35; // BPF_JMP | BPF_JGE | BPF_K: A >= k ? jt : jf
 export const BPF_JSET_K = 0x45; // BPF_JMP | BPF_JSET | BPF_K: (A & k) != 0 ? jt : jf
 export const BPF_RET_K = 0x06; // BPF_RET | BPF_K: return k
 export const BPF_MAXINSNS = 4096;
@@ -82,12 +84,29 @@ export interface FilterArch {
   refuseX32: boolean;
 }
 
+/** How the rules are laid out: a binary search on the call number, or one block after another. */
+export type FilterLayout = 'tree' | 'linear';
+
+/** Leaves of the search tree compare this many call numbers one by one (far layout: more, fewer JAs). */
+const LEAF_SIZE = 4;
+const FAR_LEAF_SIZE = 8;
+
 /**
- * Assembles: accept only arch.auditArch (others: KILL_PROCESS); on x86_64 kill x32 calls; then one
- * small block per rule in order, the first match deciding; then ALLOW. Each block jumps only within
- * itself or just past its end, so jumps stay short however many rules there are.
+ * Assembles: accept only arch.auditArch (others: KILL_PROCESS); on x86_64 kill x32 calls; then the
+ * rules, the first match for the call's number deciding; ALLOW when none matches.
+ *
+ * 'tree' (the default) finds the call's rules by binary search on its number, so a call passes
+ * some 8 comparisons instead of one per rule. That matters twice: every system call the command
+ * makes runs the filter, and installing it costs the kernel one emulated run per system call
+ * number (its constant-action cache, Linux 5.11): 190 µs for the default rules laid out linearly,
+ * 30 µs for a filter of one instruction, on this project's 2-vCPU machine. 'linear' is one small
+ * block per rule in order: the plain reading of the rules, kept as the tests' reference.
  */
-export function assembleFilter(arch: FilterArch, rules: readonly FilterRule[]): Buffer {
+export function assembleFilter(arch: FilterArch, rules: readonly FilterRule[], layout: FilterLayout = 'tree'): Buffer {
+  for (const rule of rules) {
+    checkU32(rule.nr, 'system call number');
+    checkU32(rule.action, 'action');
+  }
   const as = new Assembler();
 
   // A foreign arch means a different syscall table (int 0x80 on x86_64 enters with i386 numbers:
@@ -109,9 +128,29 @@ export function assembleFilter(arch: FilterArch, rules: readonly FilterRule[]): 
     as.bind(notX32);
   }
 
-  for (const rule of rules) emitRule(as, rule);
-  as.ret(SECCOMP_RET_ALLOW);
+  if (layout === 'linear') {
+    for (const rule of rules) emitRule(as, rule);
+    as.ret(SECCOMP_RET_ALLOW);
+    return finish(as);
+  }
+  const groups = groupByNumber(rules);
+  // Short jumps to returns shared at the end make the smallest program; a filter too large for
+  // them (thousands of rules) is laid out again with far jumps and returns in place.
+  const prologue = as.mark();
+  try {
+    const returns = new Returns(as);
+    emitTree(as, groups, 0, groups.length, returns);
+    returns.emit();
+    return finish(as);
+  } catch (e) {
+    if (!(e instanceof JumpTooFar)) throw e;
+  }
+  as.rewind(prologue);
+  emitTree(as, groups, 0, groups.length, null);
+  return finish(as);
+}
 
+function finish(as: Assembler): Buffer {
   const insns = as.resolve();
   if (insns.length > BPF_MAXINSNS) {
     throw new Error(`seccomp filter of ${insns.length} instructions exceeds BPF_MAXINSNS (${BPF_MAXINSNS})`);
@@ -119,10 +158,92 @@ export function assembleFilter(arch: FilterArch, rules: readonly FilterRule[]): 
   return encode(insns);
 }
 
+/** One RET per distinct action, placed after everything else, reached by short jumps. */
+class Returns {
+  readonly #labels = new Map<number, Label>();
+  constructor(private readonly as: Assembler) {}
+
+  to(action: number): Label {
+    let label = this.#labels.get(action);
+    if (label === undefined) {
+      label = this.as.label();
+      this.#labels.set(action, label);
+    }
+    return label;
+  }
+
+  emit(): void {
+    for (const [action, label] of this.#labels) {
+      this.as.bind(label);
+      this.as.ret(action);
+    }
+  }
+}
+
+/** The rules of each call number, in their order, sorted by number. */
+function groupByNumber(rules: readonly FilterRule[]): FilterRule[][] {
+  const byNr = new Map<number, FilterRule[]>();
+  for (const rule of rules) {
+    const group = byNr.get(rule.nr);
+    if (group === undefined) byNr.set(rule.nr, [rule]);
+    else group.push(rule);
+  }
+  return [...byNr.keys()].sort((a, b) => a - b).map((nr) => byNr.get(nr)!);
+}
+
+// A == nr on entry. Every path ends in a RET, or a jump to one: the subtree holds all the rules
+// its numbers can match. `returns` null: the far layout, where each leaf has its own returns and
+// the jump over a lower half goes through a JA (32-bit offset).
+function emitTree(as: Assembler, groups: readonly FilterRule[][], from: number, to: number, returns: Returns | null): void {
+  if (to - from <= (returns === null ? FAR_LEAF_SIZE : LEAF_SIZE)) {
+    const local = returns ?? new Returns(as);
+    for (let i = from; i < to; i++) {
+      const group = groups[i]!;
+      const first = group[0]!;
+      if (first.when === undefined) {
+        as.jeq(first.nr, local.to(first.action), NEXT);
+        continue;
+      }
+      const other = as.label();
+      as.jeq(first.nr, NEXT, other);
+      emitGroup(as, group, local);
+      as.bind(other);
+    }
+    as.ret(SECCOMP_RET_ALLOW);
+    if (returns === null) local.emit();
+    return;
+  }
+  const mid = (from + to) >> 1;
+  const right = as.label();
+  if (returns !== null) {
+    as.jge(groups[mid]![0]!.nr, right, NEXT);
+  } else {
+    const left = as.label();
+    as.jge(groups[mid]![0]!.nr, NEXT, left);
+    as.ja(right);
+    as.bind(left);
+  }
+  emitTree(as, groups, from, mid, returns);
+  as.bind(right);
+  emitTree(as, groups, mid, to, returns);
+}
+
+// The rules of one call number, nr already matched: the first that holds decides, else ALLOW.
+function emitGroup(as: Assembler, group: readonly FilterRule[], returns: Returns): void {
+  for (const rule of group) {
+    if (rule.when === undefined) {
+      as.ja(returns.to(rule.action));
+      return; // later rules for this number can never match
+    }
+    const miss = as.label();
+    emitCheck(as, rule.when, returns.to(rule.action), miss);
+    as.bind(miss);
+  }
+  as.ret(SECCOMP_RET_ALLOW);
+}
+
 // A == nr on entry and on exit of every block.
 function emitRule(as: Assembler, rule: FilterRule): void {
-  checkU32(rule.nr, 'system call number');
-  checkU32(rule.action, 'action');
   const after = as.label();
   as.jeq(rule.nr, NEXT, after);
   if (rule.when === undefined) {
@@ -229,10 +350,24 @@ interface PendingInsn {
   k: number;
   jt: Label | null;
   jf: Label | null;
+  /** JA's target. */
+  far?: Label;
 }
+
+/** A conditional jump longer than its u8 offset allows. */
+class JumpTooFar extends Error {}
 
 class Assembler {
   private readonly insns: PendingInsn[] = [];
+
+  /** The current length, to rewind() to. Labels bound after it must not be used again. */
+  mark(): number {
+    return this.insns.length;
+  }
+
+  rewind(to: number): void {
+    this.insns.length = to;
+  }
 
   label(): Label {
     return { pos: null };
@@ -255,6 +390,15 @@ class Assembler {
     this.insns.push({ code: BPF_JSET_K, k, jt, jf });
   }
 
+  jge(k: number, jt: Label, jf: Label): void {
+    this.insns.push({ code: BPF_JGE_K, k, jt, jf });
+  }
+
+  /** An unconditional jump; its offset goes in k (resolve()). */
+  ja(to: Label): void {
+    this.insns.push({ code: BPF_JA, k: 0, jt: null, jf: null, far: to });
+  }
+
   ret(k: number): void {
     this.insns.push({ code: BPF_RET_K, k, jt: null, jf: null });
   }
@@ -262,11 +406,18 @@ class Assembler {
   resolve(): Insn[] {
     return this.insns.map((p, i) => ({
       code: p.code,
-      k: p.k >>> 0,
+      k: p.far === undefined ? p.k >>> 0 : farOffset(p.far, i),
       jt: offsetTo(p.jt, i),
       jf: offsetTo(p.jf, i),
     }));
   }
+}
+
+function farOffset(label: Label, from: number): number {
+  if (label.pos === null) throw new Error('jump to an unbound label');
+  const off = label.pos - (from + 1);
+  if (off < 0) throw new Error(`backward jump at ${from}`);
+  return off;
 }
 
 function offsetTo(label: Label | null, from: number): number {
@@ -274,6 +425,6 @@ function offsetTo(label: Label | null, from: number): number {
   if (label.pos === null) throw new Error('jump to an unbound label');
   const off = label.pos - (from + 1);
   // Classic BPF jumps forward only, by a u8.
-  if (off < 0 || off > 255) throw new Error(`jump of ${off} instructions at ${from} does not fit in a u8`);
+  if (off < 0 || off > 255) throw new JumpTooFar(`jump of ${off} instructions at ${from} does not fit in a u8`);
   return off;
 }

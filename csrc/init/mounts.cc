@@ -144,25 +144,62 @@ void host_path(char *out, const char *src) {
   if (snprintf(out, PATH_MAX, "/oldroot%s", src) >= PATH_MAX) die("mount", ENAMETOOLONG, "bind %s", src);
 }
 
+// do_bind() with the new mount API: the source is opened first (a detached copy, whose type says
+// what mount point to make), the mount point is made in its directory (kept open from the entry
+// before, parent_in_root()), and the copy attached by name there. 0 when done (or skipped: an
+// optional source that is missing); -ENOSYS when the API is missing.
+int bind_detached(const MountSpec &m, const char *src, unsigned long add) {
+  int tree = syscall(SYS_open_tree, AT_FDCWD, src, kOpenTreeClone | O_CLOEXEC | kAtRecursive);
+  if (tree < 0) {
+    if (errno == ENOENT && (m.flags & wire::kOptional)) return 0;
+    if (errno == ENOSYS || errno == EPERM) {
+      g_new_api = false;
+      return -ENOSYS;
+    }
+    die("mount", errno, "bind %s on %s: the source", m.src, m.dst);
+  }
+  struct stat st;
+  if (fstat(tree, &st) < 0) die("mount", errno, "bind %s on %s: the source", m.src, m.dst);
+  bool file = !S_ISDIR(st.st_mode);
+  char leaf[NAME_MAX + 1];
+  int parent = parent_in_root(m.dst, leaf);
+  int made = parent < 0 ? parent : create_entry(parent, leaf, file);
+  // A new, empty entry is attached by name in its directory. One that was there already (in a
+  // rootfs, maybe a symlink) is looked up in the root like any path, symlinks resolved inside it.
+  int to = parent;
+  const char *name = leaf;
+  int target = -1;
+  if (made == 1 || made == -EINVAL) {
+    target = make_path(m.dst, file ? kCreateFile : kCreateDir);
+    to = target;
+    name = "";
+    made = target < 0 ? target : 0;
+  }
+  if (made < 0) die("mount", -made, "create mount point %s for %s", m.dst, m.src);
+  SetAttr a = attrs_of(add);
+  if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | kAtRecursive, &a, sizeof a) < 0 ||
+      syscall(SYS_move_mount, tree, "", to, name, kMoveFromEmpty | (name[0] == 0 ? kMoveToEmpty : 0)) < 0) {
+    die("mount", errno, "bind %s on %s", m.src, m.dst);
+  }
+  close(tree);
+  if (target >= 0) close(target);
+  return 0;
+}
+
 void do_bind(const MountSpec &m) {
   char src[PATH_MAX];
   host_path(src, m.src);
+  unsigned long add = MS_NOSUID | ((m.flags & wire::kDev) ? 0 : MS_NODEV);
+  if (m.flags & wire::kReadOnly) add |= MS_RDONLY;
+  if (g_new_api && g_have_setattr && bind_detached(m, src, add) == 0) return;
+  // mount(2) by path below: a kept directory could end up covered.
+  forget_parent();
   struct stat st;
   if (stat(src, &st) < 0) {
     if (errno == ENOENT && (m.flags & wire::kOptional)) return;
     die("mount", errno, "bind %s on %s: the source", m.src, m.dst);
   }
   Create kind = S_ISDIR(st.st_mode) ? kCreateDir : kCreateFile;
-  unsigned long add = MS_NOSUID | ((m.flags & wire::kDev) ? 0 : MS_NODEV);
-  if (m.flags & wire::kReadOnly) add |= MS_RDONLY;
-  if (g_new_api && g_have_setattr) {
-    int target = make_path(m.dst, kind);
-    if (target < 0) die("mount", -target, "create mount point %s for %s", m.dst, m.src);
-    int r = bind_copy(AT_FDCWD, src, target, "", add, true);
-    close(target);
-    if (r == 0) return;
-    if (r != -ENOSYS) die("mount", -r, "bind %s on %s", m.src, m.dst);
-  }
   int fd = mount_at(m.dst, kind, src, nullptr, MS_BIND | (g_have_setattr ? MS_REC : 0), nullptr, m.src);
   int r = restrict_tree(fd, add);
   if (r < 0) die("mount", -r, "remount %s on %s %s", m.src, m.dst, (m.flags & wire::kReadOnly) ? "read-only" : "");
@@ -175,29 +212,23 @@ void do_tmpfs(const char *dst, const char *data, unsigned long extra) {
 }
 
 void do_symlink(const char *target, const char *dst) {
-  const char *slash = strrchr(dst, '/');
-  char parent[PATH_MAX];
-  size_t plen = slash == dst ? 1 : (size_t)(slash - dst);
-  memcpy(parent, dst, plen);
-  parent[plen] = 0;
-  int pfd = make_path(parent, kCreateDir);
-  if (pfd < 0) die("mount", -pfd, "create %s for a symlink", parent);
+  char leaf[NAME_MAX + 1];
+  int parent = parent_in_root(dst, leaf);
+  if (parent < 0) die("mount", -parent, "create the directory of symlink %s", dst);
   // O_PATH dirfds work with *at() calls; symlinkat does not follow the last component.
-  if (symlinkat(target, pfd, slash + 1) < 0 && errno != EEXIST) die("mount", errno, "create symlink %s", dst);
-  close(pfd);
+  if (symlinkat(target, parent, leaf) < 0 && errno != EEXIST) die("mount", errno, "create symlink %s", dst);
 }
 
+// A file made fresh in its directory (on the tmpfs root), O_NOFOLLOW: nothing planted is written through.
 void do_file(const MountSpec &m) {
-  int fd = make_path(m.dst, kCreateFile);
-  if (fd < 0) die("mount", -fd, "create file %s", m.dst);
-  char path[64];
-  snprintf(path, sizeof path, "/oldroot/proc/self/fd/%d", fd);
-  int w = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+  char leaf[NAME_MAX + 1];
+  int parent = parent_in_root(m.dst, leaf);
+  if (parent < 0) die("mount", -parent, "create the directory of file %s", m.dst);
+  int w = openat(parent, leaf, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (w < 0) die("mount", errno, "write file %s", m.dst);
   size_t len = strlen(m.data);
   if (write(w, m.data, len) != (ssize_t)len) die("mount", errno, "write file %s", m.dst);
   close(w);
-  close(fd);
 }
 
 // proc for the sandbox's pid namespace. Files that reach the host kernel are made read-only
@@ -383,6 +414,8 @@ void setup_mounts(const Plan &plan) {
 
   for (uint32_t i = 0; i < plan.nmounts; i++) {
     const MountSpec &m = plan.mounts[i];
+    // Entries go into the kept directory (paths.cc) only between mounts that cannot cover it.
+    if (m.op != wire::kBind && m.op != wire::kFile && m.op != wire::kSymlink) forget_parent();
     if (i == 0 && m.op != wire::kRootBind && m.op != wire::kRootTmpfs && m.op != wire::kRootOverlay) {
       die("mount", EINVAL, "build the new root: the plan does not start with one");
     }
@@ -409,6 +442,7 @@ void setup_mounts(const Plan &plan) {
     }
   }
   if (g_newroot < 0) die("mount", EINVAL, "build the new root: the plan has no mounts");
+  forget_parent();
   close(g_newroot);
 
   // Detach the host's root: rprivate first, or the unmount would propagate to the host.

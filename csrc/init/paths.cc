@@ -15,8 +15,12 @@ namespace {
 int g_root = -1;
 bool g_have_openat2 = true;
 
-// Makes `name` in the directory `parent`: a directory, or an empty file. 0 when made, 1 when
-// something was there already, or -errno.
+// parent_in_root()'s directory: its path as asked, and its fd.
+char g_parent_path[PATH_MAX];
+int g_parent_fd = -1;
+
+}  // namespace
+
 int create_entry(int parent, const char *name, bool file) {
   int r;
   if (file) {
@@ -28,8 +32,6 @@ int create_entry(int parent, const char *name, bool file) {
   if (r == 0) return 0;
   return errno == EEXIST ? 1 : -errno;
 }
-
-}  // namespace
 
 void set_lookup_root(int root_fd) { g_root = root_fd; }
 
@@ -101,4 +103,36 @@ int make_path(const char *path, Create last) {
     name = end;
     while (name < len && buf[name] == '/') name++;
   }
+}
+
+void forget_parent() {
+  if (g_parent_fd >= 0) close(g_parent_fd);
+  g_parent_fd = -1;
+  g_parent_path[0] = 0;
+}
+
+int parent_in_root(const char *path, char *leaf) {
+  char buf[PATH_MAX];
+  size_t len = strlen(path);
+  if (len >= sizeof buf || path[0] != '/') return len >= sizeof buf ? -ENAMETOOLONG : -EINVAL;
+  memcpy(buf, path, len + 1);
+  while (len > 1 && buf[len - 1] == '/') buf[--len] = 0;
+  char *slash = strrchr(buf, '/');
+  const char *name = slash + 1;
+  size_t nlen = strlen(name);
+  if (nlen == 0 || strcmp(name, ".") == 0) return -EINVAL;
+  if (nlen > NAME_MAX) return -ENAMETOOLONG;
+  memcpy(leaf, name, nlen + 1);
+  // The parent: everything before the last slash, without trailing slashes ("/" at least).
+  size_t plen = slash - buf;
+  while (plen > 0 && buf[plen - 1] == '/') plen--;
+  if (plen == 0) plen = 1;
+  buf[plen] = 0;
+  if (g_parent_fd >= 0 && strcmp(buf, g_parent_path) == 0) return g_parent_fd;
+  forget_parent();
+  int fd = make_path(buf, kCreateDir);
+  if (fd < 0) return fd;
+  memcpy(g_parent_path, buf, plen + 1);
+  g_parent_fd = fd;
+  return fd;
 }

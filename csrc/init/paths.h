@@ -14,3 +14,17 @@ enum Create { kNoCreate, kCreateDir, kCreateFile };
 // Opens `path` inside the new root, creating what is missing: directories on the way, and the
 // last component as a directory or an empty file. Returns an O_PATH fd or -errno.
 int make_path(const char *path, Create last);
+
+// Makes `name` in the directory `parent`: a directory, or an empty file. 0 when made, 1 when
+// something was there already, or -errno.
+int create_entry(int parent, const char *name, bool file);
+
+// The directory that holds `path`'s last component (made when missing, as make_path does), and
+// that component in `leaf` (NAME_MAX + 1 bytes). The default root puts a dozen entries in /etc one
+// after another, so the directory is kept open and reused while the next entry goes in the same
+// one: the fd belongs to this module, valid until the next call or forget_parent(). -errno;
+// -EINVAL when the last component is "." (use make_path()).
+int parent_in_root(const char *path, char *leaf);
+
+// Drops the kept directory: a mount may cover it or a directory above it.
+void forget_parent();

@@ -3,8 +3,10 @@
 // read-only all the way down; nothing may be setuid or a device unless it is one of /dev's).
 // Each attack runs in the real sandbox; each control runs the same probe outside, where it gets
 // through. Nothing outside is written: the canaries are files this test made.
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import type { SandboxOptions } from '../../lib/index.js';
@@ -149,8 +151,21 @@ test('a read-only bind is read-only all the way down: the host /dev/shm under a 
 });
 
 /** A directory rootfs: mount points, merged-/usr links, and the host /usr bound in. */
-function makeRootfs(extra: (dir: string) => void): { path: string; opts: SandboxOptions } {
-  const dir = scratch('rootfs');
+/**
+ * A directory whose filesystem honours setuid bits and device nodes, for the controls that show a
+ * planted one works outside: the temp dir here; in the test VMs /tmp is a nosuid,nodev tmpfs, so
+ * the first of /var/tmp, /root and the project directory that is neither.
+ */
+function suidDevParent(): string {
+  for (const dir of [tmpdir(), '/var/tmp', '/root', repoRoot]) {
+    const r = spawnSync('findmnt', ['-no', 'OPTIONS', '-T', dir], { encoding: 'utf8' });
+    if (r.status === 0 && !/\b(nosuid|nodev)\b/.test(r.stdout)) return dir;
+  }
+  return tmpdir();
+}
+
+function makeRootfs(extra: (dir: string) => void, parent?: string): { path: string; opts: SandboxOptions } {
+  const dir = scratch('rootfs', 0o755, parent);
   cleanup.push(dir.remove);
   for (const d of ['usr', 'proc', 'dev', 'tmp', PROBE_DIR.slice(1)]) mkdirSync(join(dir.path, d), { mode: 0o755 });
   for (const l of ['bin', 'lib', 'lib64', 'sbin']) symlinkSync(`usr/${l}`, join(dir.path, l));
@@ -181,7 +196,7 @@ test('a device node and a setuid-root file in a rootfs directory do not work ins
     if (mk[0] !== 'made') throw new Error('mknod failed');
     copyFileSync('/usr/bin/id', join(dir, 'suid-id'));
     chmodSync(join(dir, 'suid-id'), 0o4755);
-  });
+  }, suidDevParent());
   const b = box(rootfs.opts);
   t.is(await probeInside(b, ['open', '/null2', 'w']), 'EACCES', 'nodev: the device cannot be opened');
   t.is((await inside(b, ['/suid-id', '-u']))[0], '1000', 'the setuid-root file runs as the sandbox user');

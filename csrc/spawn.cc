@@ -44,7 +44,9 @@ constexpr size_t kStackSize = 64 * 1024;
 thread_local void *t_stack = nullptr;  // one per launching thread; the caller is suspended while it is used
 
 struct ChildArgs {
-  int fds[7];  // become 0..6 in the child: stdio, plan, report, sync, init binary
+  int fds[7 + wire::kMaxCgroupFds];  // become 0..6 in the child (stdio, plan, report, sync, init
+                                     // binary), then the cgroup files from 7
+  int count;                         // 7 + the number of cgroup files init is to join
 };
 
 // Writes a failure record for the parent. Only raw syscalls and the stack.
@@ -86,15 +88,15 @@ int child_main(void *p) {
   }
   // Move every fd above the targets first, so that a source that is also a target number is
   // not overwritten; dup2 then clears CLOEXEC on exactly the fds init should get.
-  int high[7];
-  for (int i = 0; i < 7; i++) {
+  int high[7 + wire::kMaxCgroupFds];
+  for (int i = 0; i < a->count; i++) {
     high[i] = syscall(SYS_fcntl, a->fds[i], F_DUPFD_CLOEXEC, 16);
     if (high[i] < 0) {
       child_report(report, "fds", errno);
       return 127;
     }
   }
-  for (int i = 0; i < 7; i++) {
+  for (int i = 0; i < a->count; i++) {
     if (syscall(SYS_dup3, high[i], i, 0) < 0) {
       child_report(report, "fds", errno);
       return 127;
@@ -102,8 +104,8 @@ int child_main(void *p) {
   }
   report = wire::kReportFd;
   // Only what init was given survives (runc CVE-2024-21626 leaked a host fd into a container).
-  if (syscall(SYS_close_range, 7, ~0U, 0) < 0) {
-    for (int fd = 7; fd < 65536; fd++) syscall(SYS_close, fd);  // kernels before 5.9
+  if (syscall(SYS_close_range, a->count, ~0U, 0) < 0) {
+    for (int fd = a->count; fd < 65536; fd++) syscall(SYS_close, fd);  // kernels before 5.9
   }
   static const char *const init_argv[] = {"sandbox-init", nullptr};
   static const char *const init_envp[] = {nullptr};
@@ -187,7 +189,36 @@ int launch_sandbox(const LaunchSpec &spec, Launched *out, LaunchFailure *fail) {
     close(report[1]);
     return fail_with(fail, "pipe", "create the sync pipe", e);
   }
-  ChildArgs args = {{spec.stdio[0], spec.stdio[1], spec.stdio[2], plan_fd, report[1], sync[0], g_init_fd}};
+  // The cgroup files are opened here, by the caller, who may write them; init writes "0" (itself)
+  // to each. Not the caller writing init's pid: on cgroup v1 that takes the kernel's global
+  // cgroup_threadgroup_rwsem for writing, which waits for an RCU grace period (4-10 ms per
+  // launch, measured), while a task moving itself alone takes no such lock.
+  int cg[wire::kMaxCgroupFds];
+  int ncg = 0;
+  if (spec.cgroup_procs.size() > (size_t)wire::kMaxCgroupFds) {
+    close(plan_fd);
+    close(report[0]);
+    close(report[1]);
+    close(sync[0]);
+    close(sync[1]);
+    return fail_with(fail, "cgroup", "join more than 8 cgroup hierarchies", E2BIG);
+  }
+  for (auto &procs : spec.cgroup_procs) {
+    int fd = open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+      int e = errno;
+      for (int i = 0; i < ncg; i++) close(cg[i]);
+      close(plan_fd);
+      close(report[0]);
+      close(report[1]);
+      close(sync[0]);
+      close(sync[1]);
+      return fail_with(fail, "cgroup", "open " + procs, e);
+    }
+    cg[ncg++] = fd;
+  }
+  ChildArgs args = {{spec.stdio[0], spec.stdio[1], spec.stdio[2], plan_fd, report[1], sync[0], g_init_fd}, 7};
+  for (int i = 0; i < ncg; i++) args.fds[7 + i] = cg[i];
 
   int pidfd = -1;
   struct clone_args ca;
@@ -201,6 +232,8 @@ int launch_sandbox(const LaunchSpec &spec, Launched *out, LaunchFailure *fail) {
   if (into_cgroup) {
     ca.flags |= CLONE_INTO_CGROUP;
     ca.cgroup = (uint64_t)spec.cgroup_fd;
+  } else {
+    args.count = 7 + ncg;
   }
 
   // Every signal blocked across clone: a handler run by the child would run Node's code on a
@@ -233,11 +266,13 @@ int launch_sandbox(const LaunchSpec &spec, Launched *out, LaunchFailure *fail) {
     into_cgroup = false;
     ca.flags &= ~(uint64_t)CLONE_INTO_CGROUP;
     ca.cgroup = 0;
+    args.count = 7 + ncg;
     pid = sbx_clone3(&ca, sizeof ca, child_main, &args);
   }
   if (pid == -ENOSYS) {
     // No clone3 (Linux < 5.3, or a container's seccomp profile): clone(2) has CLONE_PIDFD too.
     into_cgroup = false;
+    args.count = 7 + ncg;
     pid = clone(child_main, (char *)t_stack + kStackSize,
                 CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE_NEWUSER | CLONE_NEWPID | SIGCHLD, &args, &pidfd);
     if (pid < 0) pid = -errno;
@@ -247,25 +282,17 @@ int launch_sandbox(const LaunchSpec &spec, Launched *out, LaunchFailure *fail) {
   close(plan_fd);
   close(report[1]);
   close(sync[0]);
+  for (int i = 0; i < ncg; i++) close(cg[i]);
   if (pid < 0) {
     close(report[0]);
     close(sync[1]);
     return fail_with(fail, "clone", "create the sandbox's user and pid namespaces", (int)-pid);
   }
 
-  // The init waits on the sync pipe: nothing of the sandbox runs before it is in its cgroup
-  // and has its id maps.
+  // The init joins its cgroups first thing (or clone put it there), then waits on the sync pipe
+  // for its id maps: nothing of the sandbox runs outside its cgroup.
   int err = 0;
   std::string what;
-  if (!into_cgroup) {
-    for (auto &procs : spec.cgroup_procs) {
-      err = -write_proc_file(procs, std::to_string(pid));
-      if (err) {
-        what = "write " + procs;
-        break;
-      }
-    }
-  }
   if (!err && spec.defer_release) {
     fcntl(report[0], F_SETFL, O_NONBLOCK);
     out->pid = (pid_t)pid;

@@ -51,6 +51,10 @@ constexpr int kPlanFd = 3;
 constexpr int kReportFd = 4;
 constexpr int kSyncFd = 5;
 constexpr int kInitExeFd = 6;
+// From here up, one per cgroup hierarchy: the `tasks` (v1) or `cgroup.procs` file init joins by
+// writing "0" to it, when clone could not put it in its cgroup (CLONE_INTO_CGROUP, v2 only).
+constexpr int kFirstCgroupFd = 7;
+constexpr int kMaxCgroupFds = 8;
 
 // Sent by the parent to init to end the sandbox (a limit, an abort): init SIGKILLs everything
 // inside, reaps it and still reports the command's status and rusage. SIGRTMIN+6 on glibc.

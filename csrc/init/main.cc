@@ -3,12 +3,14 @@
 // The addon's clone child (csrc/spawn.cc) made the user and pid namespaces, set the parent-death
 // signal, raised ambient capabilities (so this program keeps its capabilities in the new user
 // namespace across execve whatever its uid) and exec'd this binary with:
-//   fd 0-2 the command's stdio, 3 the plan (memfd), 4 the report pipe, 5 the parent's "go" pipe.
+//   fd 0-2 the command's stdio, 3 the plan (memfd), 4 the report pipe, 5 the parent's "go" pipe,
+//   6 this binary's memfd, and from 7 up the cgroup files to join (when clone could not).
 //
 // The sequence, in order:
-//   1. block every signal (they are taken synchronously in the reaper loop below)
+//   1. block every signal (they are taken synchronously in the reaper loop below); join the
+//      cgroups whose files the parent passed from fd 7 up
 //   2. read the plan
-//   3. wait for the parent's "go" (it put us in our cgroup and, as root, wrote the id maps:
+//   3. wait for the parent's "go" (as root, it wrote the id maps:
 //      then switch to the mapped ids), or write our own single-id maps
 //   4. unshare mount (+ net, ipc, uts, cgroup) namespaces; hostname; loopback up
 //   5. build the filesystem and pivot_root into it (mounts.cc); chdir to the working directory
@@ -46,6 +48,20 @@ void wait_for_parent() {
   while (n < 0 && errno == EINTR);
   // EOF without the byte: the parent failed to write our maps or cgroup and gave up.
   if (n != 1) _exit(1);
+}
+
+// Moves init into the sandbox's cgroups: fds from wire::kFirstCgroupFd up are their `tasks` (v1)
+// or `cgroup.procs` files, opened by the parent, present when clone could not place init itself.
+// "0" is the writer: a single-threaded task moving itself takes no global lock (spawn.cc).
+void join_cgroups() {
+  for (int fd = wire::kFirstCgroupFd; fd < wire::kFirstCgroupFd + wire::kMaxCgroupFds; fd++) {
+    if (fcntl(fd, F_GETFD) < 0) break;  // the first closed one ends the list
+    ssize_t n;
+    do n = write(fd, "0", 1);
+    while (n < 0 && errno == EINTR);
+    if (n != 1) die("cgroup", n < 0 ? errno : EIO, "join the sandbox's cgroup (fd %d)", fd);
+    close(fd);
+  }
 }
 
 // Signals the sandbox's parent may send to pid 1 that belong to the command.
@@ -96,6 +112,7 @@ int main() {
   sigset_t all;
   sigfillset(&all);
   sigprocmask(SIG_SETMASK, &all, nullptr);
+  join_cgroups();
   // Everything init holds stays out of the command: only 0-2 are inherited.
   for (int fd : {wire::kPlanFd, wire::kReportFd, wire::kSyncFd}) fcntl(fd, F_SETFD, FD_CLOEXEC);
   // The memfd this program was exec'd from is no longer needed, and must not reach the command.

@@ -15,7 +15,8 @@ function sandboxCgroups() {
   let count = 0;
   for (const parent of found.manager.parents) {
     for (const name of fs.readdirSync(parent)) {
-      if (/^sandbox-\d+-\d+-\d+$/.test(name) && fs.statSync(path.join(parent, name)).isDirectory()) count++;
+      // This process's own (sandbox-PID-START-N): other test files run sandboxes at the same time.
+      if (new RegExp(`^sandbox-${process.pid}-\\d+-\\d+$`).test(name) && fs.statSync(path.join(parent, name)).isDirectory()) count++;
     }
   }
   return { mode: found.manager.mode, reason: null, count };

@@ -125,6 +125,7 @@ Napi::Value exit_object(Napi::Env env, const siginfo_t &si, const struct rusage 
   o.Set("treeUserUs", null);
   o.Set("treeSysUs", null);
   o.Set("treeMaxRssKb", null);
+  o.Set("netnsEmpty", false);
   bool exited = false;
   for (const wire::Report &r : records) {
     if (r.kind == wire::kReportError && o.Get("error").IsNull()) {
@@ -146,6 +147,7 @@ Napi::Value exit_object(Napi::Env env, const siginfo_t &si, const struct rusage 
       o.Set("treeUserUs", (double)r.user_us);
       o.Set("treeSysUs", (double)r.sys_us);
       o.Set("treeMaxRssKb", (double)r.maxrss_kb);
+      o.Set("netnsEmpty", r.netns_empty == 1);
     }
   }
   // The init's own fate: it is killed (wall-time limit, abort, the cgroup) or fails before
@@ -351,33 +353,21 @@ Napi::Value MonotonicNs(const Napi::CallbackInfo &info) {
   return Napi::Number::New(info.Env(), (double)ts.tv_sec * 1e9 + ts.tv_nsec);
 }
 
-// The network namespace pool's slow steps, on the thread pool: netnsCreate(cb) calls cb(fd) with
-// a new namespace's fd or -errno; netnsCheck(fd, cb) calls cb(1) when it holds nothing, cb(0)
-// when it does, or cb(-errno).
-class NetnsJob : public Napi::AsyncWorker {
+// netnsCreate(cb): makes a network namespace with loopback up on the thread pool (about a
+// millisecond, under a kernel-wide lock) and calls cb(fd), or cb(-errno).
+class NetnsCreateJob : public Napi::AsyncWorker {
  public:
-  NetnsJob(Napi::Function cb, int fd) : Napi::AsyncWorker(cb), fd_(fd) {}
-  void Execute() override { result_ = fd_ < 0 ? netns_create() : netns_is_empty(fd_); }
+  explicit NetnsCreateJob(Napi::Function cb) : Napi::AsyncWorker(cb) {}
+  void Execute() override { result_ = netns_create(); }
   void OnOK() override { Callback().Call({Napi::Number::New(Env(), result_)}); }
 
  private:
-  int fd_;
   int result_ = -EAGAIN;
 };
 
 Napi::Value NetnsCreate(const Napi::CallbackInfo &info) {
   if (info.Length() < 1 || !info[0].IsFunction()) return throw_type(info.Env(), "Expected (callback: function) for netnsCreate");
-  (new NetnsJob(info[0].As<Napi::Function>(), -1))->Queue();
-  return info.Env().Undefined();
-}
-
-Napi::Value NetnsCheck(const Napi::CallbackInfo &info) {
-  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsFunction()) {
-    return throw_type(info.Env(), "Expected (fd: number, callback: function) for netnsCheck");
-  }
-  int fd = info[0].As<Napi::Number>().Int32Value();
-  if (fd < 0) return throw_type(info.Env(), "Expected a file descriptor for netnsCheck");
-  (new NetnsJob(info[1].As<Napi::Function>(), fd))->Queue();
+  (new NetnsCreateJob(info[0].As<Napi::Function>()))->Queue();
   return info.Env().Undefined();
 }
 
@@ -407,7 +397,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("close", Napi::Function::New(env, CloseFd));
   exports.Set("monotonicNs", Napi::Function::New(env, MonotonicNs));
   exports.Set("netnsCreate", Napi::Function::New(env, NetnsCreate));
-  exports.Set("netnsCheck", Napi::Function::New(env, NetnsCheck));
   return exports;
 }
 

@@ -11,8 +11,6 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include <initializer_list>
-
 namespace {
 
 // The launching thread's own namespace, opened once per thread (the addon also runs in workers).
@@ -59,35 +57,6 @@ int on_own_thread(int (*fn)(int), int arg) {
   return job.result;
 }
 
-// 1 when every "used N", "inuse N" and "tw N" of a sockstat file is 0, 0 when one is not.
-// These are the namespace's own counts: every socket of every family ("sockets: used", counted
-// in sk_alloc), each protocol's sockets, the TIME_WAIT entries the kernel keeps after a close,
-// and the IP fragment queues (a datagram half sent by one sandbox must not be completed by the
-// next). "orphan", "alloc" and "mem" are the host's totals, and not looked at.
-int counts_zero(const char *text) {
-  for (const char *key : {"used ", "inuse ", " tw "}) {
-    size_t len = strlen(key);
-    for (const char *p = strstr(text, key); p; p = strstr(p + len, key)) {
-      if (strtol(p + len, nullptr, 10) != 0) return 0;
-    }
-  }
-  return 1;
-}
-
-// counts_zero() of /proc/thread-self/net/<name>; `missing` when the file is not there (no IPv6).
-int file_counts_zero(const char *path, int missing) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return errno == ENOENT ? missing : -errno;
-  char buf[2048];
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  int e = errno;
-  close(fd);
-  if (n <= 0) return n < 0 ? -e : -EIO;
-  buf[n] = 0;
-  if (!strstr(buf, "inuse ")) return -EPROTO;  // not the format this reads
-  return counts_zero(buf);
-}
-
 int create_here(int) {
   if (unshare(CLONE_NEWNET) < 0) return -errno;
   int fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
@@ -100,18 +69,10 @@ int create_here(int) {
   return fd;
 }
 
-int check_in(int fd) {
-  if (setns(fd, CLONE_NEWNET) < 0) return -errno;
-  int v4 = file_counts_zero("/proc/thread-self/net/sockstat", -ENOENT);
-  if (v4 != 1) return v4;
-  return file_counts_zero("/proc/thread-self/net/sockstat6", 1);
-}
-
 }  // namespace
 
 int netns_create() { return on_own_thread(create_here, 0); }
 
-int netns_is_empty(int fd) { return on_own_thread(check_in, fd); }
 
 int netns_remember_home() {
   if (t_home < 0) t_home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);

@@ -8,11 +8,6 @@
 // Blocks for about a millisecond: call it off the event loop.
 int netns_create();
 
-// 1 when the namespace holds no socket at all (`sockets: used 0`, no TIME_WAIT), 0 when it does,
-// or -errno. A namespace whose sandbox has ended and holds nothing is as good as new: its
-// owner is the caller's user namespace, so the sandbox could change nothing but sockets in it.
-int netns_is_empty(int fd);
-
 // Opens the calling thread's own network namespace once, so that netns_leave() can come back
 // to it: called when the addon loads on a thread. 0 or -errno.
 int netns_remember_home();

@@ -157,10 +157,13 @@ std::string plan_from_js(const Napi::Object &js, LaunchSpec *spec) {
   spec->defer_release = defer.As<Napi::Boolean>().Value();
   if (spec->defer_release && !spec->parent_writes_maps) return "Expected parentWritesMaps with plan.deferRelease";
 
+  if (!get_int(js, "netnsFd", &spec->netns_fd, &err)) return err;
+  if (spec->netns_fd >= 0 && (namespaces & wire::kNsNet)) return "Expected no net bit in plan.namespaces with plan.netnsFd";
+
   Writer w{spec->blob};
   w.u32(wire::kMagic);
   w.u32(wire::kVersion);
-  w.u32(namespaces);
+  w.u32(namespaces | (spec->netns_fd >= 0 ? wire::kNsNetLent : 0));
   w.u32(uid);
   w.u32(gid);
   w.u32(spec->parent_writes_maps);
@@ -249,11 +252,9 @@ std::string plan_from_js(const Napi::Object &js, LaunchSpec *spec) {
     if (!(d >= 0 && d < 1 << 30) || d != (double)(int)d) return expected("an fd number", "plan.stdio[" + std::to_string(i) + "]", f);
     spec->stdio[i] = (int)d;
   }
-  if (!get_int(js, "cgroupFd", &spec->cgroup_fd, &err) || !get_strings(js, "cgroupProcs", &spec->cgroup_procs, &err) ||
-      !get_int(js, "netnsFd", &spec->netns_fd, &err)) {
+  if (!get_int(js, "cgroupFd", &spec->cgroup_fd, &err) || !get_strings(js, "cgroupProcs", &spec->cgroup_procs, &err)) {
     return err;
   }
-  if (spec->netns_fd >= 0 && (namespaces & wire::kNsNet)) return "Expected no net bit in plan.namespaces with plan.netnsFd";
   for (auto &p : spec->cgroup_procs) {
     if (p.empty() || p[0] != '/') return "Expected absolute paths in plan.cgroupProcs";
   }

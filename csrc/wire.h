@@ -40,6 +40,8 @@ constexpr uint32_t kNsIpc = 0x08000000;     // CLONE_NEWIPC
 constexpr uint32_t kNsUts = 0x04000000;     // CLONE_NEWUTS
 constexpr uint32_t kNsCgroup = 0x02000000;  // CLONE_NEWCGROUP
 constexpr uint32_t kNsAllowed = kNsNet | kNsIpc | kNsUts | kNsCgroup;
+// Not a namespace to make: the network namespace was lent from the pool (the addon sets it).
+constexpr uint32_t kNsNetLent = 0x1;
 
 // Sizes beyond which a plan is refused as absurd.
 constexpr uint32_t kMaxStrings = 1u << 16;
@@ -77,6 +79,10 @@ struct Report {
   int64_t user_us;
   int64_t sys_us;
   int64_t maxrss_kb;
+  // kReportExited, when init did not make its network namespace (one lent from the pool): 1 when
+  // that namespace held nothing once everything else had ended (setup.cc, netns_empty()).
+  uint32_t netns_empty;
+  uint32_t reserved;
   char stage[24];
   char detail[424];
 };

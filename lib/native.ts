@@ -17,6 +17,8 @@ export interface NativeExitReport extends NativeExit {
   /** How init itself ended. */
   init: { exitCode: number | null; signal: number | null };
   commandExited: boolean;
+  /** A network namespace lent from the pool held nothing when the sandbox ended (init's own check). */
+  netnsEmpty: boolean;
 }
 
 export interface NativeAddon {
@@ -29,8 +31,6 @@ export interface NativeAddon {
   monotonicNs(): number;
   /** Makes a network namespace with loopback up on the thread pool: cb(fd) or cb(-errno). */
   netnsCreate(cb: (fdOrErrno: number) => void): void;
-  /** cb(1) when the namespace holds no socket, cb(0) when it does, cb(-errno). */
-  netnsCheck(fd: number, cb: (result: number) => void): void;
 }
 
 /** The signal that makes the sandbox's init kill everything inside and still report (csrc/wire.h). */

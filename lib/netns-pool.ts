@@ -4,7 +4,8 @@
 // tearing one down as much again in a kernel worker; it was the largest single cost of a
 // launch. The pool makes them on the thread pool (csrc/netns.cc) and lends each to one sandbox;
 // when that sandbox has ended it is reused only if it holds nothing: no socket of any family,
-// no TIME_WAIT entry, no IP fragment queue (sockstat's own counts). Nothing else in it can have
+// no TIME_WAIT entry, no IP fragment queue (sockstat's own counts, which the sandbox's init reads
+// after everything else inside has ended and reports on its pipe). Nothing else in it can have
 // changed: the namespace belongs to the caller's user namespace, over which the sandbox has no
 // capability, so its interfaces, addresses, routes, firewall and sysctls are out of reach.
 //
@@ -45,18 +46,18 @@ class NetnsPool {
     return fd;
   }
 
-  /** A namespace back from its sandbox, which has ended: reused if it holds nothing, else closed. */
-  give(fd: number): void {
-    const addon = native();
-    addon.netnsCheck(fd, (empty) => {
-      if (empty === 1 && !this.#off) {
-        this.#free.push(fd);
-        return;
-      }
-      addon.close(fd);
-      this.#owned--;
-      this.#fill();
-    });
+  /**
+   * A namespace back from its sandbox, which has ended: lent again when the sandbox's init found
+   * it empty (`empty`, read from its report once everything else had ended), else closed.
+   */
+  give(fd: number, empty: boolean): void {
+    if (empty && !this.#off) {
+      this.#free.push(fd);
+      return;
+    }
+    native().close(fd);
+    this.#owned--;
+    this.#fill();
   }
 
   /** Counts, for tests and benchmarks: `fds` is how many namespace fds the pool has open now. */

@@ -101,8 +101,8 @@ export class Sandbox {
     let subordinate;
     // Lent until the sandbox has ended (lib/netns-pool.ts); -1: init makes its own.
     const netnsFd = cfg.network === 'none' ? netnsPool().take() : -1;
-    const returnNetns = () => {
-      if (netnsFd >= 0) netnsPool().give(netnsFd);
+    const returnNetns = (empty: boolean) => {
+      if (netnsFd >= 0) netnsPool().give(netnsFd, empty);
     };
     try {
       plan = buildPlan({
@@ -121,7 +121,7 @@ export class Sandbox {
     } catch (e) {
       stdio.abort();
       void cgroup?.destroy();
-      returnNetns();
+      returnNetns(true); // never entered
       throw e;
     }
     const addon = native();
@@ -140,7 +140,7 @@ export class Sandbox {
     } catch (e) {
       stdio.abort();
       void cgroup?.destroy();
-      returnNetns();
+      returnNetns(false); // the clone may have happened
       throw setupError(e);
     }
     for (const fd of stdio.childSide) addon.close(fd);
@@ -210,7 +210,7 @@ export class Sandbox {
       const exit = await exited;
       ended = true;
       // The init has been reaped, and with it everything in its pid namespace.
-      returnNetns();
+      returnNetns(exit.netnsEmpty);
       const endedAt = addon.monotonicNs();
       for (const t of timers) clearTimeout(t);
       if (cpuPoll !== null) clearTimeout(cpuPoll);

@@ -67,7 +67,7 @@ void join_cgroups() {
 // Signals the sandbox's parent may send to pid 1 that belong to the command.
 const int kForwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGCONT, SIGWINCH, SIGALRM, SIGTSTP};
 
-[[noreturn]] void reap(pid_t command) {
+[[noreturn]] void reap(pid_t command, bool lent_netns) {
   sigset_t all;
   sigfillset(&all);
   int status = 0;
@@ -102,7 +102,8 @@ const int kForwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SI
   kill(-1, SIGKILL);
   while (waitpid(-1, nullptr, 0) > 0 || errno == EINTR) {
   }
-  report_exit(wire::kReportFd, status, ended);
+  // Everything else in the sandbox is gone: what is left in a lent network namespace stays there.
+  report_exit(wire::kReportFd, status, ended, lent_netns && netns_empty());
   _exit(0);
 }
 
@@ -185,5 +186,5 @@ int main() {
   close(0);
   close(1);
   close(2);
-  reap(command);
+  reap(command, (plan.namespaces & wire::kNsNetLent) != 0);
 }

@@ -76,12 +76,13 @@ void report_started(int fd, int pid, uint64_t t_ns) {
   write_full(fd, &r, sizeof r);
 }
 
-void report_exit(int fd, int status, uint64_t t_ns) {
+void report_exit(int fd, int status, uint64_t t_ns, bool netns_empty) {
   wire::Report r;
   memset(&r, 0, sizeof r);
   r.kind = wire::kReportExited;
   r.value = status;
   r.t_ns = t_ns;
+  r.netns_empty = netns_empty;
   struct rusage ru;
   if (getrusage(RUSAGE_CHILDREN, &ru) == 0) {
     fill_cpu_times(&r, ru);

@@ -16,8 +16,9 @@ void report_event(int fd, uint32_t kind, int64_t value, uint64_t t_ns);
 // cgroup, so the parent subtracts it from the cgroup's figure).
 void report_started(int fd, int pid, uint64_t t_ns);
 
-// The command's end: wait status, time, and rusage of all init reaped.
-void report_exit(int fd, int status, uint64_t t_ns);
+// The command's end: wait status, time, rusage of all init reaped, and whether a network
+// namespace lent to the sandbox is empty (netns_empty()).
+void report_exit(int fd, int status, uint64_t t_ns, bool netns_empty);
 
 // Reports and ends init with status 1: setup cannot continue.
 [[noreturn]] void die(const char *stage, int err, const char *detail_fmt, ...)

@@ -18,7 +18,9 @@ import {
   type ArgCheck,
   type Insn,
 } from '../../lib/seccomp/bpf.js';
-import { buildSeccompProgram, defaultDenied, parseSeccompFile, type SeccompArch } from '../../lib/seccomp/index.js';
+import { readFileSync } from 'node:fs';
+import { defaultProgramsSource } from '../../lib/seccomp/generate-defaults.js';
+import { assembleProgram, buildSeccompProgram, defaultDenied, parseSeccompFile, type SeccompArch } from '../../lib/seccomp/index.js';
 import { defaultPolicy } from '../../lib/seccomp/policy.js';
 import { syscallsArm64 } from '../../lib/seccomp/syscalls-arm64.js';
 import { syscallsX64 } from '../../lib/seccomp/syscalls-x64.js';
@@ -173,6 +175,12 @@ test("'none' builds nothing; the default arch is this machine's", (t) => {
   } else {
     t.throws(() => buildSeccompProgram('default'), { instanceOf: SandboxError });
   }
+});
+
+test('the prebuilt default programs are what assembling the default policy gives', (t) => {
+  for (const arch of arches) t.deepEqual(buildSeccompProgram('default', arch), assembleProgram({}, arch), arch);
+  const file = readFileSync(new URL('../../lib/seccomp/default-programs.ts', import.meta.url), 'utf8');
+  t.is(file, defaultProgramsSource(), 'out of date: npm run build:ts && node dist/lib/seccomp/generate-defaults.js');
 });
 
 test('the program is struct sock_filter[] in little-endian bytes', (t) => {

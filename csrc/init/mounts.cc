@@ -2,7 +2,7 @@
 //   1. make every mount a slave, so nothing we do propagates back to the host;
 //   2. mount a tmpfs on /tmp and pivot_root into it: the host's root is now /oldroot;
 //   3. build the new root at /newroot from the plan's mount list (host paths under /oldroot);
-//   4. detach /oldroot and pivot_root into /newroot.
+//   4. pivot_root into /newroot and detach the staging area with the host's root in it.
 // Mount targets are resolved with openat2(RESOLVE_IN_ROOT) relative to /newroot (paths.cc), so a
 // symlink planted in a rootfs or a writable bind (by an earlier run) cannot redirect a mount
 // outside it. Binds use the new mount API where the kernel has it (bind_copy).
@@ -445,14 +445,14 @@ void setup_mounts(const Plan &plan) {
   forget_parent();
   close(g_newroot);
 
-  // Detach the host's root: rprivate first, or the unmount would propagate to the host.
+  // The host's root goes rprivate first, or its unmount could propagate to the host.
   if (mount("oldroot", "/oldroot", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0) die("mount", errno, "make /oldroot private");
-  if (umount2("/oldroot", MNT_DETACH) < 0) die("mount", errno, "detach the host's root");
-  // pivot_root(".", ".") stacks the old root on the new one; unmounting "." then drops it
-  // (pivot_root(2), "new_root and put_old may be the same directory").
+  // pivot_root(".", ".") stacks the old root (the staging tmpfs, the host's root below it at
+  // /oldroot) on the new one; one lazy unmount of "." then detaches both (pivot_root(2),
+  // "new_root and put_old may be the same directory"): one unmount, one RCU grace period.
   int old = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
   if (old < 0 || chdir("/newroot") < 0) die("pivot_root", errno, "enter the new root");
   if (syscall(SYS_pivot_root, ".", ".") < 0) die("pivot_root", errno, "pivot_root into the new root");
-  if (fchdir(old) < 0 || umount2(".", MNT_DETACH) < 0 || chdir("/") < 0) die("pivot_root", errno, "detach the staging area");
+  if (fchdir(old) < 0 || umount2(".", MNT_DETACH) < 0 || chdir("/") < 0) die("pivot_root", errno, "detach the staging area and the host's root");
   close(old);
 }

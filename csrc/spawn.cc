@@ -195,25 +195,22 @@ int launch_sandbox(const LaunchSpec &spec, Launched *out, LaunchFailure *fail) {
   // launch, measured), while a task moving itself alone takes no such lock.
   int cg[wire::kMaxCgroupFds];
   int ncg = 0;
-  if (spec.cgroup_procs.size() > (size_t)wire::kMaxCgroupFds) {
+  // Everything opened so far, closed when the launch stops before clone.
+  auto abandon = [&](const char *stage, const std::string &detail, int e) {
+    for (int i = 0; i < ncg; i++) close(cg[i]);
     close(plan_fd);
     close(report[0]);
     close(report[1]);
     close(sync[0]);
     close(sync[1]);
-    return fail_with(fail, "cgroup", "join more than 8 cgroup hierarchies", E2BIG);
-  }
+    return fail_with(fail, stage, detail, e);
+  };
+  if (spec.cgroup_procs.size() > (size_t)wire::kMaxCgroupFds) return abandon("cgroup", "join more than 8 cgroup hierarchies", E2BIG);
   for (auto &procs : spec.cgroup_procs) {
     int fd = open(procs.c_str(), O_WRONLY | O_CLOEXEC);
     if (fd < 0) {
       int e = errno;
-      for (int i = 0; i < ncg; i++) close(cg[i]);
-      close(plan_fd);
-      close(report[0]);
-      close(report[1]);
-      close(sync[0]);
-      close(sync[1]);
-      return fail_with(fail, "cgroup", "open " + procs, e);
+      return abandon("cgroup", "open " + procs, e);
     }
     cg[ncg++] = fd;
   }
@@ -252,12 +249,7 @@ int launch_sandbox(const LaunchSpec &spec, Launched *out, LaunchFailure *fail) {
     int e = netns_enter(spec.netns_fd);
     if (e < 0) {
       sigprocmask(SIG_SETMASK, &old, nullptr);
-      close(plan_fd);
-      close(report[0]);
-      close(report[1]);
-      close(sync[0]);
-      close(sync[1]);
-      return fail_with(fail, "network", "enter a pooled network namespace", -e);
+      return abandon("network", "enter a pooled network namespace", -e);
     }
   }
   long pid = sbx_clone3(&ca, sizeof ca, child_main, &args);

@@ -139,7 +139,7 @@ export async function accuracy(o: BenchOptions): Promise<Row[]> {
     const memDflt = await plainSbx.run([spin, 'touch', '100']);
     rows.push(row(`memoryPeakBytes, touch 100 MiB, memory 512m ${tag(memCg, 'mem')}`, mib(memCg.memoryPeakBytes), `100 MiB (plain maxrss ${mib(memBase.maxRssBytes)})`, err(memCg.memoryPeakBytes, expected), 'within ±5%'));
     if (memCg.memoryAnonBytes !== null) {
-      rows.push(row('  of which anon / file at the end (memory.stat)', `${mib(memCg.memoryAnonBytes)} / ${mib(memCg.memoryFileBytes ?? 0)}`, '', '', ''));
+      rows.push(row('  of which anon / file (memory.stat, the largest sample while it ran)', `${mib(memCg.memoryAnonBytes)} / ${mib(memCg.memoryFileBytes ?? 0)}`, '', '', ''));
     }
     rows.push(row(`memoryPeakBytes, touch 100 MiB, defaults ${tag(memDflt, 'mem')}`, mib(memDflt.memoryPeakBytes), `100 MiB (plain maxrss ${mib(memBase.maxRssBytes)})`, err(memDflt.memoryPeakBytes, expected), 'within ±5%'));
 

@@ -1,7 +1,7 @@
 // The Sandbox class: reusable configuration; run() and spawn() start one sandboxed command each.
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
-import { cgroupManager, type SandboxCgroup } from './cgroup/index.js';
+import { cgroupManager, type MemorySplit, type SandboxCgroup } from './cgroup/index.js';
 import { SandboxError } from './errors.js';
 import { setupError } from './failure.js';
 import { native, TERMINATE_SIGNAL, type NativeExitReport } from './native.js';
@@ -20,6 +20,9 @@ import { applyRunOptions, checkArgv, resolveOptions, type ResolvedConfig } from 
 const TERMINATE_GRACE_MS = 2000;
 /** How long setup may take before a wall-time limit counts it against the run. */
 const SETUP_ALLOWANCE_MS = 5000;
+/** memory.stat samples while the command runs: the first this long after its execve, then doubling up to the max. */
+const MEMORY_SAMPLE_FIRST_MS = 5;
+const MEMORY_SAMPLE_MAX_MS = 250;
 
 export interface SandboxProcess {
   /** The host pid of the sandbox's init (pid 1 inside). */
@@ -132,9 +135,27 @@ export class Sandbox {
     let onStart: (startNs: number) => void = () => {};
     // init's own setup runs in the cgroup too; the CPU-time limit is the program's alone.
     let initCpuUs = 0;
+    // memory.stat is sampled while the command runs: after it ends its memory is freed and the
+    // anon/file split reads 0. 5 ms after the execve, then at doubling intervals up to 250 ms.
+    let split: MemorySplit | null = null;
+    let splitTimer: NodeJS.Timeout | null = null;
+    const sampleMemory = (delayMs: number): void => {
+      splitTimer = setTimeout(() => {
+        splitTimer = null;
+        if (ended || cgroup === null) return;
+        try {
+          const now = cgroup.memorySplit();
+          if (now !== null && (split === null || now.anonBytes + now.fileBytes > split.anonBytes + split.fileBytes)) split = now;
+        } catch {
+          return; // the cgroup is going away
+        }
+        sampleMemory(Math.min(delayMs * 2, MEMORY_SAMPLE_MAX_MS));
+      }, delayMs);
+    };
     try {
       pid = addon.launch(plan, resolveExit, (startNs, initUs) => {
         initCpuUs = initUs;
+        if (cgroup !== null) sampleMemory(MEMORY_SAMPLE_FIRST_MS);
         onStart(startNs);
       }).pid;
     } catch (e) {
@@ -215,6 +236,7 @@ export class Sandbox {
       for (const t of timers) clearTimeout(t);
       if (cpuPoll !== null) clearTimeout(cpuPoll);
       if (graceTimer !== null) clearTimeout(graceTimer);
+      if (splitTimer !== null) clearTimeout(splitTimer);
       abortSignal?.removeEventListener('abort', onAbort);
       let usage = null;
       if (cgroup !== null) {
@@ -223,7 +245,12 @@ export class Sandbox {
         } catch {
           usage = null;
         }
-        cgroup.kill();
+        const seen = split as MemorySplit | null;
+        if (usage !== null && seen !== null && seen.anonBytes + seen.fileBytes > (usage.anonBytes ?? 0) + (usage.fileBytes ?? 0)) {
+          usage = { ...usage, ...seen };
+        }
+        // No kill() here: init has been reaped, and with it everything in its pid namespace, which
+        // is everything in the cgroup. destroy() still kills what an rmdir finds there (EBUSY).
         await cgroup.destroy();
       }
       if (mapError !== null) {

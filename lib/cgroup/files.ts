@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { getSystemErrorMap } from 'node:util';
 import { SandboxError } from '../errors.js';
-import { parsePids } from './proc.js';
+import { parseKeyValue, parsePids } from './proc.js';
 
 // strerror(3) texts for the errnos cgroupfs gives; libuv's own texts differ ("resource busy or locked").
 const strerrors: Record<string, string> = {
@@ -178,4 +178,13 @@ export async function removeCgroupDirs(dirs: string[], killTasks: () => void): P
       }
     }
   }
+}
+
+/** anon and file bytes from memory.stat's text under the given keys; null when either is missing. */
+export function memorySplitOf(statText: string | null, anonKey: string, fileKey: string): { anonBytes: number; fileBytes: number } | null {
+  if (statText === null) return null;
+  const stat = parseKeyValue(statText);
+  const anon = stat.get(anonKey);
+  const file = stat.get(fileKey);
+  return anon === undefined || file === undefined ? null : { anonBytes: anon, fileBytes: file };
 }

@@ -14,6 +14,7 @@ export type {
   CgroupMode,
   CgroupUnavailableCode,
   CgroupUsage,
+  MemorySplit,
   SandboxCgroup,
 } from './types.js';
 

@@ -30,6 +30,11 @@ export interface CgroupUsage {
   memoryFailcnt: number | null;
 }
 
+export interface MemorySplit {
+  anonBytes: number;
+  fileBytes: number;
+}
+
 export interface SandboxCgroup {
   readonly mode: CgroupMode;
   /** The directories created (one per hierarchy on v1, deduplicated when co-mounted). */
@@ -40,6 +45,8 @@ export interface SandboxCgroup {
   readonly procsFiles: string[];
   /** user+sys of the whole tree so far, in µs; reads one file (for the CPU-time-limit poller). */
   cpuUsageUs(): number;
+  /** memory.stat now (v2 anon/file, v1 total_rss/total_cache); one file, sampled while the command runs. */
+  memorySplit(): MemorySplit | null;
   /** Full read, after the run. */
   usage(): CgroupUsage;
   /** SIGKILL everything in the cgroup (v2: cgroup.kill, else freeze + kill until empty; v1: kill until empty). */

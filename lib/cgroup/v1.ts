@@ -8,6 +8,7 @@ import {
   describeError,
   hasFile,
   killUntilEmpty,
+  memorySplitOf,
   readCgroupFile,
   readOptionalCgroupFile,
   removeCgroupDirs,
@@ -18,7 +19,7 @@ import { cgroupDirFor, V1_CONTROLLERS, type LayoutV1, type V1Controller } from '
 import { checkLimits, CPU_PERIOD_US, cpuQuotaUs, formatCount } from './limits.js';
 import { parseKeyValue, parseNumber, splitCpu } from './proc.js';
 import { nextSandboxName, removeStale } from './stale.js';
-import type { CgroupLimits, CgroupManager, CgroupManagerResult, CgroupUsage, SandboxCgroup } from './types.js';
+import type { CgroupLimits, CgroupManager, CgroupManagerResult, CgroupUsage, MemorySplit, SandboxCgroup } from './types.js';
 
 /** One sandbox's directories; cpu is null when no cpu hierarchy is mounted. */
 export interface V1Dirs {
@@ -138,6 +139,10 @@ class SandboxCgroupV1 implements SandboxCgroup {
 
   usage(): CgroupUsage {
     return readUsageV1(this.dirs);
+  }
+
+  memorySplit(): MemorySplit | null {
+    return memorySplitOf(readOptionalCgroupFile(this.dirs.memory, 'memory.stat'), 'total_rss', 'total_cache');
   }
 
   /** v1 has no cgroup.kill: SIGKILL every task until none is left (a fork bomb is bounded by pids.max). */

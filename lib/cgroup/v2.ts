@@ -9,6 +9,7 @@ import {
   errnoCode,
   hasFile,
   killUntilEmpty,
+  memorySplitOf,
   readCgroupFile,
   readOptionalCgroupFile,
   removeCgroupDirs,
@@ -25,6 +26,7 @@ import type {
   CgroupManagerResult,
   CgroupUnavailableCode,
   CgroupUsage,
+  MemorySplit,
   SandboxCgroup,
 } from './types.js';
 
@@ -100,6 +102,10 @@ class SandboxCgroupV2 implements SandboxCgroup {
 
   usage(): CgroupUsage {
     return readUsageV2(this.dir);
+  }
+
+  memorySplit(): MemorySplit | null {
+    return memorySplitOf(readOptionalCgroupFile(this.dir, 'memory.stat'), 'anon', 'file');
   }
 
   kill(): void {

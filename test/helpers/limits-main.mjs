@@ -35,6 +35,8 @@ const ticker = setInterval(() => {
 out.forkbomb = summary(await new Sandbox({ pids: 64, wallTimeLimit: 20 }).run(['python3', '-c', forkLoop]));
 clearInterval(ticker);
 out.memory = summary(await new Sandbox({ memory: '64m' }).run(['python3', '-c', 'b = bytearray(200 * 1024 * 1024)\nprint(len(b))']));
+// 48 MiB held for half a second: the anon/file split must see it (sampled while the command runs).
+out.split = summary(await new Sandbox({ memory: '256m' }).run(['python3', '-c', 'import time\nb = bytearray(48 * 1024 * 1024)\ntime.sleep(0.5)']));
 out.cpu = summary(await new Sandbox({ timeLimit: 1, wallTimeLimit: 30 }).run(['python3', '-c', 'while True: pass']));
 out.output = summary(await new Sandbox({ outputLimit: '1m' }).run(['sh', '-c', 'while :; do echo yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy; done']));
 const box = new Sandbox({ memory: '64m', pids: 32 });

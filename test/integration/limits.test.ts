@@ -35,6 +35,8 @@ interface Summary {
   enforcement: string;
   cpuTimeMs: number;
   memoryPeakBytes: number;
+  memoryAnonBytes: number | null;
+  memoryFileBytes: number | null;
   stdout: number | null;
   stdoutText: string | null;
   stderr: string | null;
@@ -44,6 +46,7 @@ interface Report {
   after: { mode: string | null; count: number };
   forkbomb: Summary;
   memory: Summary;
+  split: Summary;
   cpu: Summary;
   output: Summary;
   many: { runs: number; ok: number };
@@ -104,6 +107,18 @@ test("a memory bomb under memory: '64m' ends memory-limit with a peak near 64 Mi
     t.regex(r.stderr ?? '', /MemoryError/);
     t.true(r.memoryPeakBytes < 64 * MiB);
   }
+});
+
+test('the anon/file split is seen while the command runs, not read after its memory was freed', (t) => {
+  const r = report.split;
+  t.is(r.outcome, 'ok', r.stderr ?? '');
+  if (r.enforcement === 'rlimit') {
+    t.is(r.memoryAnonBytes, null, 'no cgroup, no memory.stat');
+    return;
+  }
+  t.true((r.memoryAnonBytes ?? 0) >= 48 * MiB, `anon ${r.memoryAnonBytes}`);
+  t.true((r.memoryAnonBytes ?? 0) <= r.memoryPeakBytes, `anon ${r.memoryAnonBytes} within the peak ${r.memoryPeakBytes}`);
+  t.not(r.memoryFileBytes, null);
 });
 
 test('an endless loop under timeLimit: 1 ends cpu-time-limit near 1 s of CPU', (t) => {

@@ -234,23 +234,20 @@ void do_file(const MountSpec &m) {
 // proc for the sandbox's pid namespace. Files that reach the host kernel are made read-only
 // or hidden, as container runtimes do (runc's maskedPaths/readonlyPaths).
 void do_proc(const char *dst) {
-  int fd = mount_at(dst, kCreateDir, "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr, "proc");
-  close(fd);
+  int proc = mount_at(dst, kCreateDir, "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr, "proc");
   char sub[PATH_MAX];
   static const char *const read_only[] = {"sys", "sysrq-trigger", "irq", "bus", "fs"};
   for (const char *name : read_only) {
     snprintf(sub, sizeof sub, "%s/%s", dst, name);
-    int s = open_in_root(sub, 0);
-    if (s < 0) continue;  // not every kernel has every file
     const unsigned long ro = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
     if (g_new_api && g_have_setattr) {
-      int r = bind_copy(s, "", s, "", ro, true);
-      close(s);
-      if (r == 0) continue;
+      // Named relative to the proc just mounted: its entries are the kernel's, no lookup from the root.
+      int r = bind_copy(proc, name, proc, name, ro, true);
+      if (r == 0 || r == -ENOENT) continue;  // ENOENT: not every kernel has every file
       if (r != -ENOSYS) die("mount", -r, "bind %s read-only", sub);
-      s = open_in_root(sub, 0);
-      if (s < 0) die("mount", -s, "open %s", sub);
     }
+    int s = open_in_root(sub, 0);
+    if (s < 0) continue;
     FdPath p = fd_path(s);
     if (mount(p.buf, p.buf, nullptr, MS_BIND | MS_REC, nullptr) < 0) die("mount", errno, "bind %s read-only", sub);
     close(s);
@@ -268,6 +265,7 @@ void do_proc(const char *dst) {
     if (mount("/oldroot/dev/null", p.buf, nullptr, MS_BIND, nullptr) < 0) die("mount", errno, "mask %s", sub);
     close(s);
   }
+  close(proc);
 }
 
 // Binds the host's device node `src` on a new empty file `name` in the fresh /dev tmpfs `dev`,

@@ -70,6 +70,16 @@ class NetnsPool {
     this.#fill();
   }
 
+  /** No more lending: every namespace it holds is closed (as each lent one comes back). */
+  turnOff(): void {
+    this.#off = true;
+    const addon = native();
+    for (const fd of this.#free.splice(0)) {
+      addon.close(fd);
+      this.#owned--;
+    }
+  }
+
   /** Counts, for tests and benchmarks: `fds` is how many namespace fds the pool has open now. */
   stats(): { free: number; fds: number; off: boolean } {
     return { free: this.#free.length, fds: this.#owned - this.#making, off: this.#off };

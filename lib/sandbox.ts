@@ -8,6 +8,7 @@ import { native, TERMINATE_SIGNAL, type NativeExitReport } from './native.js';
 import { netnsPool } from './netns-pool.js';
 import type { RunOptions, SandboxOptions } from './options.js';
 import { buildResult, type LimitKill } from './outcome.js';
+import { Namespace } from './native-plan.js';
 import { buildPlan, INSIDE_GID, INSIDE_UID } from './plan.js';
 import type { AppliedLimits, Enforcement, RunResult } from './result.js';
 import { checkRootfs } from './rootfs/directory.js';
@@ -103,9 +104,10 @@ export class Sandbox {
     let plan;
     let subordinate;
     // Lent until the sandbox has ended (lib/netns-pool.ts); -1: init makes its own.
-    const netnsFd = cfg.network === 'none' ? netnsPool().take() : -1;
+    let netnsFd = cfg.network === 'none' ? netnsPool().take() : -1;
     const returnNetns = (empty: boolean) => {
       if (netnsFd >= 0) netnsPool().give(netnsFd, empty);
+      netnsFd = -1;
     };
     try {
       plan = buildPlan({
@@ -152,12 +154,23 @@ export class Sandbox {
         sampleMemory(Math.min(delayMs * 2, MEMORY_SAMPLE_MAX_MS));
       }, delayMs);
     };
+    const onLaunched = (startNs: number, initUs: number) => {
+      initCpuUs = initUs;
+      if (cgroup !== null) sampleMemory(MEMORY_SAMPLE_FIRST_MS);
+      onStart(startNs);
+    };
     try {
-      pid = addon.launch(plan, resolveExit, (startNs, initUs) => {
-        initCpuUs = initUs;
-        if (cgroup !== null) sampleMemory(MEMORY_SAMPLE_FIRST_MS);
-        onStart(startNs);
-      }).pid;
+      try {
+        pid = addon.launch(plan, resolveExit, onLaunched).pid;
+      } catch (e) {
+        // This thread may no longer enter the pool's namespaces (the process dropped its
+        // capabilities since they were made): the pool is turned off and init makes its own.
+        if (netnsFd < 0 || (e as { stage?: unknown }).stage !== 'network') throw e;
+        netnsPool().turnOff();
+        returnNetns(false);
+        plan = { ...plan, netnsFd: -1, namespaces: plan.namespaces | Namespace.net };
+        pid = addon.launch(plan, resolveExit, onLaunched).pid;
+      }
     } catch (e) {
       stdio.abort();
       void cgroup?.destroy();

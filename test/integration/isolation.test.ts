@@ -2,6 +2,7 @@
 // environment, file descriptors. Every check runs the real sandbox, as root and rootless
 // (test/helpers/run-rootless.js), and most have a control that shows the probe can see the
 // thing when it is there.
+import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, readlinkSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
@@ -166,6 +167,22 @@ test('network none: sandboxes running at once never share a network namespace, a
   }
   const lo = await box.run(['python3', '-c', 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(); socket.create_connection(s.getsockname()); print("ok")']);
   t.is(text(lo.stdout), 'ok\n', text(lo.stderr));
+});
+
+test('a process that gives up root after its first runs still gets a network namespace of its own', async (t) => {
+  if (!isRoot) return t.pass(); // only a root caller has a pool of namespaces to lose
+  // The pool's namespaces were made while root; as uid 65534 this process may not enter them.
+  const script = [
+    `import { Sandbox } from ${JSON.stringify(join(import.meta.dirname, '../../lib/index.ts'))};`,
+    "import { readlinkSync } from 'node:fs';",
+    'const box = new Sandbox();',
+    "for (let i = 0; i < 4; i++) await box.run(['true']);",
+    'process.setgid(65534); process.setuid(65534);',
+    "const r = await box.run(['readlink', '/proc/self/ns/net']);",
+    "console.log(r.outcome, r.stdout.toString().trim() !== readlinkSync('/proc/self/ns/net'));",
+  ].join('\n');
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', cwd: import.meta.dirname });
+  t.is(r.stdout.trim(), 'ok true', r.stderr);
 });
 
 test('host files outside the rootfs are invisible', async (t) => {

@@ -3,14 +3,12 @@
 // read-only all the way down; nothing may be setuid or a device unless it is one of /dev's).
 // Each attack runs in the real sandbox; each control runs the same probe outside, where it gets
 // through. Nothing outside is written: the canaries are files this test made.
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import type { SandboxOptions } from '../../lib/index.js';
-import { buildProbes, inside, isRoot, outside, parseMountinfo, PROBE_DIR, probeBox, probeInside, probeOutside, repoRoot, scratch, type MountLine, type Probes } from '../fixtures/probes/harness.js';
+import { buildProbes, inside, isRoot, outside, parseMountinfo, PROBE_DIR, probeBox, probeInside, probeOutside, repoRoot, scratch, suidDevParent, type MountLine, type Probes } from '../fixtures/probes/harness.js';
 
 let p: Probes;
 // A host file with a name nothing else has: no way out of the sandbox may reach it.
@@ -151,19 +149,6 @@ test('a read-only bind is read-only all the way down: the host /dev/shm under a 
 });
 
 /** A directory rootfs: mount points, merged-/usr links, and the host /usr bound in. */
-/**
- * A directory whose filesystem honours setuid bits and device nodes, for the controls that show a
- * planted one works outside: the temp dir here; in the test VMs /tmp is a nosuid,nodev tmpfs, so
- * the first of /var/tmp, /root and the project directory that is neither.
- */
-function suidDevParent(): string {
-  for (const dir of [tmpdir(), '/var/tmp', '/root', repoRoot]) {
-    const r = spawnSync('findmnt', ['-no', 'OPTIONS', '-T', dir], { encoding: 'utf8' });
-    if (r.status === 0 && !/\b(nosuid|nodev)\b/.test(r.stdout)) return dir;
-  }
-  return tmpdir();
-}
-
 function makeRootfs(extra: (dir: string) => void, parent?: string): { path: string; opts: SandboxOptions } {
   const dir = scratch('rootfs', 0o755, parent);
   cleanup.push(dir.remove);

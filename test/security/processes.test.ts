@@ -8,7 +8,7 @@ import { chmodSync, copyFileSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import test from 'ava';
 import { native } from '../../lib/native.js';
-import { buildProbes, isRoot, probeBox, probeInside, probeOutside, repoRoot, scratch, type Probes } from '../fixtures/probes/harness.js';
+import { buildProbes, isRoot, probeBox, probeInside, probeOutside, repoRoot, scratch, suidDevParent, type Probes } from '../fixtures/probes/harness.js';
 
 let p: Probes;
 let canary: ChildProcess;
@@ -102,7 +102,7 @@ test("the addon's files: not visible inside; bound read-only they cannot be open
 });
 
 test('a setuid-root helper in a bound directory gives nothing: euid stays 1000', async (t) => {
-  const dir = scratch('suid');
+  const dir = scratch('suid', 0o755, suidDevParent());
   cleanup.push(dir.remove);
   const id = join(dir.path, 'id');
   copyFileSync('/usr/bin/id', id);
@@ -140,7 +140,8 @@ function collect(cmd: string, args: string[], options: SpawnOptions): Promise<st
     const child = spawn(cmd, args, options);
     let out = '';
     child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    // tsx starts in a second here, in tens of seconds in an emulated guest (VM_GUEST=1).
+    const timer = setTimeout(() => child.kill('SIGKILL'), process.env['VM_GUEST'] === '1' ? 300_000 : 30_000);
     child.on('error', reject);
     child.on('close', () => {
       clearTimeout(timer);

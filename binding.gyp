@@ -12,7 +12,8 @@
         "csrc/init/setup.cc",
         "csrc/init/paths.cc",
         "csrc/init/mounts.cc",
-        "csrc/init/command.cc"
+        "csrc/init/command.cc",
+        "csrc/loopback.cc"
       ],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-fno-exceptions", "-fno-rtti", "-fno-asynchronous-unwind-tables"],
@@ -26,6 +27,7 @@
         "csrc/plan.cc",
         "csrc/spawn.cc",
         "csrc/netns.cc",
+        "csrc/loopback.cc",
         "csrc/clone3.cc",
         "csrc/init_blob.cc"
       ],

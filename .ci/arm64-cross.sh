@@ -36,7 +36,7 @@ common=(-Wall -Wextra -O2 -std=c++17 -fno-rtti -fno-exceptions
 
 # 1. pid 1 of every sandbox: static, as binding.gyp builds it.
 init_objs=()
-for src in csrc/init/*.cc; do
+for src in csrc/init/*.cc csrc/loopback.cc; do
   obj=$out/init-$(basename "${src%.cc}").o
   "$CXX" "${common[@]}" -fno-asynchronous-unwind-tables -c "$src" -o "$obj"
   init_objs+=("$obj")

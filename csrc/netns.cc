@@ -2,36 +2,18 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <net/if.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
+
+#include "loopback.h"
 
 namespace {
 
 // The launching thread's own namespace, opened once per thread (the addon also runs in workers).
 thread_local int t_home = -1;
-
-// SIOCSIFFLAGS on "lo": a new network namespace starts with loopback down.
-int loopback_up() {
-  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (s < 0) return -errno;
-  struct ifreq ifr;
-  memset(&ifr, 0, sizeof ifr);
-  strcpy(ifr.ifr_name, "lo");
-  int r = ioctl(s, SIOCGIFFLAGS, &ifr);
-  if (r == 0) {
-    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-    r = ioctl(s, SIOCSIFFLAGS, &ifr);
-  }
-  int e = r < 0 ? -errno : 0;
-  close(s);
-  return e;
-}
 
 // Runs fn on a new thread and waits for it: namespace changes stay on a thread that then ends.
 // libuv's threads (exported by Node) rather than std::thread, which would abort when no thread
@@ -72,7 +54,6 @@ int create_here(int) {
 }  // namespace
 
 int netns_create() { return on_own_thread(create_here, 0); }
-
 
 int netns_remember_home() {
   if (t_home < 0) t_home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);

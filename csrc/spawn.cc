@@ -43,10 +43,11 @@ int g_init_fd = -1;
 constexpr size_t kStackSize = 64 * 1024;
 thread_local void *t_stack = nullptr;  // one per launching thread; the caller is suspended while it is used
 
+constexpr int kInitFds = wire::kFirstCgroupFd;  // 0..6: stdio, plan, report, sync, init binary
+
 struct ChildArgs {
-  int fds[7 + wire::kMaxCgroupFds];  // become 0..6 in the child (stdio, plan, report, sync, init
-                                     // binary), then the cgroup files from 7
-  int count;                         // 7 + the number of cgroup files init is to join
+  int fds[kInitFds + wire::kMaxCgroupFds];  // become 0.. in the child: the init's fds, then the cgroup files
+  int count;                                // kInitFds + the number of cgroup files init is to join
 };
 
 // Writes a failure record for the parent. Only raw syscalls and the stack.
@@ -88,7 +89,7 @@ int child_main(void *p) {
   }
   // Move every fd above the targets first, so that a source that is also a target number is
   // not overwritten; dup2 then clears CLOEXEC on exactly the fds init should get.
-  int high[7 + wire::kMaxCgroupFds];
+  int high[kInitFds + wire::kMaxCgroupFds];
   for (int i = 0; i < a->count; i++) {
     high[i] = syscall(SYS_fcntl, a->fds[i], F_DUPFD_CLOEXEC, 16);
     if (high[i] < 0) {
@@ -192,12 +193,29 @@ int launch_sandbox(const LaunchSpec &spec, Launched *out, LaunchFailure *fail) {
   // The cgroup files are opened here, by the caller, who may write them; init writes "0" (itself)
   // to each. Not the caller writing init's pid: on cgroup v1 that takes the kernel's global
   // cgroup_threadgroup_rwsem for writing, which waits for an RCU grace period (4-10 ms per
-  // launch, measured), while a task moving itself alone takes no such lock.
-  int cg[wire::kMaxCgroupFds];
-  int ncg = 0;
+  // launch, measured), while a task moving itself alone takes no such lock. Opened only when
+  // clone cannot place init itself (v1; v2 before CLONE_INTO_CGROUP).
+  ChildArgs args = {{spec.stdio[0], spec.stdio[1], spec.stdio[2], plan_fd, report[1], sync[0], g_init_fd}, kInitFds};
+  std::string cg_failed;  // the cgroup file that could not be opened
+  // Appends the cgroup files to args: 0, or -errno with cg_failed naming the file.
+  auto pass_cgroup_files = [&]() {
+    for (auto &procs : spec.cgroup_procs) {
+      int fd = open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+      if (fd < 0) {
+        int e = errno;
+        cg_failed = procs;
+        return -e;
+      }
+      args.fds[args.count++] = fd;
+    }
+    return 0;
+  };
+  auto close_cgroup_files = [&]() {
+    for (int i = kInitFds; i < args.count; i++) close(args.fds[i]);
+  };
   // Everything opened so far, closed when the launch stops before clone.
   auto abandon = [&](const char *stage, const std::string &detail, int e) {
-    for (int i = 0; i < ncg; i++) close(cg[i]);
+    close_cgroup_files();
     close(plan_fd);
     close(report[0]);
     close(report[1]);
@@ -206,16 +224,6 @@ int launch_sandbox(const LaunchSpec &spec, Launched *out, LaunchFailure *fail) {
     return fail_with(fail, stage, detail, e);
   };
   if (spec.cgroup_procs.size() > (size_t)wire::kMaxCgroupFds) return abandon("cgroup", "join more than 8 cgroup hierarchies", E2BIG);
-  for (auto &procs : spec.cgroup_procs) {
-    int fd = open(procs.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0) {
-      int e = errno;
-      return abandon("cgroup", "open " + procs, e);
-    }
-    cg[ncg++] = fd;
-  }
-  ChildArgs args = {{spec.stdio[0], spec.stdio[1], spec.stdio[2], plan_fd, report[1], sync[0], g_init_fd}, 7};
-  for (int i = 0; i < ncg; i++) args.fds[7 + i] = cg[i];
 
   int pidfd = -1;
   struct clone_args ca;
@@ -229,8 +237,8 @@ int launch_sandbox(const LaunchSpec &spec, Launched *out, LaunchFailure *fail) {
   if (into_cgroup) {
     ca.flags |= CLONE_INTO_CGROUP;
     ca.cgroup = (uint64_t)spec.cgroup_fd;
-  } else {
-    args.count = 7 + ncg;
+  } else if (int e = pass_cgroup_files(); e < 0) {
+    return abandon("cgroup", "open " + cg_failed, -e);
   }
 
   // Every signal blocked across clone: a handler run by the child would run Node's code on a
@@ -258,26 +266,27 @@ int launch_sandbox(const LaunchSpec &spec, Launched *out, LaunchFailure *fail) {
     into_cgroup = false;
     ca.flags &= ~(uint64_t)CLONE_INTO_CGROUP;
     ca.cgroup = 0;
-    args.count = 7 + ncg;
-    pid = sbx_clone3(&ca, sizeof ca, child_main, &args);
+    int e = pass_cgroup_files();
+    pid = e < 0 ? e : sbx_clone3(&ca, sizeof ca, child_main, &args);
   }
   if (pid == -ENOSYS) {
     // No clone3 (Linux < 5.3, or a container's seccomp profile): clone(2) has CLONE_PIDFD too.
+    int e = into_cgroup ? pass_cgroup_files() : 0;
     into_cgroup = false;
-    args.count = 7 + ncg;
-    pid = clone(child_main, (char *)t_stack + kStackSize,
+    pid = e < 0 ? e : clone(child_main, (char *)t_stack + kStackSize,
                 CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE_NEWUSER | CLONE_NEWPID | SIGCHLD, &args, &pidfd);
-    if (pid < 0) pid = -errno;
+    if (e == 0 && pid < 0) pid = -errno;
   }
   if (lent) netns_leave();
   sigprocmask(SIG_SETMASK, &old, nullptr);
   close(plan_fd);
   close(report[1]);
   close(sync[0]);
-  for (int i = 0; i < ncg; i++) close(cg[i]);
+  close_cgroup_files();
   if (pid < 0) {
     close(report[0]);
     close(sync[1]);
+    if (!cg_failed.empty()) return fail_with(fail, "cgroup", "open " + cg_failed, (int)-pid);
     return fail_with(fail, "clone", "create the sandbox's user and pid namespaces", (int)-pid);
   }
 

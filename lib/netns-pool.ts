@@ -73,16 +73,21 @@ class NetnsPool {
   /** No more lending: every namespace it holds is closed (as each lent one comes back). */
   turnOff(): void {
     this.#off = true;
-    const addon = native();
-    for (const fd of this.#free.splice(0)) {
-      addon.close(fd);
-      this.#owned--;
-    }
+    this.#closeFree(0);
   }
 
   /** Counts, for tests and benchmarks: `fds` is how many namespace fds the pool has open now. */
   stats(): { free: number; fds: number; off: boolean } {
     return { free: this.#free.length, fds: this.#owned - this.#making, off: this.#off };
+  }
+
+  /** Closes free namespaces until `keep` are left. */
+  #closeFree(keep: number): void {
+    const addon = native();
+    while (this.#free.length > keep) {
+      addon.close(this.#free.shift()!);
+      this.#owned--;
+    }
   }
 
   #armTrim(delayMs: number): void {
@@ -91,11 +96,7 @@ class NetnsPool {
       this.#trimTimer = null;
       const idleMs = Date.now() - this.#lastTake;
       if (idleMs < IDLE_TRIM_MS) return this.#armTrim(IDLE_TRIM_MS - idleMs);
-      const addon = native();
-      while (this.#free.length > READY) {
-        addon.close(this.#free.shift()!);
-        this.#owned--;
-      }
+      this.#closeFree(READY);
     }, delayMs);
     this.#trimTimer.unref(); // never what keeps a process alive
   }

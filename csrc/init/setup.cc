@@ -1,17 +1,15 @@
 #include "setup.h"
 
 #include <errno.h>
-#include <stdlib.h>
 #include <fcntl.h>
-#include <net/if.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <initializer_list>
 
+#include "../loopback.h"
 #include "../wire.h"
 #include "report.h"
 
@@ -31,19 +29,6 @@ void write_own_id_maps(const Plan &plan) {
   write_file("/proc/self/gid_map", plan.gid_map);
 }
 
-// SIOCSIFFLAGS on "lo": a new network namespace starts with loopback down.
-static void loopback_up() {
-  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (s < 0) die("network", errno, "open a socket to bring loopback up");
-  struct ifreq ifr;
-  memset(&ifr, 0, sizeof ifr);
-  strcpy(ifr.ifr_name, "lo");
-  if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) die("network", errno, "read the flags of lo");
-  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-  if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) die("network", errno, "bring lo up");
-  close(s);
-}
-
 void enter_namespaces(const Plan &plan) {
   // The cgroup namespace is made last-but-mount here, after the parent put init in its cgroup,
   // so the sandbox sees its own cgroup as the root.
@@ -52,7 +37,10 @@ void enter_namespaces(const Plan &plan) {
   if ((plan.namespaces & wire::kNsUts) && sethostname(plan.hostname, strlen(plan.hostname)) < 0) {
     die("hostname", errno, "set hostname %s", plan.hostname);
   }
-  if (plan.namespaces & wire::kNsNet) loopback_up();
+  if (plan.namespaces & wire::kNsNet) {
+    int r = loopback_up();
+    if (r < 0) die("network", -r, "bring lo up");
+  }
 }
 
 // 1 when every "used N", "inuse N" and "tw N" of a sockstat file is 0, 0 when one is not. These

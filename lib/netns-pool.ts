@@ -76,9 +76,12 @@ class NetnsPool {
     this.#closeFree(0);
   }
 
-  /** Counts, for tests and benchmarks: `fds` is how many namespace fds the pool has open now. */
-  stats(): { free: number; fds: number; off: boolean } {
-    return { free: this.#free.length, fds: this.#owned - this.#making, off: this.#off };
+  /**
+   * Counts, for tests and benchmarks: `fds` namespaces the pool has certainly open, `owned` those
+   * plus the ones being made (whose fd may already be open on the thread pool).
+   */
+  stats(): { free: number; fds: number; owned: number; off: boolean } {
+    return { free: this.#free.length, fds: this.#owned - this.#making, owned: this.#owned, off: this.#off };
   }
 
   /** Closes free namespaces until `keep` are left. */

@@ -2,9 +2,10 @@
 // Pipes come from the addon (pipe2 with O_CLOEXEC); the parent's ends are opened as net.Socket,
 // so reading and writing go through libuv's event loop, never the thread pool.
 import { openSync, write } from 'node:fs';
-import { ReadStream } from 'node:tty';
-import { Socket } from 'node:net';
-import { Readable, Writable } from 'node:stream';
+import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
+import type { Readable, Writable } from 'node:stream';
+import type { ReadStream } from 'node:tty';
 import { optionError } from './errors.js';
 import { native } from './native.js';
 import type { OutputOption, StdinOption } from './options.js';
@@ -36,6 +37,20 @@ export interface StdioSetup {
   sockets: Socket[];
 }
 
+// node:net and node:tty are loaded on first use: a run whose stdio are plain fds (the CLI's usual
+// case) never needs them, and loading them is ~2 ms of a `sandbox exec` start.
+const require = createRequire(import.meta.url);
+let netModule: typeof import('node:net') | null = null;
+let ttyModule: typeof import('node:tty') | null = null;
+function newSocket(options: import('node:net').SocketConstructorOpts): Socket {
+  netModule ??= require('node:net') as typeof import('node:net');
+  return new netModule.Socket(options);
+}
+function newTtyReader(fd: number): ReadStream {
+  ttyModule ??= require('node:tty') as typeof import('node:tty');
+  return new ttyModule.ReadStream(fd);
+}
+
 let devNull: number | null = null;
 function nullFd(): number {
   // One O_CLOEXEC fd on /dev/null for the process's lifetime (libuv opens with O_CLOEXEC).
@@ -43,11 +58,12 @@ function nullFd(): number {
   return devNull;
 }
 
+// By shape, not instanceof: any stream implementation will do, and node:stream need not be loaded.
 function isReadable(v: unknown): v is Readable {
-  return v instanceof Readable || (typeof v === 'object' && v !== null && typeof (v as Readable).pipe === 'function' && typeof (v as Readable).read === 'function');
+  return typeof v === 'object' && v !== null && typeof (v as Readable).pipe === 'function' && typeof (v as Readable).read === 'function';
 }
 function isWritable(v: unknown): v is Writable {
-  return v instanceof Writable || (typeof v === 'object' && v !== null && typeof (v as Writable).write === 'function' && typeof (v as Writable).end === 'function');
+  return typeof v === 'object' && v !== null && typeof (v as Writable).write === 'function' && typeof (v as Writable).end === 'function';
 }
 
 export interface StdioRequest {
@@ -134,7 +150,7 @@ function stdinFd(
   childSide.push(r);
   parentSide.push(w);
   const sock = (): Socket => {
-    const socket = new Socket({ fd: w, readable: false, writable: true });
+    const socket = newSocket({ fd: w, readable: false, writable: true });
     s.sockets.push(socket);
     parentSide.splice(parentSide.indexOf(w), 1);
     // The command may exit without reading everything: EPIPE is its choice, not our failure.
@@ -181,7 +197,7 @@ function outputFd(
   const [r, w] = native().pipe();
   childSide.push(w);
   parentSide.push(r);
-  const socket = new Socket({ fd: r, readable: true, writable: false });
+  const socket = newSocket({ fd: r, readable: true, writable: false });
   s.sockets.push(socket);
   parentSide.splice(parentSide.indexOf(r), 1);
   const dest: Writable | null = v === 'inherit' ? (name === 'stdout' ? process.stdout : process.stderr) : isWritable(v) ? v : null;
@@ -244,7 +260,7 @@ function setupTty(req: StdioRequest): StdioSetup {
     err: { chunks: null, bytes: 0 },
     drained,
     start(onOverflow) {
-      reader = new ReadStream(master);
+      reader = newTtyReader(master);
       s.parentSide.length = 0;
       reader.on('data', (chunk: Buffer) => {
         out.bytes += chunk.length;

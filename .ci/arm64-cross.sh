@@ -38,10 +38,11 @@ common=(-Wall -Wextra -O2 -std=c++17 -fno-rtti -fno-exceptions
 init_objs=()
 for src in csrc/init/*.cc csrc/loopback.cc; do
   obj=$out/init-$(basename "${src%.cc}").o
-  "$CXX" "${common[@]}" -fno-asynchronous-unwind-tables -c "$src" -o "$obj"
+  "$CXX" "${common[@]}" -fno-asynchronous-unwind-tables -fno-stack-protector -fno-tree-loop-distribute-patterns \
+    -c "$src" -o "$obj"
   init_objs+=("$obj")
 done
-"$CXX" -static -s "${init_objs[@]}" -o "$out/sandbox-init"
+"$CXX" -static -nostdlib -s "${init_objs[@]}" -lgcc -o "$out/sandbox-init"
 
 # 2. The addon's objects; init_blob.cc's .incbin finds the aarch64 sandbox-init through -Wa,-I.
 addon_objs=()

@@ -16,7 +16,8 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
+#include <sys/statvfs.h>  // ST_* flags
+#include <sys/vfs.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -65,7 +66,7 @@ SetAttr attrs_of(unsigned long ms) {
 // Binds `src` (a path, or "" for `src_fd` itself) onto `to_name` in `to_fd` ("" for `to_fd`
 // itself): a detached copy is made, given the `ms` flags (MS_RDONLY, MS_NOSUID, MS_NODEV,
 // MS_NOEXEC) on every mount in it, and only then attached, so it is never visible writable.
-// Three calls where mount(2) needs a bind, a lookup, a statvfs and a remount. 0 or -errno;
+// Three calls where mount(2) needs a bind, a lookup, a statfs and a remount. 0 or -errno;
 // -ENOSYS when the new API is missing (the caller falls back to mount(2)).
 int bind_copy(int src_fd, const char *src, int to_fd, const char *to_name, unsigned long ms, bool recursive) {
   unsigned flags = kOpenTreeClone | O_CLOEXEC | (recursive ? kAtRecursive : 0) | (src[0] == 0 ? AT_EMPTY_PATH : 0);
@@ -100,16 +101,16 @@ FdPath fd_path(int fd) {
 // (a user namespace may not clear nosuid/nodev/noexec/atime flags it inherited).
 int remount(int fd, unsigned long add) {
   FdPath p = fd_path(fd);
-  struct statvfs sv;
-  if (statvfs(p.buf, &sv) < 0) return -errno;
+  struct statfs sv;  // statfs(2) itself: its f_flags are statvfs's ST_* flags (init's libc.cc has no statvfs)
+  if (statfs(p.buf, &sv) < 0) return -errno;
   unsigned long f = MS_REMOUNT | MS_BIND | add;
-  if (sv.f_flag & ST_NOSUID) f |= MS_NOSUID;
-  if (sv.f_flag & ST_NODEV) f |= MS_NODEV;
-  if (sv.f_flag & ST_NOEXEC) f |= MS_NOEXEC;
-  if (sv.f_flag & ST_NOATIME) f |= MS_NOATIME;
-  if (sv.f_flag & ST_NODIRATIME) f |= MS_NODIRATIME;
-  if (sv.f_flag & ST_RELATIME) f |= MS_RELATIME;
-  if (sv.f_flag & ST_RDONLY) f |= MS_RDONLY;
+  if (sv.f_flags & ST_NOSUID) f |= MS_NOSUID;
+  if (sv.f_flags & ST_NODEV) f |= MS_NODEV;
+  if (sv.f_flags & ST_NOEXEC) f |= MS_NOEXEC;
+  if (sv.f_flags & ST_NOATIME) f |= MS_NOATIME;
+  if (sv.f_flags & ST_NODIRATIME) f |= MS_NODIRATIME;
+  if (sv.f_flags & ST_RELATIME) f |= MS_RELATIME;
+  if (sv.f_flags & ST_RDONLY) f |= MS_RDONLY;
   return mount(nullptr, p.buf, nullptr, f, nullptr) < 0 ? -errno : 0;
 }
 
@@ -118,7 +119,7 @@ int remount(int fd, unsigned long add) {
 // bind of /dev would leave /dev/shm writable, suid and dev. bubblewrap walks mountinfo for this;
 // mount_setattr(AT_RECURSIVE) does the whole tree in one call. Without it, binds are not
 // recursive (setup_mounts), so there is no submount to miss.
-// mount_setattr only adds flags, so the locked ones stay without a statvfs first.
+// mount_setattr only adds flags, so the locked ones stay without a statfs first.
 int restrict_tree(int fd, unsigned long add) {
   if (!g_have_setattr) return remount(fd, add);
   SetAttr a = attrs_of(add);

@@ -301,27 +301,22 @@ long pread64(int fd, void *buf, size_t n, long off) { return sys(SYS_pread64, fd
 ALIAS(pread, pread64);
 int close(int fd) { return (int)sys(SYS_close, fd); }
 
+// The mode is read only when the flags say there is one (as the caller passed it then).
 int openat64(int dir, const char *path, int flags, ...) {
-  long mode = 0;
-  if (flags & (O_CREAT | __O_TMPFILE)) {
-    va_list ap;
-    va_start(ap, flags);
-    mode = va_arg(ap, int);
-    va_end(ap);
-  }
+  va_list ap;
+  va_start(ap, flags);
+  long mode = flags & (O_CREAT | __O_TMPFILE) ? va_arg(ap, int) : 0;
+  va_end(ap);
   return (int)sys(SYS_openat, dir, (long)path, flags, mode);
 }
 ALIAS(openat, openat64);
 
 int open64(const char *path, int flags, ...) {
-  long mode = 0;
-  if (flags & (O_CREAT | __O_TMPFILE)) {
-    va_list ap;
-    va_start(ap, flags);
-    mode = va_arg(ap, int);
-    va_end(ap);
-  }
-  return (int)sys(SYS_openat, kAtFdcwd, (long)path, flags, mode);
+  va_list ap;
+  va_start(ap, flags);
+  long mode = flags & (O_CREAT | __O_TMPFILE) ? va_arg(ap, int) : 0;
+  va_end(ap);
+  return openat64((int)kAtFdcwd, path, flags, mode);
 }
 ALIAS(open, open64);
 

@@ -79,6 +79,10 @@ export function readCpuV1(cpuacctDir: string): Pick<CgroupUsage, 'userUs' | 'sys
   const totalNs = usage === null ? null : parseNumber(usage);
   const userNs = parseNumber(readOptionalCgroupFile(cpuacctDir, 'cpuacct.usage_user') ?? '');
   const sysNs = parseNumber(readOptionalCgroupFile(cpuacctDir, 'cpuacct.usage_sys') ?? '');
+  if (totalNs !== null && userNs !== null && sysNs !== null) {
+    return { ...splitCpu(Math.round(totalNs / 1000), userNs, sysNs), cpuSource: 'cpuacct.usage' };
+  }
+  // Before 4.11 (no usage_user/usage_sys): the tick counts give the split, or everything.
   const stat = parseKeyValue(readOptionalCgroupFile(cpuacctDir, 'cpuacct.stat') ?? '');
   const userTicks = stat.get('user') ?? 0;
   const sysTicks = stat.get('system') ?? 0;
@@ -87,9 +91,7 @@ export function readCpuV1(cpuacctDir: string): Pick<CgroupUsage, 'userUs' | 'sys
     const tickUs = 1_000_000 / USER_HZ;
     return { userUs: userTicks * tickUs, sysUs: sysTicks * tickUs, cpuSource: 'cpuacct.stat' };
   }
-  const totalUs = Math.round(totalNs / 1000);
-  const split = userNs !== null && sysNs !== null ? splitCpu(totalUs, userNs, sysNs) : splitCpu(totalUs, userTicks, sysTicks);
-  return { ...split, cpuSource: 'cpuacct.usage' };
+  return { ...splitCpu(Math.round(totalNs / 1000), userTicks, sysTicks), cpuSource: 'cpuacct.usage' };
 }
 
 /** Memory figures of the tree. */

@@ -29,6 +29,7 @@
       "dependencies": ["sandbox-init"],
       "sources": [
         "csrc/addon.cc",
+        "csrc/capture.cc",
         "csrc/plan.cc",
         "csrc/spawn.cc",
         "csrc/netns.cc",

@@ -18,6 +18,7 @@
 #include <map>
 #include <vector>
 
+#include "capture.h"
 #include "netns.h"
 #include "plan.h"
 #include "spawn.h"
@@ -397,6 +398,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("close", Napi::Function::New(env, CloseFd));
   exports.Set("monotonicNs", Napi::Function::New(env, MonotonicNs));
   exports.Set("netnsCreate", Napi::Function::New(env, NetnsCreate));
+  exports.Set("capture", Napi::Function::New(env, CaptureOutput));
   return exports;
 }
 

@@ -31,6 +31,11 @@ export interface NativeAddon {
   monotonicNs(): number;
   /** Makes a network namespace with loopback up on the thread pool: cb(fd) or cb(-errno). */
   netnsCreate(cb: (fdOrErrno: number) => void): void;
+  /**
+   * Reads fd (taken: closed at EOF) on the event loop: the first `limit` bytes are kept (all when
+   * limit < 0), onOverflow() once when more came, onDone(kept, totalBytes) at EOF.
+   */
+  capture(fd: number, limit: number, onOverflow: () => void, onDone: (data: Buffer, totalBytes: number) => void): void;
 }
 
 /** The signal that makes the sandbox's init kill everything inside and still report (csrc/wire.h). */

@@ -197,6 +197,23 @@ function outputFd(
   const [r, w] = native().pipe();
   childSide.push(w);
   parentSide.push(r);
+  if (v === 'pipe' && req.capture) {
+    // Captured into the result and nowhere else: read natively into one buffer (csrc/capture.cc),
+    // no stream per pipe.
+    sink.chunks = [];
+    const chunks = sink.chunks;
+    let done!: () => void;
+    ends.push(new Promise<void>((resolve) => (done = resolve)));
+    starters.push((onOverflow) => {
+      native().capture(r, limit ?? -1, onOverflow, (data, total) => {
+        chunks.push(data);
+        sink.bytes = total;
+        done();
+      });
+      parentSide.splice(parentSide.indexOf(r), 1); // the capture owns it now
+    });
+    return w;
+  }
   const socket = newSocket({ fd: r, readable: true, writable: false });
   s.sockets.push(socket);
   parentSide.splice(parentSide.indexOf(r), 1);

@@ -45,6 +45,24 @@ test('a 50 MiB binary stdin round-trips byte-identical through cat', async (t) =
   t.is(sha256(r.stdout!), sha256(input));
 });
 
+test('captured stdout and stderr are kept apart, whole, and cut at outputLimit exactly', async (t) => {
+  // 200,000 bytes on stdout (more than a pipe holds) interleaved with stderr lines.
+  const both = await box.run(['sh', '-c', 'for i in 1 2 3 4; do head -c 50000 /dev/zero | tr "\\0" o; echo "err $i" >&2; done']);
+  t.is(both.outcome, 'ok', text(both.stderr));
+  t.is(both.stdout!.length, 200_000);
+  t.true(both.stdout!.every((b) => b === 0x6f));
+  t.is(text(both.stderr), 'err 1\nerr 2\nerr 3\nerr 4\n');
+
+  // Exactly the limit is no overflow; one byte more is, and what was kept is the first `limit` bytes.
+  const at = await box.run(['sh', '-c', 'printf %s 0123456789'], { outputLimit: 10 });
+  t.is(at.outcome, 'ok');
+  t.is(text(at.stdout), '0123456789');
+  const over = await box.run(['sh', '-c', 'printf %s 0123456789X; sleep 5'], { outputLimit: 10 });
+  t.is(over.outcome, 'output-limit');
+  t.is(text(over.stdout), '0123456789');
+  t.true(over.wallTimeMs < 4000, `stopped at the overflow, not at the end of the sleep (${over.wallTimeMs} ms)`);
+});
+
 test('stdin as a string, a Buffer, a Readable and a file; ignore gives /dev/null', async (t) => {
   const s = await box.run(['cat'], { stdin: 'a string\n' });
   t.is(text(s.stdout), 'a string\n');

@@ -30,6 +30,7 @@
       "sources": [
         "csrc/addon.cc",
         "csrc/capture.cc",
+        "csrc/cgroupfs.cc",
         "csrc/plan.cc",
         "csrc/spawn.cc",
         "csrc/netns.cc",

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "capture.h"
+#include "cgroupfs.h"
 #include "netns.h"
 #include "plan.h"
 #include "spawn.h"
@@ -399,6 +400,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("monotonicNs", Napi::Function::New(env, MonotonicNs));
   exports.Set("netnsCreate", Napi::Function::New(env, NetnsCreate));
   exports.Set("capture", Napi::Function::New(env, CaptureOutput));
+  exports.Set("readFile", Napi::Function::New(env, ReadSmallFile));
+  exports.Set("writeFile", Napi::Function::New(env, WriteSmallFile));
   return exports;
 }
 

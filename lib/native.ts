@@ -36,6 +36,10 @@ export interface NativeAddon {
    * limit < 0), onOverflow() once when more came, onDone(kept, totalBytes) at EOF.
    */
   capture(fd: number, limit: number, onOverflow: () => void, onDone: (data: Buffer, totalBytes: number) => void): void;
+  /** A whole small file as latin1 text, or -errno (cgroupfs reads). */
+  readFile(path: string): string | number;
+  /** One write(2) of text, no O_CREAT (cgroupfs writes): 0; -errno: not opened; +errno: write refused. */
+  writeFile(path: string, text: string): number;
 }
 
 /** The signal that makes the sandbox's init kill everything inside and still report (csrc/wire.h). */

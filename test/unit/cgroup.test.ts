@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { SandboxError } from '../../lib/errors.js';
 import { cgroupDirFor, detectLayout, namedParentDir } from '../../lib/cgroup/detect.js';
-import { cgroupError, describeError, writeCgroupFile } from '../../lib/cgroup/files.js';
+import { cgroupError, describeError, readCgroupFile, readOptionalCgroupFile, writeCgroupFile } from '../../lib/cgroup/files.js';
 import { checkLimits, cpuQuotaUs, formatCount, formatCpuMax } from '../../lib/cgroup/limits.js';
 import {
   parseKeyValue,
@@ -253,6 +253,22 @@ test('a failed write names the file, the directory and the cause', (t) => {
   t.is(busy.message, 'cannot write "+memory" to cgroup.subtree_control in /x: Device or resource busy');
   t.is(busy.syscall, 'write');
   t.is(describeError(Object.assign(new Error('x'), { code: 'EACCES', errno: -13 })), 'Permission denied');
+  // A value the file refuses (the write, not the open, fails): /dev/full answers ENOSPC.
+  const refused = t.throws(() => writeCgroupFile('/dev', 'full', '5\n'), { instanceOf: SandboxError });
+  t.is(refused!.message, 'cannot write "5" to full in /dev: No space left on device');
+  t.is(refused!.syscall, 'write');
+  t.is(refused!.errno, 28);
+});
+
+test('reads: the whole text, null for a file the kernel does not offer, an error naming it otherwise', (t) => {
+  const dir = fakeCgroup({ 'memory.stat': 'cache 1\nrss 2\n'.repeat(2000) });
+  t.is(readOptionalCgroupFile(dir, 'memory.stat'), 'cache 1\nrss 2\n'.repeat(2000));
+  t.is(readOptionalCgroupFile(dir, 'memory.peak'), null);
+  const missing = t.throws(() => readCgroupFile(dir, 'memory.peak'), { instanceOf: SandboxError });
+  t.is(missing!.message, `cannot read memory.peak in ${dir}: No such file or directory`);
+  const notFile = t.throws(() => readOptionalCgroupFile('/', 'etc'), { instanceOf: SandboxError });
+  t.regex(notFile!.message, /^cannot read etc in \/: \S/);
+  t.is(notFile!.code, 'EISDIR');
 });
 
 // --- readers --------------------------------------------------------------------------------------

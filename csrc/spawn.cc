@@ -84,8 +84,18 @@ int child_main(void *p) {
     child_report(report, "capabilities", errno);
     return 127;
   }
-  for (int cap = 0; cap <= 63; cap++) {
-    if (syscall(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0) break;  // EINVAL past the last cap
+  // Only the capabilities init uses (each raise is a new cred: 41 of them held the caller's thread
+  // ~58 us per launch, measured). It needs SYS_ADMIN (namespaces, mounts, pivot_root, hostname, its
+  // own id maps), SETUID/SETGID (switching to the mapped ids), SETPCAP (securebits, the bounding
+  // set), NET_ADMIN (loopback up), SYS_CHROOT (the chroot fallback), KILL (ending the tree), and the
+  // file ones for making mount points in a rootfs it may not own. The command gets none of them.
+  static const int kInitCaps[] = {CAP_CHOWN,  CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER,     CAP_KILL,     CAP_SETGID,
+                                  CAP_SETUID, CAP_SETPCAP,      CAP_NET_ADMIN,       CAP_SYS_CHROOT, CAP_SYS_ADMIN};
+  for (int cap : kInitCaps) {
+    if (syscall(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0) {
+      child_report(report, "capabilities", errno);
+      return 127;
+    }
   }
   // Move every fd above the targets first, so that a source that is also a target number is
   // not overwritten; dup2 then clears CLOEXEC on exactly the fds init should get.

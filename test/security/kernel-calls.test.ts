@@ -111,3 +111,14 @@ test('the command runs with no capabilities, no_new_privs and the filter install
   const host = statusFields(outside(['cat', '/proc/self/status']).join('\n'));
   t.notDeepEqual([host.CapBnd, host.NoNewPrivs, host.Seccomp], [fields.CapBnd, fields.NoNewPrivs, fields.Seccomp]);
 });
+
+test("init holds, in the sandbox's user namespace, only the capabilities it uses", async (t) => {
+  const r = await box().run(['cat', '/proc/1/status']);
+  const fields = statusFields((r.stdout ?? Buffer.alloc(0)).toString());
+  // chown dac_override dac_read_search fowner kill setgid setuid setpcap net_admin sys_chroot sys_admin
+  const uses = [0, 1, 2, 3, 5, 6, 7, 8, 12, 18, 21].reduce((m, c) => m | (1n << BigInt(c)), 0n);
+  t.is(BigInt(`0x${fields.CapEff}`), uses, `CapEff ${fields.CapEff}`);
+  t.is(BigInt(`0x${fields.CapPrm}`), uses, `CapPrm ${fields.CapPrm}`);
+  // None of the others, e.g. sys_module (16), sys_ptrace (19), net_raw (13), mknod (27), bpf (39).
+  for (const cap of [13, 16, 19, 27, 39]) t.is((BigInt(`0x${fields.CapEff}`) >> BigInt(cap)) & 1n, 0n, `capability ${cap}`);
+});

@@ -2,6 +2,7 @@
 // is decided here, before clone.
 import { MountOp, Namespace, type NativeMount, type NativePlan, type NativeRlimit } from './native-plan.js';
 import { directoryRootMount } from './rootfs/directory.js';
+import { hostPath } from './rootfs/host-path.js';
 import { hostViewMounts } from './rootfs/host-view.js';
 import type { ResolvedConfig } from './validate.js';
 
@@ -45,7 +46,7 @@ function mountList(cfg: ResolvedConfig): NativeMount[] {
     user.push({ op: MountOp.tmpfs, src: '', dst: t.dst, data, flags: 0 });
   }
   for (const b of cfg.binds) {
-    user.push({ op: MountOp.bind, src: b.src, dst: b.dst, data: '', flags: b.rw ? 0 : 1 });
+    user.push({ op: MountOp.bind, src: hostPath(b.src), dst: b.dst, data: '', flags: b.rw ? 0 : 1 });
   }
   const base: NativeMount[] = [
     { op: MountOp.proc, src: '', dst: '/proc', data: '', flags: 0 },
@@ -55,7 +56,7 @@ function mountList(cfg: ResolvedConfig): NativeMount[] {
   const root =
     cfg.rootfs === null
       ? hostViewMounts(INSIDE_UID, INSIDE_GID, cfg.hostname, cfg.network)
-      : [directoryRootMount(cfg.rootfs, [...base, ...user].map((m) => m.dst).concat(cfg.cwd))];
+      : [directoryRootMount(hostPath(cfg.rootfs), [...base, ...user].map((m) => m.dst).concat(cfg.cwd))];
   // The cwd must exist; on a tmpfs root it is made, elsewhere it must be in the rootfs or a mount.
   const cwd: NativeMount[] = cfg.rootfs === null && cfg.cwd !== '/' ? [{ op: MountOp.dir, src: '', dst: cfg.cwd, data: '', flags: 0 }] : [];
   // Read-only root last: mount points above were made while it was still writable.

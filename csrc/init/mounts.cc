@@ -3,7 +3,11 @@
 //   2. mount a tmpfs on /tmp and pivot_root into it: the host's root is now /oldroot;
 //   3. build the new root at /newroot from the plan's mount list (host paths under /oldroot);
 //   4. pivot_root into /newroot and detach the staging area with the host's root in it.
-// Mount targets are resolved with openat2(RESOLVE_IN_ROOT) relative to /newroot (paths.cc), so a
+// A tmpfs root (the default host view) skips 2: it is built where it is mounted, on the host's
+// /proc/irq (kBuildInPlace: a directory no bind source names), host paths as they are, and one
+// pivot_root leaves the host's root on top of it, detached at once. One tmpfs, two directories
+// and one pivot_root (which walks every task on the host) fewer per run.
+// Mount targets are resolved with openat2(RESOLVE_IN_ROOT) relative to the new root (paths.cc), so a
 // symlink planted in a rootfs or a writable bind (by an earlier run) cannot redirect a mount
 // outside it. Binds use the new mount API where the kernel has it (bind_copy).
 #include "mounts.h"
@@ -28,7 +32,12 @@
 
 namespace {
 
-int g_newroot = -1;  // O_PATH fd of /newroot, the root that paths.cc confines lookups to
+int g_newroot = -1;  // O_PATH fd of the new root, the root that paths.cc confines lookups to
+// Where the host's root is seen while the new root is built: "/oldroot" after the pivot into the
+// staging area, "" when a tmpfs root is built in place.
+const char *g_host = "/oldroot";
+constexpr const char *kBuildInPlace = "/proc/irq";
+const char *g_build_at = "/newroot";  // the new root's mount point while it is built
 bool g_have_setattr = true;  // mount_setattr(2), Linux 5.12: decides whether binds are recursive
 
 // The new mount API spelled out: older headers lack it. The call numbers are the same on every
@@ -90,10 +99,11 @@ struct FdPath {
   char buf[64];
 };
 
-// "/oldroot/proc/self/fd/N": the host's proc shows our fds, so mount(2) can target an fd.
+// "/oldroot/proc/self/fd/N" (or without /oldroot): the host's proc shows our fds, so mount(2)
+// can target an fd.
 FdPath fd_path(int fd) {
   FdPath p;
-  snprintf(p.buf, sizeof p.buf, "/oldroot/proc/self/fd/%d", fd);
+  snprintf(p.buf, sizeof p.buf, "%s/proc/self/fd/%d", g_host, fd);
   return p;
 }
 
@@ -142,7 +152,7 @@ int mount_at(const char *dst, Create create, const char *src, const char *fstype
 }
 
 void host_path(char *out, const char *src) {
-  if (snprintf(out, PATH_MAX, "/oldroot%s", src) >= PATH_MAX) die("mount", ENAMETOOLONG, "bind %s", src);
+  if (snprintf(out, PATH_MAX, "%s%s", g_host, src) >= PATH_MAX) die("mount", ENAMETOOLONG, "bind %s", src);
 }
 
 // do_bind() with the new mount API: the source is opened first (a detached copy, whose type says
@@ -263,7 +273,9 @@ void do_proc(const char *dst) {
     int s = open_in_root(sub, 0);
     if (s < 0) continue;
     FdPath p = fd_path(s);
-    if (mount("/oldroot/dev/null", p.buf, nullptr, MS_BIND, nullptr) < 0) die("mount", errno, "mask %s", sub);
+    char null_dev[PATH_MAX];
+    host_path(null_dev, "/dev/null");
+    if (mount(null_dev, p.buf, nullptr, MS_BIND, nullptr) < 0) die("mount", errno, "mask %s", sub);
     close(s);
   }
   close(proc);
@@ -299,11 +311,12 @@ void bind_console(int dev, const char *dst) {
   if (fstat(0, &tty) < 0 || !S_ISCHR(tty.st_mode)) return;
   unsigned major_ = major(tty.st_rdev), minor_ = minor(tty.st_rdev);
   if (major_ < 136 || major_ > 143) return;  // not a Unix98 pty slave
-  char src[64];
-  snprintf(src, sizeof src, "/oldroot/dev/pts/%u", (major_ - 136) * 256 + minor_);
+  char name[64], src[PATH_MAX];
+  snprintf(name, sizeof name, "/dev/pts/%u", (major_ - 136) * 256 + minor_);
+  host_path(src, name);
   if (stat(src, &host) < 0 || host.st_rdev != tty.st_rdev || host.st_dev != tty.st_dev) return;
   int r = bind_node(dev, src, "console");
-  if (r < 0) die("mount", -r, "bind the terminal %s on %s/console", src + 8, dst);
+  if (r < 0) die("mount", -r, "bind the terminal %s on %s/console", name, dst);
 }
 
 // A minimal /dev: the harmless character devices bound from the host (a user namespace cannot
@@ -313,10 +326,11 @@ void do_dev(const char *dst, bool tty) {
   int dev = mount_at(dst, kCreateDir, "tmpfs", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k", "tmpfs");
   static const char *const nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
   for (const char *node : nodes) {
-    char src[64];
-    snprintf(src, sizeof src, "/oldroot/dev/%s", node);
+    char name[64], src[PATH_MAX];
+    snprintf(name, sizeof name, "/dev/%s", node);
+    host_path(src, name);
     int r = bind_node(dev, src, node);
-    if (r < 0) die("mount", -r, "bind %s on %s/%s", src + 8, dst, node);
+    if (r < 0) die("mount", -r, "bind %s on %s/%s", name, dst, node);
   }
   if (tty) bind_console(dev, dst);
   struct Sub {
@@ -355,7 +369,7 @@ void do_remount_ro(const char *dst) {
 
 void make_root(const Plan &plan, const MountSpec &m) {
   if (m.op == wire::kRootTmpfs) {
-    if (mount("tmpfs", "/newroot", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0) {
+    if (mount("tmpfs", g_build_at, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0) {
       die("mount", errno, "mount tmpfs on / (the new root)");
     }
   } else if (m.op == wire::kRootBind) {
@@ -378,9 +392,9 @@ void make_root(const Plan &plan, const MountSpec &m) {
     }
   }
   (void)plan;
-  g_newroot = open("/newroot", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  g_newroot = open(g_build_at, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (g_newroot < 0) die("mount", errno, "open the new root");
-  set_lookup_root(g_newroot);
+  set_lookup_root(g_newroot, g_build_at);
   if (m.op == wire::kRootBind) {
     // A bind keeps the source's flags: a device node or a setuid file in a rootfs directory
     // (an image unpacked as root) must not work inside. The tmpfs and overlay roots have these.
@@ -398,6 +412,19 @@ void make_root(const Plan &plan, const MountSpec &m) {
   }
 }
 
+// A tmpfs root can be built in place (see the top) when the host has /proc/irq and no bind
+// source lies under it (it would find the new root there, not the host's files).
+bool can_build_in_place(const Plan &plan) {
+  if (plan.nmounts == 0 || plan.mounts[0].op != wire::kRootTmpfs) return false;
+  size_t n = strlen(kBuildInPlace);
+  for (uint32_t i = 0; i < plan.nmounts; i++) {
+    const char *src = plan.mounts[i].src;
+    if (plan.mounts[i].op == wire::kBind && strncmp(src, kBuildInPlace, n) == 0 && (src[n] == '\0' || src[n] == '/')) return false;
+  }
+  struct stat st;
+  return stat(kBuildInPlace, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 }  // namespace
 
 void setup_mounts(const Plan &plan) {
@@ -406,10 +433,16 @@ void setup_mounts(const Plan &plan) {
   if (mount(nullptr, "/", nullptr, MS_SLAVE | MS_REC, nullptr) < 0) die("mount", errno, "make / a slave mount");
   // ENOSYS before 5.12, EPERM from a container's seccomp profile; EINVAL (no attributes): it is there.
   if (syscall(SYS_mount_setattr, -1, "", 0, nullptr, 0) < 0 && (errno == ENOSYS || errno == EPERM)) g_have_setattr = false;
-  if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0) die("mount", errno, "mount tmpfs on /tmp (the staging area)");
-  if (chdir("/tmp") < 0 || mkdir("newroot", 0755) < 0 || mkdir("oldroot", 0755) < 0) die("mount", errno, "prepare the staging area");
-  if (syscall(SYS_pivot_root, "/tmp", "/tmp/oldroot") < 0) die("pivot_root", errno, "pivot_root to the staging area");
-  if (chdir("/") < 0) die("mount", errno, "chdir /");
+  bool in_place = can_build_in_place(plan);
+  if (in_place) {
+    g_host = "";
+    g_build_at = kBuildInPlace;
+  } else {
+    if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0) die("mount", errno, "mount tmpfs on /tmp (the staging area)");
+    if (chdir("/tmp") < 0 || mkdir("newroot", 0755) < 0 || mkdir("oldroot", 0755) < 0) die("mount", errno, "prepare the staging area");
+    if (syscall(SYS_pivot_root, "/tmp", "/tmp/oldroot") < 0) die("pivot_root", errno, "pivot_root to the staging area");
+    if (chdir("/") < 0) die("mount", errno, "chdir /");
+  }
 
   for (uint32_t i = 0; i < plan.nmounts; i++) {
     const MountSpec &m = plan.mounts[i];
@@ -445,12 +478,13 @@ void setup_mounts(const Plan &plan) {
   close(g_newroot);
 
   // The host's root goes rprivate first, or its unmount could propagate to the host.
-  if (mount("oldroot", "/oldroot", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0) die("mount", errno, "make /oldroot private");
-  // pivot_root(".", ".") stacks the old root (the staging tmpfs, the host's root below it at
-  // /oldroot) on the new one; one lazy unmount of "." then detaches both (pivot_root(2),
-  // "new_root and put_old may be the same directory"): one unmount, one RCU grace period.
+  if (mount(nullptr, in_place ? "/" : "/oldroot", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0) die("mount", errno, "make the host's root private");
+  // pivot_root(".", ".") stacks the old root (the staging tmpfs with the host's root below it at
+  // /oldroot, or the host's root itself) on the new one; one lazy unmount of "." then detaches it
+  // all (pivot_root(2), "new_root and put_old may be the same directory"): one unmount, one RCU
+  // grace period.
   int old = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
-  if (old < 0 || chdir("/newroot") < 0) die("pivot_root", errno, "enter the new root");
+  if (old < 0 || chdir(g_build_at) < 0) die("pivot_root", errno, "enter the new root");
   if (syscall(SYS_pivot_root, ".", ".") < 0) die("pivot_root", errno, "pivot_root into the new root");
   if (fchdir(old) < 0 || umount2(".", MNT_DETACH) < 0 || chdir("/") < 0) die("pivot_root", errno, "detach the staging area and the host's root");
   close(old);

@@ -13,6 +13,7 @@
 namespace {
 
 int g_root = -1;
+const char *g_root_path = "/newroot";  // the same root by path, for kernels without openat2
 bool g_have_openat2 = true;
 
 // parent_in_root()'s directory: its path as asked, and its fd.
@@ -33,7 +34,10 @@ int create_entry(int parent, const char *name, bool file) {
   return errno == EEXIST ? 1 : -errno;
 }
 
-void set_lookup_root(int root_fd) { g_root = root_fd; }
+void set_lookup_root(int root_fd, const char *path) {
+  g_root = root_fd;
+  g_root_path = path;
+}
 
 int open_in_root(const char *path, int flags) {
   if (g_have_openat2) {
@@ -44,10 +48,10 @@ int open_in_root(const char *path, int flags) {
     int fd = syscall(SYS_openat2, g_root, path, &how, sizeof how);
     if (fd >= 0) return fd;
     if (errno != ENOSYS) return -errno;
-    g_have_openat2 = false;  // kernel < 5.6: plain lookup below /newroot
+    g_have_openat2 = false;  // kernel < 5.6: plain lookup below the root's path
   }
   char full[PATH_MAX];
-  if (snprintf(full, sizeof full, "/newroot%s", path) >= (int)sizeof full) return -ENAMETOOLONG;
+  if (snprintf(full, sizeof full, "%s%s", g_root_path, path) >= (int)sizeof full) return -ENAMETOOLONG;
   int fd = open(full, O_PATH | O_CLOEXEC | flags);
   return fd >= 0 ? fd : -errno;
 }

@@ -3,8 +3,9 @@
 // mount point outside it.
 #pragma once
 
-// Sets the root that lookups are confined to (an O_PATH fd of /newroot; the module keeps it).
-void set_lookup_root(int root_fd);
+// Sets the root that lookups are confined to: an O_PATH fd of the new root (the module keeps it)
+// and its path, used without openat2 (Linux < 5.6; `path` must outlive the module's use).
+void set_lookup_root(int root_fd, const char *path);
 
 // Opens `path` (absolute, inside the new root) as O_PATH | `flags`. Returns an fd or -errno.
 int open_in_root(const char *path, int flags);

@@ -3,6 +3,7 @@
 // symlinks are recreated), and the few /etc files programs need to start.
 import { lstatSync, readlinkSync } from 'node:fs';
 import { MountFlag, MountOp, type NativeMount } from '../native-plan.js';
+import { hostPath } from './host-path.js';
 
 const TOP_LEVEL = ['usr', 'bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32'];
 
@@ -45,7 +46,7 @@ function topLevel(): NativeMount[] {
     }
   }
   for (const name of ETC_FILES) {
-    ops.push({ op: MountOp.bind, src: `/etc/${name}`, dst: `/etc/${name}`, data: '', flags: MountFlag.readOnly | MountFlag.optional });
+    ops.push({ op: MountOp.bind, src: hostPath(`/etc/${name}`), dst: `/etc/${name}`, data: '', flags: MountFlag.readOnly | MountFlag.optional });
   }
   cachedTop = ops;
   return ops;
@@ -55,7 +56,7 @@ export function hostViewMounts(uid: number, gid: number, hostname: string, netwo
   const ops: NativeMount[] = [{ op: MountOp.rootTmpfs, src: '', dst: '/', data: '', flags: 0 }, ...topLevel()];
   ops.push(...identityFiles(uid, gid, hostname));
   if (network === 'host') {
-    ops.push({ op: MountOp.bind, src: '/etc/resolv.conf', dst: '/etc/resolv.conf', data: '', flags: MountFlag.readOnly | MountFlag.optional });
+    ops.push({ op: MountOp.bind, src: hostPath('/etc/resolv.conf'), dst: '/etc/resolv.conf', data: '', flags: MountFlag.readOnly | MountFlag.optional });
   }
   return ops;
 }

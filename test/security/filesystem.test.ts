@@ -4,7 +4,7 @@
 // Each attack runs in the real sandbox; each control runs the same probe outside, where it gets
 // through. Nothing outside is written: the canaries are files this test made.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import type { SandboxOptions } from '../../lib/index.js';
@@ -54,8 +54,11 @@ test('mountinfo inside names no host path but the mount sources asked for', asyn
   // The `root` field of a bind is its source path on the host filesystem: the probe dir and the
   // host view's /usr, /etc files are sources we asked for. Everything else is a root of its own.
   // Where the probe dir's filesystem is a mount of its own (a tmpfs /tmp), the root is its path in it.
+  // A host /etc entry that is a symlink (/etc/localtime) is bound from where it points.
+  const etcTargets = new Set(mounts.filter((m) => m.point.startsWith('/etc/')).map((m) => hostRealpath(m.point)));
   const allowedRoot = (r: string) =>
     r === '/' ||
+    etcTargets.has(r) ||
     r === p.dir ||
     (r.startsWith('/') && p.dir.endsWith(r)) ||
     /^\/(usr|bin|sbin|lib|lib32|lib64|libx32|etc\/[^/]+)$/.test(r) ||
@@ -148,6 +151,14 @@ test('a read-only bind is read-only all the way down: the host /dev/shm under a 
   t.true(existsSync(join('/dev/shm', name)), 'control: a rw bind does reach the host');
 });
 
+function hostRealpath(path: string): string | null {
+  try {
+    return realpathSync(path);
+  } catch {
+    return null;
+  }
+}
+
 /** A directory rootfs: mount points, merged-/usr links, and the host /usr bound in. */
 function makeRootfs(extra: (dir: string) => void, parent?: string): { path: string; opts: SandboxOptions } {
   const dir = scratch('rootfs', 0o755, parent);
@@ -168,6 +179,30 @@ test('a directory rootfs is mounted nosuid,nodev, bound as it is or as an overla
   );
   t.true(overlay.some((m) => m.point === '/' && m.fstype === 'overlay'));
   checkFlags(t, overlay, 'overlay rootfs');
+});
+
+test('a bind source through an absolute symlink is followed as on the host, on the default root and in a rootfs directory', async (t) => {
+  const dir = scratch('symlinked-source');
+  cleanup.push(dir.remove);
+  mkdirSync(join(dir.path, 'real'), { mode: 0o755 });
+  writeFileSync(join(dir.path, 'real', 'f'), 'through the link\n', { mode: 0o644 });
+  symlinkSync(join(dir.path, 'real'), join(dir.path, 'link')); // absolute target, as /var/run → /run
+  const bind = { src: join(dir.path, 'link', 'f'), dst: '/data/f' };
+  t.deepEqual(await inside(box({ binds: [bind] }), ['cat', '/data/f']), ['through the link']);
+  const rootfs = makeRootfs(() => {}); // /data is made in the overlay's upper layer
+  t.deepEqual(await inside(box({ ...rootfs.opts, binds: [...rootfs.opts.binds!, bind] }), ['/bin/cat', '/data/f']), ['through the link']);
+  // The host's own /etc/localtime is usually such a link: inside it reads the same zone data.
+  if (hostRealpath('/etc/localtime') !== null) {
+    const inner = await inside(box(), ['sh', '-c', 'cksum < /etc/localtime']);
+    t.deepEqual(inner, outside(['sh', '-c', 'cksum < /etc/localtime']));
+  }
+});
+
+test("a bind of the host's /proc/irq (where the default root is built) shows the host's, not the new root", async (t) => {
+  if (!existsSync('/proc/irq')) return t.pass('this kernel has no /proc/irq: the default root is built in a staging area');
+  const listed = await inside(box({ binds: [{ src: '/proc/irq', dst: '/hostirq' }] }), ['ls', '/hostirq']);
+  t.false(listed.includes('usr'), listed.join(' '));
+  t.deepEqual(listed.sort(), outside(['ls', '/proc/irq']).sort());
 });
 
 test('a device node and a setuid-root file in a rootfs directory do not work inside', async (t) => {

@@ -37,6 +37,7 @@ int g_newroot = -1;  // O_PATH fd of the new root, the root that paths.cc confin
 // staging area, "" when a tmpfs root is built in place.
 const char *g_host = "/oldroot";
 constexpr const char *kBuildInPlace = "/proc/irq";
+constexpr const char *kRootTmpfsData = "mode=0755";
 const char *g_build_at = "/newroot";  // the new root's mount point while it is built
 bool g_have_setattr = true;  // mount_setattr(2), Linux 5.12: decides whether binds are recursive
 
@@ -369,7 +370,8 @@ void do_remount_ro(const char *dst) {
 
 void make_root(const Plan &plan, const MountSpec &m) {
   if (m.op == wire::kRootTmpfs) {
-    if (mount("tmpfs", g_build_at, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0) {
+    // Built in place, it is mounted already (setup_mounts).
+    if (g_host[0] != 0 && mount("tmpfs", g_build_at, "tmpfs", MS_NOSUID | MS_NODEV, kRootTmpfsData) < 0) {
       die("mount", errno, "mount tmpfs on / (the new root)");
     }
   } else if (m.op == wire::kRootBind) {
@@ -433,7 +435,9 @@ void setup_mounts(const Plan &plan) {
   if (mount(nullptr, "/", nullptr, MS_SLAVE | MS_REC, nullptr) < 0) die("mount", errno, "make / a slave mount");
   // ENOSYS before 5.12, EPERM from a container's seccomp profile; EINVAL (no attributes): it is there.
   if (syscall(SYS_mount_setattr, -1, "", 0, nullptr, 0) < 0 && (errno == ENOSYS || errno == EPERM)) g_have_setattr = false;
-  bool in_place = can_build_in_place(plan);
+  // In place when the root tmpfs can be mounted there (a container may have made /proc/irq a
+  // locked read-only mount that refuses it): otherwise the staging area, as for a rootfs directory.
+  bool in_place = can_build_in_place(plan) && mount("tmpfs", kBuildInPlace, "tmpfs", MS_NOSUID | MS_NODEV, kRootTmpfsData) == 0;
   if (in_place) {
     g_host = "";
     g_build_at = kBuildInPlace;

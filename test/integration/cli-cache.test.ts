@@ -16,14 +16,16 @@ chmodSync(scratch, 0o755);
 test.after.always(() => rmSync(scratch, { recursive: true, force: true }));
 
 let copies = 0;
-/** A package with the built bin and bundle, no cache. */
+/** A package with the built bin and bundle, no cache, and the real package's addon. */
 function packageCopy(): { lib: string; cache: string; bin: string } {
   const pkg = join(scratch, `p${copies++}`);
   const lib = join(pkg, 'dist/lib');
   mkdirSync(lib, { recursive: true });
   for (const f of ['sandbox-cli.cjs', 'sandbox-cli.bundle.cjs']) copyFileSync(join(built, f), join(lib, f));
   copyFileSync(join(root, 'package.json'), join(pkg, 'package.json'));
-  symlinkSync(join(root, 'build'), join(pkg, 'build'));
+  // The addon where the real package has it: its build, its prebuilds, and node-gyp-build to choose
+  // (an arm64 guest testing an x64 host's tree loads the arm64 prebuild).
+  for (const d of ['build', 'prebuilds', 'node_modules']) if (existsSync(join(root, d))) symlinkSync(join(root, d), join(pkg, d));
   chmodSync(pkg, 0o755);
   return { lib, cache: join(lib, 'sandbox-cli.bundle.cache'), bin: join(lib, 'sandbox-cli.cjs') };
 }

@@ -1,5 +1,6 @@
 // `sandbox exec -- /bin/true` from a shell against `node -e 0` (Node's own start-up, the floor),
-// interleaved, p50 of each: the `sandbox` bin (dist/lib/sandbox-cli.cjs, one bundled file) and, as a
+// interleaved, p50 of each: the `sandbox` bin (dist/lib/sandbox-cli.cjs, a loader starting the bundle from
+// V8's code cache) and, as a
 // diagnostic, the same CLI unbundled (dist/lib/cli/main.js: some 30 ES modules). Issue 4, target 5.
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';

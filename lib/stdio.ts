@@ -1,6 +1,7 @@
 // The command's stdio: which fds it gets, and the parent's ends (streams, capture, counting).
-// Pipes come from the addon (pipe2 with O_CLOEXEC); the parent's ends are opened as net.Socket,
-// so reading and writing go through libuv's event loop, never the thread pool.
+// Pipes come from the addon (pipe2 with O_CLOEXEC). Output captured for run()'s result is read by the
+// addon (csrc/capture.cc); every other parent end is a net.Socket. Both go through libuv's event
+// loop, never the thread pool.
 import { openSync, write } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';

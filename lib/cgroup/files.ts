@@ -28,6 +28,22 @@ function errnoError(errno: number, syscall: string, file: string): NodeJS.ErrnoE
   return Object.assign(new Error(`${code}: ${text}, ${syscall} '${file}'`), { code, errno: -errno, syscall, path: file });
 }
 
+/** One write(2); throws as node:fs does, with syscall 'open' or 'write' saying which step failed. */
+function writeText(file: string, value: string): void {
+  const io = fastIo();
+  if (io !== null) {
+    const r = io.writeFile(file, value);
+    if (r !== 0) throw errnoError(Math.abs(r), r < 0 ? 'open' : 'write', file);
+    return;
+  }
+  const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_TRUNC);
+  try {
+    fs.writeSync(fd, value);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 function readText(file: string): string {
   const io = fastIo();
   if (io === null) return fs.readFileSync(file, 'latin1');
@@ -90,26 +106,12 @@ export function cgroupError(verb: string, file: string, dir: string, err: unknow
  * against regular files honest.
  */
 export function writeCgroupFile(dir: string, file: string, value: string): void {
-  const io = fastIo();
-  if (io !== null) {
-    const full = path.join(dir, file);
-    const r = io.writeFile(full, value);
-    if (r < 0) throw cgroupError('write', file, dir, errnoError(-r, 'open', full));
-    if (r > 0) throw cgroupError(`write "${value.trim()}" to`, file, dir, errnoError(r, 'write', full));
-    return;
-  }
-  let fd: number;
   try {
-    fd = fs.openSync(path.join(dir, file), fs.constants.O_WRONLY | fs.constants.O_TRUNC);
+    writeText(path.join(dir, file), value);
   } catch (err) {
-    throw cgroupError('write', file, dir, err);
-  }
-  try {
-    fs.writeSync(fd, value);
-  } catch (err) {
-    throw cgroupError(`write "${value.trim()}" to`, file, dir, err);
-  } finally {
-    fs.closeSync(fd);
+    // A file that cannot be opened is named alone; a value the kernel refuses is named too.
+    const verb = (err as NodeJS.ErrnoException).syscall === 'write' ? `write "${value.trim()}" to` : 'write';
+    throw cgroupError(verb, file, dir, err);
   }
 }
 

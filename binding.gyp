@@ -16,6 +16,8 @@
         "csrc/init/paths.cc",
         "csrc/init/mounts.cc",
         "csrc/init/command.cc",
+        "csrc/init/run.cc",
+        "csrc/init/serve.cc",
         "csrc/init/libc.cc",
         "csrc/loopback.cc"
       ],
@@ -33,6 +35,8 @@
         "csrc/addon.cc",
         "csrc/capture.cc",
         "csrc/cgroupfs.cc",
+        "csrc/exit_report.cc",
+        "csrc/warm.cc",
         "csrc/plan.cc",
         "csrc/spawn.cc",
         "csrc/netns.cc",

@@ -20,9 +20,11 @@
 
 #include "capture.h"
 #include "cgroupfs.h"
+#include "exit_report.h"
 #include "netns.h"
 #include "plan.h"
 #include "spawn.h"
+#include "warm.h"
 #include "wire.h"
 
 #ifndef P_PIDFD
@@ -47,9 +49,14 @@ struct Child {
   std::vector<wire::Report> records;
   Napi::FunctionReference on_start;
   int open_handles = 0;
+  // A warm sandbox: its report channel is a socket that takes runs (warm.cc); onReady() each
+  // time it says it is idle. Its handles do not keep the event loop alive.
+  bool serves = false;
+  Napi::FunctionReference on_ready;
 };
 
 struct Registry {
+  napi_env env;
   std::map<pid_t, Child *> children;
 };
 
@@ -73,7 +80,8 @@ void close_child(Child *c) {
 }
 
 // Reads every complete record waiting in the report pipe. Returns false at EOF or an error.
-bool drain_reports(Child *c, bool *started) {
+// A warm sandbox's "ready" records are counted in *ready, not kept.
+bool drain_reports(Child *c, bool *started, int *ready = nullptr) {
   wire::Report r;
   for (;;) {
     ssize_t n = read(c->report_fd, &r, sizeof r);
@@ -81,6 +89,10 @@ bool drain_reports(Child *c, bool *started) {
       r.stage[sizeof r.stage - 1] = 0;
       r.detail[sizeof r.detail - 1] = 0;
       if (r.kind == wire::kReportStarted) *started = true;
+      if (r.kind == wire::kReportReady) {
+        if (ready) ++*ready;
+        continue;
+      }
       c->records.push_back(r);
       continue;
     }
@@ -93,10 +105,21 @@ void on_report_readable(uv_poll_t *handle, int status, int events) {
   (void)events;
   Child *c = (Child *)handle->data;
   bool started = false;
-  bool open = status == 0 && drain_reports(c, &started);
+  int ready = 0;
+  bool open = status == 0 && drain_reports(c, &started, &ready);
   if (!open) {
     // EOF: init is gone or going; the pidfd watcher finishes the job.
     uv_poll_stop(handle);
+  }
+  if (ready > 0 && !c->on_ready.IsEmpty()) {
+    // Built: from now on an idle warm sandbox does not keep Node running (a run on it does, by
+    // its own pipe's watcher). While it is being built, it does, like any launch.
+    uv_unref((uv_handle_t *)&c->poll);
+    uv_unref((uv_handle_t *)handle);
+    Napi::Env env = c->env;
+    Napi::HandleScope scope(env);
+    c->on_ready.MakeCallback(env.Global(), {});
+    return;
   }
   if (started && !c->on_start.IsEmpty()) {
     Napi::Env env = c->env;
@@ -112,57 +135,6 @@ void on_report_readable(uv_poll_t *handle, int status, int events) {
     Napi::FunctionReference cb = std::move(c->on_start);
     cb.MakeCallback(env.Global(), {Napi::Number::New(env, (double)t), Napi::Number::New(env, (double)init_us)});
   }
-}
-
-Napi::Value exit_object(Napi::Env env, const siginfo_t &si, const struct rusage &ru, const std::vector<wire::Report> &records) {
-  Napi::Object o = Napi::Object::New(env);
-  Napi::Value null = env.Null();
-  o.Set("exitCode", null);
-  o.Set("signal", null);
-  o.Set("error", null);
-  o.Set("startNs", 0.0);
-  o.Set("endNs", 0.0);
-  o.Set("initUserUs", 0.0);
-  o.Set("initSysUs", 0.0);
-  o.Set("treeUserUs", null);
-  o.Set("treeSysUs", null);
-  o.Set("treeMaxRssKb", null);
-  o.Set("netnsEmpty", false);
-  bool exited = false;
-  for (const wire::Report &r : records) {
-    if (r.kind == wire::kReportError && o.Get("error").IsNull()) {
-      Napi::Object e = Napi::Object::New(env);
-      e.Set("stage", r.stage);
-      e.Set("errno", r.err);
-      e.Set("detail", r.detail);
-      o.Set("error", e);
-    } else if (r.kind == wire::kReportStarted) {
-      o.Set("startNs", (double)r.t_ns);
-      o.Set("initUserUs", (double)r.user_us);
-      o.Set("initSysUs", (double)r.sys_us);
-    } else if (r.kind == wire::kReportExited) {
-      int st = (int)r.value;
-      exited = true;
-      if (WIFEXITED(st)) o.Set("exitCode", WEXITSTATUS(st));
-      else if (WIFSIGNALED(st)) o.Set("signal", WTERMSIG(st));
-      o.Set("endNs", (double)r.t_ns);
-      o.Set("treeUserUs", (double)r.user_us);
-      o.Set("treeSysUs", (double)r.sys_us);
-      o.Set("treeMaxRssKb", (double)r.maxrss_kb);
-      o.Set("netnsEmpty", r.netns_empty == 1);
-    }
-  }
-  // The init's own fate: it is killed (wall-time limit, abort, the cgroup) or fails before
-  // the command started.
-  Napi::Object init = Napi::Object::New(env);
-  init.Set("exitCode", si.si_code == CLD_EXITED ? Napi::Value(Napi::Number::New(env, si.si_status)) : null);
-  init.Set("signal", si.si_code != CLD_EXITED ? Napi::Value(Napi::Number::New(env, si.si_status)) : null);
-  o.Set("init", init);
-  o.Set("commandExited", exited);
-  o.Set("userUs", (double)ru.ru_utime.tv_sec * 1e6 + ru.ru_utime.tv_usec);
-  o.Set("sysUs", (double)ru.ru_stime.tv_sec * 1e6 + ru.ru_stime.tv_usec);
-  o.Set("maxRssKb", (double)ru.ru_maxrss);
-  return o;
 }
 
 void on_pidfd_readable(uv_poll_t *handle, int status, int events) {
@@ -225,7 +197,10 @@ Napi::Value Launch(const Napi::CallbackInfo &info) {
   c->report_fd = out.report_fd;
   c->sync_fd = out.sync_fd;
   c->on_exit = Napi::Persistent(info[1].As<Napi::Function>());
-  if (info.Length() >= 3 && info[2].IsFunction()) c->on_start = Napi::Persistent(info[2].As<Napi::Function>());
+  c->serves = spec.serve_runs;
+  if (info.Length() >= 3 && info[2].IsFunction()) {
+    (c->serves ? c->on_ready : c->on_start) = Napi::Persistent(info[2].As<Napi::Function>());
+  }
   uv_loop_t *loop = nullptr;
   napi_get_uv_event_loop(env, &loop);
   c->poll.data = c;
@@ -243,7 +218,8 @@ Napi::Value Launch(const Napi::CallbackInfo &info) {
     Napi::Error::New(env, "cannot watch the sandbox's pidfd on the event loop").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  if (!c->on_start.IsEmpty() && uv_poll_init(loop, &c->report_poll, out.report_fd) == 0) {
+  bool watch_reports = !c->on_start.IsEmpty() || !c->on_ready.IsEmpty();
+  if (watch_reports && uv_poll_init(loop, &c->report_poll, out.report_fd) == 0) {
     c->report_polling = true;
     c->open_handles++;
     uv_poll_start(&c->report_poll, UV_READABLE, on_report_readable);
@@ -262,7 +238,29 @@ Napi::Value Signal(const Napi::CallbackInfo &info) {
   auto it = children.find(info[0].As<Napi::Number>().Int32Value());
   if (it == children.end()) return Napi::Boolean::New(env, false);
   int sig = info[1].As<Napi::Number>().Int32Value();
+  // A warm sandbox being ended keeps Node running until its end is reported (an idle one is
+  // unref'd, and its exit must not arrive while Node tears down).
+  if (sig == SIGKILL && it->second->serves) uv_ref((uv_handle_t *)&it->second->poll);
   return Napi::Boolean::New(env, syscall(SYS_pidfd_send_signal, it->second->pidfd, sig, nullptr, 0) == 0);
+}
+
+// runIn(pid, plan, onExit[, onStart]): a run on the warm sandbox `pid` (warm.cc). It must be idle
+// (its onReady was called since its last run): the JS side keeps that count.
+Napi::Value RunInSandbox(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) return throw_type(env, "Expected (pid: number, plan, onExit) for runIn");
+  auto &children = registry(env)->children;
+  auto it = children.find(info[0].As<Napi::Number>().Int32Value());
+  if (it == children.end() || !it->second->serves) return throw_type(env, "Expected the pid of a warm sandbox for runIn");
+  Child *c = it->second;
+  Napi::Value r = RunIn(info, c->report_fd);
+  // Busy until it says "ready" again: until then it keeps Node running (a caller may be waiting
+  // for it to be idle).
+  if (!env.IsExceptionPending()) {
+    uv_ref((uv_handle_t *)&c->poll);
+    if (c->report_polling) uv_ref((uv_handle_t *)&c->report_poll);
+  }
+  return r;
 }
 
 // release(pid, go) → lets a deferred init go on (go = true) or makes it exit (go = false).
@@ -373,12 +371,15 @@ Napi::Value NetnsCreate(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
-// When Node shuts down (or a worker ends), nothing it started keeps running.
+// When Node shuts down (or a worker ends), nothing it started keeps running, and no watcher
+// calls into JS any more.
 void cleanup(void *arg) {
   Registry *reg = (Registry *)arg;
+  warm_cleanup(reg->env);
   for (auto &kv : reg->children) {
     Child *c = kv.second;
     uv_poll_stop(&c->poll);
+    if (c->report_polling) uv_poll_stop(&c->report_poll);
     syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, nullptr, 0);
     siginfo_t si;
     syscall(SYS_waitid, P_PIDFD, c->pidfd, &si, WEXITED, nullptr);
@@ -387,6 +388,7 @@ void cleanup(void *arg) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Registry *reg = new Registry();
+  reg->env = env;
   env.SetInstanceData<Registry>(reg);
   napi_add_env_cleanup_hook(env, cleanup, reg);
   // Once per thread that loads the addon, like the init memfd: not an fd per launch.
@@ -395,6 +397,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("signal", Napi::Function::New(env, Signal));
   exports.Set("pipe", Napi::Function::New(env, Pipe));
   exports.Set("release", Napi::Function::New(env, Release));
+  exports.Set("runIn", Napi::Function::New(env, RunInSandbox));
   exports.Set("openPty", Napi::Function::New(env, OpenPty));
   exports.Set("close", Napi::Function::New(env, CloseFd));
   exports.Set("monotonicNs", Napi::Function::New(env, MonotonicNs));

@@ -157,13 +157,17 @@ std::string plan_from_js(const Napi::Object &js, LaunchSpec *spec) {
   spec->defer_release = defer.As<Napi::Boolean>().Value();
   if (spec->defer_release && !spec->parent_writes_maps) return "Expected parentWritesMaps with plan.deferRelease";
 
+  Napi::Value serve = js.Get("serveRuns");
+  if (!serve.IsUndefined() && !serve.IsBoolean()) return expected("a boolean", "plan.serveRuns", serve);
+  spec->serve_runs = serve.IsBoolean() && serve.As<Napi::Boolean>().Value();
+
   if (!get_int(js, "netnsFd", &spec->netns_fd, &err)) return err;
   if (spec->netns_fd >= 0 && (namespaces & wire::kNsNet)) return "Expected no net bit in plan.namespaces with plan.netnsFd";
 
   Writer w{spec->blob};
   w.u32(wire::kMagic);
   w.u32(wire::kVersion);
-  w.u32(namespaces | (spec->netns_fd >= 0 ? wire::kNsNetLent : 0));
+  w.u32(namespaces | (spec->netns_fd >= 0 ? wire::kNsNetLent : 0) | (spec->serve_runs ? wire::kServeRuns : 0));
   w.u32(uid);
   w.u32(gid);
   w.u32(spec->parent_writes_maps);

@@ -18,6 +18,8 @@ struct LaunchSpec {
   bool defer_release = false;
   std::string uid_map;
   std::string gid_map;
+  // A warm sandbox: init serves runs over its report channel, a socket (wire::kServeRuns).
+  bool serve_runs = false;
 };
 
 // Converts and checks a NativePlan. Returns an empty string, or "Expected X for Y but received Z".

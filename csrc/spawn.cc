@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -188,7 +189,9 @@ int launch_sandbox(const LaunchSpec &spec, Launched *out, LaunchFailure *fail) {
     return fail_with(fail, "plan", "write the plan", e);
   }
   int report[2], sync[2];
-  if (pipe2(report, O_CLOEXEC) < 0) {
+  // A warm sandbox's report channel carries runs to it too (fds as SCM_RIGHTS): a socket.
+  int made = spec.serve_runs ? socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, report) : pipe2(report, O_CLOEXEC);
+  if (made < 0) {
     int e = errno;
     close(plan_fd);
     return fail_with(fail, "pipe", "create the report pipe", e);

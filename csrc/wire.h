@@ -42,6 +42,9 @@ constexpr uint32_t kNsCgroup = 0x02000000;  // CLONE_NEWCGROUP
 constexpr uint32_t kNsAllowed = kNsNet | kNsIpc | kNsUts | kNsCgroup;
 // Not a namespace to make: the network namespace was lent from the pool (the addon sets it).
 constexpr uint32_t kNsNetLent = 0x1;
+// Not a namespace either: a warm sandbox (the Sandbox `pool` option). Its init builds everything
+// but runs no command: it serves runs sent over kReportFd, a socket then (init/serve.cc).
+constexpr uint32_t kServeRuns = 0x2;
 
 // Sizes beyond which a plan is refused as absurd.
 constexpr uint32_t kMaxStrings = 1u << 16;
@@ -67,7 +70,18 @@ enum ReportKind : uint32_t {
   kReportError = 1,    // setup failed at `stage` with `err`; `detail` names the object
   kReportStarted = 2,  // the command's execve succeeded at `t_ns`
   kReportExited = 3,   // the command ended: `value` is its wait status, at `t_ns`
+  kReportReady = 4,    // a warm sandbox is idle, reset, and takes the next run
 };
+
+// A run sent to a warm sandbox over its socket: this header, and the fds as SCM_RIGHTS, in this
+// order: the run's plan (memfd), its report pipe's write end, its stdin, stdout and stderr, then
+// the cgroup files its leader joins (as kFirstCgroupFd and up for init).
+struct RunRequest {
+  uint32_t magic;  // kMagic
+  uint32_t nfds;
+};
+constexpr int kRunFixedFds = 5;
+constexpr int kMaxRunFds = kRunFixedFds + kMaxCgroupFds;
 
 struct Report {
   uint32_t kind;

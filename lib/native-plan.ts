@@ -91,6 +91,8 @@ export interface NativePlan {
   cgroupProcs: string[];
   /** A network namespace from the pool (lib/netns-pool.ts) the sandbox is started in, or -1; then `namespaces` has no net bit. */
   netnsFd: number;
+  /** A warm sandbox (lib/warm-pool.ts): init builds everything, then serves runs instead of running argv. */
+  serveRuns?: boolean;
 }
 
 /** What the native layer reports when a sandbox's init has been reaped. */

@@ -56,6 +56,12 @@ export interface SandboxOptions {
    * newuidmap/newgidmap, with uid 1000 still the caller.
    */
   idMap?: 'single' | 'subordinate';
+  /**
+   * Keep this many warm sandboxes: built once (namespaces, filesystem) and reused run after run,
+   * reset in between (README "Warm sandboxes"). Runs beyond the idle ones build their own.
+   * Default 0. Call `close()` when done.
+   */
+  pool?: number;
 }
 
 export type StdinOption = string | Buffer | Readable | { file: string } | 'inherit' | 'ignore' | 'pipe';

@@ -8,14 +8,15 @@ import { native, TERMINATE_SIGNAL, type NativeExitReport } from './native.js';
 import { netnsPool } from './netns-pool.js';
 import type { RunOptions, SandboxOptions } from './options.js';
 import { buildResult, type LimitKill } from './outcome.js';
-import { Namespace } from './native-plan.js';
+import { Namespace, type NativePlan } from './native-plan.js';
 import { buildPlan, INSIDE_GID, INSIDE_UID } from './plan.js';
 import type { AppliedLimits, Enforcement, RunResult } from './result.js';
 import { checkRootfs } from './rootfs/directory.js';
 import { buildSeccompProgram } from './seccomp/index.js';
-import { setupStdio } from './stdio.js';
+import { nullFd, setupStdio } from './stdio.js';
 import { subordinateMaps, writeSubordinateMaps } from './subids.js';
 import { applyRunOptions, checkArgv, resolveOptions, type ResolvedConfig } from './validate.js';
+import { poolRefusal, WarmPool } from './warm-pool.js';
 
 /** How long init gets to kill everything and report before it is SIGKILLed itself. */
 const TERMINATE_GRACE_MS = 2000;
@@ -26,7 +27,7 @@ const MEMORY_SAMPLE_FIRST_MS = 5;
 const MEMORY_SAMPLE_MAX_MS = 250;
 
 export interface SandboxProcess {
-  /** The host pid of the sandbox's init (pid 1 inside). */
+  /** The host pid of the sandbox's init (pid 1 inside; a warm sandbox's init serves one run after another). */
   readonly pid: number;
   stdin: Writable | null;
   stdout: Readable | null;
@@ -40,14 +41,55 @@ export interface SandboxProcess {
 export class Sandbox {
   readonly #config: ResolvedConfig;
   #seccomp: { key: string; program: Buffer | null } | null = null;
+  readonly #pool: WarmPool | null = null;
 
   constructor(options: SandboxOptions = {}) {
     this.#config = resolveOptions(options);
     if (this.#config.rootfs !== null) checkRootfs(this.#config.rootfs);
+    if (this.#config.pool > 0) {
+      const refusal = poolRefusal(this.#config);
+      if (refusal !== null) throw new SandboxError(`options.pool: ${refusal}`, { stage: 'options' });
+      this.#pool = new WarmPool(this.#config.pool, () => this.#memberPlan());
+    }
+  }
+
+  /**
+   * Builds the warm sandboxes of the `pool` option now, and resolves when all are ready (they are
+   * otherwise built at the first run, which then builds its own). Rejects with the SandboxError
+   * that keeps them from being built.
+   */
+  warm(): Promise<void> {
+    return this.#pool === null ? Promise.resolve() : this.#pool.ready();
+  }
+
+  /** Ends the warm sandboxes (busy ones when their run ends). Runs after close() build their own. */
+  close(): Promise<void> {
+    return this.#pool === null ? Promise.resolve() : this.#pool.close();
+  }
+
+  /** A warm sandbox's plan: the sandbox as configured, no command, its own network namespace. */
+  #memberPlan() {
+    const none = nullFd();
+    return {
+      ...buildPlan({
+        argv: ['sandbox-init'],
+        cfg: this.#config,
+        stdio: [none, none, none],
+        seccomp: null,
+        cgroupFd: -1,
+        cgroupProcs: [],
+        cgroupEnforced: false,
+        callerUid: process.getuid?.() ?? 0,
+        callerGid: process.getgid?.() ?? 0,
+        netnsFd: -1,
+      }),
+      serveRuns: true,
+    };
   }
 
   /** Runs `argv` to its end. stdout and stderr are captured into the result unless redirected. */
   run(argv: string[], options: RunOptions = {}): Promise<RunResult> {
+    if (this.#pool?.soonIdle()) return this.#pool.whenIdle().then(() => this.#start(argv, options, true).result);
     try {
       return this.#start(argv, options, true).result;
     } catch (e) {
@@ -58,6 +100,17 @@ export class Sandbox {
   /** Starts `argv` and returns at once, with streams for the stdio asked as 'pipe'. */
   spawn(argv: string[], options: RunOptions = {}): SandboxProcess {
     return this.#start(argv, options, false);
+  }
+
+  /** Sends the run to the idle warm sandbox `pid`; one that cannot take it is ended. */
+  #runWarm(pid: number, plan: NativePlan, onExit: (e: NativeExitReport) => void, onStart: (startNs: number, cpuUs: number) => void): number {
+    try {
+      native().runIn(pid, plan, onExit, onStart);
+    } catch (e) {
+      this.#pool!.discard(pid);
+      throw e;
+    }
+    return pid;
   }
 
   #program(cfg: ResolvedConfig): Buffer | null {
@@ -103,8 +156,10 @@ export class Sandbox {
     }
     let plan;
     let subordinate;
+    // A warm sandbox, when one is idle and this run's options keep to its filesystem (the cwd).
+    const warmPid = this.#pool !== null && cfg.cwd === this.#config.cwd ? this.#pool.take() : null;
     // Lent until the sandbox has ended (lib/netns-pool.ts); -1: init makes its own.
-    let netnsFd = cfg.network === 'none' ? netnsPool().take() : -1;
+    let netnsFd = cfg.network === 'none' && warmPid === null ? netnsPool().take() : -1;
     const returnNetns = (empty: boolean) => {
       if (netnsFd >= 0) netnsPool().give(netnsFd, empty);
       netnsFd = -1;
@@ -122,14 +177,27 @@ export class Sandbox {
       callerGid: process.getgid?.() ?? 0,
       netnsFd,
       });
-      subordinate = plan.deferRelease ? subordinateMaps(INSIDE_UID, INSIDE_GID) : null;
+      subordinate = plan.deferRelease && warmPid === null ? subordinateMaps(INSIDE_UID, INSIDE_GID) : null;
     } catch (e) {
+      if (warmPid !== null) this.#pool!.putBack(warmPid);
       stdio.abort();
       void cgroup?.destroy();
       returnNetns(true); // never entered
       throw e;
     }
     const addon = native();
+    const launchOne = (p: NativePlan): number => {
+      try {
+        return addon.launch(p, resolveExit, onLaunched).pid;
+      } catch (e) {
+        // This thread may no longer enter the pool's namespaces (the process dropped its
+        // capabilities since they were made): the pool is turned off and init makes its own.
+        if (netnsFd < 0 || (e as { stage?: unknown }).stage !== 'network') throw e;
+        netnsPool().turnOff();
+        returnNetns(false);
+        return addon.launch({ ...p, netnsFd: -1, namespaces: p.namespaces | Namespace.net }, resolveExit, onLaunched).pid;
+      }
+    };
     let resolveExit!: (e: NativeExitReport) => void;
     const exited = new Promise<NativeExitReport>((r) => (resolveExit = r));
     let pid: number;
@@ -160,17 +228,7 @@ export class Sandbox {
       onStart(startNs);
     };
     try {
-      try {
-        pid = addon.launch(plan, resolveExit, onLaunched).pid;
-      } catch (e) {
-        // This thread may no longer enter the pool's namespaces (the process dropped its
-        // capabilities since they were made): the pool is turned off and init makes its own.
-        if (netnsFd < 0 || (e as { stage?: unknown }).stage !== 'network') throw e;
-        netnsPool().turnOff();
-        returnNetns(false);
-        plan = { ...plan, netnsFd: -1, namespaces: plan.namespaces | Namespace.net };
-        pid = addon.launch(plan, resolveExit, onLaunched).pid;
-      }
+      pid = warmPid !== null ? this.#runWarm(warmPid, plan, resolveExit, onLaunched) : launchOne(plan);
     } catch (e) {
       stdio.abort();
       void cgroup?.destroy();
@@ -243,6 +301,7 @@ export class Sandbox {
       const mapError = await mapped;
       const exit = await exited;
       ended = true;
+      if (warmPid !== null) this.#pool!.runEnded(warmPid);
       // The init has been reaped, and with it everything in its pid namespace.
       returnNetns(exit.netnsEmpty);
       const endedAt = addon.monotonicNs();

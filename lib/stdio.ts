@@ -53,7 +53,8 @@ function newTtyReader(fd: number): ReadStream {
 }
 
 let devNull: number | null = null;
-function nullFd(): number {
+/** The process's one fd on /dev/null (never closed). */
+export function nullFd(): number {
   // One O_CLOEXEC fd on /dev/null for the process's lifetime (libuv opens with O_CLOEXEC).
   if (devNull === null) devNull = openSync('/dev/null', 'r+');
   return devNull;

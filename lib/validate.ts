@@ -20,6 +20,8 @@ export interface ResolvedConfig extends AppliedLimits {
   seccomp: SeccompOption;
   tty: boolean;
   idMap: 'single' | 'subordinate';
+  /** Warm sandboxes kept for runs (lib/warm-pool.ts); 0: every run builds its own. */
+  pool: number;
 }
 
 export const DEFAULT_ENV: Readonly<Record<string, string>> = {
@@ -29,8 +31,10 @@ export const DEFAULT_ENV: Readonly<Record<string, string>> = {
 
 const KNOWN_OPTIONS = new Set([
   'rootfs', 'binds', 'tmpfs', 'env', 'cwd', 'hostname', 'network', 'cpuQuota', 'memory', 'pids', 'timeLimit',
-  'wallTimeLimit', 'outputLimit', 'cgroupParent', 'requireCgroup', 'seccomp', 'tty', 'idMap',
+  'wallTimeLimit', 'outputLimit', 'cgroupParent', 'requireCgroup', 'seccomp', 'tty', 'idMap', 'pool',
 ]);
+/** Most warm sandboxes one Sandbox keeps (each is an idle init: ~0.1 MiB and a few fds). */
+export const MAX_POOL = 256;
 const KNOWN_RUN_OPTIONS = new Set([
   'stdin', 'stdout', 'stderr', 'env', 'cwd', 'timeLimit', 'wallTimeLimit', 'outputLimit', 'signal',
 ]);
@@ -154,7 +158,16 @@ export function resolveOptions(options: SandboxOptions = {}): ResolvedConfig {
     seccomp: checkSeccomp(o.seccomp),
     tty: o.tty === undefined ? false : checkBool(o.tty, 'tty'),
     idMap: o.idMap ?? 'single',
+    pool: checkPool(o.pool),
   };
+}
+
+function checkPool(value: unknown): number {
+  if (value === undefined || value === null) return 0;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_POOL) {
+    throw optionError('pool', `an integer from 0 to ${MAX_POOL}`, value);
+  }
+  return value;
 }
 
 /** The sandbox's configuration with one run's options applied on top. */

@@ -15,8 +15,9 @@
 //   4. unshare mount (+ net, ipc, uts, cgroup) namespaces; hostname; loopback up
 //   5. build the filesystem and pivot_root into it (mounts.cc); chdir to the working directory
 //   6. become non-dumpable: nothing inside can open /proc/1/mem or /proc/1/exe
-//   7. fork the command (command.cc: session, rlimits, ids, capabilities, no_new_privs, seccomp,
-//      execve); its CLOEXEC error pipe says whether the execve happened
+//   7. fork the command (run.cc, command.cc: session, rlimits, ids, capabilities, no_new_privs,
+//      seccomp, execve); its CLOEXEC error pipe says whether the execve happened. A warm sandbox
+//      (wire::kServeRuns) instead serves runs, each with a leader that does 7 and 8 (serve.cc)
 //   8. reap: forward signals to the command, reap orphans; on the parent's terminate signal or
 //      when the command ends, SIGKILL everything left in the namespace, reap it all, report the
 //      command's status with the rusage of the whole tree, and exit.
@@ -33,10 +34,11 @@
 #include <unistd.h>
 
 #include "../wire.h"
-#include "command.h"
 #include "mounts.h"
 #include "plan.h"
 #include "report.h"
+#include "run.h"
+#include "serve.h"
 #include "setup.h"
 
 namespace {
@@ -48,63 +50,6 @@ void wait_for_parent() {
   while (n < 0 && errno == EINTR);
   // EOF without the byte: the parent failed to write our maps or cgroup and gave up.
   if (n != 1) _exit(1);
-}
-
-// Moves init into the sandbox's cgroups: fds from wire::kFirstCgroupFd up are their `tasks` (v1)
-// or `cgroup.procs` files, opened by the parent, present when clone could not place init itself.
-// "0" is the writer: a single-threaded task moving itself takes no global lock (spawn.cc).
-void join_cgroups() {
-  for (int fd = wire::kFirstCgroupFd; fd < wire::kFirstCgroupFd + wire::kMaxCgroupFds; fd++) {
-    if (fcntl(fd, F_GETFD) < 0) break;  // the first closed one ends the list
-    ssize_t n;
-    do n = write(fd, "0", 1);
-    while (n < 0 && errno == EINTR);
-    if (n != 1) die("cgroup", n < 0 ? errno : EIO, "join the sandbox's cgroup (fd %d)", fd);
-    close(fd);
-  }
-}
-
-// Signals the sandbox's parent may send to pid 1 that belong to the command.
-const int kForwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGCONT, SIGWINCH, SIGALRM, SIGTSTP};
-
-[[noreturn]] void reap(pid_t command, bool lent_netns) {
-  sigset_t all;
-  sigfillset(&all);
-  int status = 0;
-  uint64_t ended = 0;
-  bool command_done = false;
-  while (!command_done) {
-    siginfo_t si;
-    int sig = sigwaitinfo(&all, &si);
-    if (sig < 0) continue;
-    if (sig == wire::kTerminateSignal) {
-      kill(-1, SIGKILL);
-      continue;  // the command's SIGCHLD follows
-    }
-    if (sig != SIGCHLD) {
-      for (int f : kForwarded) {
-        if (f == sig) kill(command, sig);
-      }
-      continue;
-    }
-    for (;;) {
-      int st;
-      pid_t pid = waitpid(-1, &st, WNOHANG);
-      if (pid <= 0) break;
-      if (pid == command) {
-        status = st;
-        ended = now_ns();
-        command_done = true;
-      }
-    }
-  }
-  // The command is gone: nothing it started may outlive it (CONTRACT.md).
-  kill(-1, SIGKILL);
-  while (waitpid(-1, nullptr, 0) > 0 || errno == EINTR) {
-  }
-  // Everything else in the sandbox is gone: what is left in a lent network namespace stays there.
-  report_exit(wire::kReportFd, status, ended, lent_netns && netns_empty());
-  _exit(0);
 }
 
 }  // namespace
@@ -142,10 +87,10 @@ int main() {
   }
   // A change of ids clears the parent-death signal (prctl(2), PR_SET_PDEATHSIG): arm it again,
   // then check the parent did not die before that. The parent holds the only read end of the
-  // report pipe, and a pipe without readers polls POLLERR.
+  // report pipe, and a pipe without readers polls POLLERR (a warm sandbox's socket: POLLHUP).
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) die("prctl", errno, "set the parent-death signal");
   struct pollfd parent = {wire::kReportFd, POLLOUT, 0};
-  if (poll(&parent, 1, 0) == 1 && (parent.revents & POLLERR)) _exit(1);
+  if (poll(&parent, 1, 0) == 1 && (parent.revents & (POLLERR | POLLHUP))) _exit(1);
   close(wire::kSyncFd);
 
   enter_namespaces(plan);
@@ -153,38 +98,6 @@ int main() {
   if (chdir(plan.cwd) < 0) die("chdir", errno, "change directory to %s", plan.cwd);
   if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) die("prctl", errno, "make init non-dumpable");
 
-  int errpipe[2];
-  if (pipe2(errpipe, O_CLOEXEC) < 0) die("fork", errno, "create the exec pipe");
-  pid_t command = fork();
-  if (command < 0) die("fork", errno, "fork the command");
-  if (command == 0) {
-    close(errpipe[0]);
-    exec_command(plan, errpipe[1]);
-  }
-  close(errpipe[1]);
-  // The command's child writes the time of its execve, then either nothing (EOF: it exec'd)
-  // or an error record.
-  uint64_t started = 0;
-  wire::Report rec;
-  ssize_t n;
-  do n = read(errpipe[0], &started, sizeof started);
-  while (n < 0 && errno == EINTR);
-  if (n != (ssize_t)sizeof started) started = now_ns();
-  do n = read(errpipe[0], &rec, sizeof rec);
-  while (n < 0 && errno == EINTR);
-  if (n == (ssize_t)sizeof rec) {
-    // The command never ran: pass its record on, reap it, and stop.
-    ssize_t w;
-    do w = write(wire::kReportFd, &rec, sizeof rec);
-    while (w < 0 && errno == EINTR);
-    waitpid(command, nullptr, 0);
-    _exit(1);
-  }
-  close(errpipe[0]);
-  report_started(wire::kReportFd, command, started);
-  // Init keeps no end of the command's stdio: the parent sees EOF when the command's tree closes it.
-  close(0);
-  close(1);
-  close(2);
-  reap(command, (plan.namespaces & wire::kNsNetLent) != 0);
+  if (plan.namespaces & wire::kServeRuns) serve(plan);
+  run_command(plan, (plan.namespaces & wire::kNsNetLent) != 0);
 }

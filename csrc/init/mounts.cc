@@ -478,6 +478,12 @@ void setup_mounts(const Plan &plan) {
     }
   }
   if (g_newroot < 0) die("mount", EINVAL, "build the new root: the plan has no mounts");
+  // /dev read-only once the plan's binds into it are made: the command (the same uid as init,
+  // who owns that tmpfs) cannot leave files there, for itself later or for the next run of a
+  // warm sandbox. /dev/shm and /dev/pts are mounts of their own and stay writable.
+  for (uint32_t i = 0; i < plan.nmounts; i++) {
+    if (plan.mounts[i].op == wire::kDevfs) do_remount_ro(plan.mounts[i].dst);
+  }
   forget_parent();
   close(g_newroot);
 
@@ -492,4 +498,43 @@ void setup_mounts(const Plan &plan) {
   if (syscall(SYS_pivot_root, ".", ".") < 0) die("pivot_root", errno, "pivot_root into the new root");
   if (fchdir(old) < 0 || umount2(".", MNT_DETACH) < 0 || chdir("/") < 0) die("pivot_root", errno, "detach the staging area and the host's root");
   close(old);
+}
+
+static bool is_below(const char *path, const char *dir) {
+  size_t n = strlen(dir);
+  return strncmp(path, dir, n) == 0 && path[n] == '/';
+}
+
+void reset_writable_mounts(const Plan &plan) {
+  int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0) die("reset", errno, "open /");
+  set_lookup_root(root, "/");
+  for (uint32_t i = 0; i < plan.nmounts; i++) {
+    const MountSpec &m = plan.mounts[i];
+    char shm[PATH_MAX];
+    const char *dst = m.dst;
+    if (m.op == wire::kDevfs) {
+      snprintf(shm, sizeof shm, "%s/shm", m.dst);
+      dst = shm;
+    } else if (m.op != wire::kTmpfs) {
+      continue;
+    }
+    // Lazily: a file still open would hold it, but everything a run started has been reaped.
+    if (umount2(dst, MNT_DETACH | UMOUNT_NOFOLLOW) < 0) die("reset", errno, "unmount %s", dst);
+    if (m.op == wire::kDevfs) {
+      int fd = mount_at(dst, kCreateDir, "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777", "tmpfs");
+      close(fd);
+      continue;
+    }
+    do_tmpfs(m.dst, m.data, 0);
+    // The directories the plan made in it (the working directory).
+    for (uint32_t j = i + 1; j < plan.nmounts; j++) {
+      if (plan.mounts[j].op != wire::kDir || !is_below(plan.mounts[j].dst, m.dst)) continue;
+      int fd = make_path(plan.mounts[j].dst, kCreateDir);
+      if (fd < 0) die("reset", -fd, "create directory %s", plan.mounts[j].dst);
+      close(fd);
+    }
+  }
+  forget_parent();
+  close(root);
 }

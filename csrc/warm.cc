@@ -1,0 +1,212 @@
+// The parent's side of a run on a warm sandbox (see warm.h, init/serve.cc). No fork here: the
+// run is a message with fds, and its end is its exit record on its own report pipe.
+#include "warm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <set>
+#include <vector>
+
+#include "exit_report.h"
+#include "plan.h"
+#include "run_message.h"
+#include "wire.h"
+
+namespace {
+
+struct WarmRun {
+  explicit WarmRun(Napi::Env e) : env(e) {}
+  Napi::Env env;
+  uv_poll_t poll;
+  int fd = -1;  // the run's report pipe, read end (non-blocking)
+  std::vector<wire::Report> records;
+  Napi::FunctionReference on_exit;
+  Napi::FunctionReference on_start;
+};
+
+// Runs being watched, so that an environment's teardown can stop theirs (warm_cleanup).
+std::set<WarmRun *> g_runs;
+
+void run_closed(uv_handle_t *h) { delete (WarmRun *)h->data; }
+
+// The leader's fate as a waitid() would have told it: exited 0 after its exit record, 1 after a
+// setup error, otherwise killed (its warm sandbox was, e.g. after the terminate grace period).
+void leader_fate(const std::vector<wire::Report> &records, siginfo_t *si, struct rusage *ru) {
+  memset(si, 0, sizeof *si);
+  memset(ru, 0, sizeof *ru);
+  si->si_code = CLD_KILLED;
+  si->si_status = SIGKILL;
+  for (const wire::Report &r : records) {
+    if (r.kind == wire::kReportError) {
+      si->si_code = CLD_EXITED;
+      si->si_status = 1;
+    } else if (r.kind == wire::kReportExited) {
+      si->si_code = CLD_EXITED;
+      si->si_status = 0;
+      ru->ru_utime.tv_sec = r.user_us / 1000000;
+      ru->ru_utime.tv_usec = r.user_us % 1000000;
+      ru->ru_stime.tv_sec = r.sys_us / 1000000;
+      ru->ru_stime.tv_usec = r.sys_us % 1000000;
+      ru->ru_maxrss = r.maxrss_kb;
+    }
+  }
+}
+
+void on_run_readable(uv_poll_t *handle, int status, int events) {
+  (void)events;
+  WarmRun *run = (WarmRun *)handle->data;
+  bool started = false, ended = status != 0;
+  for (;;) {
+    wire::Report r;
+    ssize_t n = read(run->fd, &r, sizeof r);
+    if (n == (ssize_t)sizeof r) {
+      r.stage[sizeof r.stage - 1] = 0;
+      r.detail[sizeof r.detail - 1] = 0;
+      if (r.kind == wire::kReportStarted) started = true;
+      if (r.kind == wire::kReportExited) ended = true;  // the leader's last word: no need to wait for EOF
+      run->records.push_back(r);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (!(n < 0 && errno == EAGAIN)) ended = true;  // EOF (the leader is gone) or an error
+    break;
+  }
+  Napi::Env env = run->env;
+  Napi::HandleScope scope(env);
+  if (started && !run->on_start.IsEmpty()) {
+    for (const wire::Report &r : run->records) {
+      if (r.kind != wire::kReportStarted) continue;
+      Napi::FunctionReference cb = std::move(run->on_start);
+      cb.MakeCallback(env.Global(), {Napi::Number::New(env, (double)r.t_ns), Napi::Number::New(env, (double)(r.user_us + r.sys_us))});
+      break;
+    }
+  }
+  if (!ended) return;
+  g_runs.erase(run);
+  uv_poll_stop(handle);
+  close(run->fd);
+  siginfo_t si;
+  struct rusage ru;
+  leader_fate(run->records, &si, &ru);
+  Napi::Value result = exit_object(env, si, ru, run->records);
+  Napi::FunctionReference cb = std::move(run->on_exit);
+  uv_close((uv_handle_t *)handle, run_closed);
+  cb.MakeCallback(env.Global(), {result});
+}
+
+Napi::Value fail(Napi::Env env, const char *stage, const std::string &detail, int err) {
+  Napi::Error e = Napi::Error::New(env, detail + ": " + strerror(err));
+  e.Set("stage", stage);
+  e.Set("errno", Napi::Number::New(env, err));
+  e.Set("detail", detail);
+  e.ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+}  // namespace
+
+Napi::Value RunIn(const Napi::CallbackInfo &info, int socket_fd) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[1].IsObject() || !info[2].IsFunction()) {
+    Napi::TypeError::New(env, "Expected (pid: number, plan: object, onExit: function) for runIn").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  LaunchSpec spec;
+  std::string err = plan_from_js(info[1].As<Napi::Object>(), &spec);
+  if (!err.empty()) {
+    if (!env.IsExceptionPending()) Napi::TypeError::New(env, err).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (spec.cgroup_procs.size() > (size_t)wire::kMaxCgroupFds) return fail(env, "cgroup", "join more than 8 cgroup hierarchies", E2BIG);
+  // Everything the run is sent with; closed here once sent (init holds its copies).
+  std::vector<int> owned;
+  auto close_owned = [&]() {
+    for (int fd : owned) close(fd);
+  };
+  int plan_fd = memfd_create("sandbox-plan", MFD_CLOEXEC);
+  if (plan_fd < 0) return fail(env, "plan", "create the plan memfd", errno);
+  owned.push_back(plan_fd);
+  if (write(plan_fd, spec.blob.data(), spec.blob.size()) != (ssize_t)spec.blob.size()) {
+    int e = errno ? errno : EIO;
+    close_owned();
+    return fail(env, "plan", "write the plan", e);
+  }
+  int report[2];
+  if (pipe2(report, O_CLOEXEC) < 0) {
+    int e = errno;
+    close_owned();
+    return fail(env, "pipe", "create the report pipe", e);
+  }
+  owned.push_back(report[1]);
+  int fds[wire::kMaxRunFds] = {plan_fd, report[1], spec.stdio[0], spec.stdio[1], spec.stdio[2]};
+  int count = wire::kRunFixedFds;
+  for (auto &procs : spec.cgroup_procs) {
+    // Opened by the caller, who may write them; the leader writes "0" (itself) to each.
+    int fd = open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+      int e = errno;
+      close_owned();
+      close(report[0]);
+      return fail(env, "cgroup", "open " + procs, e);
+    }
+    owned.push_back(fd);
+    fds[count++] = fd;
+  }
+  RunMessage m(count);
+  m.req = {wire::kMagic, (uint32_t)count};
+  struct cmsghdr *c = CMSG_FIRSTHDR(&m.mh);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int) * count);
+  memcpy(CMSG_DATA(c), fds, sizeof(int) * count);
+  ssize_t sent;
+  do sent = sendmsg(socket_fd, &m.mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+  while (sent < 0 && errno == EINTR);
+  int send_err = sent == (ssize_t)sizeof m.req ? 0 : (sent < 0 ? errno : EIO);
+  close_owned();
+  if (send_err) {
+    close(report[0]);
+    return fail(env, "warm", "send the run to its warm sandbox", send_err);
+  }
+  fcntl(report[0], F_SETFL, O_NONBLOCK);
+  WarmRun *run = new WarmRun(env);
+  run->fd = report[0];
+  run->on_exit = Napi::Persistent(info[2].As<Napi::Function>());
+  if (info.Length() >= 4 && info[3].IsFunction()) run->on_start = Napi::Persistent(info[3].As<Napi::Function>());
+  uv_loop_t *loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  run->poll.data = run;
+  // The run was sent: if it cannot be watched, closing its pipe makes its leader's reports fail,
+  // not the leader; the caller ends it (terminate signal to the warm sandbox) on this error.
+  if (uv_poll_init(loop, &run->poll, run->fd) != 0) {
+    close(run->fd);
+    delete run;
+    return fail(env, "warm", "watch the run's report pipe on the event loop", EIO);
+  }
+  if (uv_poll_start(&run->poll, UV_READABLE, on_run_readable) != 0) {
+    close(run->fd);
+    uv_close((uv_handle_t *)&run->poll, run_closed);
+    return fail(env, "warm", "watch the run's report pipe on the event loop", EIO);
+  }
+  g_runs.insert(run);
+  return env.Undefined();
+}
+
+void warm_cleanup(napi_env env) {
+  for (auto it = g_runs.begin(); it != g_runs.end();) {
+    if ((napi_env)(*it)->env != env) {
+      ++it;
+      continue;
+    }
+    uv_poll_stop(&(*it)->poll);
+    it = g_runs.erase(it);
+  }
+}

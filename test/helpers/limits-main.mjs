@@ -50,6 +50,23 @@ const ac = new AbortController();
 const aborted = box.run(['sleep', '30'], { signal: ac.signal }).then(() => 'resolved', (e) => e.stage);
 setTimeout(() => ac.abort(), 300);
 out.aborted = await aborted;
+// The same limits on a warm sandbox (the pool option): each run in a new cgroup of its own, so a
+// small run after a memory bomb reports its own peak, not the bomb's.
+const warm = new Sandbox({ pool: 2, memory: '64m', pids: 64, timeLimit: 1, wallTimeLimit: 30 });
+await warm.warm();
+out.warm = {};
+out.warm.memory = summary(await warm.run(['python3', '-c', 'b = bytearray(200 * 1024 * 1024)\nprint(len(b))']));
+await warm.warm();
+out.warm.small = summary(await warm.run(['true']));
+out.warm.forkbomb = summary(await warm.run(['python3', '-c', forkLoop]));
+out.warm.cpu = summary(await warm.run(['python3', '-c', 'while True: pass']));
+let warmOk = 0;
+for (let i = 0; i < many; i += 4) {
+  const batch = await Promise.all(Array.from({ length: Math.min(4, many - i) }, () => warm.run(['/bin/true'])));
+  warmOk += batch.filter((r) => r.outcome === 'ok').length;
+}
+out.warm.many = { runs: many, ok: warmOk };
+await warm.close();
 out.after = sandboxCgroups();
 out.lagMaxMs = lagMax;
 console.log(JSON.stringify(out));

@@ -51,6 +51,7 @@ interface Report {
   output: Summary;
   many: { runs: number; ok: number };
   aborted: string;
+  warm: { memory: Summary; small: Summary; forkbomb: Summary; cpu: Summary; many: { runs: number; ok: number } };
   lagMaxMs: number;
 }
 
@@ -139,4 +140,23 @@ test('many limited runs, an aborted one: all correct, no cgroup left behind', (t
   t.is(report.many.ok, report.many.runs);
   t.is(report.aborted, 'aborted');
   t.is(report.after.count, report.before.count, 'sandbox cgroups before and after');
+});
+
+test('the same limits on warm sandboxes: memory, pids and CPU time enforced per run, each run with counters of its own', (t) => {
+  const { memory, small, forkbomb, cpu, many } = report.warm;
+  t.log(`memory ${memory.outcome} peak ${(memory.memoryPeakBytes / MiB).toFixed(1)} MiB, then true: peak ${(small.memoryPeakBytes / MiB).toFixed(2)} MiB cpu ${small.cpuTimeMs} ms; forks ${forkbomb.stdoutText?.trim()}; cpu ${cpu.outcome} ${cpu.cpuTimeMs} ms`);
+  t.is(cpu.outcome, 'cpu-time-limit');
+  t.is(small.outcome, 'ok');
+  t.is(forkbomb.outcome, 'ok', forkbomb.stderr ?? '');
+  t.true(Number(forkbomb.stdoutText) > 0 && Number(forkbomb.stdoutText) < 64);
+  t.is(many.ok, many.runs);
+  if (cgroup()) {
+    t.is(memory.outcome, 'memory-limit');
+    t.true(memory.memoryPeakBytes >= 50 * MiB && memory.memoryPeakBytes <= 70 * MiB, `peak ${memory.memoryPeakBytes}`);
+    t.true(small.memoryPeakBytes < 16 * MiB, `the next run's own peak: ${small.memoryPeakBytes}`);
+    t.true(cpu.cpuTimeMs >= 1000 && cpu.cpuTimeMs < 1500, `cpu ${cpu.cpuTimeMs}`);
+  } else {
+    t.is(memory.outcome, 'nonzero-exit');
+    t.regex(memory.stderr ?? '', /MemoryError/);
+  }
 });

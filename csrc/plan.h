@@ -23,4 +23,5 @@ struct LaunchSpec {
 };
 
 // Converts and checks a NativePlan. Returns an empty string, or "Expected X for Y but received Z".
-std::string plan_from_js(const Napi::Object &js, LaunchSpec *spec);
+// `for_warm_run`: the plan of a run on a warm sandbox, which may have no mounts.
+std::string plan_from_js(const Napi::Object &js, LaunchSpec *spec, bool for_warm_run = false);

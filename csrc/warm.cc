@@ -71,12 +71,13 @@ void on_run_readable(uv_poll_t *handle, int status, int events) {
       r.stage[sizeof r.stage - 1] = 0;
       r.detail[sizeof r.detail - 1] = 0;
       if (r.kind == wire::kReportStarted) started = true;
-      if (r.kind == wire::kReportExited) ended = true;  // the leader's last word: no need to wait for EOF
       run->records.push_back(r);
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
-    if (!(n < 0 && errno == EAGAIN)) ended = true;  // EOF (the leader is gone) or an error
+    // EOF: the warm sandbox's init has reaped the leader, after everything else of the run
+    // (init/serve.cc), or is gone.
+    if (!(n < 0 && errno == EAGAIN)) ended = true;
     break;
   }
   Napi::Env env = run->env;
@@ -120,7 +121,7 @@ Napi::Value RunIn(const Napi::CallbackInfo &info, int socket_fd) {
     return env.Undefined();
   }
   LaunchSpec spec;
-  std::string err = plan_from_js(info[1].As<Napi::Object>(), &spec);
+  std::string err = plan_from_js(info[1].As<Napi::Object>(), &spec, true);
   if (!err.empty()) {
     if (!env.IsExceptionPending()) Napi::TypeError::New(env, err).ThrowAsJavaScriptException();
     return env.Undefined();

@@ -105,7 +105,8 @@ export class Sandbox {
   /** Sends the run to the idle warm sandbox `pid`; one that cannot take it is ended. */
   #runWarm(pid: number, plan: NativePlan, onExit: (e: NativeExitReport) => void, onStart: (startNs: number, cpuUs: number) => void): number {
     try {
-      native().runIn(pid, plan, onExit, onStart);
+      // Its filesystem is built: the run's plan goes without the mount list.
+      native().runIn(pid, { ...plan, mounts: [] }, onExit, onStart);
     } catch (e) {
       this.#pool!.discard(pid);
       throw e;

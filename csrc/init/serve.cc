@@ -3,11 +3,12 @@
 //
 // Each run gets a leader: a fork of init that takes the run's fds (plan, report pipe, stdio,
 // cgroup files) in the slots a one-shot init has them, joins the run's fresh cgroups, gets a new
-// IPC namespace (and cgroup namespace), becomes a child subreaper, and then does what a one-shot
+// cgroup namespace, becomes a child subreaper, and then does what a one-shot
 // init does (run.cc): forks the command, reports to the run's own pipe, reaps the whole tree,
 // SIGKILLs whatever is left, reports the end and exits. Init itself only forwards the parent's
 // signals to the leader, and when the leader is gone: SIGKILLs anything left in the pid
-// namespace, replaces every writable mount (mounts.cc, reset_writable_mounts), checks that the
+// namespace, replaces every writable mount (mounts.cc, reset_writable_mounts) and the IPC
+// namespace, checks that the
 // network namespace holds nothing (else it exits: the parent starts another), and says "ready".
 //
 // What one run could leave for the next, and why it cannot: processes (all SIGKILLed and reaped
@@ -33,6 +34,7 @@
 
 #include "../run_message.h"
 #include "../wire.h"
+#include "command.h"
 #include "mounts.h"
 #include "report.h"
 #include "run.h"
@@ -70,7 +72,7 @@ int receive_run(int *fds) {
 }
 
 // The run leader (see the top). `fds` as received: plan, report, stdin, stdout, stderr, cgroups.
-[[noreturn]] void lead(const Plan &member, const int *fds, int count, int sigfd) {
+[[noreturn]] void lead(const int *fds, int count, int sigfd) {
   close(sigfd);
   close(wire::kReportFd);  // the parent's socket: this process reports to the run's own pipe
   int slots[wire::kMaxRunFds] = {wire::kPlanFd, wire::kReportFd, 0, 1, 2};
@@ -96,10 +98,8 @@ int receive_run(int *fds) {
   int r = read_plan(wire::kPlanFd, &plan);
   if (r < 0) die("plan", -r, "read the run's plan");
   close(wire::kPlanFd);
-  // SysV IPC objects and message queues live in the IPC namespace: each run gets its own. The
-  // cgroup namespace is made after joining, so the run's cgroup is its root, as in a one-shot.
-  int flags = (int)(member.namespaces & wire::kNsIpc) | (int)(plan.namespaces & wire::kNsCgroup);
-  if (flags != 0 && unshare(flags) < 0) die("unshare", errno, "create the run's namespaces (flags 0x%x)", flags);
+  // The cgroup namespace is made after joining, so the run's cgroup is its root, as in a one-shot.
+  if ((plan.namespaces & wire::kNsCgroup) && unshare(CLONE_NEWCGROUP) < 0) die("unshare", errno, "create the run's cgroup namespace");
   if (chdir(plan.cwd) < 0) die("chdir", errno, "change directory to %s", plan.cwd);
   run_command(plan, false);
 }
@@ -128,12 +128,17 @@ void serve(const Plan &plan) {
   close(0);
   close(1);
   close(2);
+  settle_inheritance();
   sigset_t all;
   sigfillset(&all);
   int sigfd = (int)syscall(SYS_signalfd4, -1, &all, sizeof(uint64_t), O_CLOEXEC | O_NONBLOCK);
   if (sigfd < 0) die("serve", errno, "create a signalfd");
   say_ready();
   pid_t leader = -1;
+  // The run's report pipe, kept open until its leader has been reaped: its EOF tells the parent that
+  // everything of the run has ended and left the run's cgroups (the leader's own exit record comes
+  // before it leaves them), so they can be removed at once.
+  int run_report = -1;
   for (;;) {
     struct pollfd p[2] = {{sigfd, POLLIN, 0}, {wire::kReportFd, (short)(leader < 0 ? POLLIN : 0), 0}};
     if (poll(p, 2, -1) < 0) continue;  // EINTR
@@ -157,7 +162,12 @@ void serve(const Plan &plan) {
       kill(-1, SIGKILL);
       while (waitpid(-1, nullptr, 0) > 0 || errno == EINTR) {
       }
+      close(run_report);
+      run_report = -1;
       reset_writable_mounts(plan);
+      // SysV IPC objects and message queues live in the IPC namespace: each run gets a new one,
+      // made here, off the next run's path (the old one goes with its last process).
+      if ((plan.namespaces & wire::kNsIpc) && unshare(CLONE_NEWIPC) < 0) die("reset", errno, "create a new IPC namespace");
       // Sockets or TIME_WAIT entries left: this namespace is not handed on; the parent starts
       // another warm sandbox.
       if ((plan.namespaces & wire::kNsNet) && !netns_empty()) _exit(0);
@@ -170,9 +180,12 @@ void serve(const Plan &plan) {
     if (n == 0) end_all(0);  // the pool is closing
     if (n < 0) die("serve", -n, "receive a run");
     leader = fork();
-    if (leader == 0) lead(plan, fds, n, sigfd);
+    if (leader == 0) lead(fds, n, sigfd);
     if (leader < 0) report_error(fds[1], "fork", errno, "fork the run's leader");
-    for (int i = 0; i < n; i++) close(fds[i]);
+    for (int i = 0; i < n; i++) {
+      if (i != 1 || leader < 0) close(fds[i]);
+    }
     if (leader < 0) say_ready();
+    else run_report = fds[1];
   }
 }

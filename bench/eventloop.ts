@@ -51,6 +51,7 @@ async function syncLaunch(s: Sandbox, n: number, pipes: boolean): Promise<number
     h.stdout?.resume();
     h.stderr?.resume();
     await h.result;
+    await s.warm(); // a warm sandbox being reset: spawn() would not wait for it (run() does)
   }
   return out;
 }
@@ -58,24 +59,38 @@ async function syncLaunch(s: Sandbox, n: number, pipes: boolean): Promise<number
 export async function eventloop(o: BenchOptions): Promise<Row[]> {
   const plain = new Sandbox();
   const limited = new Sandbox(LIMITS);
-  // 1,000 runs per series unless the budget runs out first (each series gets a quarter of it).
-  const share = (o.budgetS * 1000) / 4;
+  // Warm sandboxes, one per caller.
+  const warm = new Sandbox({ pool: CALLERS });
+  const warmLimited = new Sandbox({ ...LIMITS, pool: CALLERS });
+  await Promise.all([warm.warm(), warmLimited.warm()]);
+  // 1,000 runs per series unless the budget runs out first (each series gets a sixth of it).
+  const share = (o.budgetS * 1000) / 6;
   for (let i = 0; i < 10; i++) await plain.run(['/bin/true']);
   const n = 1000;
   const base = await delayDuring(n, nowMs() + share, () => spawnToExit(['/bin/true']));
   const sbx = await delayDuring(n, nowMs() + share, () => plain.run(['/bin/true']));
   const lim = await delayDuring(n, nowMs() + share, () => limited.run(['/bin/true']));
+  const wrm = await delayDuring(n, nowMs() + share, () => warm.run(['/bin/true']));
+  const wrmLim = await delayDuring(n, nowMs() + share, () => warmLimited.run(['/bin/true']));
   note(`eventloop: ${base.runs}/${sbx.runs}/${lim.runs} runs (spawn/defaults/limits)`);
   const m = Math.max(20, Math.min(200, Math.floor(sbx.runs / 4)));
   const syncPlain = await syncLaunch(plain, m, true);
   const syncQuiet = await syncLaunch(plain, m, false);
   const syncLim = await syncLaunch(limited, m, true);
+  await warm.warm();
+  const syncWarm = await syncLaunch(warm, m, true);
+  await Promise.all([warm.close(), warmLimited.close()]);
   return [
     row(`event-loop delay p99, ${CALLERS} callers, defaults`, delayText(sbx, ''), delayText(base, 'spawn '), ratio(sbx.p99, base.p99), '≤ 1 ms'),
     row('event-loop delay max, defaults', ms(sbx.max), `spawn ${ms(base.max)}`, ratio(sbx.max, base.max), '≤ 1 ms'),
     row('event-loop delay p99, limits', delayText(lim, ''), `spawn ${ms(base.p99)}`, ratio(lim.p99, base.p99), '≤ 1 ms'),
     row('event-loop delay max, limits', ms(lim.max), `spawn ${ms(base.max)}`, ratio(lim.max, base.max), '≤ 1 ms'),
+    row(`event-loop delay p99, ${CALLERS} callers, warm sandboxes (pool: ${CALLERS})`, delayText(wrm, ''), `spawn ${ms(base.p99)}`, ratio(wrm.p99, base.p99), '≤ 1 ms'),
+    row('event-loop delay max, warm sandboxes', ms(wrm.max), `spawn ${ms(base.max)}`, ratio(wrm.max, base.max), '≤ 1 ms'),
+    row('event-loop delay p99, warm sandboxes with limits', delayText(wrmLim, ''), `spawn ${ms(base.p99)}`, ratio(wrmLim.p99, base.p99), '≤ 1 ms'),
+    row('event-loop delay max, warm sandboxes with limits', ms(wrmLim.max), `spawn ${ms(base.max)}`, ratio(wrmLim.max, base.max), '≤ 1 ms'),
     row(`diag: spawn() holds the caller's thread p50/p99, stdout+stderr pipes (n=${m})`, `${ms(percentile(syncPlain, 50))} / ${ms(percentile(syncPlain, 99))}`, `no pipes ${ms(percentile(syncQuiet, 50))} / ${ms(percentile(syncQuiet, 99))}`, ratio(percentile(syncPlain, 50), percentile(syncQuiet, 50)), ''),
+    row("diag: spawn() holds the caller's thread p50/p99, warm sandbox, pipes", `${ms(percentile(syncWarm, 50))} / ${ms(percentile(syncWarm, 99))}`, `defaults ${ms(percentile(syncPlain, 50))} / ${ms(percentile(syncPlain, 99))}`, ratio(percentile(syncWarm, 50), percentile(syncPlain, 50)), ''),
     row("diag: spawn() holds the caller's thread p50/p99, limits", `${ms(percentile(syncLim, 50))} / ${ms(percentile(syncLim, 99))}`, `defaults ${ms(percentile(syncPlain, 50))} / ${ms(percentile(syncPlain, 99))}`, ratio(percentile(syncLim, 50), percentile(syncPlain, 50)), ''),
   ];
 }

@@ -19,6 +19,10 @@ export async function latency(o: BenchOptions): Promise<Row[]> {
   const plain = new Sandbox();
   const limited = new Sandbox(LIMITS);
   const hostNet = new Sandbox({ network: 'host' });
+  // Warm sandboxes (the pool option): built once, reset between runs.
+  const warm = new Sandbox({ pool: 1 });
+  const warmLimited = new Sandbox({ ...LIMITS, pool: 1 });
+  await Promise.all([warm.warm(), warmLimited.warm()]);
   const bwrap = await haveBwrap();
   const variants: Variant[] = [
     { name: 'spawn', run: () => spawnToExit(['/bin/true']), samples: [] },
@@ -26,6 +30,8 @@ export async function latency(o: BenchOptions): Promise<Row[]> {
     { name: 'limits', run: () => limited.run(['/bin/true']), samples: [] },
     // Diagnostic: the same sandbox without a network namespace of its own.
     { name: 'hostnet', run: () => hostNet.run(['/bin/true']), samples: [] },
+    { name: 'warm', run: () => warm.run(['/bin/true']), samples: [] },
+    { name: 'warm-limits', run: () => warmLimited.run(['/bin/true']), samples: [] },
   ];
   if (bwrap) variants.push({ name: 'bwrap', run: () => spawnToExit(BWRAP_TRUE), samples: [] });
 
@@ -55,10 +61,15 @@ export async function latency(o: BenchOptions): Promise<Row[]> {
     row('run(/bin/true) p50, limits cpu 1/mem 256m/pids 64', ms(p('limits', 50)), `spawn ${ms(spawn50)}`, ratio(p('limits', 50), spawn50), '≤ 1.30×'),
     row('run(/bin/true) p90, limits', ms(p('limits', 90)), `spawn ${ms(p('spawn', 90))}`, ratio(p('limits', 90), p('spawn', 90)), ''),
     row('run(/bin/true) p99, limits', ms(p('limits', 99)), `own p50 ${ms(p('limits', 50))}`, ratio(p('limits', 99), p('limits', 50)), '≤ 3.00×'),
+    row('run(/bin/true) p50, warm sandbox (pool: 1)', ms(p('warm', 50)), `spawn ${ms(spawn50)}`, ratio(p('warm', 50), spawn50), '≤ 1.00×'),
+    row('run(/bin/true) p99, warm sandbox', ms(p('warm', 99)), `own p50 ${ms(p('warm', 50))}`, ratio(p('warm', 99), p('warm', 50)), '≤ 3.00×'),
+    row('run(/bin/true) p50, warm sandbox with limits', ms(p('warm-limits', 50)), `spawn ${ms(spawn50)}`, ratio(p('warm-limits', 50), spawn50), '≤ 1.30×'),
+    row('run(/bin/true) p99, warm sandbox with limits', ms(p('warm-limits', 99)), `own p50 ${ms(p('warm-limits', 50))}`, ratio(p('warm-limits', 99), p('warm-limits', 50)), '≤ 3.00×'),
     row('spawn(/bin/true) p99 (baseline tail)', ms(p('spawn', 99)), `own p50 ${ms(spawn50)}`, ratio(p('spawn', 99), spawn50), ''),
     row("diag: run(/bin/true) p50, network 'host'", ms(p('hostnet', 50)), `defaults ${ms(p('sandbox', 50))}`, ratio(p('hostnet', 50), p('sandbox', 50)), ''),
     row("diag: run(/bin/true) p99, network 'host'", ms(p('hostnet', 99)), `own p50 ${ms(p('hostnet', 50))}`, ratio(p('hostnet', 99), p('hostnet', 50)), ''),
   ];
+  await Promise.all([warm.close(), warmLimited.close()]);
   if (bwrap) {
     rows.push(row('bwrap /bin/true from Node p50', ms(p('bwrap', 50)), `spawn ${ms(spawn50)}`, ratio(p('bwrap', 50), spawn50), ''));
     rows.push(row('run(/bin/true) p50 vs bwrap p50', ms(p('sandbox', 50)), `bwrap ${ms(p('bwrap', 50))}`, ratio(p('sandbox', 50), p('bwrap', 50)), ''));

@@ -18,10 +18,14 @@ export async function throughputBench(o: BenchOptions): Promise<Row[]> {
   const limited = new Sandbox(LIMITS);
   const sbx = () => plain.run(['/bin/true']);
   const lim = () => limited.run(['/bin/true']);
+  // Warm sandboxes, one per caller.
+  const warm = new Sandbox({ pool: 2 });
+  const warmLimited = new Sandbox({ ...LIMITS, pool: 2 });
+  await Promise.all([warm.warm(), warmLimited.warm()]);
   const bwrap = await haveBwrap();
   const started = nowMs();
   // Four tenths of the budget for the fixed-length windows, the rest for the sequential series.
-  const windows = 8 + (bwrap ? 1 : 0);
+  const windows = 10 + (bwrap ? 1 : 0);
   const win = Math.max(2, Math.min(6, (o.budgetS * 0.4) / windows));
   await throughput(sbx, 2, 0.5); // warm-up
 
@@ -29,6 +33,9 @@ export async function throughputBench(o: BenchOptions): Promise<Row[]> {
   const sbxR = await rate(sbx, 2, win);
   const limR = await rate(lim, 2, win);
   const hostR = await rate(() => hostNet.run(['/bin/true']), 2, win);
+  const warmR = await rate(() => warm.run(['/bin/true']), 2, win);
+  const warmLimR = await rate(() => warmLimited.run(['/bin/true']), 2, win);
+  await Promise.all([warm.close(), warmLimited.close()]);
   const bwrapR = bwrap ? await rate(() => spawnToExit(BWRAP_TRUE), 2, win) : null;
   const [spawn2, sbx2, lim2] = [spawnR.perS, sbxR.perS, limR.perS];
   const bwrap2 = bwrapR?.perS ?? NaN;
@@ -40,10 +47,15 @@ export async function throughputBench(o: BenchOptions): Promise<Row[]> {
   const rows: Row[] = [
     row('runs/s, 2 callers, defaults', perS(sbx2), bwrap ? `bwrap ${perS(bwrap2)}` : 'bwrap missing', bwrap ? ratio(sbx2, bwrap2) : '', '≥ 900/s and ≥ 3× bwrap'),
     row('runs/s, 2 callers, limits', perS(lim2), bwrap ? `bwrap ${perS(bwrap2)}` : 'bwrap missing', bwrap ? ratio(lim2, bwrap2) : '', '≥ 600/s'),
+    row('runs/s, 2 callers, warm sandboxes (pool: 2)', perS(warmR.perS), bwrap ? `bwrap ${perS(bwrap2)}` : `spawn ${perS(spawn2)}`, bwrap ? ratio(warmR.perS, bwrap2) : ratio(warmR.perS, spawn2), '≥ 900/s and ≥ 3× bwrap'),
+    row('runs/s, 2 callers, warm sandboxes with limits', perS(warmLimR.perS), bwrap ? `bwrap ${perS(bwrap2)}` : `spawn ${perS(spawn2)}`, bwrap ? ratio(warmLimR.perS, bwrap2) : ratio(warmLimR.perS, spawn2), '≥ 600/s'),
     row('runs/s, 2 callers, spawn(/bin/true)', perS(spawn2), '', '', ''),
+    row('runs/s, 2 callers, warm vs spawn', perS(warmR.perS), `spawn ${perS(spawn2)}`, ratio(warmR.perS, spawn2), ''),
     row('runs/s, 2 callers, defaults vs spawn', perS(sbx2), `spawn ${perS(spawn2)}`, ratio(sbx2, spawn2), ''),
     row("diag: runs/s, 2 callers, network 'host'", perS(hostR.perS), `defaults ${perS(sbx2)}`, ratio(hostR.perS, sbx2), ''),
     row('diag: CPU per run, Node + its children, 2 callers, defaults', cpuText(sbxR), `spawn ${cpuText(spawnR)}`, ratio(sbxR.selfMs + sbxR.childrenMs, spawnR.selfMs + spawnR.childrenMs), ''),
+    row('diag: CPU per run, warm sandboxes', cpuText(warmR), `spawn ${cpuText(spawnR)}`, ratio(warmR.selfMs + warmR.childrenMs, spawnR.selfMs + spawnR.childrenMs), ''),
+    row('diag: CPU per run, warm sandboxes with limits', cpuText(warmLimR), `spawn ${cpuText(spawnR)}`, ratio(warmLimR.selfMs + warmLimR.childrenMs, spawnR.selfMs + spawnR.childrenMs), ''),
     row('diag: CPU per run, limits', cpuText(limR), `defaults ${cpuText(sbxR)}`, ratio(limR.selfMs + limR.childrenMs, sbxR.selfMs + sbxR.childrenMs), ''),
     row("diag: CPU per run, network 'host'", cpuText(hostR), `defaults ${cpuText(sbxR)}`, ratio(hostR.selfMs + hostR.childrenMs, sbxR.selfMs + sbxR.childrenMs), ''),
   ];

@@ -106,11 +106,25 @@ export function cpuMs(): { self: number; children: number } {
   return { self: (Number(f[11]) + Number(f[12])) * tick, children: (Number(f[13]) + Number(f[14])) * tick };
 }
 
+/**
+ * CPU time the whole machine spent busy (every process and kernel worker; /proc/stat), in ms. A
+ * warm sandbox's runs are reaped by its own init, not by Node: their CPU shows here, not in
+ * cpuMs().children.
+ */
+export function machineBusyMs(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+  const idle = (f[3] ?? 0) + (f[4] ?? 0);
+  return (total - idle) * (1000 / 100);
+}
+
 export interface Rate {
   perS: number;
   /** CPU per completed run: this process, and its children. */
   selfMs: number;
   childrenMs: number;
+  /** CPU per completed run of the whole machine (machineBusyMs). */
+  machineMs: number;
 }
 
 /** Runs `fn` from `callers` concurrent loops for `seconds`; returns completions per second. */
@@ -122,6 +136,7 @@ export async function throughput(fn: () => Promise<unknown>, callers: number, se
 export async function rate(fn: () => Promise<unknown>, callers: number, seconds: number): Promise<Rate> {
   let done = 0;
   const cpu0 = cpuMs();
+  const busy0 = machineBusyMs();
   const start = nowMs();
   const end = start + seconds * 1000;
   const loop = async () => {
@@ -133,7 +148,13 @@ export async function rate(fn: () => Promise<unknown>, callers: number, seconds:
   await Promise.all(Array.from({ length: callers }, loop));
   const elapsed = (nowMs() - start) / 1000;
   const cpu1 = cpuMs();
-  return { perS: done / elapsed, selfMs: (cpu1.self - cpu0.self) / done, childrenMs: (cpu1.children - cpu0.children) / done };
+  const busy1 = machineBusyMs();
+  return {
+    perS: done / elapsed,
+    selfMs: (cpu1.self - cpu0.self) / done,
+    childrenMs: (cpu1.children - cpu0.children) / done,
+    machineMs: (busy1 - busy0) / done,
+  };
 }
 
 export function printTable(rows: Row[], title?: string): void {

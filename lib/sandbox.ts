@@ -53,6 +53,11 @@ export class Sandbox {
     }
   }
 
+  /** `new Sandbox({ ...options, pool: n })`: a configuration with `n` warm sandboxes. */
+  static pool(n: number, options: SandboxOptions = {}): Sandbox {
+    return new Sandbox({ ...options, pool: n });
+  }
+
   /**
    * Builds the warm sandboxes of the `pool` option now, and resolves when all are ready (they are
    * otherwise built at the first run, which then builds its own). Rejects with the SandboxError

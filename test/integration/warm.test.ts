@@ -115,7 +115,7 @@ test('wall-time limit and a failed exec on a warm sandbox', async (t) => {
 });
 
 test('many concurrent runs on a small pool: all correct (the ones beyond it build their own)', async (t) => {
-  const box = new Sandbox({ pool: 2 });
+  const box = Sandbox.pool(2);
   await box.warm();
   const results = await Promise.all(Array.from({ length: 12 }, (_, i) => box.run(['sh', '-c', `echo ${i}`])));
   t.deepEqual(

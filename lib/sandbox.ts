@@ -94,12 +94,18 @@ export class Sandbox {
 
   /** Runs `argv` to its end. stdout and stderr are captured into the result unless redirected. */
   run(argv: string[], options: RunOptions = {}): Promise<RunResult> {
-    if (this.#pool?.soonIdle()) return this.#pool.whenIdle().then(() => this.#start(argv, options, true).result);
+    if (this.#pool?.soonIdle()) return this.#runWhenIdle(argv, options);
     try {
       return this.#start(argv, options, true).result;
     } catch (e) {
       return Promise.reject(e);
     }
+  }
+
+  /** run() once a warm sandbox being reset is idle (another caller may take it first: then the next). */
+  async #runWhenIdle(argv: string[], options: RunOptions): Promise<RunResult> {
+    while (this.#pool!.soonIdle()) await this.#pool!.whenIdle();
+    return this.#start(argv, options, true).result;
   }
 
   /** Starts `argv` and returns at once, with streams for the stdio asked as 'pipe'. */

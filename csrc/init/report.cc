@@ -60,33 +60,41 @@ static int64_t timeval_us(const struct timeval &tv) {
   return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
 }
 
-static void fill_cpu_times(wire::Report *r, const struct rusage &ru) {
-  r->user_us = timeval_us(ru.ru_utime);
-  r->sys_us = timeval_us(ru.ru_stime);
+TreeUsage usage_of(const struct rusage &ru) {
+  TreeUsage u;
+  u.user_us = timeval_us(ru.ru_utime);
+  u.sys_us = timeval_us(ru.ru_stime);
+  u.maxrss_kb = ru.ru_maxrss;
+  return u;
 }
 
-void report_started(int fd, int pid, uint64_t t_ns) {
+void add_usage(TreeUsage *total, const struct rusage &ru) {
+  TreeUsage u = usage_of(ru);
+  total->user_us += u.user_us;
+  total->sys_us += u.sys_us;
+  if (u.maxrss_kb > total->maxrss_kb) total->maxrss_kb = u.maxrss_kb;
+}
+
+void report_started(int fd, int pid, uint64_t t_ns, const TreeUsage &setup) {
   wire::Report r;
   memset(&r, 0, sizeof r);
   r.kind = wire::kReportStarted;
   r.value = pid;
   r.t_ns = t_ns;
-  struct rusage ru;
-  if (getrusage(RUSAGE_SELF, &ru) == 0) fill_cpu_times(&r, ru);
+  r.user_us = setup.user_us;
+  r.sys_us = setup.sys_us;
   write_full(fd, &r, sizeof r);
 }
 
-void report_exit(int fd, int status, uint64_t t_ns, bool netns_empty) {
+void report_exit(int fd, int status, uint64_t t_ns, bool netns_empty, const TreeUsage &tree) {
   wire::Report r;
   memset(&r, 0, sizeof r);
   r.kind = wire::kReportExited;
   r.value = status;
   r.t_ns = t_ns;
   r.netns_empty = netns_empty;
-  struct rusage ru;
-  if (getrusage(RUSAGE_CHILDREN, &ru) == 0) {
-    fill_cpu_times(&r, ru);
-    r.maxrss_kb = ru.ru_maxrss;
-  }
+  r.user_us = tree.user_us;
+  r.sys_us = tree.sys_us;
+  r.maxrss_kb = tree.maxrss_kb;
   write_full(fd, &r, sizeof r);
 }

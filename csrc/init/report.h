@@ -1,6 +1,8 @@
 // Reports from init to the parent over the CLOEXEC report pipe (wire::Report records).
 #pragma once
 #include <stdint.h>
+#include <sys/resource.h>
+#include <stdint.h>
 
 // Monotonic clock in ns, the same clock the parent reads.
 uint64_t now_ns();
@@ -12,13 +14,23 @@ void report_error(int fd, const char *stage, int err, const char *detail_fmt, ..
 
 void report_event(int fd, uint32_t kind, int64_t value, uint64_t t_ns);
 
-// The command's execve: its pid, time, and init's own CPU so far (charged to the sandbox's
-// cgroup, so the parent subtracts it from the cgroup's figure).
-void report_started(int fd, int pid, uint64_t t_ns);
+// CPU time and peak memory of a tree of processes (from getrusage or summed over wait4).
+struct TreeUsage {
+  int64_t user_us = 0;
+  int64_t sys_us = 0;
+  int64_t maxrss_kb = 0;
+};
+TreeUsage usage_of(const struct rusage &ru);
+// Adds what one reaped process (and what it reaped) used: times add up, the peak is the larger.
+void add_usage(TreeUsage *total, const struct rusage &ru);
 
-// The command's end: wait status, time, rusage of all init reaped, and whether a network
-// namespace lent to the sandbox is empty (netns_empty()).
-void report_exit(int fd, int status, uint64_t t_ns, bool netns_empty);
+// The command's execve: its pid, time, and the CPU the sandbox spent on setup before it in the
+// sandbox's cgroup (init's own, for a one-shot), which the parent subtracts from the cgroup's figure.
+void report_started(int fd, int pid, uint64_t t_ns, const TreeUsage &setup);
+
+// The command's end: wait status, time, what the whole tree used, and whether a network namespace
+// lent to the sandbox is empty (netns_empty()).
+void report_exit(int fd, int status, uint64_t t_ns, bool netns_empty, const TreeUsage &tree);
 
 // Reports and ends init with status 1: setup cannot continue.
 [[noreturn]] void die(const char *stage, int err, const char *detail_fmt, ...)

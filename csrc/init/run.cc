@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,24 +15,52 @@
 #include "report.h"
 #include "setup.h"
 
+int join_cgroup(int fd) {
+  ssize_t n;
+  do n = write(fd, "0", 1);
+  while (n < 0 && errno == EINTR);
+  return n == 1 ? 0 : (n < 0 ? errno : EIO);
+}
+
 // Moves init into the sandbox's cgroups: fds from wire::kFirstCgroupFd up are their `tasks` (v1)
 // or `cgroup.procs` files, opened by the parent, present when clone could not place init itself.
-// "0" is the writer: a single-threaded task moving itself takes no global lock (spawn.cc).
 void join_cgroups() {
   for (int fd = wire::kFirstCgroupFd; fd < wire::kFirstCgroupFd + wire::kMaxCgroupFds; fd++) {
     if (fcntl(fd, F_GETFD) < 0) break;  // the first closed one ends the list
-    ssize_t n;
-    do n = write(fd, "0", 1);
-    while (n < 0 && errno == EINTR);
-    if (n != 1) die("cgroup", n < 0 ? errno : EIO, "join the sandbox's cgroup (fd %d)", fd);
+    if (int e = join_cgroup(fd)) die("cgroup", e, "join the sandbox's cgroup (fd %d)", fd);
     close(fd);
   }
 }
 
-namespace {
+bool is_forwarded(int sig) {
+  // Signals the sandbox's parent may send to pid 1 that belong to the command.
+  static const int kForwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGCONT, SIGWINCH, SIGALRM, SIGTSTP};
+  for (int f : kForwarded) {
+    if (f == sig) return true;
+  }
+  return false;
+}
 
-// Signals the sandbox's parent may send to pid 1 that belong to the command.
-const int kForwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGCONT, SIGWINCH, SIGALRM, SIGTSTP};
+bool exec_failed(int fd, uint64_t *started, wire::Report *rec) {
+  // Read to EOF: the time (8 bytes) once the command is about to execve, an error record instead
+  // of it when a step before failed, or both when the execve itself failed.
+  char buf[sizeof(uint64_t) + sizeof(wire::Report)];
+  size_t got = 0;
+  while (got < sizeof buf) {
+    ssize_t n = read(fd, buf + got, sizeof buf - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += n;
+  }
+  *started = now_ns();
+  if (got == sizeof(uint64_t) || got == sizeof buf) memcpy(started, buf, sizeof(uint64_t));
+  if (got == sizeof(wire::Report)) memcpy(rec, buf, sizeof *rec);
+  else if (got == sizeof buf) memcpy(rec, buf + sizeof(uint64_t), sizeof *rec);
+  else return false;
+  return true;
+}
+
+namespace {
 
 [[noreturn]] void reap(pid_t command, bool lent_netns) {
   sigset_t all;
@@ -48,9 +77,7 @@ const int kForwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SI
       continue;  // the command's SIGCHLD follows
     }
     if (sig != SIGCHLD) {
-      for (int f : kForwarded) {
-        if (f == sig) kill(command, sig);
-      }
+      if (is_forwarded(sig)) kill(command, sig);
       continue;
     }
     for (;;) {
@@ -69,7 +96,10 @@ const int kForwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SI
   while (waitpid(-1, nullptr, 0) > 0 || errno == EINTR) {
   }
   // Everything else in the sandbox is gone: what is left in a lent network namespace stays there.
-  report_exit(wire::kReportFd, status, ended, lent_netns && netns_empty());
+  struct rusage ru;
+  memset(&ru, 0, sizeof ru);
+  getrusage(RUSAGE_CHILDREN, &ru);
+  report_exit(wire::kReportFd, status, ended, lent_netns && netns_empty(), usage_of(ru));
   _exit(0);
 }
 
@@ -85,17 +115,9 @@ void run_command(const Plan &plan, bool lent_netns) {
     exec_command(plan, errpipe[1]);
   }
   close(errpipe[1]);
-  // The command's child writes the time of its execve, then either nothing (EOF: it exec'd)
-  // or an error record.
-  uint64_t started = 0;
+  uint64_t started;
   wire::Report rec;
-  ssize_t n;
-  do n = read(errpipe[0], &started, sizeof started);
-  while (n < 0 && errno == EINTR);
-  if (n != (ssize_t)sizeof started) started = now_ns();
-  do n = read(errpipe[0], &rec, sizeof rec);
-  while (n < 0 && errno == EINTR);
-  if (n == (ssize_t)sizeof rec) {
+  if (exec_failed(errpipe[0], &started, &rec)) {
     // The command never ran: pass its record on, reap it, and stop.
     ssize_t w;
     do w = write(wire::kReportFd, &rec, sizeof rec);
@@ -104,7 +126,11 @@ void run_command(const Plan &plan, bool lent_netns) {
     _exit(1);
   }
   close(errpipe[0]);
-  report_started(wire::kReportFd, command, started);
+  // init's own setup ran in the sandbox's cgroup too.
+  struct rusage self;
+  memset(&self, 0, sizeof self);
+  getrusage(RUSAGE_SELF, &self);
+  report_started(wire::kReportFd, command, started, usage_of(self));
   // Init keeps no end of the command's stdio: the parent sees EOF when the command's tree closes it.
   close(0);
   close(1);

@@ -1,15 +1,16 @@
 // A warm sandbox (the Sandbox `pool` option): init builds the namespaces and the filesystem once,
 // then serves runs sent by the parent over wire::kReportFd, a SOCK_SEQPACKET socket here.
 //
-// Each run gets a leader: a fork of init that takes the run's fds (plan, report pipe, stdio,
-// cgroup files) in the slots a one-shot init has them, joins the run's fresh cgroups, gets a new
-// cgroup namespace, becomes a child subreaper, and then does what a one-shot
-// init does (run.cc): forks the command, reports to the run's own pipe, reaps the whole tree,
-// SIGKILLs whatever is left, reports the end and exits. Init itself only forwards the parent's
-// signals to the leader, and when the leader is gone: SIGKILLs anything left in the pid
-// namespace, replaces every writable mount (mounts.cc, reset_writable_mounts) and the IPC
-// namespace, checks that the
-// network namespace holds nothing (else it exits: the parent starts another), and says "ready".
+// A run is a message with fds: the run's plan (memfd), its own report pipe, its stdio and its
+// cgroup files. Init forks the command's process, which joins the run's fresh cgroups, reads the
+// plan, gets a new cgroup namespace and does what a one-shot's command does (command.cc). Init
+// stays its reaper, as pid 1 (which nothing inside can kill): it forwards the parent's signals to
+// the command, reaps the whole tree with wait4 (summing what each process used, so the run's CPU
+// and peak memory are its own), SIGKILLs whatever is left when the command ends, reports on the
+// run's pipe and closes it (its EOF tells the parent that the run's cgroups are empty). Then, off
+// the next run's path: every writable mount is replaced (mounts.cc, reset_writable_mounts), a new
+// IPC namespace made, the network namespace checked empty (else init exits: the parent starts
+// another warm sandbox), and init says "ready".
 //
 // What one run could leave for the next, and why it cannot: processes (all SIGKILLed and reaped
 // before "ready"); files (the root and /dev are read-only, every tmpfs and /dev/shm is new; the
@@ -71,37 +72,109 @@ int receive_run(int *fds) {
   return count;
 }
 
-// The run leader (see the top). `fds` as received: plan, report, stdin, stdout, stderr, cgroups.
-[[noreturn]] void lead(const int *fds, int count, int sigfd) {
-  close(sigfd);
-  close(wire::kReportFd);  // the parent's socket: this process reports to the run's own pipe
-  int slots[wire::kMaxRunFds] = {wire::kPlanFd, wire::kReportFd, 0, 1, 2};
-  for (int i = wire::kRunFixedFds; i < count; i++) slots[i] = wire::kFirstCgroupFd + i - wire::kRunFixedFds;
-  // Above every slot first, so that no source is overwritten by an earlier target.
-  int high[wire::kMaxRunFds];
-  for (int i = 0; i < count; i++) {
-    high[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 32);
-    if (high[i] < 0) _exit(1);  // no report pipe in place yet: the parent sees EOF
-    close(fds[i]);
+// The run in progress.
+struct Run {
+  pid_t command = -1;
+  int report = -1;  // the run's report pipe, kept until everything of the run has been reaped
+  bool ended = false;
+  bool failed = false;  // it never ran: the reason is on the report pipe already
+  int status = 0;
+  uint64_t ended_ns = 0;
+  TreeUsage tree;
+};
+
+// In the command's process (a fork of init): the run's cgroups, stdio and plan, then command.cc.
+// `fds` as received: plan, report, stdin, stdout, stderr, cgroup files. Failures go to `err_fd`,
+// the exec pipe init reads (run.h, exec_failed).
+[[noreturn]] void start_command(const int *fds, int count, int err_fd) {
+  // Kept clear of 0-2, which the stdio take below.
+  if (err_fd < 3) err_fd = fcntl(err_fd, F_DUPFD_CLOEXEC, 3);
+  for (int i = wire::kRunFixedFds; i < count; i++) {
+    if (int e = join_cgroup(fds[i])) {
+      report_error(err_fd, "cgroup", e, "join the run's cgroup");
+      _exit(127);
+    }
   }
-  for (int i = 0; i < count; i++) {
-    // The plan and the report pipe stay out of the command (CLOEXEC), stdio and cgroup files
-    // are the slots join_cgroups() and exec_command() expect.
-    bool keep_out = slots[i] == wire::kPlanFd || slots[i] == wire::kReportFd;
-    if (syscall(SYS_dup3, high[i], slots[i], keep_out ? O_CLOEXEC : 0) < 0) _exit(1);
-    close(high[i]);
-  }
-  if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) die("prctl", errno, "become the run's subreaper");
-  join_cgroups();
   Plan plan;
   memset(&plan, 0, sizeof plan);
-  int r = read_plan(wire::kPlanFd, &plan);
-  if (r < 0) die("plan", -r, "read the run's plan");
-  close(wire::kPlanFd);
-  // The cgroup namespace is made after joining, so the run's cgroup is its root, as in a one-shot.
-  if ((plan.namespaces & wire::kNsCgroup) && unshare(CLONE_NEWCGROUP) < 0) die("unshare", errno, "create the run's cgroup namespace");
-  if (chdir(plan.cwd) < 0) die("chdir", errno, "change directory to %s", plan.cwd);
-  run_command(plan, false);
+  int r = read_plan(fds[0], &plan);
+  if (r < 0) {
+    report_error(err_fd, "plan", -r, "read the run's plan");
+    _exit(127);
+  }
+  // After joining: the run's cgroup is the root of what it sees, as in a one-shot.
+  if ((plan.namespaces & wire::kNsCgroup) && unshare(CLONE_NEWCGROUP) < 0) {
+    report_error(err_fd, "unshare", errno, "create the run's cgroup namespace");
+    _exit(127);
+  }
+  if (chdir(plan.cwd) < 0) {
+    report_error(err_fd, "chdir", errno, "change directory to %s", plan.cwd);
+    _exit(127);
+  }
+  // stdio into 0-2 (received CLOEXEC, at any number: dup3 with no flag clears it on the copy).
+  int high[3];
+  for (int i = 0; i < 3; i++) high[i] = fcntl(fds[2 + i], F_DUPFD_CLOEXEC, 3);
+  for (int i = 0; i < 3; i++) {
+    if (high[i] < 0 || syscall(SYS_dup3, high[i], i, 0) < 0) {
+      report_error(err_fd, "fds", errno, "pass the run's stdio");
+      _exit(127);
+    }
+  }
+  exec_command(plan, err_fd);
+}
+
+// Starts a run: forks the command and reports its execve (or why it did not happen) on the run's
+// pipe. The received fds are closed here, but the report pipe, which `run` keeps.
+void start_run(Run *run, const int *fds, int count) {
+  run->report = fds[1];
+  int errpipe[2] = {-1, -1};
+  pid_t pid = pipe2(errpipe, O_CLOEXEC) < 0 ? -1 : fork();
+  if (pid == 0) {
+    close(errpipe[0]);
+    start_command(fds, count, errpipe[1]);
+  }
+  int e = errno;
+  for (int i = 0; i < count; i++) {
+    if (i != 1) close(fds[i]);
+  }
+  if (pid < 0) {
+    report_error(run->report, "fork", e, "fork the command");
+    run->ended = run->failed = true;
+    return;
+  }
+  close(errpipe[1]);
+  uint64_t started;
+  wire::Report rec;
+  bool failed = exec_failed(errpipe[0], &started, &rec);
+  close(errpipe[0]);
+  run->command = pid;
+  if (failed) {
+    run->failed = true;
+    ssize_t w;
+    do w = write(run->report, &rec, sizeof rec);  // < PIPE_BUF: whole or not at all
+    while (w < 0 && errno == EINTR);
+    return;  // its exit 127 ends the run
+  }
+  // Nothing of init's is in the run's cgroup: no setup CPU to subtract.
+  report_started(run->report, pid, started, TreeUsage());
+}
+
+// Reaps what has ended, adding what each used to the run's tree.
+void reap_some(Run *run, bool wait_all) {
+  for (;;) {
+    int st;
+    struct rusage ru;
+    pid_t pid = (pid_t)syscall(SYS_wait4, -1, &st, wait_all ? 0 : WNOHANG, &ru);
+    if (pid < 0 && errno == EINTR) continue;
+    if (pid <= 0) return;
+    if (run->command < 0) continue;
+    add_usage(&run->tree, ru);
+    if (pid == run->command && !run->ended) {
+      run->ended = true;
+      run->status = st;
+      run->ended_ns = now_ns();
+    }
+  }
 }
 
 void say_ready() {
@@ -134,36 +207,29 @@ void serve(const Plan &plan) {
   int sigfd = (int)syscall(SYS_signalfd4, -1, &all, sizeof(uint64_t), O_CLOEXEC | O_NONBLOCK);
   if (sigfd < 0) die("serve", errno, "create a signalfd");
   say_ready();
-  pid_t leader = -1;
-  // The run's report pipe, kept open until its leader has been reaped: its EOF tells the parent that
-  // everything of the run has ended and left the run's cgroups (the leader's own exit record comes
-  // before it leaves them), so they can be removed at once.
-  int run_report = -1;
+  Run run;
+  bool busy = false;
   for (;;) {
-    struct pollfd p[2] = {{sigfd, POLLIN, 0}, {wire::kReportFd, (short)(leader < 0 ? POLLIN : 0), 0}};
+    struct pollfd p[2] = {{sigfd, POLLIN, 0}, {wire::kReportFd, (short)(busy ? 0 : POLLIN), 0}};
     if (poll(p, 2, -1) < 0) continue;  // EINTR
     // Signals first: one the parent sent for a run that has ended is dropped here, before the
     // next run's request is read.
-    bool leader_done = false;
     SignalInfo si;
     while (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
-      if (si.signo == SIGCHLD) {
-        pid_t pid;
-        while ((pid = waitpid(-1, nullptr, WNOHANG)) > 0) {
-          if (pid == leader) leader_done = true;
-        }
-      } else if (leader > 0 && !leader_done) {
-        kill(leader, (int)si.signo);  // the terminate signal and those for the command
-      }
+      int sig = (int)si.signo;
+      if (sig == SIGCHLD) reap_some(&run, false);
+      else if (!busy || run.ended) continue;
+      else if (sig == wire::kTerminateSignal) kill(-1, SIGKILL);  // the command's end follows
+      else if (is_forwarded(sig)) kill(run.command, sig);
     }
-    if (leader_done) {
-      leader = -1;
-      // A leader killed before its own sweep (the parent's grace period) leaves the tree here.
+    if (busy && run.ended) {
+      // The command is gone: nothing it started may outlive it (CONTRACT.md).
       kill(-1, SIGKILL);
-      while (waitpid(-1, nullptr, 0) > 0 || errno == EINTR) {
-      }
-      close(run_report);
-      run_report = -1;
+      reap_some(&run, true);
+      if (!run.failed) report_exit(run.report, run.status, run.ended_ns, false, run.tree);
+      close(run.report);
+      run = Run();
+      busy = false;
       reset_writable_mounts(plan);
       // SysV IPC objects and message queues live in the IPC namespace: each run gets a new one,
       // made here, off the next run's path (the old one goes with its last process).
@@ -174,18 +240,14 @@ void serve(const Plan &plan) {
       say_ready();
       continue;
     }
-    if (leader >= 0 || !(p[1].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+    if (busy || !(p[1].revents & (POLLIN | POLLHUP | POLLERR))) continue;
     int fds[wire::kMaxRunFds];
     int n = receive_run(fds);
     if (n == 0) end_all(0);  // the pool is closing
     if (n < 0) die("serve", -n, "receive a run");
-    leader = fork();
-    if (leader == 0) lead(fds, n, sigfd);
-    if (leader < 0) report_error(fds[1], "fork", errno, "fork the run's leader");
-    for (int i = 0; i < n; i++) {
-      if (i != 1 || leader < 0) close(fds[i]);
-    }
-    if (leader < 0) say_ready();
-    else run_report = fds[1];
+    busy = true;
+    start_run(&run, fds, n);
+    // A command that failed before its execve may have been reaped already.
+    reap_some(&run, false);
   }
 }

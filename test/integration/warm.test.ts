@@ -180,3 +180,27 @@ test('configurations a warm sandbox cannot reset are refused up front', (t) => {
     t.notRegex(e?.message ?? '', /\n/);
   }
 });
+
+test("a warm run's figures are its own: a large run, then a small one", async (t) => {
+  // Without limits there is no cgroup: the figures are what init reaped (wait4), per run.
+  const box = new Sandbox({ pool: 1 });
+  await box.warm();
+  const big = await box.run(['python3', '-c', 'b = bytearray(64 * 1024 * 1024)\nimport time\nt = time.process_time()\nwhile time.process_time() - t < 0.2: pass']);
+  await box.warm();
+  const small = await box.run(['true']);
+  t.is(big.outcome, 'ok');
+  t.true(big.memoryPeakBytes >= 64 * 2 ** 20, `peak ${big.memoryPeakBytes}`);
+  t.true(big.cpuTimeMs >= 200, `cpu ${big.cpuTimeMs}`);
+  t.true(small.memoryPeakBytes < 16 * 2 ** 20, `the small run's own peak: ${small.memoryPeakBytes}`);
+  t.true(small.cpuTimeMs < 100, `the small run's own CPU: ${small.cpuTimeMs}`);
+  await box.close();
+});
+
+test('the command cannot end its reaper: pid 1 ignores what it sends', async (t) => {
+  const box = new Sandbox({ pool: 1 });
+  await box.warm();
+  const r = await box.run(['sh', '-c', 'kill -KILL 1; echo $PPID; echo alive']);
+  t.is(r.outcome, 'ok');
+  t.is(text(r.stdout), '1\nalive\n');
+  await box.close();
+});

@@ -49,3 +49,27 @@ test('subordinate ids: many ids inside, the caller is still uid 1000', async (t)
   t.true(lines.length >= 3, 'more than one map line');
   t.regex(lines[0]!, new RegExp(`^\\s*1000\\s+${process.getuid!()}\\s+1$`));
 });
+
+test('subordinate ids on a warm sandbox: mapped once, for every run', async (t) => {
+  const box = new Sandbox({ idMap: 'subordinate', pool: 1 });
+  if (why !== null) {
+    t.log(`not run here: ${why}`);
+    if (process.getuid?.() !== 0) {
+      await t.throwsAsync(box.warm(), { name: 'SandboxError' });
+    } else {
+      const r = await box.run(['cat', '/proc/self/uid_map']);
+      t.regex(r.stdout!.toString(), /^\s*1000\s+65534\s+1\s*$/);
+    }
+    await box.close();
+    return;
+  }
+  await box.warm();
+  for (let i = 0; i < 2; i++) {
+    const r = await box.run(['sh', '-c', 'cat /proc/self/uid_map | wc -l; id -u']);
+    t.is(r.outcome, 'ok', r.stderr?.toString());
+    const [lines, uid] = r.stdout!.toString().trim().split('\n');
+    t.true(Number(lines) >= 2, 'more than one map line');
+    t.is(uid, '1000');
+  }
+  await box.close();
+});

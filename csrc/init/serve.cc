@@ -89,6 +89,9 @@ struct Run {
 [[noreturn]] void start_command(const int *fds, int count, int err_fd) {
   // Kept clear of 0-2, which the stdio take below.
   if (err_fd < 3) err_fd = fcntl(err_fd, F_DUPFD_CLOEXEC, 3);
+  // The command is scheduled as any process is (init itself is SCHED_BATCH: serve()).
+  int normal = 0;
+  syscall(SYS_sched_setscheduler, 0, SCHED_OTHER, &normal);
   for (int i = wire::kRunFixedFds; i < count; i++) {
     if (int e = join_cgroup(fds[i])) {
       report_error(err_fd, "cgroup", e, "join the run's cgroup");
@@ -202,6 +205,12 @@ void serve(const Plan &plan) {
   close(1);
   close(2);
   settle_inheritance();
+  // SCHED_BATCH: a run sent by the parent wakes init without preempting the parent's thread (the
+  // event loop, which may have more runs to finish in the same turn); init takes the run when that
+  // thread sleeps or another CPU is free. 4 callers on 2 CPUs: event-loop delay p99 1.4–1.75 →
+  // 1.24–1.54 ms. The command is reset to SCHED_OTHER (start_command).
+  int batch = 0;
+  syscall(SYS_sched_setscheduler, 0, SCHED_BATCH, &batch);
   sigset_t all;
   sigfillset(&all);
   int sigfd = (int)syscall(SYS_signalfd4, -1, &all, sizeof(uint64_t), O_CLOEXEC | O_NONBLOCK);

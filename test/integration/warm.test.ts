@@ -204,3 +204,12 @@ test('the command cannot end its reaper: pid 1 ignores what it sends', async (t)
   t.is(text(r.stdout), '1\nalive\n');
   await box.close();
 });
+
+test('the command of a warm run is scheduled as any process (its init waits as SCHED_BATCH)', async (t) => {
+  const box = new Sandbox({ pool: 1 });
+  await box.warm();
+  // Field 41 of /proc/PID/stat is the scheduling policy: 0 SCHED_OTHER, 3 SCHED_BATCH.
+  const r = await box.run(['sh', '-c', 'cut -d" " -f41 /proc/self/stat; cut -d" " -f41 /proc/1/stat']);
+  t.is(text(r.stdout), '0\n3\n');
+  await box.close();
+});

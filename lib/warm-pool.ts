@@ -100,7 +100,9 @@ export class WarmPool {
   /** A member taken but not used (the run failed before it was sent). */
   putBack(pid: number): void {
     const m = this.#members.get(pid);
-    if (m !== undefined) m.idle = true;
+    if (m === undefined) return;
+    m.idle = true;
+    this.#wake();
   }
 
   /** A member whose run could not be sent: it is ended, another is started. */

@@ -91,6 +91,8 @@ export interface PlanInputs {
   netnsFd: number;
   callerUid: number;
   callerGid: number;
+  /** A run on a warm sandbox, whose filesystem is built: the plan carries no mounts. */
+  withoutMounts?: boolean;
 }
 
 export function buildPlan(p: PlanInputs): NativePlan {
@@ -107,7 +109,7 @@ export function buildPlan(p: PlanInputs): NativePlan {
     uid: INSIDE_UID,
     gid: INSIDE_GID,
     ...identity(p.callerUid, p.callerGid, cfg.idMap === 'subordinate'),
-    mounts: mountList(cfg),
+    mounts: p.withoutMounts === true ? [] : mountList(cfg),
     rlimits: rlimits(cfg, p.cgroupEnforced),
     seccomp: p.seccomp,
     stdio: p.stdio,

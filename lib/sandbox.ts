@@ -116,8 +116,7 @@ export class Sandbox {
   /** Sends the run to the idle warm sandbox `pid`; one that cannot take it is ended. */
   #runWarm(pid: number, plan: NativePlan, onExit: (e: NativeExitReport) => void, onStart: (startNs: number, cpuUs: number) => void): number {
     try {
-      // Its filesystem is built: the run's plan goes without the mount list.
-      native().runIn(pid, { ...plan, mounts: [] }, onExit, onStart);
+      native().runIn(pid, plan, onExit, onStart);
     } catch (e) {
       this.#pool!.discard(pid);
       throw e;
@@ -188,6 +187,7 @@ export class Sandbox {
       callerUid: process.getuid?.() ?? 0,
       callerGid: process.getgid?.() ?? 0,
       netnsFd,
+      withoutMounts: warmPid !== null,
       });
       subordinate = plan.deferRelease && warmPid === null ? subordinateMaps(INSIDE_UID, INSIDE_GID) : null;
     } catch (e) {

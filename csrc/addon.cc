@@ -184,12 +184,7 @@ Napi::Value Launch(const Napi::CallbackInfo &info) {
   Launched out;
   LaunchFailure fail;
   if (launch_sandbox(spec, &out, &fail) < 0) {
-    Napi::Error e = Napi::Error::New(env, fail.detail);
-    e.Set("stage", fail.stage);
-    e.Set("errno", Napi::Number::New(env, fail.err));
-    e.Set("detail", fail.detail);
-    e.ThrowAsJavaScriptException();
-    return env.Undefined();
+    return throw_failure(env, fail.stage, fail.detail, fail.err);
   }
   Child *c = new Child(env);
   c->pid = out.pid;

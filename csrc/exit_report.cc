@@ -54,3 +54,11 @@ Napi::Value exit_object(Napi::Env env, const siginfo_t &si, const struct rusage 
   return o;
 }
 
+Napi::Value throw_failure(Napi::Env env, const std::string &stage, const std::string &detail, int err) {
+  Napi::Error e = Napi::Error::New(env, detail);
+  e.Set("stage", stage);
+  e.Set("errno", Napi::Number::New(env, err));
+  e.Set("detail", detail);
+  e.ThrowAsJavaScriptException();
+  return env.Undefined();
+}

@@ -185,7 +185,7 @@ std::string plan_from_js(const Napi::Object &js, LaunchSpec *spec, bool for_warm
   if (!mv.IsArray()) return expected("an array", "plan.mounts", mv);
   Napi::Array mounts = mv.As<Napi::Array>();
   // A run on a warm sandbox has none: its filesystem was built with the sandbox.
-  if ((mounts.Length() == 0 && !spec->serve_runs && !for_warm_run) || mounts.Length() > wire::kMaxMounts) {
+  if ((mounts.Length() == 0 && !for_warm_run) || mounts.Length() > wire::kMaxMounts) {
     return for_warm_run ? "Expected at most 4096 entries in plan.mounts" : "Expected 1 to 4096 entries in plan.mounts";
   }
   w.u32(mounts.Length());

@@ -37,9 +37,10 @@ std::set<WarmRun *> g_runs;
 
 void run_closed(uv_handle_t *h) { delete (WarmRun *)h->data; }
 
-// The leader's fate as a waitid() would have told it: exited 0 after its exit record, 1 after a
-// setup error, otherwise killed (its warm sandbox was, e.g. after the terminate grace period).
-void leader_fate(const std::vector<wire::Report> &records, siginfo_t *si, struct rusage *ru) {
+// The run's fate in the shape a waitid() of a one-shot init gives it: exited 0 after its exit
+// record, 1 after a setup error, otherwise killed (its warm sandbox was, e.g. after the terminate
+// grace period).
+void run_fate(const std::vector<wire::Report> &records, siginfo_t *si, struct rusage *ru) {
   memset(si, 0, sizeof *si);
   memset(ru, 0, sizeof *ru);
   si->si_code = CLD_KILLED;
@@ -75,8 +76,7 @@ void on_run_readable(uv_poll_t *handle, int status, int events) {
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
-    // EOF: the warm sandbox's init has reaped the leader, after everything else of the run
-    // (init/serve.cc), or is gone.
+    // EOF: the warm sandbox's init has reaped everything of the run (init/serve.cc), or is gone.
     if (!(n < 0 && errno == EAGAIN)) ended = true;
     break;
   }
@@ -96,20 +96,11 @@ void on_run_readable(uv_poll_t *handle, int status, int events) {
   close(run->fd);
   siginfo_t si;
   struct rusage ru;
-  leader_fate(run->records, &si, &ru);
+  run_fate(run->records, &si, &ru);
   Napi::Value result = exit_object(env, si, ru, run->records);
   Napi::FunctionReference cb = std::move(run->on_exit);
   uv_close((uv_handle_t *)handle, run_closed);
   cb.MakeCallback(env.Global(), {result});
-}
-
-Napi::Value fail(Napi::Env env, const char *stage, const std::string &detail, int err) {
-  Napi::Error e = Napi::Error::New(env, detail + ": " + strerror(err));
-  e.Set("stage", stage);
-  e.Set("errno", Napi::Number::New(env, err));
-  e.Set("detail", detail);
-  e.ThrowAsJavaScriptException();
-  return env.Undefined();
 }
 
 }  // namespace
@@ -126,37 +117,37 @@ Napi::Value RunIn(const Napi::CallbackInfo &info, int socket_fd) {
     if (!env.IsExceptionPending()) Napi::TypeError::New(env, err).ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  if (spec.cgroup_procs.size() > (size_t)wire::kMaxCgroupFds) return fail(env, "cgroup", "join more than 8 cgroup hierarchies", E2BIG);
+  if (spec.cgroup_procs.size() > (size_t)wire::kMaxCgroupFds) return throw_failure(env, "cgroup", "join more than 8 cgroup hierarchies", E2BIG);
   // Everything the run is sent with; closed here once sent (init holds its copies).
   std::vector<int> owned;
   auto close_owned = [&]() {
     for (int fd : owned) close(fd);
   };
   int plan_fd = memfd_create("sandbox-plan", MFD_CLOEXEC);
-  if (plan_fd < 0) return fail(env, "plan", "create the plan memfd", errno);
+  if (plan_fd < 0) return throw_failure(env, "plan", "create the plan memfd", errno);
   owned.push_back(plan_fd);
   if (write(plan_fd, spec.blob.data(), spec.blob.size()) != (ssize_t)spec.blob.size()) {
     int e = errno ? errno : EIO;
     close_owned();
-    return fail(env, "plan", "write the plan", e);
+    return throw_failure(env, "plan", "write the plan", e);
   }
   int report[2];
   if (pipe2(report, O_CLOEXEC) < 0) {
     int e = errno;
     close_owned();
-    return fail(env, "pipe", "create the report pipe", e);
+    return throw_failure(env, "pipe", "create the report pipe", e);
   }
   owned.push_back(report[1]);
   int fds[wire::kMaxRunFds] = {plan_fd, report[1], spec.stdio[0], spec.stdio[1], spec.stdio[2]};
   int count = wire::kRunFixedFds;
   for (auto &procs : spec.cgroup_procs) {
-    // Opened by the caller, who may write them; the leader writes "0" (itself) to each.
+    // Opened by the caller, who may write them; the command's process writes "0" (itself) to each.
     int fd = open(procs.c_str(), O_WRONLY | O_CLOEXEC);
     if (fd < 0) {
       int e = errno;
       close_owned();
       close(report[0]);
-      return fail(env, "cgroup", "open " + procs, e);
+      return throw_failure(env, "cgroup", "open " + procs, e);
     }
     owned.push_back(fd);
     fds[count++] = fd;
@@ -175,7 +166,7 @@ Napi::Value RunIn(const Napi::CallbackInfo &info, int socket_fd) {
   close_owned();
   if (send_err) {
     close(report[0]);
-    return fail(env, "warm", "send the run to its warm sandbox", send_err);
+    return throw_failure(env, "warm", "send the run to its warm sandbox", send_err);
   }
   fcntl(report[0], F_SETFL, O_NONBLOCK);
   WarmRun *run = new WarmRun(env);
@@ -185,17 +176,17 @@ Napi::Value RunIn(const Napi::CallbackInfo &info, int socket_fd) {
   uv_loop_t *loop = nullptr;
   napi_get_uv_event_loop(env, &loop);
   run->poll.data = run;
-  // The run was sent: if it cannot be watched, closing its pipe makes its leader's reports fail,
-  // not the leader; the caller ends it (terminate signal to the warm sandbox) on this error.
+  // The run was sent: if it cannot be watched, closing its pipe makes init's reports on it fail,
+  // not the run; the caller ends the warm sandbox on this error.
   if (uv_poll_init(loop, &run->poll, run->fd) != 0) {
     close(run->fd);
     delete run;
-    return fail(env, "warm", "watch the run's report pipe on the event loop", EIO);
+    return throw_failure(env, "warm", "watch the run's report pipe on the event loop", EIO);
   }
   if (uv_poll_start(&run->poll, UV_READABLE, on_run_readable) != 0) {
     close(run->fd);
     uv_close((uv_handle_t *)&run->poll, run_closed);
-    return fail(env, "warm", "watch the run's report pipe on the event loop", EIO);
+    return throw_failure(env, "warm", "watch the run's report pipe on the event loop", EIO);
   }
   g_runs.insert(run);
   return env.Undefined();

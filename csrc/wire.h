@@ -75,7 +75,7 @@ enum ReportKind : uint32_t {
 
 // A run sent to a warm sandbox over its socket: this header, and the fds as SCM_RIGHTS, in this
 // order: the run's plan (memfd), its report pipe's write end, its stdin, stdout and stderr, then
-// the cgroup files its leader joins (as kFirstCgroupFd and up for init).
+// the cgroup files the command's process joins (as kFirstCgroupFd and up for a one-shot init).
 struct RunRequest {
   uint32_t magic;  // kMagic
   uint32_t nfds;

@@ -1,11 +1,11 @@
 // Warm sandboxes (the `pool` option): sandboxes built once and given runs one at a time.
 //
 // A one-shot run pays for its namespaces and its filesystem (some 20 mounts made, then torn down
-// at its end) every time; a warm sandbox pays once. Its init (csrc/init/serve.cc) forks a leader
-// per run that joins the run's own new cgroups, gets a new IPC namespace and does what a one-shot
-// init does; after the run, init kills whatever is left, replaces every writable mount, checks
-// that the network namespace holds nothing (or exits, and this pool starts another) and says it
-// is ready. What is reset, and why nothing of one run reaches the next: README "Warm sandboxes".
+// at its end) every time; a warm sandbox pays once. Its init (csrc/init/serve.cc) forks each
+// run's command, which joins the run's own new cgroups, and reaps the run's tree as a one-shot init
+// does; after the run, init kills whatever is left, replaces every writable mount and the IPC
+// namespace, checks that the network namespace holds nothing (or exits, and this pool starts
+// another) and says it is ready. What is reset, and why nothing of one run reaches the next: README "Warm sandboxes".
 //
 // The pool only tracks which members are idle: a member is taken for a run and idle again when
 // its init says "ready". An idle member keeps nothing alive: its watchers are unref'd.
@@ -118,7 +118,7 @@ export class WarmPool {
       if (this.#closed) throw new SandboxError('the sandbox was closed', { stage: 'closed' });
       const members = [...this.#members.values()];
       if (members.length >= this.#size && members.every((m) => m.idle)) return;
-      await new Promise<void>((r) => this.#waiters.push(r));
+      await this.whenIdle();
     }
   }
 
@@ -128,7 +128,7 @@ export class WarmPool {
     for (const m of this.#members.values()) {
       if (m.idle || !m.everReady) native().signal(m.pid, constants.signals.SIGKILL);
     }
-    while (this.#members.size > 0) await new Promise<void>((r) => this.#waiters.push(r));
+    while (this.#members.size > 0) await this.whenIdle();
   }
 
   #wake(): void {

@@ -17,7 +17,7 @@
 //   6. become non-dumpable: nothing inside can open /proc/1/mem or /proc/1/exe
 //   7. fork the command (run.cc, command.cc: session, rlimits, ids, capabilities, no_new_privs,
 //      seccomp, execve); its CLOEXEC error pipe says whether the execve happened. A warm sandbox
-//      (wire::kServeRuns) instead serves runs, each with a leader that does 7 and 8 (serve.cc)
+//      (wire::kServeRuns) instead serves runs, doing 7 and 8 for each (serve.cc)
 //   8. reap: forward signals to the command, reap orphans; on the parent's terminate signal or
 //      when the command ends, SIGKILL everything left in the namespace, reap it all, report the
 //      command's status with the rusage of the whole tree, and exit.

@@ -38,6 +38,9 @@ int g_newroot = -1;  // O_PATH fd of the new root, the root that paths.cc confin
 const char *g_host = "/oldroot";
 constexpr const char *kBuildInPlace = "/proc/irq";
 constexpr const char *kRootTmpfsData = "mode=0755";
+// /dev/shm: made with /dev, made again between the runs of a warm sandbox.
+constexpr const char *kShmData = "mode=1777";
+constexpr unsigned long kShmFlags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
 const char *g_build_at = "/newroot";  // the new root's mount point while it is built
 bool g_have_setattr = true;  // mount_setattr(2), Linux 5.12: decides whether binds are recursive
 
@@ -341,7 +344,7 @@ void do_dev(const char *dst, bool tty) {
   };
   // A new devpts instance: ptys opened inside are the sandbox's own, none of the host's. Only a
   // tty run needs it; older kernels refuse it in a user namespace.
-  const Sub subs[] = {{"shm", "tmpfs", "mode=1777", MS_NOSUID | MS_NODEV | MS_NOEXEC, true},
+  const Sub subs[] = {{"shm", "tmpfs", kShmData, kShmFlags, true},
                       {"pts", "devpts", "newinstance,ptmxmode=0666,mode=620", MS_NOSUID | MS_NOEXEC, tty}};
   for (const Sub &m : subs) {
     int d = mkdirat(dev, m.name, 0755) < 0 ? -1 : openat(dev, m.name, O_PATH | O_CLOEXEC | O_NOFOLLOW | O_DIRECTORY);
@@ -522,8 +525,7 @@ void reset_writable_mounts(const Plan &plan) {
     // Lazily: a file still open would hold it, but everything a run started has been reaped.
     if (umount2(dst, MNT_DETACH | UMOUNT_NOFOLLOW) < 0) die("reset", errno, "unmount %s", dst);
     if (m.op == wire::kDevfs) {
-      int fd = mount_at(dst, kCreateDir, "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777", "tmpfs");
-      close(fd);
+      close(mount_at(dst, kCreateDir, "tmpfs", "tmpfs", kShmFlags, kShmData, "tmpfs"));
       continue;
     }
     do_tmpfs(m.dst, m.data, 0);

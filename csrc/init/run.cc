@@ -1,5 +1,5 @@
-// One command's life inside the sandbox (see run.h). Shared by a one-shot sandbox's init and a
-// warm sandbox's run leaders (serve.cc).
+// One command's life inside a one-shot sandbox (see run.h), and the steps a warm sandbox's init
+// (serve.cc) shares with it: joining a cgroup, the exec pipe, which signals are the command's.
 #include "run.h"
 
 #include <errno.h>

@@ -141,6 +141,10 @@ void start_run(Run *run, const int *fds, int count) {
     if (i != 1) close(fds[i]);
   }
   if (pid < 0) {
+    if (errpipe[0] >= 0) {
+      close(errpipe[0]);
+      close(errpipe[1]);
+    }
     report_error(run->report, "fork", e, "fork the command");
     run->ended = run->failed = true;
     return;
@@ -188,13 +192,6 @@ void say_ready() {
   // MSG_NOSIGNAL: a parent that closed the socket is seen at the next receive.
   while (syscall(SYS_sendto, wire::kReportFd, &r, sizeof r, MSG_NOSIGNAL, nullptr, 0) < 0 && errno == EINTR) {
   }
-}
-
-[[noreturn]] void end_all(int status) {
-  kill(-1, SIGKILL);
-  while (waitpid(-1, nullptr, 0) > 0 || errno == EINTR) {
-  }
-  _exit(status);
 }
 
 }  // namespace
@@ -252,7 +249,11 @@ void serve(const Plan &plan) {
     if (busy || !(p[1].revents & (POLLIN | POLLHUP | POLLERR))) continue;
     int fds[wire::kMaxRunFds];
     int n = receive_run(fds);
-    if (n == 0) end_all(0);  // the pool is closing
+    if (n == 0) {  // the pool is closing
+      kill(-1, SIGKILL);
+      reap_some(&run, true);
+      _exit(0);
+    }
     if (n < 0) die("serve", -n, "receive a run");
     busy = true;
     start_run(&run, fds, n);

@@ -74,6 +74,10 @@ export class Sandbox {
 
   /** A warm sandbox's plan: the sandbox as configured, no command, its own network namespace. */
   #memberPlan() {
+    // The cgroup parent is prepared before the member's init exists: on cgroup v2 that may move this
+    // process into a leaf so the parent can enable controllers, which is refused while other
+    // processes (an init started here first) sit in the parent. Its runs' cgroups are made per run.
+    if (wantsCgroup(this.#config)) cgroupManager({ parent: this.#config.cgroupParent });
     const none = nullFd();
     return {
       ...buildPlan({
@@ -380,9 +384,13 @@ export class Sandbox {
   }
 }
 
+/** Whether runs of `cfg` are meant to have cgroups (limits on them, or one asked for outright). */
+function wantsCgroup(cfg: ResolvedConfig): boolean {
+  return cfg.cpuQuota !== null || cfg.memoryBytes !== null || cfg.pids !== null || cfg.timeLimitMs !== null || cfg.requireCgroup;
+}
+
 function openCgroup(cfg: ResolvedConfig): SandboxCgroup | null {
-  const wanted = cfg.cpuQuota !== null || cfg.memoryBytes !== null || cfg.pids !== null || cfg.timeLimitMs !== null || cfg.requireCgroup;
-  if (!wanted) return null;
+  if (!wantsCgroup(cfg)) return null;
   const found = cgroupManager({ parent: cfg.cgroupParent });
   if (found.manager === null) {
     if (cfg.requireCgroup) throw new SandboxError(`no usable cgroup: ${found.reason}`, { stage: 'cgroup' });

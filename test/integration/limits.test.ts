@@ -150,6 +150,7 @@ test('the same limits on warm sandboxes: memory, pids and CPU time enforced per 
   t.is(forkbomb.outcome, 'ok', forkbomb.stderr ?? '');
   t.true(Number(forkbomb.stdoutText) > 0 && Number(forkbomb.stdoutText) < 64);
   t.is(many.ok, many.runs);
+  for (const r of [memory, small, forkbomb, cpu]) t.is(r.enforcement, report.before.mode ?? 'rlimit');
   if (cgroup()) {
     t.is(memory.outcome, 'memory-limit');
     t.true(memory.memoryPeakBytes >= 50 * MiB && memory.memoryPeakBytes <= 70 * MiB, `peak ${memory.memoryPeakBytes}`);

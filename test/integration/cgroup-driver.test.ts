@@ -145,7 +145,10 @@ if (result.manager === null && scope === null) {
     const { quota } = report;
     const used = quota.usage.userUs + quota.usage.sysUs;
     t.log(`${used} µs of CPU in ${quota.wallUs} µs wall`);
-    t.true(used <= 0.2 * quota.wallUs + 110_000, `used ${used}`);
+    // Throttling happens at the scheduler tick after the period's runtime is spent; in an emulated
+    // guest (QEMU TCG: VM_GUEST) ticks come late, and 0.33 of a core was seen (CI, 2026-11-29).
+    const slack = process.env['VM_GUEST'] !== undefined ? 0.2 * quota.wallUs : 110_000;
+    t.true(used <= 0.2 * quota.wallUs + slack, `used ${used}`);
     t.true(used >= 0.1 * quota.wallUs, `used ${used}`);
   });
 

@@ -192,7 +192,8 @@ test("a warm run's figures are its own: a large run, then a small one", async (t
   t.true(big.memoryPeakBytes >= 64 * 2 ** 20, `peak ${big.memoryPeakBytes}`);
   t.true(big.cpuTimeMs >= 200, `cpu ${big.cpuTimeMs}`);
   t.true(small.memoryPeakBytes < 16 * 2 ** 20, `the small run's own peak: ${small.memoryPeakBytes}`);
-  t.true(small.cpuTimeMs < 100, `the small run's own CPU: ${small.cpuTimeMs}`);
+  // Not the big run's figure carried over (the small one's own is ~1 ms here, ~70 ms in an emulated guest).
+  t.true(small.cpuTimeMs < big.cpuTimeMs - 150, `the small run's own CPU: ${small.cpuTimeMs} (the big one's ${big.cpuTimeMs})`);
   await box.close();
 });
 

@@ -23,9 +23,10 @@ const managers = new Map<string, CgroupManagerResult>();
 /**
  * The manager for sandbox cgroups under `parent` (default: the caller's own cgroup, per hierarchy on
  * v1), or null and the reason when no usable cgroup exists (rootless on v1, v2 without delegation,
- * missing controllers, other processes in the v2 parent). Cached per parent: the first call also
- * prepares the parent (v2: enables controllers, moving this process into a leaf of its own when
- * needed) and removes cgroups left behind by dead owners.
+ * missing controllers, other processes in the v2 parent). Cached per parent, but for "other
+ * processes" (tried again at the next call): the first call also prepares the parent (v2: enables
+ * controllers, moving this process into a leaf of its own when needed) and removes cgroups left
+ * behind by dead owners.
  */
 export function cgroupManager(opts: { parent?: string | null } = {}): CgroupManagerResult {
   const key = opts.parent ?? '';
@@ -47,7 +48,9 @@ export function cgroupManager(opts: { parent?: string | null } = {}): CgroupMana
         result = { manager: null, code: denied ? 'permission' : 'parent', reason: err.message };
       }
     }
-    managers.set(key, result);
+    // 'busy' passes (other processes in the v2 parent, e.g. a sandbox without limits started
+    // first, whose init sits there until it ends): the next call tries again.
+    if (result.manager !== null || result.code !== 'busy') managers.set(key, result);
   }
   return result;
 }

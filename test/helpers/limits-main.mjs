@@ -24,6 +24,20 @@ function sandboxCgroups() {
 
 const summary = (r) => ({ ...r, stdout: r.stdout === null ? null : r.stdout.length, stdoutText: r.stdout?.toString('utf8', 0, 200) ?? null, stderr: r.stderr?.toString('utf8', 0, 300) ?? null });
 
+// `limits-main.mjs busy`: alone in its process, before anything prepares the cgroup parent, a
+// sandbox without limits, whose init sits in this process's cgroup while it runs. On v2 that
+// keeps the controllers from being enabled there ("other processes are in it"): a limited run
+// meanwhile falls back to rlimits; once it has ended, the next limited run gets its cgroup (the
+// refusal is not remembered).
+if (process.argv[2] === 'busy') {
+  const early = new Sandbox().spawn(['sleep', '1'], { stdin: 'ignore', stdout: 'ignore', stderr: 'ignore' });
+  const during = (await new Sandbox({ pids: 64 }).run(['true'])).enforcement;
+  await early.result;
+  const after = (await new Sandbox({ pids: 64 }).run(['true'])).enforcement;
+  console.log(JSON.stringify({ during, after, mode: sandboxCgroups().mode }));
+  process.exit(0);
+}
+
 // The warm sandboxes are built first, before anything here prepares the cgroup parent: on cgroup v2
 // their inits must not sit in the parent the limits need (the pool prepares it before starting them).
 // Each run in a new cgroup of its own, so a small run after a memory bomb reports its own peak.

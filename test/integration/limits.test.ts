@@ -57,9 +57,9 @@ interface Report {
 
 let report: Report;
 
-test.before(async (t) => {
-  t.timeout(inGuest ? 1_200_000 : 180_000);
-  const argv = [...scopePrefix(), process.execPath, path.join(root, 'test/helpers/limits-main.mjs'), inGuest ? '24' : '200'];
+/** limits-main.mjs with args, alone in a scope of its own on v2: its JSON line. */
+async function scenarios(args: string[]): Promise<unknown> {
+  const argv = [...scopePrefix(), process.execPath, path.join(root, 'test/helpers/limits-main.mjs'), ...args];
   const out = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
     const child = spawn(argv[0]!, argv.slice(1), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -70,10 +70,18 @@ test.before(async (t) => {
     child.on('close', (status) => resolve({ status, stdout, stderr }));
   });
   try {
-    report = JSON.parse(out.stdout.trim().split('\n').pop() ?? '') as Report;
+    return JSON.parse(out.stdout.trim().split('\n').pop() ?? '');
   } catch {
-    throw new Error(`limits scenarios failed (status ${out.status}): ${out.stdout.slice(-500)} ${out.stderr.slice(-2000)}`);
+    throw new Error(`limits scenarios ${args.join(' ')} failed (status ${out.status}): ${out.stdout.slice(-500)} ${out.stderr.slice(-2000)}`);
   }
+}
+
+let busy: { during: string; after: string; mode: string | null };
+
+test.before(async (t) => {
+  t.timeout(inGuest ? 1_200_000 : 180_000);
+  report = (await scenarios([inGuest ? '24' : '200'])) as Report;
+  busy = (await scenarios(['busy'])) as typeof busy;
 });
 
 const cgroup = () => report.before.mode !== null;
@@ -84,6 +92,12 @@ test('the enforcement mode is reported, and a cgroup is used wherever one is wri
   for (const r of [report.memory, report.cpu]) t.is(r.enforcement, expected);
   if (inGuest) t.is(report.before.mode, 'cgroup2', 'the v2 guest must use cgroup v2, as root and delegated');
   if (process.getuid?.() === 0 && !inGuest) t.is(report.before.mode, 'cgroup1', 'root on this v1 host uses cgroup v1');
+});
+
+test('a limited run after a sandbox without limits has ended gets its cgroup (v2 refuses controllers while that one runs)', (t) => {
+  t.log(`while the unlimited one ran: ${busy.during}; after: ${busy.after}`);
+  t.is(busy.after, busy.mode ?? 'rlimit');
+  if (busy.mode === 'cgroup1') t.is(busy.during, 'cgroup1', 'v1 has no such rule');
 });
 
 test('a fork bomb under pids: 64 is contained and the host stays responsive', (t) => {

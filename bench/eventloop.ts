@@ -1,4 +1,4 @@
-// Event-loop delay while 1,000 sandboxed runs go through (4 concurrent callers), beside the same
+// Event-loop delay while 1,000 sandboxed runs go through (4 concurrent callers; on warm sandboxes 1 and 2 too), beside the same
 // measure while 1,000 child_process.spawn runs go through (host scheduling noise shows in both;
 // spawn's own uv_spawn blocks the loop until its child has exec'd, so it is no zero baseline).
 // Also the time spawn() holds the caller's thread (clone, cgroup and pipe set-up), measured
@@ -19,12 +19,12 @@ interface Delay {
 }
 
 /** Event-loop delay while up to `n` runs go through (no new run starts after `deadline`). */
-async function delayDuring(n: number, deadline: number, fn: () => Promise<unknown>): Promise<Delay> {
+async function delayDuring(n: number, deadline: number, fn: () => Promise<unknown>, callers = CALLERS): Promise<Delay> {
   const h = monitorEventLoopDelay({ resolution: 1 });
   let started = 0;
   h.enable();
   await Promise.all(
-    Array.from({ length: CALLERS }, async () => {
+    Array.from({ length: callers }, async () => {
       while (started < n && nowMs() < deadline) {
         started++;
         await fn();
@@ -72,6 +72,10 @@ export async function eventloop(o: BenchOptions): Promise<Row[]> {
   const lim = await delayDuring(n, nowMs() + share, () => limited.run(['/bin/true']));
   const wrm = await delayDuring(n, nowMs() + share, () => warm.run(['/bin/true']));
   const wrmLim = await delayDuring(n, nowMs() + share, () => warmLimited.run(['/bin/true']));
+  // The same on fewer callers: with 4 on 2 CPUs the sandboxes' own work competes with the loop's thread.
+  const share2 = share / 4;
+  const wrm1 = await delayDuring(n, nowMs() + share2, () => warm.run(['/bin/true']), 1);
+  const wrm2 = await delayDuring(n, nowMs() + share2, () => warm.run(['/bin/true']), 2);
   note(`eventloop: ${base.runs}/${sbx.runs}/${lim.runs} runs (spawn/defaults/limits)`);
   const m = Math.max(20, Math.min(200, Math.floor(sbx.runs / 4)));
   const syncPlain = await syncLaunch(plain, m, true);
@@ -87,6 +91,7 @@ export async function eventloop(o: BenchOptions): Promise<Row[]> {
     row('event-loop delay max, limits', ms(lim.max), `spawn ${ms(base.max)}`, ratio(lim.max, base.max), '≤ 1 ms'),
     row(`event-loop delay p99, ${CALLERS} callers, warm sandboxes (pool: ${CALLERS})`, delayText(wrm, ''), `spawn ${ms(base.p99)}`, ratio(wrm.p99, base.p99), '≤ 1 ms'),
     row('event-loop delay max, warm sandboxes', ms(wrm.max), `spawn ${ms(base.max)}`, ratio(wrm.max, base.max), '≤ 1 ms'),
+    row('event-loop delay p99, warm sandboxes, 1 / 2 callers', `${ms(wrm1.p99)} / ${ms(wrm2.p99)} (${wrm1.runs} / ${wrm2.runs} runs)`, `4 callers ${ms(wrm.p99)}`, ratio(wrm2.p99, wrm.p99), '≤ 1 ms'),
     row('event-loop delay p99, warm sandboxes with limits', delayText(wrmLim, ''), `spawn ${ms(base.p99)}`, ratio(wrmLim.p99, base.p99), '≤ 1 ms'),
     row('event-loop delay max, warm sandboxes with limits', ms(wrmLim.max), `spawn ${ms(base.max)}`, ratio(wrmLim.max, base.max), '≤ 1 ms'),
     row(`diag: spawn() holds the caller's thread p50/p99, stdout+stderr pipes (n=${m})`, `${ms(percentile(syncPlain, 50))} / ${ms(percentile(syncPlain, 99))}`, `no pipes ${ms(percentile(syncQuiet, 50))} / ${ms(percentile(syncQuiet, 99))}`, ratio(percentile(syncPlain, 50), percentile(syncQuiet, 50)), ''),

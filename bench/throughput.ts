@@ -3,7 +3,7 @@
 // series (issue 4, targets 3 and 6).
 import { Sandbox } from '../lib/index.js';
 import {
-  BWRAP_TRUE, haveBwrap, isMain, ms, note, nowMs, perS, rate, ratio, row, runAlone, spawnToExit, throughput,
+  BWRAP_TRUE, haveBwrap, isMain, ms, note, nowMs, percentile, perS, rate, ratio, row, runAlone, spawnToExit, throughput,
   type BenchOptions, type Rate, type Row,
 } from './common.js';
 import { LIMITS } from './latency.js';
@@ -84,6 +84,12 @@ export async function throughputBench(o: BenchOptions): Promise<Row[]> {
   const last = perSecond(times.slice(n - w));
   const shortened = n < target ? ` (budget: ${n} of 10,000 ran)` : '';
   rows.push(row(`runs/s, last ${w} of ${n} sequential${shortened}`, perS(last), `first ${w}: ${perS(first)}`, ratio(last, first), '≥ 0.90×'));
+  // Means move with the machine's other load; the windows in order, and the medians, tell a trend
+  // (a leak slows every run) from a noisy minute (a few slow runs).
+  const byWindow = Array.from({ length: Math.floor(n / w) }, (_, i) => Math.round(perSecond(times.slice(i * w, (i + 1) * w))));
+  const p50First = percentile(times.slice(0, w), 50);
+  const p50Last = percentile(times.slice(n - w), 50);
+  rows.push(row(`diag: the same, p50 per run, last vs first ${w}; runs/s per window in order`, `${ms(p50Last)} vs ${ms(p50First)}; ${byWindow.join(' ')}`, '', ratio(p50First, p50Last), ''));
   return rows;
 }
 

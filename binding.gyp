@@ -34,6 +34,7 @@
       "sources": [
         "csrc/addon.cc",
         "csrc/capture.cc",
+        "csrc/fd_watch.cc",
         "csrc/cgroupfs.cc",
         "csrc/exit_report.cc",
         "csrc/warm.cc",

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -18,6 +19,7 @@
 #include <map>
 #include <vector>
 
+#include "call_js.h"
 #include "capture.h"
 #include "cgroupfs.h"
 #include "exit_report.h"
@@ -53,6 +55,7 @@ struct Child {
   // time it says it is idle. Its handles do not keep the event loop alive.
   bool serves = false;
   Napi::FunctionReference on_ready;
+  struct Teardown *teardown = nullptr;  // set when the environment ends with this child running
 };
 
 struct Registry {
@@ -118,7 +121,7 @@ void on_report_readable(uv_poll_t *handle, int status, int events) {
     uv_unref((uv_handle_t *)handle);
     Napi::Env env = c->env;
     Napi::HandleScope scope(env);
-    c->on_ready.MakeCallback(env.Global(), {});
+    call_js(env, c->on_ready, {});
     return;
   }
   if (started && !c->on_start.IsEmpty()) {
@@ -133,7 +136,7 @@ void on_report_readable(uv_poll_t *handle, int status, int events) {
       }
     }
     Napi::FunctionReference cb = std::move(c->on_start);
-    cb.MakeCallback(env.Global(), {Napi::Number::New(env, (double)t), Napi::Number::New(env, (double)init_us)});
+    call_js(env, cb, {Napi::Number::New(env, (double)t), Napi::Number::New(env, (double)init_us)});
   }
 }
 
@@ -158,7 +161,18 @@ void on_pidfd_readable(uv_poll_t *handle, int status, int events) {
   Napi::Value result = exit_object(env, si, ru, c->records);
   Napi::FunctionReference cb = std::move(c->on_exit);
   close_child(c);
-  cb.MakeCallback(env.Global(), {result});
+  call_js(env, cb, {result});
+}
+
+// SIGKILL and reap. The pidfd may be non-blocking (uv_poll_init makes it so), and then waitid
+// answers EAGAIN until the child has died, leaving a zombie: wait for it to be readable first.
+void kill_and_reap(int pidfd) {
+  syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+  struct pollfd p = {pidfd, POLLIN, 0};
+  while (poll(&p, 1, 5000) < 0 && errno == EINTR) {
+  }
+  siginfo_t si;
+  syscall(SYS_waitid, P_PIDFD, pidfd, &si, WEXITED | WNOHANG, nullptr);
 }
 
 Napi::Value throw_type(Napi::Env env, const std::string &msg) {
@@ -203,9 +217,7 @@ Napi::Value Launch(const Napi::CallbackInfo &info) {
   c->open_handles = 1;
   if (uv_poll_init(loop, &c->poll, out.pidfd) != 0 || uv_poll_start(&c->poll, UV_READABLE, on_pidfd_readable) != 0) {
     // Cannot watch it: do not leave it running.
-    syscall(SYS_pidfd_send_signal, out.pidfd, SIGKILL, nullptr, 0);
-    siginfo_t si;
-    syscall(SYS_waitid, P_PIDFD, out.pidfd, &si, WEXITED, nullptr);
+    kill_and_reap(out.pidfd);
     close(out.pidfd);
     close(out.report_fd);
     if (out.sync_fd >= 0) close(out.sync_fd);
@@ -366,18 +378,48 @@ Napi::Value NetnsCreate(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
-// When Node shuts down (or a worker ends), nothing it started keeps running, and no watcher
-// calls into JS any more.
-void cleanup(void *arg) {
+// The environment's teardown, waiting for the sandboxes' handles to close (a worker's loop may
+// not be closed with a handle open).
+struct Teardown {
+  napi_async_cleanup_hook_handle hook;
+  int pending = 0;
+};
+
+void teardown_closed(uv_handle_t *h) {
+  Child *c = (Child *)h->data;
+  Teardown *t = c->teardown;
+  if (--c->open_handles == 0) delete c;
+  if (--t->pending == 0) {
+    napi_remove_async_cleanup_hook(t->hook);
+    delete t;
+  }
+}
+
+// When Node shuts down (or a worker ends), nothing it started keeps running, no watcher calls
+// into JS any more, and every handle is closed before the loop is.
+void cleanup(napi_async_cleanup_hook_handle hook, void *arg) {
   Registry *reg = (Registry *)arg;
-  warm_cleanup(reg->env);
+  Teardown *t = new Teardown{hook};
   for (auto &kv : reg->children) {
     Child *c = kv.second;
+    kill_and_reap(c->pidfd);
+    if (c->sync_fd >= 0) close(c->sync_fd);
+    close(c->pidfd);
+    close(c->report_fd);
+    c->teardown = t;
     uv_poll_stop(&c->poll);
-    if (c->report_polling) uv_poll_stop(&c->report_poll);
-    syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, nullptr, 0);
-    siginfo_t si;
-    syscall(SYS_waitid, P_PIDFD, c->pidfd, &si, WEXITED, nullptr);
+    uv_close((uv_handle_t *)&c->poll, teardown_closed);
+    t->pending++;
+    if (c->report_polling) {
+      uv_poll_stop(&c->report_poll);
+      uv_close((uv_handle_t *)&c->report_poll, teardown_closed);
+      t->pending++;
+    }
+  }
+  reg->children.clear();
+  if (t->pending == 0) {
+    napi_remove_async_cleanup_hook(hook);
+    delete t;
   }
 }
 
@@ -385,7 +427,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Registry *reg = new Registry();
   reg->env = env;
   env.SetInstanceData<Registry>(reg);
-  napi_add_env_cleanup_hook(env, cleanup, reg);
+  napi_add_async_cleanup_hook(env, cleanup, reg, nullptr);
   // Once per thread that loads the addon, like the init memfd: not an fd per launch.
   netns_remember_home();
   exports.Set("launch", Napi::Function::New(env, Launch));

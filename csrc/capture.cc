@@ -4,11 +4,13 @@
 // run, this one callback.
 #include "capture.h"
 
+#include "call_js.h"
+#include "fd_watch.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
-#include <uv.h>
 
 #include <string>
 
@@ -17,7 +19,7 @@ namespace {
 struct Capture {
   explicit Capture(Napi::Env e) : env(e) {}
   Napi::Env env;
-  uv_poll_t poll;
+  FdWatch *watch = nullptr;
   int fd = -1;
   double limit = -1;  // bytes kept at most; -1: all
   double total = 0;   // bytes read, kept or not
@@ -27,13 +29,11 @@ struct Capture {
   Napi::FunctionReference on_done;
 };
 
-void closed(uv_handle_t *h) { delete (Capture *)h->data; }
-
-void on_readable(uv_poll_t *handle, int status, int events) {
-  (void)events;
-  Capture *c = (Capture *)handle->data;
+void on_readable(void *data, bool hangup) {
+  (void)hangup;  // read to EOF either way: data may still be in the pipe
+  Capture *c = (Capture *)data;
   char buf[65536];
-  bool eof = status < 0;
+  bool eof = false;
   bool overflow_now = false;
   while (!eof) {
     ssize_t n = read(c->fd, buf, sizeof buf);
@@ -50,16 +50,15 @@ void on_readable(uv_poll_t *handle, int status, int events) {
   }
   Napi::Env env = c->env;
   Napi::HandleScope scope(env);
-  if (overflow_now && !c->on_overflow.IsEmpty()) c->on_overflow.MakeCallback(env.Global(), {});
+  if (overflow_now && !c->on_overflow.IsEmpty()) call_js(env, c->on_overflow, {});
   if (!eof) return;
-  uv_poll_stop(handle);
+  unwatch_fd(c->watch);
   close(c->fd);
-  c->fd = -1;
   Napi::Buffer<char> out = Napi::Buffer<char>::Copy(env, c->data.data(), c->data.size());
-  std::string().swap(c->data);
   Napi::FunctionReference done = std::move(c->on_done);
-  uv_close((uv_handle_t *)handle, closed);
-  done.MakeCallback(env.Global(), {out, Napi::Number::New(env, c->total)});
+  double total = c->total;
+  delete c;
+  call_js(env, done, {out, Napi::Number::New(env, total)});
 }
 
 }  // namespace
@@ -74,24 +73,17 @@ Napi::Value CaptureOutput(const Napi::CallbackInfo &info) {
     return env.Undefined();
   }
   int fd = info[0].As<Napi::Number>().Int32Value();
-  uv_loop_t *loop = nullptr;
-  napi_get_uv_event_loop(env, &loop);
-  int flags = fcntl(fd, F_GETFL);
   Capture *c = new Capture(env);
   c->fd = fd;
   c->limit = info[1].As<Napi::Number>().DoubleValue();
   c->on_overflow = Napi::Persistent(info[2].As<Napi::Function>());
   c->on_done = Napi::Persistent(info[3].As<Napi::Function>());
-  c->poll.data = c;
-  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 || uv_poll_init(loop, &c->poll, fd) != 0) {
+  int flags = fcntl(fd, F_GETFL);
+  if (flags >= 0 && !(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) flags = -1;
+  if (flags < 0 || (c->watch = watch_fd(env, fd, on_readable, c, true)) == nullptr) {
     int e = errno;
     delete c;
     Napi::Error::New(env, std::string("cannot watch an output pipe: ") + strerror(e)).ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  if (uv_poll_start(&c->poll, UV_READABLE | UV_DISCONNECT, on_readable) != 0) {
-    uv_close((uv_handle_t *)&c->poll, closed);
-    Napi::Error::New(env, "cannot watch an output pipe on the event loop").ThrowAsJavaScriptException();
     return env.Undefined();
   }
   return env.Undefined();

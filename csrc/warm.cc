@@ -10,12 +10,12 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <uv.h>
 
-#include <set>
 #include <vector>
 
+#include "call_js.h"
 #include "exit_report.h"
+#include "fd_watch.h"
 #include "plan.h"
 #include "run_message.h"
 #include "wire.h"
@@ -25,17 +25,12 @@ namespace {
 struct WarmRun {
   explicit WarmRun(Napi::Env e) : env(e) {}
   Napi::Env env;
-  uv_poll_t poll;
+  FdWatch *watch = nullptr;
   int fd = -1;  // the run's report pipe, read end (non-blocking)
   std::vector<wire::Report> records;
   Napi::FunctionReference on_exit;
   Napi::FunctionReference on_start;
 };
-
-// Runs being watched, so that an environment's teardown can stop theirs (warm_cleanup).
-std::set<WarmRun *> g_runs;
-
-void run_closed(uv_handle_t *h) { delete (WarmRun *)h->data; }
 
 // The run's fate in the shape a waitid() of a one-shot init gives it: exited 0 after its exit
 // record, 1 after a setup error, otherwise killed (its warm sandbox was, e.g. after the terminate
@@ -61,10 +56,10 @@ void run_fate(const std::vector<wire::Report> &records, siginfo_t *si, struct ru
   }
 }
 
-void on_run_readable(uv_poll_t *handle, int status, int events) {
-  (void)events;
-  WarmRun *run = (WarmRun *)handle->data;
-  bool started = false, ended = status != 0;
+void on_run_readable(void *data, bool hangup) {
+  (void)hangup;  // read to EOF either way: the records may still be in the pipe
+  WarmRun *run = (WarmRun *)data;
+  bool started = false, ended = false;
   for (;;) {
     wire::Report r;
     ssize_t n = read(run->fd, &r, sizeof r);
@@ -86,21 +81,20 @@ void on_run_readable(uv_poll_t *handle, int status, int events) {
     for (const wire::Report &r : run->records) {
       if (r.kind != wire::kReportStarted) continue;
       Napi::FunctionReference cb = std::move(run->on_start);
-      cb.MakeCallback(env.Global(), {Napi::Number::New(env, (double)r.t_ns), Napi::Number::New(env, (double)(r.user_us + r.sys_us))});
+      call_js(env, cb, {Napi::Number::New(env, (double)r.t_ns), Napi::Number::New(env, (double)(r.user_us + r.sys_us))});
       break;
     }
   }
   if (!ended) return;
-  g_runs.erase(run);
-  uv_poll_stop(handle);
+  unwatch_fd(run->watch);
   close(run->fd);
   siginfo_t si;
   struct rusage ru;
   run_fate(run->records, &si, &ru);
   Napi::Value result = exit_object(env, si, ru, run->records);
   Napi::FunctionReference cb = std::move(run->on_exit);
-  uv_close((uv_handle_t *)handle, run_closed);
-  cb.MakeCallback(env.Global(), {result});
+  delete run;
+  call_js(env, cb, {result});
 }
 
 }  // namespace
@@ -173,32 +167,14 @@ Napi::Value RunIn(const Napi::CallbackInfo &info, int socket_fd) {
   run->fd = report[0];
   run->on_exit = Napi::Persistent(info[2].As<Napi::Function>());
   if (info.Length() >= 4 && info[3].IsFunction()) run->on_start = Napi::Persistent(info[3].As<Napi::Function>());
-  uv_loop_t *loop = nullptr;
-  napi_get_uv_event_loop(env, &loop);
-  run->poll.data = run;
   // The run was sent: if it cannot be watched, closing its pipe makes init's reports on it fail,
-  // not the run; the caller ends the warm sandbox on this error.
-  if (uv_poll_init(loop, &run->poll, run->fd) != 0) {
+  // not the run; the caller ends the warm sandbox on this error. A run keeps Node running.
+  run->watch = watch_fd(env, run->fd, on_run_readable, run, true);
+  if (run->watch == nullptr) {
+    int e = errno;
     close(run->fd);
     delete run;
-    return throw_failure(env, "warm", "watch the run's report pipe on the event loop", EIO);
+    return throw_failure(env, "warm", "watch the run's report pipe on the event loop", e);
   }
-  if (uv_poll_start(&run->poll, UV_READABLE, on_run_readable) != 0) {
-    close(run->fd);
-    uv_close((uv_handle_t *)&run->poll, run_closed);
-    return throw_failure(env, "warm", "watch the run's report pipe on the event loop", EIO);
-  }
-  g_runs.insert(run);
   return env.Undefined();
-}
-
-void warm_cleanup(napi_env env) {
-  for (auto it = g_runs.begin(); it != g_runs.end();) {
-    if ((napi_env)(*it)->env != env) {
-      ++it;
-      continue;
-    }
-    uv_poll_stop(&(*it)->poll);
-    it = g_runs.erase(it);
-  }
 }

@@ -7,6 +7,3 @@
 // files) and watches the run's report pipe on the event loop. onStart(execveNs, setupCpuUs) when
 // the command has exec'd, onExit(exit) once, as for launch(). Throws when the run cannot be sent.
 Napi::Value RunIn(const Napi::CallbackInfo &info, int socket_fd);
-
-// The environment is going away: no run's watcher may call into it any more.
-void warm_cleanup(napi_env env);

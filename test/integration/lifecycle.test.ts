@@ -129,6 +129,23 @@ test('killing the Node parent leaves no sandbox process', async (t) => {
   );
 });
 
+test('sandboxes in worker threads: they run, and a worker terminated with sandboxes running ends them and closes its handles', async (t) => {
+  // Node aborts a worker whose loop still holds a handle, and a callback refused while a worker is
+  // being terminated must not become a fatal napi_throw: the fixture would die of SIGABRT.
+  const child = spawn(process.execPath, [join(root, 'test/helpers/worker-main.mjs')], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('exit', (c, s) => resolve([c, s])));
+  t.is(signal, null, stderr);
+  t.is(code, 0, stderr);
+  const report = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { ok: number[]; alive: number[]; states: string[]; main: string };
+  t.deepEqual(report.ok, [10, 10], 'the runs in each worker');
+  t.deepEqual(report.alive, [], `the sandboxes of the ended workers are gone, not left running or as zombies: ${report.states.join(' ')}`);
+  t.is(report.main, 'main\n', 'the main thread runs sandboxes after its workers ended');
+});
+
 test('an AbortSignal kills the sandbox: the run rejects with stage "aborted"', async (t) => {
   const seconds = uniqueSeconds(1234);
   const ac = new AbortController();

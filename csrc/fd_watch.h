@@ -1,0 +1,20 @@
+// Pipes watched on the event loop through one epoll set per environment (fd_watch.cc). A run
+// watches two or three short-lived pipes (stdout and stderr captured, a warm run's report pipe);
+// a uv_poll_t each costs six epoll_ctl calls and an ioctl over its life (libuv probes every new fd
+// with an ADD and a DEL), one here costs two epoll_ctl calls.
+#pragma once
+#include <node_api.h>
+
+struct FdWatch;
+
+// Called on the event loop's thread, inside a HandleScope-free context: the callback opens its own
+// scope before touching JS. `hangup`: the other end is closed (data may still be readable).
+using FdReady = void (*)(void *data, bool hangup);
+
+// Watches fd (already non-blocking) for input until unwatch_fd. keeps_alive: Node does not exit
+// while it is watched. nullptr with errno set when the fd cannot be watched.
+FdWatch *watch_fd(napi_env env, int fd, FdReady ready, void *data, bool keeps_alive);
+
+// Stops watching (before the caller closes fd). Safe inside any watch's callback: the watch is
+// freed once the events in hand have been dispatched.
+void unwatch_fd(FdWatch *w);

@@ -14,7 +14,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include <uv.h>
 
 #include <map>
 #include <vector>
@@ -23,6 +22,7 @@
 #include "capture.h"
 #include "cgroupfs.h"
 #include "exit_report.h"
+#include "fd_watch.h"
 #include "netns.h"
 #include "plan.h"
 #include "spawn.h"
@@ -38,7 +38,7 @@ namespace {
 struct Child {
   explicit Child(Napi::Env e) : env(e) {}
   Napi::Env env;
-  uv_poll_t poll;
+  FdWatch *pid_watch = nullptr;
   pid_t pid = -1;
   int pidfd = -1;
   int report_fd = -1;
@@ -46,16 +46,13 @@ struct Child {
   int sync_fd = -1;  // -1 once released
   // init's reports, read as they come: "started" is passed on at once (the wall-time limit
   // counts from the command's execve), the rest is read when the init has exited.
-  uv_poll_t report_poll;
-  bool report_polling = false;
+  FdWatch *report_watch = nullptr;
   std::vector<wire::Report> records;
   Napi::FunctionReference on_start;
-  int open_handles = 0;
   // A warm sandbox: its report channel is a socket that takes runs (warm.cc); onReady() each
-  // time it says it is idle. Its handles do not keep the event loop alive.
+  // time it says it is idle. Idle, its watches do not keep the event loop alive.
   bool serves = false;
   Napi::FunctionReference on_ready;
-  struct Teardown *teardown = nullptr;  // set when the environment ends with this child running
 };
 
 struct Registry {
@@ -65,21 +62,19 @@ struct Registry {
 
 Registry *registry(Napi::Env env) { return env.GetInstanceData<Registry>(); }
 
-void handle_closed(uv_handle_t *h) {
-  Child *c = (Child *)h->data;
-  if (--c->open_handles == 0) delete c;
+// Whether the child's watches keep Node running.
+void keep_alive(Child *c, bool on) {
+  keep_alive(c->pid_watch, on);
+  if (c->report_watch != nullptr) keep_alive(c->report_watch, on);
 }
 
 void close_child(Child *c) {
   if (c->sync_fd >= 0) close(c->sync_fd);
-  uv_poll_stop(&c->poll);
-  uv_close((uv_handle_t *)&c->poll, handle_closed);
-  if (c->report_polling) {
-    uv_poll_stop(&c->report_poll);
-    uv_close((uv_handle_t *)&c->report_poll, handle_closed);
-  }
+  unwatch_fd(c->pid_watch);
+  if (c->report_watch != nullptr) unwatch_fd(c->report_watch);
   close(c->pidfd);
   close(c->report_fd);
+  delete c;
 }
 
 // Reads every complete record waiting in the report pipe. Returns false at EOF or an error.
@@ -104,21 +99,20 @@ bool drain_reports(Child *c, bool *started, int *ready = nullptr) {
   }
 }
 
-void on_report_readable(uv_poll_t *handle, int status, int events) {
-  (void)events;
-  Child *c = (Child *)handle->data;
+void on_report_readable(void *data, bool hangup) {
+  (void)hangup;  // read to EOF either way
+  Child *c = (Child *)data;
   bool started = false;
   int ready = 0;
-  bool open = status == 0 && drain_reports(c, &started, &ready);
-  if (!open) {
+  if (!drain_reports(c, &started, &ready)) {
     // EOF: init is gone or going; the pidfd watcher finishes the job.
-    uv_poll_stop(handle);
+    unwatch_fd(c->report_watch);
+    c->report_watch = nullptr;
   }
   if (ready > 0 && !c->on_ready.IsEmpty()) {
     // Built: from now on an idle warm sandbox does not keep Node running (a run on it does, by
     // its own pipe's watcher). While it is being built, it does, like any launch.
-    uv_unref((uv_handle_t *)&c->poll);
-    uv_unref((uv_handle_t *)handle);
+    keep_alive(c, false);
     Napi::Env env = c->env;
     Napi::HandleScope scope(env);
     call_js(env, c->on_ready, {});
@@ -140,10 +134,9 @@ void on_report_readable(uv_poll_t *handle, int status, int events) {
   }
 }
 
-void on_pidfd_readable(uv_poll_t *handle, int status, int events) {
-  (void)status;
-  (void)events;
-  Child *c = (Child *)handle->data;
+void on_pidfd_readable(void *data, bool hangup) {
+  (void)hangup;
+  Child *c = (Child *)data;
   siginfo_t si;
   struct rusage ru;
   memset(&si, 0, sizeof si);
@@ -152,7 +145,6 @@ void on_pidfd_readable(uv_poll_t *handle, int status, int events) {
   long r = syscall(SYS_waitid, P_PIDFD, c->pidfd, &si, WEXITED | WNOHANG, &ru);
   if (r < 0 && errno == EINTR) return;
   if (r == 0 && si.si_pid == 0) return;  // spurious wake-up: not exited yet
-  uv_poll_stop(handle);
   Napi::Env env = c->env;
   Napi::HandleScope scope(env);
   registry(env)->children.erase(c->pid);
@@ -164,8 +156,8 @@ void on_pidfd_readable(uv_poll_t *handle, int status, int events) {
   call_js(env, cb, {result});
 }
 
-// SIGKILL and reap. The pidfd may be non-blocking (uv_poll_init makes it so), and then waitid
-// answers EAGAIN until the child has died, leaving a zombie: wait for it to be readable first.
+// SIGKILL and reap. Should the pidfd be non-blocking, waitid would answer EAGAIN until the child
+// has died, leaving a zombie: wait for it to be readable first.
 void kill_and_reap(int pidfd) {
   syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
   struct pollfd p = {pidfd, POLLIN, 0};
@@ -210,27 +202,19 @@ Napi::Value Launch(const Napi::CallbackInfo &info) {
   if (info.Length() >= 3 && info[2].IsFunction()) {
     (c->serves ? c->on_ready : c->on_start) = Napi::Persistent(info[2].As<Napi::Function>());
   }
-  uv_loop_t *loop = nullptr;
-  napi_get_uv_event_loop(env, &loop);
-  c->poll.data = c;
-  c->report_poll.data = c;
-  c->open_handles = 1;
-  if (uv_poll_init(loop, &c->poll, out.pidfd) != 0 || uv_poll_start(&c->poll, UV_READABLE, on_pidfd_readable) != 0) {
+  c->pid_watch = watch_fd(env, out.pidfd, on_pidfd_readable, c, true);
+  if (c->pid_watch == nullptr) {
     // Cannot watch it: do not leave it running.
+    int e = errno;
     kill_and_reap(out.pidfd);
     close(out.pidfd);
     close(out.report_fd);
     if (out.sync_fd >= 0) close(out.sync_fd);
     delete c;
-    Napi::Error::New(env, "cannot watch the sandbox's pidfd on the event loop").ThrowAsJavaScriptException();
-    return env.Undefined();
+    return throw_failure(env, "launch", "watch the sandbox's pidfd on the event loop", e);
   }
-  bool watch_reports = !c->on_start.IsEmpty() || !c->on_ready.IsEmpty();
-  if (watch_reports && uv_poll_init(loop, &c->report_poll, out.report_fd) == 0) {
-    c->report_polling = true;
-    c->open_handles++;
-    uv_poll_start(&c->report_poll, UV_READABLE, on_report_readable);
-  }
+  // Without the reports' watch, "started" is missed, not the end (read at the init's exit).
+  if (!c->on_start.IsEmpty() || !c->on_ready.IsEmpty()) c->report_watch = watch_fd(env, out.report_fd, on_report_readable, c, true);
   registry(env)->children[out.pid] = c;
   Napi::Object o = Napi::Object::New(env);
   o.Set("pid", out.pid);
@@ -247,7 +231,7 @@ Napi::Value Signal(const Napi::CallbackInfo &info) {
   int sig = info[1].As<Napi::Number>().Int32Value();
   // A warm sandbox being ended keeps Node running until its end is reported (an idle one is
   // unref'd, and its exit must not arrive while Node tears down).
-  if (sig == SIGKILL && it->second->serves) uv_ref((uv_handle_t *)&it->second->poll);
+  if (sig == SIGKILL && it->second->serves) keep_alive(it->second->pid_watch, true);
   return Napi::Boolean::New(env, syscall(SYS_pidfd_send_signal, it->second->pidfd, sig, nullptr, 0) == 0);
 }
 
@@ -263,10 +247,7 @@ Napi::Value RunInSandbox(const Napi::CallbackInfo &info) {
   Napi::Value r = RunIn(info, c->report_fd);
   // Busy until it says "ready" again: until then it keeps Node running (a caller may be waiting
   // for it to be idle).
-  if (!env.IsExceptionPending()) {
-    uv_ref((uv_handle_t *)&c->poll);
-    if (c->report_polling) uv_ref((uv_handle_t *)&c->report_poll);
-  }
+  if (!env.IsExceptionPending()) keep_alive(c, true);
   return r;
 }
 
@@ -378,56 +359,27 @@ Napi::Value NetnsCreate(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
-// The environment's teardown, waiting for the sandboxes' handles to close (a worker's loop may
-// not be closed with a handle open).
-struct Teardown {
-  napi_async_cleanup_hook_handle hook;
-  int pending = 0;
-};
-
-void teardown_closed(uv_handle_t *h) {
-  Child *c = (Child *)h->data;
-  Teardown *t = c->teardown;
-  if (--c->open_handles == 0) delete c;
-  if (--t->pending == 0) {
-    napi_remove_async_cleanup_hook(t->hook);
-    delete t;
-  }
-}
-
-// When Node shuts down (or a worker ends), nothing it started keeps running, no watcher calls
-// into JS any more, and every handle is closed before the loop is.
-void cleanup(napi_async_cleanup_hook_handle hook, void *arg) {
+// When Node shuts down (or a worker ends), nothing it started keeps running and no watcher calls
+// into JS any more. The watches themselves go with their set (fd_watch.cc), whose own hook, added
+// after this one, has run by now: they are not touched here.
+void cleanup(void *arg) {
   Registry *reg = (Registry *)arg;
-  Teardown *t = new Teardown{hook};
   for (auto &kv : reg->children) {
     Child *c = kv.second;
     kill_and_reap(c->pidfd);
     if (c->sync_fd >= 0) close(c->sync_fd);
     close(c->pidfd);
     close(c->report_fd);
-    c->teardown = t;
-    uv_poll_stop(&c->poll);
-    uv_close((uv_handle_t *)&c->poll, teardown_closed);
-    t->pending++;
-    if (c->report_polling) {
-      uv_poll_stop(&c->report_poll);
-      uv_close((uv_handle_t *)&c->report_poll, teardown_closed);
-      t->pending++;
-    }
+    delete c;
   }
   reg->children.clear();
-  if (t->pending == 0) {
-    napi_remove_async_cleanup_hook(hook);
-    delete t;
-  }
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Registry *reg = new Registry();
   reg->env = env;
   env.SetInstanceData<Registry>(reg);
-  napi_add_async_cleanup_hook(env, cleanup, reg, nullptr);
+  napi_add_env_cleanup_hook(env, cleanup, reg);
   // Once per thread that loads the addon, like the init memfd: not an fd per launch.
   netns_remember_home();
   exports.Set("launch", Napi::Function::New(env, Launch));

@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include <mutex>
+#include <set>
 #include <vector>
 
 struct FdWatchSet;
@@ -28,6 +29,7 @@ struct FdWatchSet {
   int epfd = -1;
   int alive = 0;  // watches that keep Node running
   bool dispatching = false;
+  std::set<FdWatch *> live;     // freed with the set when the environment ends
   std::vector<FdWatch *> dead;  // unwatched while events that may name them are in hand
 };
 
@@ -85,7 +87,10 @@ void on_env_gone(napi_async_cleanup_hook_handle hook, void *arg) {
     }
   }
   uv_poll_stop(&s->poll);
-  // The watches' owners (captures, warm runs) are never called again; their memory goes with Node.
+  // The watches' owners are never called again (their own teardown frees them, not the watches).
+  for (FdWatch *w : s->live) delete w;
+  s->live.clear();
+  free_dead(s);
   uv_close((uv_handle_t *)&s->poll, [](uv_handle_t *h) {
     FdWatchSet *gone = (FdWatchSet *)h->data;
     close(gone->epfd);
@@ -144,7 +149,16 @@ FdWatch *watch_fd(napi_env env, int fd, FdReady ready, void *data, bool keeps_al
     return nullptr;
   }
   if (keeps_alive && s->alive++ == 0) update_ref(s);
+  s->live.insert(w);
   return w;
+}
+
+void keep_alive(FdWatch *w, bool on) {
+  if (w->keeps_alive == on) return;
+  w->keeps_alive = on;
+  FdWatchSet *s = w->set;
+  s->alive += on ? 1 : -1;
+  if (s->alive == (on ? 1 : 0)) update_ref(s);
 }
 
 void unwatch_fd(FdWatch *w) {
@@ -152,6 +166,7 @@ void unwatch_fd(FdWatch *w) {
   epoll_ctl(s->epfd, EPOLL_CTL_DEL, w->fd, nullptr);
   if (w->keeps_alive && --s->alive == 0) update_ref(s);
   w->dead = true;
+  s->live.erase(w);
   if (s->dispatching) s->dead.push_back(w);
   else delete w;
 }

@@ -1,7 +1,8 @@
-// Pipes watched on the event loop through one epoll set per environment (fd_watch.cc). A run
-// watches two or three short-lived pipes (stdout and stderr captured, a warm run's report pipe);
-// a uv_poll_t each costs six epoll_ctl calls and an ioctl over its life (libuv probes every new fd
-// with an ADD and a DEL), one here costs two epoll_ctl calls.
+// The addon's fds watched on the event loop through one epoll set per environment (fd_watch.cc):
+// each sandbox's pidfd and report pipe, captured outputs, warm runs' report pipes. A run watches
+// three or four short-lived fds; a uv_poll_t each costs six epoll_ctl calls and an ioctl over its
+// life (libuv probes every new fd with an ADD and a DEL), one here costs two epoll_ctl calls, and
+// the set is the addon's only libuv handle, closed with its environment.
 #pragma once
 #include <node_api.h>
 
@@ -18,3 +19,6 @@ FdWatch *watch_fd(napi_env env, int fd, FdReady ready, void *data, bool keeps_al
 // Stops watching (before the caller closes fd). Safe inside any watch's callback: the watch is
 // freed once the events in hand have been dispatched.
 void unwatch_fd(FdWatch *w);
+
+// Whether this watch keeps Node running (an idle warm sandbox does not, a busy one does).
+void keep_alive(FdWatch *w, bool on);

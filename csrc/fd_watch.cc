@@ -107,9 +107,18 @@ FdWatchSet *make_set(napi_env env) {
   FdWatchSet *s = new FdWatchSet();
   s->epfd = epfd;
   s->poll.data = s;
-  if (uv_poll_init(loop, &s->poll, epfd) != 0 || uv_poll_start(&s->poll, UV_READABLE, on_set_readable) != 0) {
+  if (uv_poll_init(loop, &s->poll, epfd) != 0) {
     close(epfd);
-    delete s;  // uv_poll_init on an epoll fd does not fail in practice; nothing to close then
+    delete s;
+    errno = EIO;
+    return nullptr;
+  }
+  if (uv_poll_start(&s->poll, UV_READABLE, on_set_readable) != 0) {
+    uv_close((uv_handle_t *)&s->poll, [](uv_handle_t *h) {
+      FdWatchSet *unused = (FdWatchSet *)h->data;
+      close(unused->epfd);
+      delete unused;
+    });
     errno = EIO;
     return nullptr;
   }

@@ -68,13 +68,18 @@ void keep_alive(Child *c, bool on) {
   if (c->report_watch != nullptr) keep_alive(c->report_watch, on);
 }
 
-void close_child(Child *c) {
+// Closes the child's fds and frees it (its watches, if any, are gone or stopped first).
+void free_child(Child *c) {
   if (c->sync_fd >= 0) close(c->sync_fd);
-  unwatch_fd(c->pid_watch);
-  if (c->report_watch != nullptr) unwatch_fd(c->report_watch);
   close(c->pidfd);
   close(c->report_fd);
   delete c;
+}
+
+void close_child(Child *c) {
+  unwatch_fd(c->pid_watch);
+  if (c->report_watch != nullptr) unwatch_fd(c->report_watch);
+  free_child(c);
 }
 
 // Reads every complete record waiting in the report pipe. Returns false at EOF or an error.
@@ -99,8 +104,7 @@ bool drain_reports(Child *c, bool *started, int *ready = nullptr) {
   }
 }
 
-void on_report_readable(void *data, bool hangup) {
-  (void)hangup;  // read to EOF either way
+void on_report_readable(void *data) {
   Child *c = (Child *)data;
   bool started = false;
   int ready = 0;
@@ -134,8 +138,7 @@ void on_report_readable(void *data, bool hangup) {
   }
 }
 
-void on_pidfd_readable(void *data, bool hangup) {
-  (void)hangup;
+void on_pidfd_readable(void *data) {
   Child *c = (Child *)data;
   siginfo_t si;
   struct rusage ru;
@@ -206,11 +209,8 @@ Napi::Value Launch(const Napi::CallbackInfo &info) {
   if (c->pid_watch == nullptr) {
     // Cannot watch it: do not leave it running.
     int e = errno;
-    kill_and_reap(out.pidfd);
-    close(out.pidfd);
-    close(out.report_fd);
-    if (out.sync_fd >= 0) close(out.sync_fd);
-    delete c;
+    kill_and_reap(c->pidfd);
+    free_child(c);
     return throw_failure(env, "launch", "watch the sandbox's pidfd on the event loop", e);
   }
   // Without the reports' watch, "started" is missed, not the end (read at the init's exit).
@@ -365,12 +365,8 @@ Napi::Value NetnsCreate(const Napi::CallbackInfo &info) {
 void cleanup(void *arg) {
   Registry *reg = (Registry *)arg;
   for (auto &kv : reg->children) {
-    Child *c = kv.second;
-    kill_and_reap(c->pidfd);
-    if (c->sync_fd >= 0) close(c->sync_fd);
-    close(c->pidfd);
-    close(c->report_fd);
-    delete c;
+    kill_and_reap(kv.second->pidfd);
+    free_child(kv.second);
   }
   reg->children.clear();
 }

@@ -29,8 +29,7 @@ struct Capture {
   Napi::FunctionReference on_done;
 };
 
-void on_readable(void *data, bool hangup) {
-  (void)hangup;  // read to EOF either way: data may still be in the pipe
+void on_readable(void *data) {
   Capture *c = (Capture *)data;
   char buf[65536];
   bool eof = false;

@@ -57,7 +57,7 @@ void on_set_readable(uv_poll_t *handle, int status, int events) {
   for (int i = 0; i < n; i++) {
     FdWatch *w = (FdWatch *)ev[i].data.ptr;
     if (w->dead) continue;
-    w->ready(w->data, (ev[i].events & (EPOLLHUP | EPOLLERR)) != 0);
+    w->ready(w->data);
   }
   s->dispatching = false;
   free_dead(s);

@@ -8,9 +8,9 @@
 
 struct FdWatch;
 
-// Called on the event loop's thread, inside a HandleScope-free context: the callback opens its own
-// scope before touching JS. `hangup`: the other end is closed (data may still be readable).
-using FdReady = void (*)(void *data, bool hangup);
+// Called on the event loop's thread, outside any HandleScope: the callback opens its own scope
+// before touching JS. Every owner reads its fd to EAGAIN or EOF, so a hang-up needs no flag.
+using FdReady = void (*)(void *data);
 
 // Watches fd (already non-blocking) for input until unwatch_fd. keeps_alive: Node does not exit
 // while it is watched. nullptr with errno set when the fd cannot be watched.

@@ -56,8 +56,7 @@ void run_fate(const std::vector<wire::Report> &records, siginfo_t *si, struct ru
   }
 }
 
-void on_run_readable(void *data, bool hangup) {
-  (void)hangup;  // read to EOF either way: the records may still be in the pipe
+void on_run_readable(void *data) {
   WarmRun *run = (WarmRun *)data;
   bool started = false, ended = false;
   for (;;) {

@@ -390,6 +390,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("capture", Napi::Function::New(env, CaptureOutput));
   exports.Set("readFile", Napi::Function::New(env, ReadSmallFile));
   exports.Set("writeFile", Napi::Function::New(env, WriteSmallFile));
+  exports.Set("cgroupSteps", Napi::Function::New(env, CgroupSteps));
+  exports.Set("cgroupStepsAsync", Napi::Function::New(env, CgroupStepsAsync));
   return exports;
 }
 

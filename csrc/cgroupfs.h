@@ -1,6 +1,9 @@
-// cgroupfs I/O for lib/cgroup/files.ts: whole-file reads and one-write(2) writes (cgroupfs.cc).
+// cgroupfs I/O for lib/cgroup/: whole-file reads, one-write(2) writes, and a cgroup's making or
+// removal as a list of steps, on the caller's thread or the thread pool (cgroupfs.cc).
 #pragma once
 #include <napi.h>
 
 Napi::Value ReadSmallFile(const Napi::CallbackInfo &info);
 Napi::Value WriteSmallFile(const Napi::CallbackInfo &info);
+Napi::Value CgroupSteps(const Napi::CallbackInfo &info);
+Napi::Value CgroupStepsAsync(const Napi::CallbackInfo &info);

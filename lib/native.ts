@@ -43,6 +43,10 @@ export interface NativeAddon {
   readFile(path: string): string | number;
   /** One write(2) of text, no O_CREAT (cgroupfs writes): 0; -errno: not opened; +errno: write refused. */
   writeFile(path: string, text: string): number;
+  /** A cgroup's making or removal, as (kind, path, text) triples (lib/cgroup/steps.ts): a result per step. */
+  cgroupSteps(steps: string[]): (number | null)[];
+  /** The same as one job on the thread pool. */
+  cgroupStepsAsync(steps: string[], done: (results: (number | null)[]) => void): void;
 }
 
 /** The signal that makes the sandbox's init kill everything inside and still report (csrc/wire.h). */

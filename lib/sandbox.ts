@@ -1,7 +1,7 @@
 // The Sandbox class: reusable configuration; run() and spawn() start one sandboxed command each.
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
-import { cgroupManager, type MemorySplit, type SandboxCgroup } from './cgroup/index.js';
+import { cgroupManager, CgroupReserve, type MemorySplit, type SandboxCgroup } from './cgroup/index.js';
 import { SandboxError } from './errors.js';
 import { setupError } from './failure.js';
 import { native, TERMINATE_SIGNAL, type NativeExitReport } from './native.js';
@@ -42,6 +42,8 @@ export class Sandbox {
   readonly #config: ResolvedConfig;
   #seccomp: { key: string; program: Buffer | null } | null = null;
   readonly #pool: WarmPool | null = null;
+  /** With a pool and limits: its runs' cgroups, made ahead (lib/cgroup/reserve.ts). */
+  #reserve: CgroupReserve | null = null;
 
   constructor(options: SandboxOptions = {}) {
     this.#config = resolveOptions(options);
@@ -68,16 +70,18 @@ export class Sandbox {
   }
 
   /** Ends the warm sandboxes (busy ones when their run ends). Runs after close() build their own. */
-  close(): Promise<void> {
-    return this.#pool === null ? Promise.resolve() : this.#pool.close();
+  async close(): Promise<void> {
+    await this.#pool?.close();
+    await this.#reserve?.close();
   }
 
   /** A warm sandbox's plan: the sandbox as configured, no command, its own network namespace. */
   #memberPlan() {
     // The cgroup parent is prepared before the member's init exists: on cgroup v2 that may move this
     // process into a leaf so the parent can enable controllers, which is refused while other
-    // processes (an init started here first) sit in the parent. Its runs' cgroups are made per run.
-    if (wantsCgroup(this.#config)) cgroupManager({ parent: this.#config.cgroupParent });
+    // processes (an init started here first) sit in the parent. Its runs' cgroups, one new per
+    // run, are made ahead of them.
+    if (wantsCgroup(this.#config)) this.#reserveOf()?.fill();
     const none = nullFd();
     return {
       ...buildPlan({
@@ -94,6 +98,20 @@ export class Sandbox {
       }),
       serveRuns: true,
     };
+  }
+
+  /**
+   * The pool's cgroup reserve, made at the first call (which prepares the cgroup parent); null
+   * without a usable cgroup (a run then falls back, or fails, in openCgroup).
+   */
+  #reserveOf(): CgroupReserve | null {
+    if (this.#reserve === null) {
+      const { manager } = cgroupManager({ parent: this.#config.cgroupParent });
+      if (manager === null) return null;
+      const c = this.#config;
+      this.#reserve = new CgroupReserve(manager, { cpuQuota: c.cpuQuota, memoryBytes: c.memoryBytes, pids: c.pids }, c.pool);
+    }
+    return this.#reserve;
   }
 
   /** Runs `argv` to its end. stdout and stderr are captured into the result unless redirected. */
@@ -153,7 +171,7 @@ export class Sandbox {
       wallTimeLimitMs: cfg.wallTimeLimitMs,
       outputLimitBytes: cfg.outputLimitBytes,
     };
-    const cgroup = openCgroup(cfg);
+    const cgroup = this.#pool !== null && wantsCgroup(this.#config) && this.#reserveOf() !== null ? this.#reserve!.take() : openCgroup(cfg);
     const enforcement: Enforcement = cgroup === null ? 'rlimit' : cgroup.mode;
     let stdio;
     try {
@@ -328,18 +346,14 @@ export class Sandbox {
       abortSignal?.removeEventListener('abort', onAbort);
       let usage = null;
       if (cgroup !== null) {
-        try {
-          usage = cgroup.usage();
-        } catch {
-          usage = null;
-        }
+        // Read and removed in one job on the thread pool. No kill() here: init has been reaped, and
+        // with it everything in its pid namespace, which is everything in the cgroup; a removal
+        // that finds tasks there (EBUSY) still kills them.
+        usage = await cgroup.end();
         const seen = split as MemorySplit | null;
         if (usage !== null && seen !== null && seen.anonBytes + seen.fileBytes > (usage.anonBytes ?? 0) + (usage.fileBytes ?? 0)) {
           usage = { ...usage, ...seen };
         }
-        // No kill() here: init has been reaped, and with it everything in its pid namespace, which
-        // is everything in the cgroup. destroy() still kills what an rmdir finds there (EBUSY).
-        await cgroup.destroy();
       }
       if (mapError !== null) {
         stdio.abort();

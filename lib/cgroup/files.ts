@@ -23,7 +23,7 @@ function fastIo(): NativeAddon | null {
 }
 
 /** The addon's -errno as the error node:fs would have thrown. */
-function errnoError(errno: number, syscall: string, file: string): NodeJS.ErrnoException {
+export function errnoError(errno: number, syscall: string, file: string): NodeJS.ErrnoException {
   const [code, text] = getSystemErrorMap().get(-errno) ?? [`E${errno}`, `errno ${errno}`];
   return Object.assign(new Error(`${code}: ${text}, ${syscall} '${file}'`), { code, errno: -errno, syscall, path: file });
 }
@@ -123,6 +123,9 @@ export function readCgroupFile(dir: string, file: string): string {
   }
 }
 
+/** A cgroup file's text, or null when the kernel does not have it; throws on any other failure. */
+export type CgroupReader = (dir: string, file: string) => string | null;
+
 /** The file's text, or null when the kernel does not have it (older kernel, controller off). */
 export function readOptionalCgroupFile(dir: string, file: string): string | null {
   try {
@@ -191,45 +194,6 @@ export function killUntilEmpty(readPids: () => number[], deadlineMs: number): bo
     }
     if (Date.now() > end) return false;
     sleepSync(1);
-  }
-}
-
-/**
- * rmdir every directory (deepest first), retrying while tasks that were just killed finish exiting
- * (EBUSY); killTasks runs before each retry. ENOENT counts as removed.
- */
-export async function removeCgroupDirs(dirs: string[], killTasks: () => void): Promise<void> {
-  const delays = [2, 5, 10, 20, 40, 80, 160, 250, 500, 500, 500, 500];
-  // Usually leaves with no task left: one rmdir each, no listing (a readdir of a cgroup directory
-  // is ~17 µs, four per run), all at once on the thread pool: removing a memory cgroup takes
-  // ~0.1 ms of the kernel's time, which the event loop need not wait through. Anything else
-  // (EBUSY: tasks or child cgroups) takes the walk below.
-  const removed = await Promise.all(
-    dirs.map((top) =>
-      fs.promises.rmdir(top).then(
-        () => true,
-        (err: unknown) => errnoCode(err) === 'ENOENT',
-      ),
-    ),
-  );
-  for (const [i, top] of dirs.entries()) {
-    if (removed[i]) continue;
-    for (const dir of cgroupTree(top)) {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          fs.rmdirSync(dir);
-          break;
-        } catch (err) {
-          const code = errnoCode(err);
-          if (code === 'ENOENT') break;
-          if (code !== 'EBUSY' || attempt >= delays.length) {
-            throw cgroupError('remove', '', dir, err, code === 'EBUSY' ? 'tasks still in it' : '');
-          }
-          killTasks();
-          await sleep(delays[attempt]!);
-        }
-      }
-    }
   }
 }
 

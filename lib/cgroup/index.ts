@@ -7,6 +7,7 @@ import type { CgroupManagerResult } from './types.js';
 import { createManagerV1 } from './v1.js';
 import { createManagerV2 } from './v2.js';
 
+export { CgroupReserve } from './reserve.js';
 export type {
   CgroupLimits,
   CgroupManager,

@@ -53,6 +53,13 @@ export interface SandboxCgroup {
   kill(): void;
   /** Close the fd and remove the directories (retrying while exiting tasks keep them busy); ENOENT is not an error. */
   destroy(): Promise<void>;
+  /**
+   * After the run (everything in it has exited): its last figures read and its directories removed,
+   * in one job on the thread pool; null when the figures could not be read.
+   */
+  end(): Promise<CgroupUsage | null>;
+  /** A cgroup nothing ever ran in: close the fd and remove the directories on this thread, errors ignored (at exit). */
+  destroyNow(): void;
 }
 
 export interface CgroupManager {
@@ -63,6 +70,8 @@ export interface CgroupManager {
   readonly controllers: string[];
   /** mkdir + a few writes; throws SandboxError (stage 'cgroup') naming the file and the cause. */
   create(limits: CgroupLimits): SandboxCgroup;
+  /** The same made on the thread pool (./reserve.ts: cgroups made ahead of their runs). */
+  createLater(limits: CgroupLimits): Promise<SandboxCgroup>;
 }
 
 /** Why no cgroup can be used: the CLI falls back to rlimits and reports it. */

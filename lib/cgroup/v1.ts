@@ -11,14 +11,14 @@ import {
   memorySplitOf,
   readCgroupFile,
   readOptionalCgroupFile,
-  removeCgroupDirs,
   treePids,
-  writeCgroupFile,
+  type CgroupReader,
 } from './files.js';
 import { cgroupDirFor, V1_CONTROLLERS, type LayoutV1, type V1Controller } from './detect.js';
 import { checkLimits, CPU_PERIOD_US, cpuQuotaUs, formatCount } from './limits.js';
 import { parseKeyValue, parseNumber, splitCpu } from './proc.js';
 import { nextSandboxName, removeStale } from './stale.js';
+import { makeLater, makeNow, readThenRemove, removeCgroupDirs, runSteps, type CgroupStep } from './steps.js';
 import type { CgroupLimits, CgroupManager, CgroupManagerResult, CgroupUsage, MemorySplit, SandboxCgroup } from './types.js';
 
 /** One sandbox's directories; cpu is null when no cpu hierarchy is mounted. */
@@ -32,34 +32,42 @@ export interface V1Dirs {
 /** USER_HZ: cpuacct.stat counts in these ticks. It is 100 on every architecture Linux exports to user space (x86, arm64). */
 const USER_HZ = 100;
 
-/** Write the limits into a sandbox's (fresh) directories. */
-export function writeLimitsV1(dirs: V1Dirs, limits: CgroupLimits): void {
+/**
+ * The writes that put the limits on a sandbox's (fresh) directories. `memsw`: the memory hierarchy
+ * has swap accounting (memory.memsw.* files: the same in every memory cgroup of a boot).
+ */
+export function limitStepsV1(dirs: V1Dirs, limits: CgroupLimits, memsw: boolean): CgroupStep[] {
+  const steps: CgroupStep[] = [];
+  const write = (dir: string, file: string, text: string, more: Partial<CgroupStep> = {}) =>
+    steps.push({ kind: 'write', path: path.join(dir, file), text, ...more });
   if (limits.cpuQuota !== null) {
     if (dirs.cpu === null) {
       throw new SandboxError('cannot limit the CPU quota: no cgroup v1 cpu hierarchy is mounted', { stage: 'cgroup' });
     }
-    writeCgroupFile(dirs.cpu, 'cpu.cfs_period_us', formatCount(CPU_PERIOD_US));
-    writeCgroupFile(dirs.cpu, 'cpu.cfs_quota_us', formatCount(cpuQuotaUs(limits.cpuQuota)));
+    write(dirs.cpu, 'cpu.cfs_period_us', formatCount(CPU_PERIOD_US));
+    write(dirs.cpu, 'cpu.cfs_quota_us', formatCount(cpuQuotaUs(limits.cpuQuota)));
   }
   if (limits.memoryBytes !== null) {
     // memsw (memory+swap) must stay >= the memory limit, so the memory limit goes first.
-    writeCgroupFile(dirs.memory, 'memory.limit_in_bytes', formatCount(limits.memoryBytes));
-    if (hasFile(dirs.memory, 'memory.memsw.limit_in_bytes')) {
-      writeCgroupFile(dirs.memory, 'memory.memsw.limit_in_bytes', formatCount(limits.memoryBytes));
+    write(dirs.memory, 'memory.limit_in_bytes', formatCount(limits.memoryBytes));
+    if (memsw) {
+      write(dirs.memory, 'memory.memsw.limit_in_bytes', formatCount(limits.memoryBytes));
     } else {
       // No swap accounting (swapaccount=0 or CONFIG_MEMCG_SWAP off): swappiness 0 keeps this cgroup's own
-      // reclaim from swapping anonymous memory out, so the limit is not stretched by swap. Best effort:
-      // the limit itself holds either way.
-      try {
-        writeCgroupFile(dirs.memory, 'memory.swappiness', '0');
-      } catch {
-        // Older kernels refuse it under use_hierarchy; nothing to do.
-      }
+      // reclaim from swapping anonymous memory out, so the limit is not stretched by swap. Best effort
+      // (older kernels refuse it under use_hierarchy): the limit itself holds either way.
+      write(dirs.memory, 'memory.swappiness', '0', { bestEffort: true });
     }
     // memory.oom_control stays as created (oom_kill_disable 0): a task over the limit is OOM-killed and
     // counted in oom_kill, rather than the whole cgroup hanging in the OOM state.
   }
-  if (limits.pids !== null) writeCgroupFile(dirs.pids, 'pids.max', formatCount(limits.pids));
+  if (limits.pids !== null) write(dirs.pids, 'pids.max', formatCount(limits.pids));
+  return steps;
+}
+
+/** Write the limits into a sandbox's (fresh) directories, on this thread. */
+export function writeLimitsV1(dirs: V1Dirs, limits: CgroupLimits): void {
+  makeNow(limitStepsV1(dirs, limits, hasFile(dirs.memory, 'memory.memsw.limit_in_bytes')));
 }
 
 /** user+sys of the tree in µs, from the exact scheduler counter (one file). */
@@ -74,16 +82,16 @@ export function readCpuUsageUsV1(cpuacctDir: string): number {
  * kernel >= 4.11) and cpuacct.stat (USER_HZ ticks) are tick-sampled splits whose sum drifts from the
  * total by a few %, so they only give the proportion.
  */
-export function readCpuV1(cpuacctDir: string): Pick<CgroupUsage, 'userUs' | 'sysUs' | 'cpuSource'> {
-  const usage = readOptionalCgroupFile(cpuacctDir, 'cpuacct.usage');
+export function readCpuV1(cpuacctDir: string, read: CgroupReader = readOptionalCgroupFile): Pick<CgroupUsage, 'userUs' | 'sysUs' | 'cpuSource'> {
+  const usage = read(cpuacctDir, 'cpuacct.usage');
   const totalNs = usage === null ? null : parseNumber(usage);
-  const userNs = parseNumber(readOptionalCgroupFile(cpuacctDir, 'cpuacct.usage_user') ?? '');
-  const sysNs = parseNumber(readOptionalCgroupFile(cpuacctDir, 'cpuacct.usage_sys') ?? '');
+  const userNs = parseNumber(read(cpuacctDir, 'cpuacct.usage_user') ?? '');
+  const sysNs = parseNumber(read(cpuacctDir, 'cpuacct.usage_sys') ?? '');
   if (totalNs !== null && userNs !== null && sysNs !== null) {
     return { ...splitCpu(Math.round(totalNs / 1000), userNs, sysNs), cpuSource: 'cpuacct.usage' };
   }
   // Before 4.11 (no usage_user/usage_sys): the tick counts give the split, or everything.
-  const stat = parseKeyValue(readOptionalCgroupFile(cpuacctDir, 'cpuacct.stat') ?? '');
+  const stat = parseKeyValue(read(cpuacctDir, 'cpuacct.stat') ?? '');
   const userTicks = stat.get('user') ?? 0;
   const sysTicks = stat.get('system') ?? 0;
   if (totalNs === null) {
@@ -97,16 +105,17 @@ export function readCpuV1(cpuacctDir: string): Pick<CgroupUsage, 'userUs' | 'sys
 /** Memory figures of the tree. */
 export function readMemoryV1(
   memoryDir: string,
+  read: CgroupReader = readOptionalCgroupFile,
 ): Pick<CgroupUsage, 'memoryPeakBytes' | 'memorySource' | 'anonBytes' | 'fileBytes' | 'oomKills' | 'memoryFailcnt'> {
-  const peak = parseNumber(readOptionalCgroupFile(memoryDir, 'memory.max_usage_in_bytes') ?? '');
+  const peak = parseNumber(read(memoryDir, 'memory.max_usage_in_bytes') ?? '');
   // total_* include descendants; rss is anonymous memory (and swap cache), cache is page cache incl. shmem.
-  const stat = parseKeyValue(readOptionalCgroupFile(memoryDir, 'memory.stat') ?? '');
+  const stat = parseKeyValue(read(memoryDir, 'memory.stat') ?? '');
   // oom_kill appeared in memory.oom_control in 4.13; older kernels only have under_oom.
-  const oom = parseKeyValue(readOptionalCgroupFile(memoryDir, 'memory.oom_control') ?? '');
+  const oom = parseKeyValue(read(memoryDir, 'memory.oom_control') ?? '');
   // A charge over the limit fails on exactly one counter: memory+swap (checked first) or memory. With
   // swap accounting the limit is usually hit on memsw, so both count.
-  const failcnt = parseNumber(readOptionalCgroupFile(memoryDir, 'memory.failcnt') ?? '');
-  const memswFailcnt = parseNumber(readOptionalCgroupFile(memoryDir, 'memory.memsw.failcnt') ?? '');
+  const failcnt = parseNumber(read(memoryDir, 'memory.failcnt') ?? '');
+  const memswFailcnt = parseNumber(read(memoryDir, 'memory.memsw.failcnt') ?? '');
   return {
     memoryPeakBytes: peak,
     memorySource: peak === null ? null : 'memory.max_usage_in_bytes',
@@ -117,8 +126,15 @@ export function readMemoryV1(
   };
 }
 
-export function readUsageV1(dirs: Pick<V1Dirs, 'cpuacct' | 'memory'>): CgroupUsage {
-  return { ...readCpuV1(dirs.cpuacct), ...readMemoryV1(dirs.memory) };
+export function readUsageV1(dirs: Pick<V1Dirs, 'cpuacct' | 'memory'>, read: CgroupReader = readOptionalCgroupFile): CgroupUsage {
+  return { ...readCpuV1(dirs.cpuacct, read), ...readMemoryV1(dirs.memory, read) };
+}
+
+/** The files readUsageV1 may read. */
+function usageFilesV1(dirs: Pick<V1Dirs, 'cpuacct' | 'memory'>): string[] {
+  const cpu = ['cpuacct.usage', 'cpuacct.usage_user', 'cpuacct.usage_sys', 'cpuacct.stat'].map((f) => path.join(dirs.cpuacct, f));
+  const memory = ['memory.max_usage_in_bytes', 'memory.stat', 'memory.oom_control', 'memory.failcnt', 'memory.memsw.failcnt'];
+  return [...cpu, ...memory.map((f) => path.join(dirs.memory, f))];
 }
 
 class SandboxCgroupV1 implements SandboxCgroup {
@@ -154,6 +170,14 @@ class SandboxCgroupV1 implements SandboxCgroup {
 
   destroy(): Promise<void> {
     return removeCgroupDirs(this.paths, () => this.kill());
+  }
+
+  end(): Promise<CgroupUsage | null> {
+    return readThenRemove(usageFilesV1(this.dirs), this.paths, (read) => readUsageV1(this.dirs, read), () => this.kill());
+  }
+
+  destroyNow(): void {
+    runSteps(this.paths.map((dir) => ({ kind: 'rmdir', path: dir })));
   }
 }
 
@@ -213,43 +237,43 @@ export function createManagerV1(layout: LayoutV1, parent: string | null): Cgroup
   removeStale(uniqueParents, { supervisors: false });
   const controllers = V1_CONTROLLERS.filter((c) => parents[c] !== undefined);
 
+  // Swap accounting is on for every memory cgroup or none: looked up once, not per run.
+  const memsw = parents.memory !== undefined && hasFile(parents.memory, 'memory.memsw.limit_in_bytes');
+  /** A new sandbox's directories and the steps that make them, limits written. */
+  const making = (limits: CgroupLimits): { dirs: V1Dirs; steps: CgroupStep[] } => {
+    checkLimits(limits);
+    const name = nextSandboxName();
+    const steps: CgroupStep[] = [];
+    const made = new Map<string, string>(); // parent → its new dir (co-mounted hierarchies share one)
+    const dirFor = (controller: V1Controller): string | null => {
+      const p = parents[controller];
+      if (p === undefined) return null;
+      let dir = made.get(p);
+      if (dir === undefined) {
+        dir = path.join(p, name);
+        steps.push({ kind: 'mkdir', path: dir });
+        made.set(p, dir);
+      }
+      return dir;
+    };
+    const dirs: V1Dirs = { cpu: dirFor('cpu'), cpuacct: dirFor('cpuacct')!, memory: dirFor('memory')!, pids: dirFor('pids')! };
+    steps.push(...limitStepsV1(dirs, limits, memsw));
+    return { dirs, steps };
+  };
+
   const manager: CgroupManager = {
     mode: 'cgroup1',
     parents: uniqueParents,
     controllers,
     create(limits: CgroupLimits): SandboxCgroup {
-      checkLimits(limits);
-      const name = nextSandboxName();
-      const created = new Map<string, string>(); // parent → created dir
-      const dirFor = (controller: V1Controller): string | null => {
-        const p = parents[controller];
-        if (p === undefined) return null;
-        let dir = created.get(p);
-        if (dir === undefined) {
-          dir = path.join(p, name);
-          try {
-            fs.mkdirSync(dir);
-          } catch (err) {
-            throw cgroupError('create', name, p, err);
-          }
-          created.set(p, dir);
-        }
-        return dir;
-      };
-      try {
-        const dirs: V1Dirs = { cpu: dirFor('cpu'), cpuacct: dirFor('cpuacct')!, memory: dirFor('memory')!, pids: dirFor('pids')! };
-        writeLimitsV1(dirs, limits);
-        return new SandboxCgroupV1(dirs);
-      } catch (err) {
-        for (const dir of created.values()) {
-          try {
-            fs.rmdirSync(dir);
-          } catch {
-            // Nothing ran in it; a failure here leaves an empty cgroup for the stale cleanup.
-          }
-        }
-        throw err;
-      }
+      const { dirs, steps } = making(limits);
+      makeNow(steps);
+      return new SandboxCgroupV1(dirs);
+    },
+    async createLater(limits: CgroupLimits): Promise<SandboxCgroup> {
+      const { dirs, steps } = making(limits);
+      await makeLater(steps);
+      return new SandboxCgroupV1(dirs);
     },
   };
   return { manager };

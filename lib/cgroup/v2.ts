@@ -12,14 +12,15 @@ import {
   memorySplitOf,
   readCgroupFile,
   readOptionalCgroupFile,
-  removeCgroupDirs,
   treePids,
   writeCgroupFile,
+  type CgroupReader,
 } from './files.js';
 import { namedParentDir, V2_CONTROLLERS, V2_REQUIRED, type LayoutV2 } from './detect.js';
 import { checkLimits, formatCount, formatCpuMax } from './limits.js';
 import { parseKeyValue, parseNumber, parsePids, splitCpu } from './proc.js';
 import { nextSandboxName, removeStale, SUPERVISOR_NAME, supervisorName } from './stale.js';
+import { makeLater, makeNow, readThenRemove, removeCgroupDirs, runSteps, type CgroupStep } from './steps.js';
 import type {
   CgroupLimits,
   CgroupManager,
@@ -32,24 +33,29 @@ import type {
 
 const DELEGATE_HINT = 'run it in a delegated cgroup: systemd-run --user --scope -p Delegate=yes -- CMD';
 
-/** Write the limits into a sandbox's (fresh) leaf. */
-export function writeLimitsV2(dir: string, limits: CgroupLimits): void {
+/** The writes that put the limits on a sandbox's (fresh) leaf. */
+export function limitStepsV2(dir: string, limits: CgroupLimits): CgroupStep[] {
+  const steps: CgroupStep[] = [];
+  const write = (file: string, text: string, more: Partial<CgroupStep> = {}) => steps.push({ kind: 'write', path: path.join(dir, file), text, ...more });
   if (limits.cpuQuota !== null) {
-    if (!hasFile(dir, 'cpu.max')) {
-      throw new SandboxError(`cannot limit the CPU quota: the cpu controller is not enabled for ${dir}`, { stage: 'cgroup' });
-    }
-    writeCgroupFile(dir, 'cpu.max', formatCpuMax(limits.cpuQuota));
+    write('cpu.max', formatCpuMax(limits.cpuQuota), { missing: `cannot limit the CPU quota: the cpu controller is not enabled for ${dir}` });
   }
   if (limits.memoryBytes !== null) {
-    writeCgroupFile(dir, 'memory.max', formatCount(limits.memoryBytes));
+    write('memory.max', formatCount(limits.memoryBytes));
     // Swap is not part of memory.max on v2: forbid it, so the cap is the cap (file absent without swap support).
-    if (hasFile(dir, 'memory.swap.max')) writeCgroupFile(dir, 'memory.swap.max', '0');
+    write('memory.swap.max', '0', { optional: true });
   }
   // An OOM kill takes the whole sandbox (kernel >= 4.19): a judged run that hit the cap is over, and a
   // process tree with one member missing would only go on in a state nobody asked for. The verdict
   // still comes from memory.events oom_kill.
-  if (hasFile(dir, 'memory.oom.group')) writeCgroupFile(dir, 'memory.oom.group', '1');
-  if (limits.pids !== null) writeCgroupFile(dir, 'pids.max', formatCount(limits.pids));
+  write('memory.oom.group', '1', { optional: true });
+  if (limits.pids !== null) write('pids.max', formatCount(limits.pids));
+  return steps;
+}
+
+/** Write the limits into a sandbox's (fresh) leaf, on this thread. */
+export function writeLimitsV2(dir: string, limits: CgroupLimits): void {
+  makeNow(limitStepsV2(dir, limits));
 }
 
 /** usage_usec of cpu.stat: exact, includes descendants, present without the cpu controller (>= 4.15). */
@@ -59,17 +65,22 @@ export function readCpuUsageUsV2(dir: string): number {
   return usage;
 }
 
-export function readUsageV2(dir: string): CgroupUsage {
-  const cpu = parseKeyValue(readCgroupFile(dir, 'cpu.stat'));
+/** The files readUsageV2 reads. */
+export const USAGE_FILES_V2 = ['cpu.stat', 'memory.peak', 'memory.stat', 'memory.events'];
+
+export function readUsageV2(dir: string, read: CgroupReader = readOptionalCgroupFile): CgroupUsage {
+  const cpuText = read(dir, 'cpu.stat');
+  if (cpuText === null) throw new SandboxError(`cannot read cpu.stat in ${dir}: No such file or directory`, { stage: 'cgroup' });
+  const cpu = parseKeyValue(cpuText);
   const total = cpu.get('usage_usec');
   if (total === undefined) throw new SandboxError(`cannot parse cpu.stat in ${dir}: no usage_usec`, { stage: 'cgroup' });
   // user_usec/system_usec are already scaled to usage_usec by the kernel (cputime_adjust); splitting the
   // total keeps user + sys == total whatever rounding happened.
   const split = splitCpu(total, cpu.get('user_usec') ?? 0, cpu.get('system_usec') ?? 0);
-  const peak = parseNumber(readOptionalCgroupFile(dir, 'memory.peak') ?? ''); // kernel >= 5.19
-  const stat = parseKeyValue(readOptionalCgroupFile(dir, 'memory.stat') ?? '');
+  const peak = parseNumber(read(dir, 'memory.peak') ?? ''); // kernel >= 5.19
+  const stat = parseKeyValue(read(dir, 'memory.stat') ?? '');
   // memory.events counts the subtree (unless mounted with memory_localevents).
-  const events = parseKeyValue(readOptionalCgroupFile(dir, 'memory.events') ?? '');
+  const events = parseKeyValue(read(dir, 'memory.events') ?? '');
   return {
     ...split,
     cpuSource: 'cpu.stat',
@@ -122,12 +133,26 @@ class SandboxCgroupV2 implements SandboxCgroup {
     }
   }
 
-  destroy(): Promise<void> {
+  #closeFd(): void {
     if (!this.#closed) {
       this.#closed = true;
       fs.closeSync(this.fd);
     }
+  }
+
+  destroy(): Promise<void> {
+    this.#closeFd();
     return removeCgroupDirs(this.paths, () => this.kill());
+  }
+
+  end(): Promise<CgroupUsage | null> {
+    this.#closeFd();
+    return readThenRemove(USAGE_FILES_V2.map((f) => path.join(this.dir, f)), this.paths, (read) => readUsageV2(this.dir, read), () => this.kill());
+  }
+
+  destroyNow(): void {
+    this.#closeFd();
+    runSteps([{ kind: 'rmdir', path: this.dir }]);
   }
 }
 
@@ -241,32 +266,26 @@ export function createManagerV2(layout: LayoutV2, parent: string | null): Cgroup
   }
   removeStale([dir], { supervisors: true });
 
+  /** A new leaf and the steps that make it: mkdir, the limits, and an fd of it for CLONE_INTO_CGROUP (the last result). */
+  const making = (limits: CgroupLimits): { leaf: string; steps: CgroupStep[] } => {
+    checkLimits(limits);
+    const leaf = path.join(dir, nextSandboxName());
+    return { leaf, steps: [{ kind: 'mkdir', path: leaf }, ...limitStepsV2(leaf, limits), { kind: 'open', path: leaf }] };
+  };
+
   const manager: CgroupManager = {
     mode: 'cgroup2',
     parents: [dir],
     controllers: [...wanted],
     create(limits: CgroupLimits): SandboxCgroup {
-      checkLimits(limits);
-      const name = nextSandboxName();
-      const leaf = path.join(dir, name);
-      try {
-        fs.mkdirSync(leaf);
-      } catch (err) {
-        throw cgroupError('create', name, dir, err);
-      }
-      try {
-        writeLimitsV2(leaf, limits);
-        // libuv opens with O_CLOEXEC; O_DIRECTORY makes it fail rather than open something else.
-        const fd = fs.openSync(leaf, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
-        return new SandboxCgroupV2(leaf, fd);
-      } catch (err) {
-        try {
-          fs.rmdirSync(leaf);
-        } catch {
-          // Nothing ran in it; the stale cleanup takes it otherwise.
-        }
-        throw err instanceof SandboxError ? err : cgroupError('open', '', leaf, err);
-      }
+      const { leaf, steps } = making(limits);
+      const results = makeNow(steps);
+      return new SandboxCgroupV2(leaf, results[results.length - 1] as number);
+    },
+    async createLater(limits: CgroupLimits): Promise<SandboxCgroup> {
+      const { leaf, steps } = making(limits);
+      const results = await makeLater(steps);
+      return new SandboxCgroupV2(leaf, results[results.length - 1] as number);
     },
   };
   return { manager };

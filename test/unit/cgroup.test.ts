@@ -20,7 +20,8 @@ import {
 } from '../../lib/cgroup/proc.js';
 import { nextSandboxName, ownerAlive, processStartTime, SANDBOX_NAME, SUPERVISOR_NAME } from '../../lib/cgroup/stale.js';
 import { readCpuUsageUsV1, readCpuV1, readMemoryV1, readUsageV1, writeLimitsV1 } from '../../lib/cgroup/v1.js';
-import { commonAncestor, readCpuUsageUsV2, readUsageV2, writeLimitsV2 } from '../../lib/cgroup/v2.js';
+import { commonAncestor, readCpuUsageUsV2, readUsageV2, USAGE_FILES_V2, writeLimitsV2 } from '../../lib/cgroup/v2.js';
+import { makeLater, makeNow, readThenRemove, type CgroupStep } from '../../lib/cgroup/steps.js';
 
 const MiB = 1 << 20;
 
@@ -196,6 +197,66 @@ test('checkLimits refuses values no cgroup file would take', (t) => {
     const error = t.throws(() => checkLimits(bad), { instanceOf: SandboxError });
     t.regex(error!.message, /^Expected .* for (cpuQuota|memoryBytes|pids) but received /);
   }
+});
+
+// --- steps: a cgroup's making and removal, on this thread or as one thread-pool job ----------------
+
+/** Steps that make `leaf` in a fresh directory, write one file the "kernel" offers, then `last`. */
+function makingOf(last: CgroupStep): { parent: string; leaf: string; steps: CgroupStep[] } {
+  const parent = fakeCgroup({});
+  const leaf = path.join(parent, 'sandbox-1');
+  return { parent, leaf, steps: [{ kind: 'mkdir', path: leaf }, { kind: 'open', path: leaf }, last] };
+}
+
+for (const [how, make] of [
+  ['on this thread', async (steps: CgroupStep[]) => makeNow(steps)],
+  ['on the thread pool', makeLater],
+] as const) {
+  test(`steps ${how}: a failed making says which file and why, and leaves nothing`, async (t) => {
+    const absent = makingOf({ kind: 'write', path: '', text: '1' });
+    absent.steps[2]!.path = path.join(absent.leaf, 'pids.max');
+    const e1 = await t.throwsAsync(make(absent.steps), { instanceOf: SandboxError });
+    t.is(e1!.message, `cannot write pids.max in ${absent.leaf}: No such file or directory`);
+    t.is(e1!.stage, 'cgroup');
+    t.false(fs.existsSync(absent.leaf), 'the directory made is removed again');
+    const missing = makingOf({ kind: 'write', path: '', text: '1', missing: 'cannot limit the CPU quota: no cpu.max' });
+    missing.steps[2]!.path = path.join(missing.leaf, 'cpu.max');
+    await t.throwsAsync(make(missing.steps), { instanceOf: SandboxError, message: 'cannot limit the CPU quota: no cpu.max' });
+    const taken = fakeCgroup({});
+    fs.mkdirSync(path.join(taken, 'sandbox-1'));
+    await t.throwsAsync(make([{ kind: 'mkdir', path: path.join(taken, 'sandbox-1') }]), { message: `cannot create sandbox-1 in ${taken}: File exists` });
+  });
+
+  test(`steps ${how}: optional and best-effort writes, and the fd of an open`, async (t) => {
+    const ok = makingOf({ kind: 'write', path: '', text: '0', optional: true });
+    ok.steps[2]!.path = path.join(ok.leaf, 'memory.swap.max');
+    ok.steps.push({ kind: 'write', path: path.join(ok.leaf, 'memory.swappiness'), text: '0', bestEffort: true });
+    const results = await make(ok.steps);
+    t.deepEqual([results[0], results[2], results[3]], [0, 0, 0], 'absent optional and best-effort files are skipped');
+    const fd = results[1] as number;
+    t.true(fd > 2 && fs.fstatSync(fd).isDirectory(), 'the open step gives a directory fd');
+    fs.closeSync(fd);
+  });
+}
+
+test('readThenRemove reads the figures, then removes the directories (absent files read as null)', async (t) => {
+  // The figures beside the directory removed (a real cgroup's files go with it; a test's would keep it busy).
+  const figures = fakeCgroup({ 'cpu.stat': 'usage_usec 7\nuser_usec 5\nsystem_usec 2\n' });
+  const dir = path.join(figures, 'sandbox-2');
+  fs.mkdirSync(dir);
+  const seen: (string | null)[] = [];
+  const usage = await readThenRemove(
+    USAGE_FILES_V2.map((f) => path.join(figures, f)),
+    [dir],
+    (read) => {
+      seen.push(read(figures, 'cpu.stat'), read(figures, 'memory.peak'));
+      return readUsageV2(figures, read);
+    },
+    () => t.fail('nothing to kill: the directory was removed'),
+  );
+  t.deepEqual(seen, ['usage_usec 7\nuser_usec 5\nsystem_usec 2\n', null]);
+  t.deepEqual([usage?.userUs, usage?.sysUs, usage?.memoryPeakBytes], [5, 2, null]);
+  t.false(fs.existsSync(dir), 'removed after the reads');
 });
 
 // --- writers --------------------------------------------------------------------------------------

@@ -1,0 +1,147 @@
+// A cgroup's making (mkdir, limit writes, an fd) or removal as one list of steps, run by the addon
+// (csrc/cgroupfs.cc) on the caller's thread or as one job on the thread pool. The same list either
+// way, so a cgroup made ahead of its run (./reserve.ts) is made exactly as one made at launch, and
+// a failure says the same thing: which file, which directory, the cause.
+import fs from 'node:fs';
+import { constants } from 'node:os';
+import path from 'node:path';
+import { SandboxError } from '../errors.js';
+import { native } from '../native.js';
+import { cgroupError, cgroupTree, errnoCode, errnoError, sleep, type CgroupReader } from './files.js';
+import type { CgroupUsage } from './types.js';
+
+export type StepKind = 'mkdir' | 'rmdir' | 'open' | 'read' | 'write';
+
+export interface CgroupStep {
+  kind: StepKind;
+  path: string;
+  /** write: the value (one write(2)). */
+  text?: string;
+  /** write: skipped when the kernel does not offer the file (older kernel, no swap support). */
+  optional?: boolean;
+  /** write: a failure is ignored (a setting that only helps). */
+  bestEffort?: boolean;
+  /** write: what to say when the file is absent, in place of "cannot write ...: No such file". */
+  missing?: string;
+}
+
+/** Per step: 0, an fd (open), a text (read), -errno (the step failed), +errno (a value refused), null (not run). */
+export type StepResults = (number | string | null)[];
+
+function flat(steps: CgroupStep[]): string[] {
+  const out: string[] = [];
+  for (const s of steps) {
+    const kind = s.kind !== 'write' ? s.kind : s.bestEffort ? 'write~' : s.optional ? 'write?' : 'write';
+    out.push(kind, s.path, s.text ?? '');
+  }
+  return out;
+}
+
+/** Runs the steps on this thread. */
+export function runSteps(steps: CgroupStep[]): StepResults {
+  return native().cgroupSteps(flat(steps));
+}
+
+/** Runs the steps as one job on the thread pool. */
+export function runStepsAsync(steps: CgroupStep[]): Promise<StepResults> {
+  return new Promise((resolve) => native().cgroupStepsAsync(flat(steps), resolve));
+}
+
+/**
+ * The error of the first failed step of a making (mkdir, write, open), or null: the steps after it
+ * were not run and the addon has undone those before it. Reads and rmdirs are not makings.
+ */
+export function stepsError(steps: CgroupStep[], results: StepResults): SandboxError | null {
+  for (const [i, s] of steps.entries()) {
+    const r = results[i];
+    if (r === null || r === undefined) return null;
+    if (s.kind === 'rmdir' || s.kind === 'read' || typeof r !== 'number' || r === 0 || (s.kind === 'open' && r > 0)) continue;
+    const dir = path.dirname(s.path);
+    const file = path.basename(s.path);
+    if (s.kind === 'mkdir') return cgroupError('create', file, dir, errnoError(-r, 'mkdir', s.path));
+    if (s.kind === 'open') return cgroupError('open', '', s.path, errnoError(-r, 'open', s.path));
+    if (r < 0 && -r === constants.errno.ENOENT && s.missing !== undefined) return new SandboxError(s.missing, { stage: 'cgroup' });
+    const verb = r > 0 ? `write "${(s.text ?? '').trim()}" to` : 'write';
+    return cgroupError(verb, file, dir, errnoError(Math.abs(r), r > 0 ? 'write' : 'open', s.path));
+  }
+  return null;
+}
+
+/** Runs a making on this thread; throws the first failure (nothing of it is left then). */
+export function makeNow(steps: CgroupStep[]): StepResults {
+  const results = runSteps(steps);
+  const err = stepsError(steps, results);
+  if (err !== null) throw err;
+  return results;
+}
+
+/** Runs a making on the thread pool; rejects with the first failure (nothing of it is left then). */
+export async function makeLater(steps: CgroupStep[]): Promise<StepResults> {
+  const results = await runStepsAsync(steps);
+  const err = stepsError(steps, results);
+  if (err !== null) throw err;
+  return results;
+}
+
+/**
+ * rmdir every directory (deepest first), retrying while tasks that were just killed finish exiting
+ * (EBUSY); killTasks runs before each retry. ENOENT counts as removed.
+ */
+export async function removeCgroupDirs(dirs: string[], killTasks: () => void): Promise<void> {
+  const delays = [2, 5, 10, 20, 40, 80, 160, 250, 500, 500, 500, 500];
+  // Usually leaves with no task left: one rmdir each, no listing (a readdir of a cgroup directory
+  // is ~17 µs, four per run), all in one job on the thread pool: removing a memory cgroup takes
+  // ~0.1 ms of the kernel's time, which the event loop need not wait through. Anything else
+  // (EBUSY: tasks or child cgroups) takes the walk below.
+  const removed = await runStepsAsync(dirs.map((dir) => ({ kind: 'rmdir', path: dir })));
+  for (const [i, top] of dirs.entries()) {
+    if (removed[i] === 0) continue;
+    for (const dir of cgroupTree(top)) {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          fs.rmdirSync(dir);
+          break;
+        } catch (err) {
+          const code = errnoCode(err);
+          if (code === 'ENOENT') break;
+          if (code !== 'EBUSY' || attempt >= delays.length) {
+            throw cgroupError('remove', '', dir, err, code === 'EBUSY' ? 'tasks still in it' : '');
+          }
+          killTasks();
+          await sleep(delays[attempt]!);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * A run's end in one thread-pool job: its cgroup's last figures read (`files`, each optional), then
+ * its directories removed (`dirs`, deepest first); `parse` makes the usage of what was read (null
+ * when it cannot). A directory still there (EBUSY) goes through removeCgroupDirs() with `kill`.
+ */
+export async function readThenRemove(
+  files: string[],
+  dirs: string[],
+  parse: (read: CgroupReader) => CgroupUsage,
+  kill: () => void,
+): Promise<CgroupUsage | null> {
+  const steps: CgroupStep[] = [...files.map((f): CgroupStep => ({ kind: 'read', path: f })), ...dirs.map((d): CgroupStep => ({ kind: 'rmdir', path: d }))];
+  const results = await runStepsAsync(steps);
+  const texts = new Map<string, string | number | null>(files.map((f, i) => [f, results[i] ?? null]));
+  const read: CgroupReader = (dir, file) => {
+    const at = path.join(dir, file);
+    const r = texts.get(at);
+    if (typeof r === 'string') return r;
+    if (r === -constants.errno.ENOENT) return null;
+    throw cgroupError('read', file, dir, errnoError(typeof r === 'number' ? -r : constants.errno.EINVAL, 'open', at));
+  };
+  let usage: CgroupUsage | null;
+  try {
+    usage = parse(read);
+  } catch {
+    usage = null;
+  }
+  if (!results.slice(files.length).every((r) => r === 0)) await removeCgroupDirs(dirs, kill);
+  return usage;
+}

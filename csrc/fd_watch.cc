@@ -13,9 +13,6 @@
 #include <vector>
 
 struct FdWatchSet;
-#ifndef MAXEV
-#define MAXEV 64
-#endif
 
 struct FdWatch {
   FdWatchSet *set;
@@ -54,7 +51,7 @@ void on_set_readable(uv_poll_t *handle, int status, int events) {
   FdWatchSet *s = (FdWatchSet *)handle->data;
   struct epoll_event ev[64];
   int n;
-  do n = epoll_wait(s->epfd, ev, MAXEV, 0);
+  do n = epoll_wait(s->epfd, ev, 64, 0);
   while (n < 0 && errno == EINTR);
   s->dispatching = true;
   for (int i = 0; i < n; i++) {

@@ -76,6 +76,8 @@ export async function eventloop(o: BenchOptions): Promise<Row[]> {
   const share2 = share / 4;
   const wrm1 = await delayDuring(n, nowMs() + share2, () => warm.run(['/bin/true']), 1);
   const wrm2 = await delayDuring(n, nowMs() + share2, () => warm.run(['/bin/true']), 2);
+  const wrmLim1 = await delayDuring(n, nowMs() + share2, () => warmLimited.run(['/bin/true']), 1);
+  const wrmLim2 = await delayDuring(n, nowMs() + share2, () => warmLimited.run(['/bin/true']), 2);
   note(`eventloop: ${base.runs}/${sbx.runs}/${lim.runs} runs (spawn/defaults/limits)`);
   const m = Math.max(20, Math.min(200, Math.floor(sbx.runs / 4)));
   const syncPlain = await syncLaunch(plain, m, true);
@@ -83,6 +85,8 @@ export async function eventloop(o: BenchOptions): Promise<Row[]> {
   const syncLim = await syncLaunch(limited, m, true);
   await warm.warm();
   const syncWarm = await syncLaunch(warm, m, true);
+  await warmLimited.warm();
+  const syncWarmLim = await syncLaunch(warmLimited, m, true);
   await Promise.all([warm.close(), warmLimited.close()]);
   return [
     row(`event-loop delay p99, ${CALLERS} callers, defaults`, delayText(sbx, ''), delayText(base, 'spawn '), ratio(sbx.p99, base.p99), '≤ 1 ms'),
@@ -94,8 +98,10 @@ export async function eventloop(o: BenchOptions): Promise<Row[]> {
     row('event-loop delay p99, warm sandboxes, 1 / 2 callers', `${ms(wrm1.p99)} / ${ms(wrm2.p99)} (${wrm1.runs} / ${wrm2.runs} runs)`, `4 callers ${ms(wrm.p99)}`, ratio(wrm2.p99, wrm.p99), '≤ 1 ms'),
     row('event-loop delay p99, warm sandboxes with limits', delayText(wrmLim, ''), `spawn ${ms(base.p99)}`, ratio(wrmLim.p99, base.p99), '≤ 1 ms'),
     row('event-loop delay max, warm sandboxes with limits', ms(wrmLim.max), `spawn ${ms(base.max)}`, ratio(wrmLim.max, base.max), '≤ 1 ms'),
+    row('event-loop delay p99, warm sandboxes with limits, 1 / 2 callers', `${ms(wrmLim1.p99)} / ${ms(wrmLim2.p99)} (${wrmLim1.runs} / ${wrmLim2.runs} runs)`, `4 callers ${ms(wrmLim.p99)}`, ratio(wrmLim2.p99, wrmLim.p99), '≤ 1 ms'),
     row(`diag: spawn() holds the caller's thread p50/p99, stdout+stderr pipes (n=${m})`, `${ms(percentile(syncPlain, 50))} / ${ms(percentile(syncPlain, 99))}`, `no pipes ${ms(percentile(syncQuiet, 50))} / ${ms(percentile(syncQuiet, 99))}`, ratio(percentile(syncPlain, 50), percentile(syncQuiet, 50)), ''),
     row("diag: spawn() holds the caller's thread p50/p99, warm sandbox, pipes", `${ms(percentile(syncWarm, 50))} / ${ms(percentile(syncWarm, 99))}`, `defaults ${ms(percentile(syncPlain, 50))} / ${ms(percentile(syncPlain, 99))}`, ratio(percentile(syncWarm, 50), percentile(syncPlain, 50)), ''),
+    row("diag: spawn() holds the caller's thread p50/p99, warm sandbox with limits", `${ms(percentile(syncWarmLim, 50))} / ${ms(percentile(syncWarmLim, 99))}`, `warm ${ms(percentile(syncWarm, 50))} / ${ms(percentile(syncWarm, 99))}`, ratio(percentile(syncWarmLim, 50), percentile(syncWarm, 50)), ''),
     row("diag: spawn() holds the caller's thread p50/p99, limits", `${ms(percentile(syncLim, 50))} / ${ms(percentile(syncLim, 99))}`, `defaults ${ms(percentile(syncPlain, 50))} / ${ms(percentile(syncPlain, 99))}`, ratio(percentile(syncLim, 50), percentile(syncPlain, 50)), ''),
   ];
 }

@@ -11,7 +11,7 @@ import { parseKeyValue, parsePids } from './proc.js';
 // readFileSync, some fifteen files per run with limits), through node:fs when it does not (doctor
 // explaining why the addon is missing still reads cgroup files).
 let addon: NativeAddon | null | undefined;
-function fastIo(): NativeAddon | null {
+export function fastIo(): NativeAddon | null {
   if (addon === undefined) {
     try {
       addon = native();
@@ -29,7 +29,7 @@ export function errnoError(errno: number, syscall: string, file: string): NodeJS
 }
 
 /** One write(2); throws as node:fs does, with syscall 'open' or 'write' saying which step failed. */
-function writeText(file: string, value: string): void {
+export function writeText(file: string, value: string): void {
   const io = fastIo();
   if (io !== null) {
     const r = io.writeFile(file, value);
@@ -44,7 +44,7 @@ function writeText(file: string, value: string): void {
   }
 }
 
-function readText(file: string): string {
+export function readText(file: string): string {
   const io = fastIo();
   if (io === null) return fs.readFileSync(file, 'latin1');
   const r = io.readFile(file);

@@ -6,8 +6,7 @@ import fs from 'node:fs';
 import { constants } from 'node:os';
 import path from 'node:path';
 import { SandboxError } from '../errors.js';
-import { native } from '../native.js';
-import { cgroupError, cgroupTree, errnoCode, errnoError, sleep, type CgroupReader } from './files.js';
+import { cgroupError, cgroupTree, errnoCode, errnoError, fastIo, readText, sleep, writeText, type CgroupReader } from './files.js';
 import type { CgroupUsage } from './types.js';
 
 export type StepKind = 'mkdir' | 'rmdir' | 'open' | 'read' | 'write';
@@ -39,12 +38,60 @@ function flat(steps: CgroupStep[]): string[] {
 
 /** Runs the steps on this thread. */
 export function runSteps(steps: CgroupStep[]): StepResults {
-  return native().cgroupSteps(flat(steps));
+  const io = fastIo();
+  return io === null ? runStepsHere(steps) : io.cgroupSteps(flat(steps));
 }
 
 /** Runs the steps as one job on the thread pool. */
 export function runStepsAsync(steps: CgroupStep[]): Promise<StepResults> {
-  return new Promise((resolve) => native().cgroupStepsAsync(flat(steps), resolve));
+  const io = fastIo();
+  if (io === null) return Promise.resolve().then(() => runStepsHere(steps));
+  return new Promise((resolve) => io.cgroupStepsAsync(flat(steps), resolve));
+}
+
+/** The -errno (+errno: the kernel refused a written value) of a node:fs error. */
+function errnoOf(err: unknown): number {
+  const e = err as NodeJS.ErrnoException;
+  const errno = typeof e?.errno === 'number' ? Math.abs(e.errno) : constants.errno.EIO;
+  return e?.syscall === 'write' ? errno : -errno;
+}
+
+function removeQuietly(dir: string): void {
+  try {
+    fs.rmdirSync(dir);
+  } catch {
+    // Undoing a failed making: what cannot go is left to the stale sweep.
+  }
+}
+
+/**
+ * csrc/cgroupfs.cc's run_steps through node:fs, for when the addon does not load (doctor explaining
+ * why, the cgroup layer's own tests): the same results, the same undoing.
+ */
+export function runStepsHere(steps: CgroupStep[]): StepResults {
+  const out: StepResults = steps.map(() => null);
+  for (const [i, s] of steps.entries()) {
+    let r: number | string = 0;
+    try {
+      if (s.kind === 'read') r = readText(s.path);
+      else if (s.kind === 'mkdir') fs.mkdirSync(s.path, 0o755);
+      else if (s.kind === 'rmdir') fs.rmdirSync(s.path);
+      else if (s.kind === 'open') r = fs.openSync(s.path, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+      else writeText(s.path, s.text ?? '');
+    } catch (err) {
+      r = errnoOf(err);
+      if (s.kind === 'rmdir' && r === -constants.errno.ENOENT) r = 0;
+      if (s.kind === 'write' && (s.bestEffort || (s.optional && r === -constants.errno.ENOENT))) r = 0;
+    }
+    out[i] = r;
+    if (r === 0 || s.kind === 'read' || s.kind === 'rmdir' || (s.kind === 'open' && typeof r === 'number' && r > 0)) continue;
+    for (let j = i - 1; j >= 0; j--) {
+      if (steps[j]!.kind === 'open') fs.closeSync(out[j] as number);
+      else if (steps[j]!.kind === 'mkdir') removeQuietly(steps[j]!.path);
+    }
+    break;
+  }
+  return out;
 }
 
 /**

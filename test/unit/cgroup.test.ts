@@ -21,7 +21,7 @@ import {
 import { nextSandboxName, ownerAlive, processStartTime, SANDBOX_NAME, SUPERVISOR_NAME } from '../../lib/cgroup/stale.js';
 import { readCpuUsageUsV1, readCpuV1, readMemoryV1, readUsageV1, writeLimitsV1 } from '../../lib/cgroup/v1.js';
 import { commonAncestor, readCpuUsageUsV2, readUsageV2, USAGE_FILES_V2, writeLimitsV2 } from '../../lib/cgroup/v2.js';
-import { makeLater, makeNow, readThenRemove, type CgroupStep } from '../../lib/cgroup/steps.js';
+import { makeLater, makeNow, readThenRemove, runStepsHere, stepsError, type CgroupStep } from '../../lib/cgroup/steps.js';
 
 const MiB = 1 << 20;
 
@@ -211,6 +211,15 @@ function makingOf(last: CgroupStep): { parent: string; leaf: string; steps: Cgro
 for (const [how, make] of [
   ['on this thread', async (steps: CgroupStep[]) => makeNow(steps)],
   ['on the thread pool', makeLater],
+  [
+    'through node:fs (no addon)',
+    async (steps: CgroupStep[]) => {
+      const results = runStepsHere(steps);
+      const err = stepsError(steps, results);
+      if (err !== null) throw err;
+      return results;
+    },
+  ],
 ] as const) {
   test(`steps ${how}: a failed making says which file and why, and leaves nothing`, async (t) => {
     const absent = makingOf({ kind: 'write', path: '', text: '1' });

@@ -25,6 +25,12 @@ const SETUP_ALLOWANCE_MS = 5000;
 /** memory.stat samples while the command runs: the first this long after its execve, then doubling up to the max. */
 const MEMORY_SAMPLE_FIRST_MS = 5;
 const MEMORY_SAMPLE_MAX_MS = 250;
+/**
+ * The most cgroups a pool keeps made ahead of its runs (lib/cgroup/reserve.ts). Each empty one holds
+ * ~140 KiB of kernel memory on cgroup v1 with 2 CPUs (more with more CPUs: per-CPU counters), and
+ * one is made in well under a run's time, so a few cover a pool of any size.
+ */
+const MAX_CGROUPS_AHEAD = 8;
 
 export interface SandboxProcess {
   /** The host pid of the sandbox's init (pid 1 inside; a warm sandbox's init serves one run after another). */
@@ -109,7 +115,8 @@ export class Sandbox {
       const { manager } = cgroupManager({ parent: this.#config.cgroupParent });
       if (manager === null) return null;
       const c = this.#config;
-      this.#reserve = new CgroupReserve(manager, { cpuQuota: c.cpuQuota, memoryBytes: c.memoryBytes, pids: c.pids }, c.pool);
+      const limits = { cpuQuota: c.cpuQuota, memoryBytes: c.memoryBytes, pids: c.pids };
+      this.#reserve = new CgroupReserve(manager, limits, Math.min(c.pool, MAX_CGROUPS_AHEAD));
     }
     return this.#reserve;
   }

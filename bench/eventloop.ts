@@ -3,8 +3,10 @@
 // spawn's own uv_spawn blocks the loop until its child has exec'd, so it is no zero baseline).
 // Also the time spawn() holds the caller's thread (clone, cgroup and pipe set-up), measured
 // directly. Issue 4, target 4.
+import { execFileSync } from 'node:child_process';
+import { cpus } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { Sandbox } from '../lib/index.js';
+import { Sandbox, type SandboxOptions } from '../lib/index.js';
 import { isMain, ms, note, nowMs, percentile, ratio, row, runAlone, spawnToExit, type BenchOptions, type Row } from './common.js';
 import { LIMITS } from './latency.js';
 
@@ -56,6 +58,37 @@ async function syncLaunch(s: Sandbox, n: number, pipes: boolean): Promise<number
   return out;
 }
 
+/** Sets the CPU affinity of this process's threads (all of them, or the loop's alone) with taskset(1). */
+function pin(cpuList: string, allThreads: boolean): boolean {
+  try {
+    execFileSync('taskset', [...(allThreads ? ['-a'] : []), '-p', '-c', cpuList, String(process.pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The 4-caller series on warm sandboxes with the loop's thread alone on CPU 0 and everything else (the
+ * thread pool, the warm inits and the commands they fork) on the other CPUs: what is left is the
+ * loop's own work per turn, without the commands competing for its CPU. null without taskset or a
+ * second CPU.
+ */
+async function delayAlone(n: number, deadline: number, options: SandboxOptions): Promise<Delay | null> {
+  const count = cpus().length;
+  if (count < 2 || !pin(`1-${count - 1}`, true)) return null;
+  // Made after the move: the warm inits are cloned from this thread and keep its affinity.
+  const box = new Sandbox({ ...options, pool: CALLERS });
+  try {
+    await box.warm();
+    if (!pin('0', false)) return null;
+    return await delayDuring(n, deadline, () => box.run(['/bin/true']));
+  } finally {
+    await box.close();
+    pin(`0-${count - 1}`, true);
+  }
+}
+
 export async function eventloop(o: BenchOptions): Promise<Row[]> {
   const plain = new Sandbox();
   const limited = new Sandbox(LIMITS);
@@ -78,6 +111,8 @@ export async function eventloop(o: BenchOptions): Promise<Row[]> {
   const wrm2 = await delayDuring(n, nowMs() + share2, () => warm.run(['/bin/true']), 2);
   const wrmLim1 = await delayDuring(n, nowMs() + share2, () => warmLimited.run(['/bin/true']), 1);
   const wrmLim2 = await delayDuring(n, nowMs() + share2, () => warmLimited.run(['/bin/true']), 2);
+  const alone = await delayAlone(n, nowMs() + share2, {});
+  const aloneLim = await delayAlone(n, nowMs() + share2, LIMITS);
   note(`eventloop: ${base.runs}/${sbx.runs}/${lim.runs} runs (spawn/defaults/limits)`);
   const m = Math.max(20, Math.min(200, Math.floor(sbx.runs / 4)));
   const syncPlain = await syncLaunch(plain, m, true);
@@ -99,6 +134,13 @@ export async function eventloop(o: BenchOptions): Promise<Row[]> {
     row('event-loop delay p99, warm sandboxes with limits', delayText(wrmLim, ''), `spawn ${ms(base.p99)}`, ratio(wrmLim.p99, base.p99), '≤ 1 ms'),
     row('event-loop delay max, warm sandboxes with limits', ms(wrmLim.max), `spawn ${ms(base.max)}`, ratio(wrmLim.max, base.max), '≤ 1 ms'),
     row('event-loop delay p99, warm sandboxes with limits, 1 / 2 callers', `${ms(wrmLim1.p99)} / ${ms(wrmLim2.p99)} (${wrmLim1.runs} / ${wrmLim2.runs} runs)`, `4 callers ${ms(wrmLim.p99)}`, ratio(wrmLim2.p99, wrmLim.p99), '≤ 1 ms'),
+    row(
+      `diag: event-loop delay p99, ${CALLERS} callers, warm, the loop's thread alone on a CPU (taskset)`,
+      alone === null || aloneLim === null ? 'missing (taskset or a second CPU)' : `${ms(alone.p99)}; with limits ${ms(aloneLim.p99)} (${alone.runs} / ${aloneLim.runs} runs)`,
+      `sharing the CPUs ${ms(wrm.p99)}; with limits ${ms(wrmLim.p99)}`,
+      alone === null ? '' : ratio(alone.p99, wrm.p99),
+      '',
+    ),
     row(`diag: spawn() holds the caller's thread p50/p99, stdout+stderr pipes (n=${m})`, `${ms(percentile(syncPlain, 50))} / ${ms(percentile(syncPlain, 99))}`, `no pipes ${ms(percentile(syncQuiet, 50))} / ${ms(percentile(syncQuiet, 99))}`, ratio(percentile(syncPlain, 50), percentile(syncQuiet, 50)), ''),
     row("diag: spawn() holds the caller's thread p50/p99, warm sandbox, pipes", `${ms(percentile(syncWarm, 50))} / ${ms(percentile(syncWarm, 99))}`, `defaults ${ms(percentile(syncPlain, 50))} / ${ms(percentile(syncPlain, 99))}`, ratio(percentile(syncWarm, 50), percentile(syncPlain, 50)), ''),
     row("diag: spawn() holds the caller's thread p50/p99, warm sandbox with limits", `${ms(percentile(syncWarmLim, 50))} / ${ms(percentile(syncWarmLim, 99))}`, `warm ${ms(percentile(syncWarm, 50))} / ${ms(percentile(syncWarm, 99))}`, ratio(percentile(syncWarmLim, 50), percentile(syncWarm, 50)), ''),

@@ -178,7 +178,8 @@ export class Sandbox {
       wallTimeLimitMs: cfg.wallTimeLimitMs,
       outputLimitBytes: cfg.outputLimitBytes,
     };
-    const cgroup = this.#pool !== null && wantsCgroup(this.#config) && this.#reserveOf() !== null ? this.#reserve!.take() : openCgroup(cfg);
+    const reserve = this.#pool !== null && wantsCgroup(this.#config) ? this.#reserveOf() : null;
+    const cgroup = reserve !== null ? reserve.take() : openCgroup(cfg);
     const enforcement: Enforcement = cgroup === null ? 'rlimit' : cgroup.mode;
     let stdio;
     try {

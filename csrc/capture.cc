@@ -60,6 +60,13 @@ void on_readable(void *data) {
   call_js(env, done, {out, Napi::Number::New(env, total)});
 }
 
+// The environment ended mid-capture: the pipe is closed, nothing is delivered.
+void on_gone(void *data) {
+  Capture *c = (Capture *)data;
+  close(c->fd);
+  delete c;
+}
+
 }  // namespace
 
 // capture(fd, limit, onOverflow, onDone): reads fd until EOF; takes the fd (closes it at EOF).
@@ -79,7 +86,7 @@ Napi::Value CaptureOutput(const Napi::CallbackInfo &info) {
   c->on_done = Napi::Persistent(info[3].As<Napi::Function>());
   int flags = fcntl(fd, F_GETFL);
   if (flags >= 0 && !(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) flags = -1;
-  if (flags < 0 || (c->watch = watch_fd(env, fd, on_readable, c, true)) == nullptr) {
+  if (flags < 0 || (c->watch = watch_fd(env, fd, on_readable, c, true, on_gone)) == nullptr) {
     int e = errno;
     delete c;
     Napi::Error::New(env, std::string("cannot watch an output pipe: ") + strerror(e)).ThrowAsJavaScriptException();

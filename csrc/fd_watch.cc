@@ -20,6 +20,7 @@ struct FdWatch {
   FdReady ready;
   void *data;
   bool keeps_alive;
+  FdGone gone;
   bool dead = false;
 };
 
@@ -87,8 +88,12 @@ void on_env_gone(napi_async_cleanup_hook_handle hook, void *arg) {
     }
   }
   uv_poll_stop(&s->poll);
-  // The watches' owners are never called again (their own teardown frees them, not the watches).
-  for (FdWatch *w : s->live) delete w;
+  // The watches' owners are never called again: each closes its fd and frees itself here, or in
+  // its own teardown (the sandboxes' children: addon.cc), not through the watch.
+  for (FdWatch *w : s->live) {
+    if (w->gone != nullptr) w->gone(w->data);
+    delete w;
+  }
   s->live.clear();
   free_dead(s);
   uv_close((uv_handle_t *)&s->poll, [](uv_handle_t *h) {
@@ -144,10 +149,10 @@ FdWatchSet *set_of(napi_env env) {
 
 }  // namespace
 
-FdWatch *watch_fd(napi_env env, int fd, FdReady ready, void *data, bool keeps_alive) {
+FdWatch *watch_fd(napi_env env, int fd, FdReady ready, void *data, bool keeps_alive, FdGone gone) {
   FdWatchSet *s = set_of(env);
   if (s == nullptr) return nullptr;
-  FdWatch *w = new FdWatch{s, fd, ready, data, keeps_alive};
+  FdWatch *w = new FdWatch{s, fd, ready, data, keeps_alive, gone};
   struct epoll_event ev = {};
   ev.events = EPOLLIN | EPOLLRDHUP;
   ev.data.ptr = w;

@@ -12,9 +12,13 @@ struct FdWatch;
 // before touching JS. Every owner reads its fd to EAGAIN or EOF, so a hang-up needs no flag.
 using FdReady = void (*)(void *data);
 
+// Called when the environment ends with the fd still watched (a worker terminated mid-run): the
+// owner closes its fd and frees itself, calling no JS. nullptr: the owner has a teardown of its own.
+using FdGone = void (*)(void *data);
+
 // Watches fd (already non-blocking) for input until unwatch_fd. keeps_alive: Node does not exit
 // while it is watched. nullptr with errno set when the fd cannot be watched.
-FdWatch *watch_fd(napi_env env, int fd, FdReady ready, void *data, bool keeps_alive);
+FdWatch *watch_fd(napi_env env, int fd, FdReady ready, void *data, bool keeps_alive, FdGone gone = nullptr);
 
 // Stops watching (before the caller closes fd). Safe inside any watch's callback: the watch is
 // freed once the events in hand have been dispatched.

@@ -96,6 +96,14 @@ void on_run_readable(void *data) {
   call_js(env, cb, {result});
 }
 
+// The environment ended mid-run: its report pipe is closed (the warm sandbox itself is ended by
+// the addon's cleanup, as every sandbox is).
+void on_run_gone(void *data) {
+  WarmRun *run = (WarmRun *)data;
+  close(run->fd);
+  delete run;
+}
+
 }  // namespace
 
 Napi::Value RunIn(const Napi::CallbackInfo &info, int socket_fd) {
@@ -168,7 +176,7 @@ Napi::Value RunIn(const Napi::CallbackInfo &info, int socket_fd) {
   if (info.Length() >= 4 && info[3].IsFunction()) run->on_start = Napi::Persistent(info[3].As<Napi::Function>());
   // The run was sent: if it cannot be watched, closing its pipe makes init's reports on it fail,
   // not the run; the caller ends the warm sandbox on this error. A run keeps Node running.
-  run->watch = watch_fd(env, run->fd, on_run_readable, run, true);
+  run->watch = watch_fd(env, run->fd, on_run_readable, run, true, on_run_gone);
   if (run->watch == nullptr) {
     int e = errno;
     close(run->fd);

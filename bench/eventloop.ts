@@ -3,11 +3,13 @@
 // spawn's own uv_spawn blocks the loop until its child has exec'd, so it is no zero baseline).
 // Also the time spawn() holds the caller's thread (clone, cgroup and pipe set-up), measured
 // directly. Issue 4, target 4.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { cpus } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { Sandbox, type SandboxOptions } from '../lib/index.js';
-import { isMain, ms, note, nowMs, percentile, ratio, row, runAlone, spawnToExit, type BenchOptions, type Row } from './common.js';
+import { isMain, ms, note, nowMs, percentile, ratio, row, runAlone, sleep, spawnToExit, type BenchOptions, type Row } from './common.js';
 import { LIMITS } from './latency.js';
 
 const CALLERS = 4;
@@ -40,6 +42,45 @@ async function delayDuring(n: number, deadline: number, fn: () => Promise<unknow
 
 function delayText(d: Delay, what: string): string {
   return `${what}${ms(d.p99)} (${d.runs} runs, ${d.samples} timer samples)`;
+}
+
+/** Event-loop delay of this process doing nothing for `seconds`: the host's own floor (vCPU preemption, timer slack). */
+async function idleDelay(seconds: number): Promise<Delay> {
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  h.enable();
+  await sleep(seconds * 1000);
+  h.disable();
+  return { p99: Math.max(0, h.percentile(99) / 1e6 - 1), max: Math.max(0, h.max / 1e6 - 1), samples: h.count, runs: 0 };
+}
+
+/**
+ * Event-loop delay of this process, which launches nothing, while another process (load-driver.js)
+ * runs up to `n` runs from CALLERS callers on warm sandboxes: the delay the same load puts on any
+ * loop of this machine. What a series here shows beyond it is this process's own work.
+ */
+async function delayUnderLoad(n: number, seconds: number, limits: boolean): Promise<Delay> {
+  const driver = fileURLToPath(new URL('./load-driver.js', import.meta.url));
+  const args = [driver, String(CALLERS), String(n), seconds.toFixed(1), ...(limits ? ['limits'] : [])];
+  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  const exited = new Promise<number | null>((r) => child.once('exit', r));
+  const lines = createInterface({ input: child.stdout! });
+  const next = () => new Promise<string>((resolve, reject) => {
+    lines.once('line', resolve);
+    child.once('exit', () => reject(new Error('the load driver ended early')));
+  });
+  try {
+    if ((await next()) !== 'ready') throw new Error('the load driver did not start');
+    const h = monitorEventLoopDelay({ resolution: 1 });
+    h.enable();
+    child.stdin!.write('go\n');
+    const done = (await next()).split(' ');
+    h.disable();
+    return { p99: Math.max(0, h.percentile(99) / 1e6 - 1), max: Math.max(0, h.max / 1e6 - 1), samples: h.count, runs: Number(done[1]) };
+  } finally {
+    lines.close();
+    child.stdin!.end();
+    await exited;
+  }
 }
 
 /** Synchronous time of sandbox.spawn() (it returns once the sandbox is cloned and released). */
@@ -113,6 +154,10 @@ export async function eventloop(o: BenchOptions): Promise<Row[]> {
   const wrmLim2 = await delayDuring(n, nowMs() + share2, () => warmLimited.run(['/bin/true']), 2);
   const alone = await delayAlone(n, nowMs() + share2, {});
   const aloneLim = await delayAlone(n, nowMs() + share2, LIMITS);
+  // The floors: this loop idle, then idle while another process puts the warm series' load on the CPUs.
+  const idle = await idleDelay(Math.min(2, share2 / 1000));
+  const floor = await delayUnderLoad(n, share2 / 1000, false);
+  const floorLim = await delayUnderLoad(n, share2 / 1000, true);
   note(`eventloop: ${base.runs}/${sbx.runs}/${lim.runs} runs (spawn/defaults/limits)`);
   const m = Math.max(20, Math.min(200, Math.floor(sbx.runs / 4)));
   const syncPlain = await syncLaunch(plain, m, true);
@@ -139,6 +184,21 @@ export async function eventloop(o: BenchOptions): Promise<Row[]> {
       alone === null || aloneLim === null ? 'missing (taskset or a second CPU)' : `${ms(alone.p99)}; with limits ${ms(aloneLim.p99)} (${alone.runs} / ${aloneLim.runs} runs)`,
       `sharing the CPUs ${ms(wrm.p99)}; with limits ${ms(wrmLim.p99)}`,
       alone === null ? '' : ratio(alone.p99, wrm.p99),
+      '',
+    ),
+    row('diag: event-loop delay p99 / max of this loop idle (no runs anywhere)', `${ms(idle.p99)} / ${ms(idle.max)} (${idle.samples} timer samples)`, '', '', ''),
+    row(
+      `diag: event-loop delay p99 / max of a loop that launches nothing, while another process runs ${CALLERS} callers on warm sandboxes`,
+      `${ms(floor.p99)} / ${ms(floor.max)} (${floor.runs} runs there)`,
+      `the same here ${ms(wrm.p99)} / ${ms(wrm.max)}`,
+      ratio(wrm.p99, floor.p99),
+      '',
+    ),
+    row(
+      'diag: the same, warm sandboxes with limits',
+      `${ms(floorLim.p99)} / ${ms(floorLim.max)} (${floorLim.runs} runs there)`,
+      `the same here ${ms(wrmLim.p99)} / ${ms(wrmLim.max)}`,
+      ratio(wrmLim.p99, floorLim.p99),
       '',
     ),
     row(`diag: spawn() holds the caller's thread p50/p99, stdout+stderr pipes (n=${m})`, `${ms(percentile(syncPlain, 50))} / ${ms(percentile(syncPlain, 99))}`, `no pipes ${ms(percentile(syncQuiet, 50))} / ${ms(percentile(syncQuiet, 99))}`, ratio(percentile(syncPlain, 50), percentile(syncQuiet, 50)), ''),

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -84,11 +85,12 @@ Napi::Value WriteSmallFile(const Napi::CallbackInfo &info) {
 //   "mkdir"  make the directory;               "rmdir"  remove it (ENOENT counts as removed);
 //   "write"  one write(2) of text;             "write?" the same, skipped when the file is absent;
 //   "write~" the same, any failure ignored;    "open"   O_RDONLY|O_DIRECTORY, the fd is the result;
-//   "read"   the file's text is the result.
+//   "read"   the file's text is the result;     "open-w" O_WRONLY (a file init joins), the fd;
+//   "close"  close(2) of the fd given as text (one an "open-w" gave).
 // Results, one per step: 0 (or the fd, or the text), -errno when the step's first call failed
 // (mkdir, open, rmdir, read), +errno when the kernel refused a written value. A failed mkdir, write or open ends the
 // list and undoes it (fds closed, directories made removed, newest first); later steps get no
-// result (null). Reads and rmdirs never end the list: a run's last figures are read, then its cgroup
+// result (null). Reads, closes and rmdirs never end the list: a run's last figures are read, then its cgroup
 // removed, in one job.
 // Used on the caller's thread (cgroupSteps) and as one thread-pool job (cgroupStepsAsync), which
 // keeps a cgroup's mkdirs and writes (~0.3 ms of kernel work per run with limits on cgroup v1) off
@@ -119,10 +121,12 @@ std::vector<Result> run_steps(const std::vector<Step> &steps) {
       fails = r != 0;
     } else if (s.kind == "rmdir") {
       r = rmdir(s.path.c_str()) < 0 && errno != ENOENT ? -errno : 0;
-    } else if (s.kind == "open") {
-      r = open(s.path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    } else if (s.kind == "open" || s.kind == "open-w") {
+      r = open(s.path.c_str(), s.kind == "open" ? O_RDONLY | O_DIRECTORY | O_CLOEXEC : O_WRONLY | O_CLOEXEC);
       if (r < 0) r = -errno;
       fails = r < 0;
+    } else if (s.kind == "close") {
+      r = close(atoi(s.text.c_str())) < 0 ? -errno : 0;
     } else {
       r = write_text(s.path, s.text);
       if (s.kind == "write~" || (s.kind == "write?" && r == -ENOENT)) r = 0;
@@ -131,7 +135,7 @@ std::vector<Result> run_steps(const std::vector<Step> &steps) {
     out[i].code = r;
     if (!fails) continue;
     for (size_t j = i; j-- > 0;) {
-      if (steps[j].kind == "open") close(out[j].code);
+      if (steps[j].kind == "open" || steps[j].kind == "open-w") close(out[j].code);
       else if (steps[j].kind == "mkdir") rmdir(steps[j].path.c_str());
     }
     break;
@@ -149,9 +153,11 @@ bool steps_from_js(const Napi::Value &v, std::vector<Step> *steps) {
     if (!k.IsString() || !p.IsString() || !t.IsString()) return false;
     steps->push_back({k.As<Napi::String>().Utf8Value(), p.As<Napi::String>().Utf8Value(), t.As<Napi::String>().Utf8Value()});
     const std::string &kind = steps->back().kind;
-    if (kind != "mkdir" && kind != "rmdir" && kind != "open" && kind != "read" && kind != "write" && kind != "write?" && kind != "write~") {
+    if (kind != "mkdir" && kind != "rmdir" && kind != "open" && kind != "open-w" && kind != "close" && kind != "read" && kind != "write" &&
+        kind != "write?" && kind != "write~") {
       return false;
     }
+    if (kind == "close" && !(steps->back().text.size() > 0 && steps->back().text.find_first_not_of("0123456789") == std::string::npos)) return false;
   }
   return true;
 }

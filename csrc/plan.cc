@@ -5,7 +5,9 @@
 
 #include <stdint.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/resource.h>
+#include <sys/vfs.h>
 
 #include "wire.h"
 
@@ -259,11 +261,33 @@ std::string plan_from_js(const Napi::Object &js, LaunchSpec *spec, bool for_warm
     if (!(d >= 0 && d < 1 << 30) || d != (double)(int)d) return expected("an fd number", "plan.stdio[" + std::to_string(i) + "]", f);
     spec->stdio[i] = (int)d;
   }
-  if (!get_int(js, "cgroupFd", &spec->cgroup_fd, &err) || !get_strings(js, "cgroupProcs", &spec->cgroup_procs, &err)) {
-    return err;
-  }
-  for (auto &p : spec->cgroup_procs) {
-    if (p.empty() || p[0] != '/') return "Expected absolute paths in plan.cgroupProcs";
+  if (!get_int(js, "cgroupFd", &spec->cgroup_fd, &err)) return err;
+  Napi::Value procs = js.Get("cgroupProcs");
+  if (!procs.IsArray()) return expected("an array", "plan.cgroupProcs", procs);
+  Napi::Array pa = procs.As<Napi::Array>();
+  if (pa.Length() > (uint32_t)wire::kMaxCgroupFds) return "Expected at most 8 entries in plan.cgroupProcs";
+  for (uint32_t i = 0; i < pa.Length(); i++) {
+    Napi::Value e = pa.Get(i);
+    LaunchSpec::CgroupJoin join;
+    if (e.IsNumber()) {
+      double d = e.As<Napi::Number>().DoubleValue();
+      if (!(d >= 0 && d < 1 << 30) || d != (double)(int)d) return expected("an fd number", "plan.cgroupProcs[" + std::to_string(i) + "]", e);
+      join.fd = (int)d;
+      join.path = "fd " + std::to_string(join.fd);
+      // Only a cgroup file: init writes "0" to it, which must not land anywhere else.
+      struct statfs fs;
+      if (fstatfs(join.fd, &fs) < 0 || (fs.f_type != CGROUP_SUPER_MAGIC && fs.f_type != CGROUP2_SUPER_MAGIC)) {
+        return "Expected an fd of a cgroup file for plan.cgroupProcs[" + std::to_string(i) + "]";
+      }
+    } else if (e.IsString()) {
+      join.path = e.As<Napi::String>().Utf8Value();
+      if (join.path.empty() || join.path[0] != '/' || join.path.find('\0') != std::string::npos) {
+        return "Expected absolute paths in plan.cgroupProcs";
+      }
+    } else {
+      return expected("a path or an fd number", "plan.cgroupProcs[" + std::to_string(i) + "]", e);
+    }
+    spec->cgroup_procs.push_back(std::move(join));
   }
   if (spec->blob.size() > wire::kMaxBytes) return "Expected a plan smaller than 64 MiB";
   return "";

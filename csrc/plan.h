@@ -11,7 +11,13 @@ struct LaunchSpec {
   int cgroup_fd = -1;
   // A network namespace lent from the pool (csrc/netns.h), entered around clone; -1: init makes one.
   int netns_fd = -1;
-  std::vector<std::string> cgroup_procs;
+  // The cgroup files (v1 `tasks`, v2 `cgroup.procs`) init joins by writing "0" to them: each a path
+  // the addon opens, or an fd the caller opened ahead (fd >= 0: borrowed, never closed here).
+  struct CgroupJoin {
+    std::string path;
+    int fd = -1;
+  };
+  std::vector<CgroupJoin> cgroup_procs;
   bool parent_writes_maps = false;
   // The maps are written by newuidmap/newgidmap, run by the JS side after launch; it then
   // releases the init (release() in addon.cc).

@@ -213,10 +213,12 @@ int launch_sandbox(const LaunchSpec &spec, Launched *out, LaunchFailure *fail) {
   // Appends the cgroup files to args: 0, or -errno with cg_failed naming the file.
   auto pass_cgroup_files = [&]() {
     for (auto &procs : spec.cgroup_procs) {
-      int fd = open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+      // Opened ahead by the caller (a cgroup made ahead, lib/cgroup/reserve.ts): a copy, so the
+      // closing below stays the same; the caller's own fd is left to it.
+      int fd = procs.fd >= 0 ? fcntl(procs.fd, F_DUPFD_CLOEXEC, 0) : open(procs.path.c_str(), O_WRONLY | O_CLOEXEC);
       if (fd < 0) {
         int e = errno;
-        cg_failed = procs;
+        cg_failed = procs.path;
         return -e;
       }
       args.fds[args.count++] = fd;
@@ -236,7 +238,6 @@ int launch_sandbox(const LaunchSpec &spec, Launched *out, LaunchFailure *fail) {
     close(sync[1]);
     return fail_with(fail, stage, detail, e);
   };
-  if (spec.cgroup_procs.size() > (size_t)wire::kMaxCgroupFds) return abandon("cgroup", "join more than 8 cgroup hierarchies", E2BIG);
 
   int pidfd = -1;
   struct clone_args ca;

@@ -87,8 +87,12 @@ export interface NativePlan {
   tty: boolean;
   /** cgroup v2 directory fd for CLONE_INTO_CGROUP, or -1. */
   cgroupFd: number;
-  /** cgroup.procs / tasks files the parent writes the init's pid to before it is released (v1; v2 fallback). */
-  cgroupProcs: string[];
+  /**
+   * The cgroup.procs / tasks files init joins by writing "0" to them (v1; v2 without CLONE_INTO_CGROUP;
+   * a warm run's command): each a path the addon opens, or an fd of one the caller opened ahead
+   * (the caller's: the addon never closes it).
+   */
+  cgroupProcs: (string | number)[];
   /** A network namespace from the pool (lib/netns-pool.ts) the sandbox is started in, or -1; then `namespaces` has no net bit. */
   netnsFd: number;
   /** A warm sandbox (lib/warm-pool.ts): init builds everything, then serves runs instead of running argv. */

@@ -85,7 +85,7 @@ export interface PlanInputs {
   stdio: [number, number, number];
   seccomp: Buffer | null;
   cgroupFd: number;
-  cgroupProcs: string[];
+  cgroupProcs: (string | number)[];
   cgroupEnforced: boolean;
   /** A pooled network namespace for network 'none', or -1 (init makes one). */
   netnsFd: number;

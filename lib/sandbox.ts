@@ -212,7 +212,7 @@ export class Sandbox {
       stdio: stdio.childFds,
       seccomp,
       cgroupFd: cgroup?.fd ?? -1,
-      cgroupProcs: cgroup?.procsFiles ?? [],
+      cgroupProcs: cgroup?.join ?? [],
       cgroupEnforced: cgroup !== null,
       callerUid: process.getuid?.() ?? 0,
       callerGid: process.getgid?.() ?? 0,

@@ -43,6 +43,12 @@ export interface SandboxCgroup {
   readonly fd: number;
   /** Where the parent writes the init's pid before releasing it (v1: every hierarchy; v2: fallback without clone3). */
   readonly procsFiles: string[];
+  /**
+   * What init (or a warm run's command) joins by writing "0": procsFiles, or fds of them opened with
+   * the cgroup when it was made ahead on the thread pool (createLater). The fds are the cgroup's:
+   * end(), destroy() and destroyNow() close them.
+   */
+  readonly join: (string | number)[];
   /** user+sys of the whole tree so far, in µs; reads one file (for the CPU-time-limit poller). */
   cpuUsageUs(): number;
   /** memory.stat now (v2 anon/file, v1 total_rss/total_cache); one file, sampled while the command runs. */
@@ -70,7 +76,11 @@ export interface CgroupManager {
   readonly controllers: string[];
   /** mkdir + a few writes; throws SandboxError (stage 'cgroup') naming the file and the cause. */
   create(limits: CgroupLimits): SandboxCgroup;
-  /** The same made on the thread pool (./reserve.ts: cgroups made ahead of their runs). */
+  /**
+   * The same made on the thread pool (./reserve.ts: cgroups made ahead of their runs), with the
+   * files init joins by already open (`join`): opening a cgroup file waits on the kernel's locks of
+   * the cgroup tree while other cgroups are made and removed, which the event loop's thread need not.
+   */
   createLater(limits: CgroupLimits): Promise<SandboxCgroup>;
 }
 

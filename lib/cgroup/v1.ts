@@ -18,7 +18,7 @@ import { cgroupDirFor, V1_CONTROLLERS, type LayoutV1, type V1Controller } from '
 import { checkLimits, CPU_PERIOD_US, cpuQuotaUs, formatCount } from './limits.js';
 import { parseKeyValue, parseNumber, splitCpu } from './proc.js';
 import { nextSandboxName, removeStale } from './stale.js';
-import { makeLater, makeNow, readThenRemove, removeCgroupDirs, runSteps, type CgroupStep } from './steps.js';
+import { closeSteps, makeLater, makeNow, readThenRemove, removeCgroupDirs, runSteps, type CgroupStep } from './steps.js';
 import type { CgroupLimits, CgroupManager, CgroupManagerResult, CgroupUsage, MemorySplit, SandboxCgroup } from './types.js';
 
 /** One sandbox's directories; cpu is null when no cpu hierarchy is mounted. */
@@ -142,13 +142,28 @@ class SandboxCgroupV1 implements SandboxCgroup {
   readonly fd = -1;
   readonly paths: string[];
   readonly procsFiles: string[];
+  readonly join: (string | number)[];
+  /** Fds of procsFiles opened ahead (createLater), until closed. */
+  #fds: number[];
 
-  constructor(readonly dirs: V1Dirs) {
-    this.paths = [...new Set([dirs.cpu, dirs.cpuacct, dirs.memory, dirs.pids].filter((d): d is string => d !== null))];
+  constructor(
+    readonly dirs: V1Dirs,
+    joinFds: number[] = [],
+  ) {
+    this.paths = v1Paths(dirs);
     // `tasks`, not `cgroup.procs`: the init is single-threaded when it is moved, and moving one
     // thread skips the global threadgroup rwsem whose write side waits for an RCU grace period
     // (4-10 ms per launch measured here; bench/README.md).
     this.procsFiles = this.paths.map((d) => path.join(d, 'tasks'));
+    this.#fds = joinFds;
+    this.join = joinFds.length > 0 ? joinFds : this.procsFiles;
+  }
+
+  /** The fds to close, once. */
+  #takeFds(): number[] {
+    const fds = this.#fds;
+    this.#fds = [];
+    return fds;
   }
 
   cpuUsageUs(): number {
@@ -169,16 +184,21 @@ class SandboxCgroupV1 implements SandboxCgroup {
   }
 
   destroy(): Promise<void> {
-    return removeCgroupDirs(this.paths, () => this.kill());
+    return removeCgroupDirs(this.paths, () => this.kill(), this.#takeFds());
   }
 
   end(): Promise<CgroupUsage | null> {
-    return readThenRemove(usageFilesV1(this.dirs), this.paths, (read) => readUsageV1(this.dirs, read), () => this.kill());
+    return readThenRemove(usageFilesV1(this.dirs), this.paths, (read) => readUsageV1(this.dirs, read), () => this.kill(), this.#takeFds());
   }
 
   destroyNow(): void {
-    runSteps(this.paths.map((dir) => ({ kind: 'rmdir', path: dir })));
+    runSteps([...closeSteps(this.#takeFds()), ...this.paths.map((dir): CgroupStep => ({ kind: 'rmdir', path: dir }))]);
   }
+}
+
+/** A sandbox's directories, once each (cpu and cpuacct are one when co-mounted). */
+function v1Paths(dirs: V1Dirs): string[] {
+  return [...new Set([dirs.cpu, dirs.cpuacct, dirs.memory, dirs.pids].filter((d): d is string => d !== null))];
 }
 
 /**
@@ -239,8 +259,11 @@ export function createManagerV1(layout: LayoutV1, parent: string | null): Cgroup
 
   // Swap accounting is on for every memory cgroup or none: looked up once, not per run.
   const memsw = parents.memory !== undefined && hasFile(parents.memory, 'memory.memsw.limit_in_bytes');
-  /** A new sandbox's directories and the steps that make them, limits written. */
-  const making = (limits: CgroupLimits): { dirs: V1Dirs; steps: CgroupStep[] } => {
+  /**
+   * A new sandbox's directories and the steps that make them, limits written; `ahead`: then the
+   * `tasks` files opened (the last steps, one per directory).
+   */
+  const making = (limits: CgroupLimits, ahead: boolean): { dirs: V1Dirs; steps: CgroupStep[] } => {
     checkLimits(limits);
     const name = nextSandboxName();
     const steps: CgroupStep[] = [];
@@ -258,6 +281,7 @@ export function createManagerV1(layout: LayoutV1, parent: string | null): Cgroup
     };
     const dirs: V1Dirs = { cpu: dirFor('cpu'), cpuacct: dirFor('cpuacct')!, memory: dirFor('memory')!, pids: dirFor('pids')! };
     steps.push(...limitStepsV1(dirs, limits, memsw));
+    if (ahead) steps.push(...v1Paths(dirs).map((dir): CgroupStep => ({ kind: 'open-w', path: path.join(dir, 'tasks') })));
     return { dirs, steps };
   };
 
@@ -266,14 +290,14 @@ export function createManagerV1(layout: LayoutV1, parent: string | null): Cgroup
     parents: uniqueParents,
     controllers,
     create(limits: CgroupLimits): SandboxCgroup {
-      const { dirs, steps } = making(limits);
+      const { dirs, steps } = making(limits, false);
       makeNow(steps);
       return new SandboxCgroupV1(dirs);
     },
     async createLater(limits: CgroupLimits): Promise<SandboxCgroup> {
-      const { dirs, steps } = making(limits);
-      await makeLater(steps);
-      return new SandboxCgroupV1(dirs);
+      const { dirs, steps } = making(limits, true);
+      const results = await makeLater(steps);
+      return new SandboxCgroupV1(dirs, results.slice(-v1Paths(dirs).length) as number[]);
     },
   };
   return { manager };

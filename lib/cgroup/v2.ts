@@ -20,7 +20,7 @@ import { namedParentDir, V2_CONTROLLERS, V2_REQUIRED, type LayoutV2 } from './de
 import { checkLimits, formatCount, formatCpuMax } from './limits.js';
 import { parseKeyValue, parseNumber, parsePids, splitCpu } from './proc.js';
 import { nextSandboxName, removeStale, SUPERVISOR_NAME, supervisorName } from './stale.js';
-import { makeLater, makeNow, readThenRemove, removeCgroupDirs, runSteps, type CgroupStep } from './steps.js';
+import { closeSteps, makeLater, makeNow, readThenRemove, removeCgroupDirs, runSteps, type CgroupStep } from './steps.js';
 import type {
   CgroupLimits,
   CgroupManager,
@@ -97,14 +97,26 @@ class SandboxCgroupV2 implements SandboxCgroup {
   readonly mode = 'cgroup2' as const;
   readonly paths: string[];
   readonly procsFiles: string[];
-  #closed = false;
+  readonly join: (string | number)[];
+  /** The leaf's fd and, made ahead (createLater), cgroup.procs's: until closed. */
+  #fds: number[];
 
   constructor(
     readonly dir: string,
     readonly fd: number,
+    joinFd = -1,
   ) {
     this.paths = [dir];
     this.procsFiles = [path.join(dir, 'cgroup.procs')];
+    this.join = joinFd >= 0 ? [joinFd] : this.procsFiles;
+    this.#fds = joinFd >= 0 ? [fd, joinFd] : [fd];
+  }
+
+  /** The fds to close, once (in the job that removes the leaf). */
+  #takeFds(): number[] {
+    const fds = this.#fds;
+    this.#fds = [];
+    return fds;
   }
 
   cpuUsageUs(): number {
@@ -133,26 +145,17 @@ class SandboxCgroupV2 implements SandboxCgroup {
     }
   }
 
-  #closeFd(): void {
-    if (!this.#closed) {
-      this.#closed = true;
-      fs.closeSync(this.fd);
-    }
-  }
-
   destroy(): Promise<void> {
-    this.#closeFd();
-    return removeCgroupDirs(this.paths, () => this.kill());
+    return removeCgroupDirs(this.paths, () => this.kill(), this.#takeFds());
   }
 
   end(): Promise<CgroupUsage | null> {
-    this.#closeFd();
-    return readThenRemove(USAGE_FILES_V2.map((f) => path.join(this.dir, f)), this.paths, (read) => readUsageV2(this.dir, read), () => this.kill());
+    const files = USAGE_FILES_V2.map((f) => path.join(this.dir, f));
+    return readThenRemove(files, this.paths, (read) => readUsageV2(this.dir, read), () => this.kill(), this.#takeFds());
   }
 
   destroyNow(): void {
-    this.#closeFd();
-    runSteps([{ kind: 'rmdir', path: this.dir }]);
+    runSteps([...closeSteps(this.#takeFds()), { kind: 'rmdir', path: this.dir }]);
   }
 }
 
@@ -266,11 +269,16 @@ export function createManagerV2(layout: LayoutV2, parent: string | null): Cgroup
   }
   removeStale([dir], { supervisors: true });
 
-  /** A new leaf and the steps that make it: mkdir, the limits, and an fd of it for CLONE_INTO_CGROUP (the last result). */
-  const making = (limits: CgroupLimits): { leaf: string; steps: CgroupStep[] } => {
+  /**
+   * A new leaf and the steps that make it: mkdir, the limits, an fd of it for CLONE_INTO_CGROUP;
+   * `ahead`: then its cgroup.procs opened (a warm run's command joins by it).
+   */
+  const making = (limits: CgroupLimits, ahead: boolean): { leaf: string; steps: CgroupStep[] } => {
     checkLimits(limits);
     const leaf = path.join(dir, nextSandboxName());
-    return { leaf, steps: [{ kind: 'mkdir', path: leaf }, ...limitStepsV2(leaf, limits), { kind: 'open', path: leaf }] };
+    const steps: CgroupStep[] = [{ kind: 'mkdir', path: leaf }, ...limitStepsV2(leaf, limits), { kind: 'open', path: leaf }];
+    if (ahead) steps.push({ kind: 'open-w', path: path.join(leaf, 'cgroup.procs') });
+    return { leaf, steps };
   };
 
   const manager: CgroupManager = {
@@ -278,14 +286,14 @@ export function createManagerV2(layout: LayoutV2, parent: string | null): Cgroup
     parents: [dir],
     controllers: [...wanted],
     create(limits: CgroupLimits): SandboxCgroup {
-      const { leaf, steps } = making(limits);
+      const { leaf, steps } = making(limits, false);
       const results = makeNow(steps);
       return new SandboxCgroupV2(leaf, results[results.length - 1] as number);
     },
     async createLater(limits: CgroupLimits): Promise<SandboxCgroup> {
-      const { leaf, steps } = making(limits);
+      const { leaf, steps } = making(limits, true);
       const results = await makeLater(steps);
-      return new SandboxCgroupV2(leaf, results[results.length - 1] as number);
+      return new SandboxCgroupV2(leaf, results[results.length - 2] as number, results[results.length - 1] as number);
     },
   };
   return { manager };

@@ -19,7 +19,20 @@ function sandboxCgroups() {
       if (new RegExp(`^sandbox-${process.pid}-\\d+-\\d+$`).test(name) && fs.statSync(path.join(parent, name)).isDirectory()) count++;
     }
   }
-  return { mode: found.manager.mode, reason: null, count };
+  return { mode: found.manager.mode, reason: null, count, files: cgroupFileFds() };
+}
+
+/** This process's fds open on cgroup files (a pool's cgroups made ahead hold their `tasks` files open). */
+function cgroupFileFds() {
+  let n = 0;
+  for (const fd of fs.readdirSync('/proc/self/fd')) {
+    try {
+      if (fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith('/sys/fs/cgroup/')) n++;
+    } catch {
+      // closed meanwhile (readdir's own fd)
+    }
+  }
+  return n;
 }
 
 const summary = (r) => ({ ...r, stdout: r.stdout === null ? null : r.stdout.length, stdoutText: r.stdout?.toString('utf8', 0, 200) ?? null, stderr: r.stderr?.toString('utf8', 0, 300) ?? null });

@@ -42,8 +42,8 @@ interface Summary {
   stderr: string | null;
 }
 interface Report {
-  before: { mode: string | null; reason: string | null; count: number };
-  after: { mode: string | null; count: number };
+  before: { mode: string | null; reason: string | null; count: number; files: number };
+  after: { mode: string | null; count: number; files: number };
   forkbomb: Summary;
   memory: Summary;
   split: Summary;
@@ -157,7 +157,11 @@ test('many limited runs, an aborted one: all correct, no cgroup left behind', (t
   t.is(report.aborted, 'aborted');
   // Counted after the warm pool's close(): its cgroups made ahead of runs (there before) go too.
   t.is(report.after.count, 0, "this process's sandbox cgroups after its last run and close()");
-  if (cgroup()) t.true(report.before.count > 0, 'the warm pool keeps cgroups made ahead of its runs');
+  t.is(report.after.files, 0, 'fds of cgroup files after close()');
+  if (cgroup()) {
+    t.true(report.before.count > 0, 'the warm pool keeps cgroups made ahead of its runs');
+    t.true(report.before.files > 0, 'with the files its runs join by open');
+  }
 });
 
 test('a warm pool with limits never closed: its cgroups made ahead of runs go when its process ends', (t) => {

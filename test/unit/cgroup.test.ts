@@ -21,7 +21,7 @@ import {
 import { nextSandboxName, ownerAlive, processStartTime, SANDBOX_NAME, SUPERVISOR_NAME } from '../../lib/cgroup/stale.js';
 import { readCpuUsageUsV1, readCpuV1, readMemoryV1, readUsageV1, writeLimitsV1 } from '../../lib/cgroup/v1.js';
 import { commonAncestor, readCpuUsageUsV2, readUsageV2, USAGE_FILES_V2, writeLimitsV2 } from '../../lib/cgroup/v2.js';
-import { makeLater, makeNow, readThenRemove, runStepsHere, stepsError, type CgroupStep } from '../../lib/cgroup/steps.js';
+import { closeSteps, makeLater, makeNow, readThenRemove, runStepsHere, stepsError, type CgroupStep } from '../../lib/cgroup/steps.js';
 
 const MiB = 1 << 20;
 
@@ -245,6 +245,27 @@ for (const [how, make] of [
     const fd = results[1] as number;
     t.true(fd > 2 && fs.fstatSync(fd).isDirectory(), 'the open step gives a directory fd');
     fs.closeSync(fd);
+  });
+
+  test(`steps ${how}: open-w gives a file's fd for writing, close closes it; a failed open-w undoes the making`, async (t) => {
+    const parent = fakeCgroup({});
+    const leaf = path.join(parent, 'sandbox-3');
+    const tasks = path.join(leaf, 'tasks');
+    await make([{ kind: 'mkdir', path: leaf }]);
+    fs.writeFileSync(tasks, ''); // the kernel's file, in a real cgroup
+    const fd = (await make([{ kind: 'open-w', path: tasks }]))[0] as number;
+    t.true(fd > 2, 'an fd');
+    fs.writeSync(fd, '0');
+    t.is(fs.readFileSync(tasks, 'utf8'), '0', 'open for writing, on the file named');
+    const closed = await make(closeSteps([fd]));
+    t.deepEqual(closed, [0]);
+    t.throws(() => fs.fstatSync(fd), { code: 'EBADF' }, 'the close step closed it');
+    const other = path.join(parent, 'sandbox-4');
+    const e = await t.throwsAsync(make([{ kind: 'mkdir', path: other }, { kind: 'open', path: other }, { kind: 'open-w', path: path.join(other, 'tasks') }]), {
+      instanceOf: SandboxError,
+    });
+    t.is(e!.message, `cannot open tasks in ${other}: No such file or directory`);
+    t.false(fs.existsSync(other), 'the directory made is removed again (and the open before it closed)');
   });
 }
 

@@ -392,6 +392,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("writeFile", Napi::Function::New(env, WriteSmallFile));
   exports.Set("cgroupSteps", Napi::Function::New(env, CgroupSteps));
   exports.Set("cgroupStepsAsync", Napi::Function::New(env, CgroupStepsAsync));
+  exports.Set("cgroupSerial", Napi::Function::New(env, CgroupSerial));
   return exports;
 }
 

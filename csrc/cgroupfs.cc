@@ -11,8 +11,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <string>
 #include <vector>
+
+#include "call_js.h"
+#include "lane.h"
 
 namespace {
 
@@ -81,7 +85,8 @@ Napi::Value WriteSmallFile(const Napi::CallbackInfo &info) {
   return Napi::Number::New(env, write_text(info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value()));
 }
 
-// A cgroup's making or removal as a list of steps, each a (kind, path, text) triple of strings:
+// A cgroup's making or removal as a list of steps, each a (kind, path, text) triple of strings
+// (sent as one string, steps_from_js):
 //   "mkdir"  make the directory;               "rmdir"  remove it (ENOENT counts as removed);
 //   "write"  one write(2) of text;             "write?" the same, skipped when the file is absent;
 //   "write~" the same, any failure ignored;    "open"   O_RDONLY|O_DIRECTORY, the fd is the result;
@@ -92,8 +97,8 @@ Napi::Value WriteSmallFile(const Napi::CallbackInfo &info) {
 // list and undoes it (fds closed, directories made removed, newest first); later steps get no
 // result (null). Reads, closes and rmdirs never end the list: a run's last figures are read, then its cgroup
 // removed, in one job.
-// Used on the caller's thread (cgroupSteps) and as one thread-pool job (cgroupStepsAsync), which
-// keeps a cgroup's mkdirs and writes (~0.3 ms of kernel work per run with limits on cgroup v1) off
+// Used on the caller's thread (cgroupSteps) and as one job on the addon's own thread (cgroupStepsAsync,
+// lane.h; libuv's thread pool when it cannot be had), which keeps a cgroup's mkdirs and writes (~0.3 ms of kernel work per run with limits on cgroup v1) off
 // the event loop's thread. The policy (which files, what an error says) is lib/cgroup/steps.ts's.
 namespace {
 
@@ -143,21 +148,29 @@ std::vector<Result> run_steps(const std::vector<Step> &steps) {
   return out;
 }
 
+// The steps as lib/cgroup/steps.ts sends them: one string of kind, path, text fields, each ended by
+// a NUL (one N-API string in place of three per step).
 bool steps_from_js(const Napi::Value &v, std::vector<Step> *steps) {
-  if (!v.IsArray()) return false;
-  Napi::Array a = v.As<Napi::Array>();
-  uint32_t n = a.Length();
-  if (n % 3 != 0) return false;
-  for (uint32_t i = 0; i < n; i += 3) {
-    Napi::Value k = a.Get(i), p = a.Get(i + 1), t = a.Get(i + 2);
-    if (!k.IsString() || !p.IsString() || !t.IsString()) return false;
-    steps->push_back({k.As<Napi::String>().Utf8Value(), p.As<Napi::String>().Utf8Value(), t.As<Napi::String>().Utf8Value()});
-    const std::string &kind = steps->back().kind;
+  if (!v.IsString()) return false;
+  std::string all = v.As<Napi::String>().Utf8Value();
+  size_t at = 0;
+  auto field = [&](std::string *out) {
+    size_t end = all.find('\0', at);
+    if (end == std::string::npos) return false;
+    out->assign(all, at, end - at);
+    at = end + 1;
+    return true;
+  };
+  while (at < all.size()) {
+    Step s;
+    if (!field(&s.kind) || !field(&s.path) || !field(&s.text)) return false;
+    const std::string &kind = s.kind;
     if (kind != "mkdir" && kind != "rmdir" && kind != "open" && kind != "open-w" && kind != "close" && kind != "read" && kind != "write" &&
         kind != "write?" && kind != "write~") {
       return false;
     }
-    if (kind == "close" && !(steps->back().text.size() > 0 && steps->back().text.find_first_not_of("0123456789") == std::string::npos)) return false;
+    if (kind == "close" && !(s.text.size() > 0 && s.text.find_first_not_of("0123456789") == std::string::npos)) return false;
+    steps->push_back(std::move(s));
   }
   return true;
 }
@@ -177,6 +190,27 @@ Napi::Value results_to_js(Napi::Env env, const std::vector<Step> &steps, const s
   return out;
 }
 
+// The same on the addon's lane (lane.h), which the event loop's thread hands jobs to without
+// waiting on any other thread.
+class LaneStepsJob : public LaneJob {
+ public:
+  LaneStepsJob(Napi::Function cb, std::vector<Step> steps) : cb_(Napi::Persistent(cb)), steps_(std::move(steps)) {}
+  void run() override { results_ = run_steps(steps_); }
+  void done(napi_env env) override {
+    Napi::Env e(env);
+    Napi::HandleScope scope(e);
+    call_js(e, cb_, {results_to_js(e, steps_, results_)});
+  }
+  // Handed back when lane_submit refuses the job.
+  Napi::Function callback() { return cb_.Value(); }
+  std::vector<Step> &steps() { return steps_; }
+
+ private:
+  Napi::FunctionReference cb_;
+  std::vector<Step> steps_;
+  std::vector<Result> results_;
+};
+
 class StepsJob : public Napi::AsyncWorker {
  public:
   StepsJob(Napi::Function cb, std::vector<Step> steps) : Napi::AsyncWorker(cb), steps_(std::move(steps)) {}
@@ -195,20 +229,32 @@ Napi::Value CgroupSteps(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   std::vector<Step> steps;
   if (info.Length() < 1 || !steps_from_js(info[0], &steps)) {
-    Napi::TypeError::New(env, "Expected (steps: string[]) of kind, path, text triples for cgroupSteps").ThrowAsJavaScriptException();
+    Napi::TypeError::New(env, "Expected (steps: string) of NUL-ended kind, path, text fields for cgroupSteps").ThrowAsJavaScriptException();
     return env.Undefined();
   }
   return results_to_js(env, steps, run_steps(steps));
 }
 
-// cgroupStepsAsync(steps, done): the same as one job on the thread pool; done(results).
+// cgroupStepsAsync(steps, done): the same as one job on the addon's lane (lane.h); done(results).
 Napi::Value CgroupStepsAsync(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   std::vector<Step> steps;
   if (info.Length() < 2 || !steps_from_js(info[0], &steps) || !info[1].IsFunction()) {
-    Napi::TypeError::New(env, "Expected (steps: string[], done: function) for cgroupStepsAsync").ThrowAsJavaScriptException();
+    Napi::TypeError::New(env, "Expected (steps: string, done: function) for cgroupStepsAsync").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  (new StepsJob(info[1].As<Napi::Function>(), std::move(steps)))->Queue();
+  LaneStepsJob *job = new LaneStepsJob(info[1].As<Napi::Function>(), std::move(steps));
+  if (lane_submit(env, job)) return env.Undefined();
+  // No lane (no thread or pipe to be had): libuv's thread pool.
+  (new StepsJob(job->callback(), std::move(job->steps())))->Queue();
+  delete job;
   return env.Undefined();
+}
+
+// cgroupSerial() → a number unique in this process: the last part of a sandbox cgroup's name
+// (lib/cgroup/stale.ts). Process-wide, unlike a JS counter: each worker thread has its own module
+// state, and two workers counting from 0 made the same cgroup (EEXIST).
+Napi::Value CgroupSerial(const Napi::CallbackInfo &info) {
+  static std::atomic<uint64_t> next{0};
+  return Napi::Number::New(info.Env(), (double)next.fetch_add(1));
 }

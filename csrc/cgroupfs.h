@@ -1,5 +1,6 @@
 // cgroupfs I/O for lib/cgroup/: whole-file reads, one-write(2) writes, and a cgroup's making or
-// removal as a list of steps, on the caller's thread or the thread pool (cgroupfs.cc).
+// removal as a list of steps, on the caller's thread or the addon's lane (cgroupfs.cc, lane.h), and
+// the serial numbers of sandbox cgroup names.
 #pragma once
 #include <napi.h>
 
@@ -7,3 +8,4 @@ Napi::Value ReadSmallFile(const Napi::CallbackInfo &info);
 Napi::Value WriteSmallFile(const Napi::CallbackInfo &info);
 Napi::Value CgroupSteps(const Napi::CallbackInfo &info);
 Napi::Value CgroupStepsAsync(const Napi::CallbackInfo &info);
+Napi::Value CgroupSerial(const Napi::CallbackInfo &info);

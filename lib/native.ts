@@ -43,10 +43,12 @@ export interface NativeAddon {
   readFile(path: string): string | number;
   /** One write(2) of text, no O_CREAT (cgroupfs writes): 0; -errno: not opened; +errno: write refused. */
   writeFile(path: string, text: string): number;
-  /** A cgroup's making or removal, as (kind, path, text) triples (lib/cgroup/steps.ts): a result per step. */
-  cgroupSteps(steps: string[]): (number | null)[];
-  /** The same as one job on the thread pool. */
-  cgroupStepsAsync(steps: string[], done: (results: (number | null)[]) => void): void;
+  /** A cgroup's making or removal, as NUL-ended kind, path, text fields (lib/cgroup/steps.ts): a result per step. */
+  cgroupSteps(steps: string): (number | string | null)[];
+  /** The same as one job on the addon's own thread (csrc/lane.h). */
+  cgroupStepsAsync(steps: string, done: (results: (number | string | null)[]) => void): void;
+  /** A number unique in this process, across worker threads: the last part of a cgroup's name. */
+  cgroupSerial(): number;
 }
 
 /** The signal that makes the sandbox's init kill everything inside and still report (csrc/wire.h). */

@@ -7,7 +7,7 @@
 // Nothing else is ever touched: only names matching these patterns, in the parent(s) we use.
 import fs from 'node:fs';
 import path from 'node:path';
-import { cgroupTree, errnoCode, killUntilEmpty, readOptionalCgroupFile, sleepSync, treePids } from './files.js';
+import { cgroupTree, errnoCode, fastIo, killUntilEmpty, readOptionalCgroupFile, sleepSync, treePids } from './files.js';
 import { parsePids, parseStartTime } from './proc.js';
 
 export const SANDBOX_NAME = /^sandbox-(\d+)-(\d+)-(\d+)$/;
@@ -27,12 +27,15 @@ export function processStartTime(pid: number | 'self'): number | null {
 }
 
 let ownStartTime: number | null = null;
-let counter = 0;
+// Without the addon (doctor, the cgroup layer's own tests): a counter of this module's, from a random
+// start. Each worker thread has its own module state; two counting from 0 made the same cgroup.
+let counter = Math.floor(Math.random() * 2 ** 40) * 2 ** 12;
 
-/** A fresh sandbox cgroup name for this process. */
+/** A fresh sandbox cgroup name for this process: unique across its threads (the addon's serial). */
 export function nextSandboxName(): string {
   ownStartTime ??= processStartTime('self') ?? 0;
-  return `sandbox-${process.pid}-${ownStartTime}-${counter++}`;
+  const serial = fastIo()?.cgroupSerial() ?? counter++;
+  return `sandbox-${process.pid}-${ownStartTime}-${serial}`;
 }
 
 /** kill(pid, 0): ESRCH = no such process; EPERM = it exists (another user's). */

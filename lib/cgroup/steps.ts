@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { constants } from 'node:os';
 import path from 'node:path';
 import { SandboxError } from '../errors.js';
-import { cgroupError, cgroupTree, errnoCode, errnoError, fastIo, readText, sleep, writeText, type CgroupReader } from './files.js';
+import { cgroupError, cgroupTree, errnoCode, errnoError, fastIo, inDir, readText, sleep, writeText, type CgroupReader } from './files.js';
 import type { CgroupUsage } from './types.js';
 
 /**
@@ -31,11 +31,16 @@ export interface CgroupStep {
 /** Per step: 0, an fd (open, open-w), a text (read), -errno (the step failed), +errno (a value refused), null (not run). */
 export type StepResults = (number | string | null)[];
 
-function flat(steps: CgroupStep[]): string[] {
-  const out: string[] = [];
+/**
+ * The steps as the addon takes them: kind, path and text of each, every field ended by a NUL (no
+ * path or value holds one). One string, not an array of three per step: converting some fifty
+ * N-API strings one by one cost the event loop's thread more than the steps' own system calls.
+ */
+function flat(steps: CgroupStep[]): string {
+  let out = '';
   for (const s of steps) {
     const kind = s.kind !== 'write' ? s.kind : s.bestEffort ? 'write~' : s.optional ? 'write?' : 'write';
-    out.push(kind, s.path, s.text ?? '');
+    out += `${kind}\0${s.path}\0${s.text ?? ''}\0`;
   }
   return out;
 }
@@ -200,7 +205,7 @@ export async function readThenRemove(
   const results = await runStepsAsync(steps);
   const texts = new Map<string, string | number | null>(files.map((f, i) => [f, results[i] ?? null]));
   const read: CgroupReader = (dir, file) => {
-    const at = path.join(dir, file);
+    const at = inDir(dir, file);
     const r = texts.get(at);
     if (typeof r === 'string') return r;
     if (r === -constants.errno.ENOENT) return null;

@@ -7,6 +7,7 @@ import {
   cgroupError,
   describeError,
   hasFile,
+  inDir,
   killUntilEmpty,
   memorySplitOf,
   readCgroupFile,
@@ -39,7 +40,7 @@ const USER_HZ = 100;
 export function limitStepsV1(dirs: V1Dirs, limits: CgroupLimits, memsw: boolean): CgroupStep[] {
   const steps: CgroupStep[] = [];
   const write = (dir: string, file: string, text: string, more: Partial<CgroupStep> = {}) =>
-    steps.push({ kind: 'write', path: path.join(dir, file), text, ...more });
+    steps.push({ kind: 'write', path: inDir(dir, file), text, ...more });
   if (limits.cpuQuota !== null) {
     if (dirs.cpu === null) {
       throw new SandboxError('cannot limit the CPU quota: no cgroup v1 cpu hierarchy is mounted', { stage: 'cgroup' });
@@ -132,9 +133,9 @@ export function readUsageV1(dirs: Pick<V1Dirs, 'cpuacct' | 'memory'>, read: Cgro
 
 /** The files readUsageV1 may read. */
 function usageFilesV1(dirs: Pick<V1Dirs, 'cpuacct' | 'memory'>): string[] {
-  const cpu = ['cpuacct.usage', 'cpuacct.usage_user', 'cpuacct.usage_sys', 'cpuacct.stat'].map((f) => path.join(dirs.cpuacct, f));
+  const cpu = ['cpuacct.usage', 'cpuacct.usage_user', 'cpuacct.usage_sys', 'cpuacct.stat'].map((f) => inDir(dirs.cpuacct, f));
   const memory = ['memory.max_usage_in_bytes', 'memory.stat', 'memory.oom_control', 'memory.failcnt', 'memory.memsw.failcnt'];
-  return [...cpu, ...memory.map((f) => path.join(dirs.memory, f))];
+  return [...cpu, ...memory.map((f) => inDir(dirs.memory, f))];
 }
 
 class SandboxCgroupV1 implements SandboxCgroup {
@@ -154,7 +155,7 @@ class SandboxCgroupV1 implements SandboxCgroup {
     // `tasks`, not `cgroup.procs`: the init is single-threaded when it is moved, and moving one
     // thread skips the global threadgroup rwsem whose write side waits for an RCU grace period
     // (4-10 ms per launch measured here; bench/README.md).
-    this.procsFiles = this.paths.map((d) => path.join(d, 'tasks'));
+    this.procsFiles = this.paths.map((d) => inDir(d, 'tasks'));
     this.#fds = joinFds;
     this.join = joinFds.length > 0 ? joinFds : this.procsFiles;
   }
@@ -273,7 +274,7 @@ export function createManagerV1(layout: LayoutV1, parent: string | null): Cgroup
       if (p === undefined) return null;
       let dir = made.get(p);
       if (dir === undefined) {
-        dir = path.join(p, name);
+        dir = inDir(p, name);
         steps.push({ kind: 'mkdir', path: dir });
         made.set(p, dir);
       }
@@ -281,7 +282,7 @@ export function createManagerV1(layout: LayoutV1, parent: string | null): Cgroup
     };
     const dirs: V1Dirs = { cpu: dirFor('cpu'), cpuacct: dirFor('cpuacct')!, memory: dirFor('memory')!, pids: dirFor('pids')! };
     steps.push(...limitStepsV1(dirs, limits, memsw));
-    if (ahead) steps.push(...v1Paths(dirs).map((dir): CgroupStep => ({ kind: 'open-w', path: path.join(dir, 'tasks') })));
+    if (ahead) steps.push(...v1Paths(dirs).map((dir): CgroupStep => ({ kind: 'open-w', path: inDir(dir, 'tasks') })));
     return { dirs, steps };
   };
 

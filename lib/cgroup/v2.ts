@@ -8,6 +8,7 @@ import {
   describeError,
   errnoCode,
   hasFile,
+  inDir,
   killUntilEmpty,
   memorySplitOf,
   readCgroupFile,
@@ -36,7 +37,7 @@ const DELEGATE_HINT = 'run it in a delegated cgroup: systemd-run --user --scope 
 /** The writes that put the limits on a sandbox's (fresh) leaf. */
 export function limitStepsV2(dir: string, limits: CgroupLimits): CgroupStep[] {
   const steps: CgroupStep[] = [];
-  const write = (file: string, text: string, more: Partial<CgroupStep> = {}) => steps.push({ kind: 'write', path: path.join(dir, file), text, ...more });
+  const write = (file: string, text: string, more: Partial<CgroupStep> = {}) => steps.push({ kind: 'write', path: inDir(dir, file), text, ...more });
   if (limits.cpuQuota !== null) {
     write('cpu.max', formatCpuMax(limits.cpuQuota), { missing: `cannot limit the CPU quota: the cpu controller is not enabled for ${dir}` });
   }
@@ -107,7 +108,7 @@ class SandboxCgroupV2 implements SandboxCgroup {
     joinFd = -1,
   ) {
     this.paths = [dir];
-    this.procsFiles = [path.join(dir, 'cgroup.procs')];
+    this.procsFiles = [inDir(dir, 'cgroup.procs')];
     this.join = joinFd >= 0 ? [joinFd] : this.procsFiles;
     this.#fds = joinFd >= 0 ? [fd, joinFd] : [fd];
   }
@@ -150,7 +151,7 @@ class SandboxCgroupV2 implements SandboxCgroup {
   }
 
   end(): Promise<CgroupUsage | null> {
-    const files = USAGE_FILES_V2.map((f) => path.join(this.dir, f));
+    const files = USAGE_FILES_V2.map((f) => inDir(this.dir, f));
     return readThenRemove(files, this.paths, (read) => readUsageV2(this.dir, read), () => this.kill(), this.#takeFds());
   }
 
@@ -275,9 +276,9 @@ export function createManagerV2(layout: LayoutV2, parent: string | null): Cgroup
    */
   const making = (limits: CgroupLimits, ahead: boolean): { leaf: string; steps: CgroupStep[] } => {
     checkLimits(limits);
-    const leaf = path.join(dir, nextSandboxName());
+    const leaf = inDir(dir, nextSandboxName());
     const steps: CgroupStep[] = [{ kind: 'mkdir', path: leaf }, ...limitStepsV2(leaf, limits), { kind: 'open', path: leaf }];
-    if (ahead) steps.push({ kind: 'open-w', path: path.join(leaf, 'cgroup.procs') });
+    if (ahead) steps.push({ kind: 'open-w', path: inDir(leaf, 'cgroup.procs') });
     return { leaf, steps };
   };
 

@@ -11,7 +11,7 @@ const many = Number(process.argv[2] ?? 200);
 
 function sandboxCgroups() {
   const found = cgroupManager({});
-  if (found.manager === null) return { mode: null, reason: found.reason, count: 0 };
+  if (found.manager === null) return { mode: null, reason: found.reason, count: 0, files: cgroupFileFds() };
   let count = 0;
   for (const parent of found.manager.parents) {
     for (const name of fs.readdirSync(parent)) {

@@ -16,6 +16,10 @@ for (let i = 0; i < 10; i++) {
   const r = await warm.run(['sh', '-c', 'echo out; echo err >&2']);
   if (r.stdout.toString() === 'out\\n' && r.stderr.toString() === 'err\\n') ok++;
 }
+// With a limit: as root, each run's cgroup removed by the addon's lane (csrc/lane.h), a thread of
+// the worker's own that must end with the worker.
+const limited = new Sandbox({ pids: 64 });
+for (let i = 0; i < 5; i++) if ((await limited.run(['true'])).outcome === 'ok') ok++;
 const oneShot = new Sandbox().spawn(['sleep', '30']);
 const warmRun = new Sandbox({ pool: 1 });
 await warmRun.warm();
@@ -33,6 +37,14 @@ const alive = reports.flatMap((r) => r.pids).filter((pid) => {
     return false;
   }
 });
+// The ended workers' lanes: none of their threads is left (the main thread has used no cgroup).
+const lanes = fs.readdirSync('/proc/self/task').filter((t) => {
+  try {
+    return fs.readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim() === 'sandbox-lane';
+  } catch {
+    return false;
+  }
+}).length;
 // The main thread's sandboxes still work after its workers' ended.
 const after = await new Sandbox().run(['echo', 'main']);
 // Their state letter (Z: killed but not reaped, a zombie until the process exits).
@@ -43,4 +55,4 @@ const states = alive.map((pid) => {
     return 'gone';
   }
 });
-console.log(JSON.stringify({ ok: reports.map((r) => r.ok), exitCodes, alive, states, main: after.stdout.toString() }));
+console.log(JSON.stringify({ ok: reports.map((r) => r.ok), exitCodes, alive, states, lanes, main: after.stdout.toString() }));

@@ -140,8 +140,9 @@ test('sandboxes in worker threads: they run, and a worker terminated with sandbo
   const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('exit', (c, s) => resolve([c, s])));
   t.is(signal, null, stderr);
   t.is(code, 0, stderr);
-  const report = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { ok: number[]; alive: number[]; states: string[]; main: string };
-  t.deepEqual(report.ok, [10, 10], 'the runs in each worker');
+  const report = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { ok: number[]; alive: number[]; states: string[]; lanes: number; main: string };
+  t.deepEqual(report.ok, [15, 15], 'the runs in each worker');
+  t.is(report.lanes, 0, "the ended workers' lane threads are gone");
   t.deepEqual(report.alive, [], `the sandboxes of the ended workers are gone, not left running or as zombies: ${report.states.join(' ')}`);
   t.is(report.main, 'main\n', 'the main thread runs sandboxes after its workers ended');
 });

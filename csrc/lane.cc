@@ -1,0 +1,170 @@
+// The lane: one thread per environment running LaneJobs in order (lane.h says why not libuv's pool).
+#include "lane.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <mutex>
+#include <vector>
+
+#include "fd_watch.h"
+
+namespace {
+
+// Jobs handed over and not yet done. Far below what either pipe holds (64 KiB: 8,192 pointers),
+// so the lane never waits to hand a job back, and the loop's thread never waits to hand one over.
+constexpr size_t kMaxPending = 1024;
+
+struct Lane {
+  napi_env env;
+  int req_w = -1, req_r = -1;    // jobs to run: the loop's thread writes, the lane reads
+  int done_w = -1, done_r = -1;  // jobs run: the lane writes, the loop's thread reads
+  pthread_t thread;
+  FdWatch *watch = nullptr;
+  size_t pending = 0;
+  std::atomic<bool> stopping{false};
+};
+
+std::vector<Lane *> g_lanes;
+std::mutex g_lanes_lock;
+
+// Whole pointers only: every write is one pointer, which a pipe takes atomically (< PIPE_BUF).
+bool write_ptr(int fd, LaneJob *job) {
+  ssize_t n;
+  do n = write(fd, &job, sizeof job);
+  while (n < 0 && errno == EINTR);
+  return n == (ssize_t)sizeof job;
+}
+
+void *lane_main(void *arg) {
+  Lane *l = (Lane *)arg;
+  for (;;) {
+    LaneJob *job;
+    ssize_t n = read(l->req_r, &job, sizeof job);
+    if (n < 0 && errno == EINTR) continue;
+    if (n != (ssize_t)sizeof job) break;  // EOF: the environment is ending
+    // Once the environment ends, jobs are passed back unrun (their JS is gone): a cgroup made
+    // now would be nobody's.
+    if (!l->stopping.load()) job->run();
+    write_ptr(l->done_w, job);
+  }
+  close(l->req_r);
+  close(l->done_w);
+  return nullptr;
+}
+
+// Jobs run: each done(), then freed. A callback may hand over new jobs meanwhile.
+void on_done(void *data) {
+  Lane *l = (Lane *)data;
+  for (;;) {
+    LaneJob *jobs[32];
+    ssize_t n = read(l->done_r, jobs, sizeof jobs);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    for (size_t i = 0; i < (size_t)n / sizeof jobs[0]; i++) {
+      l->pending--;
+      jobs[i]->done(l->env);
+      delete jobs[i];
+    }
+  }
+  keep_alive(l->watch, l->pending > 0);
+}
+
+// The environment ends (fd_watch's teardown; the watch is freed after this): the lane's thread
+// passes back what is left unrun and exits; the jobs are freed here, on the environment's thread,
+// calling no JS.
+void on_gone(void *data) {
+  Lane *l = (Lane *)data;
+  l->stopping.store(true);
+  close(l->req_w);
+  pthread_join(l->thread, nullptr);
+  for (;;) {
+    LaneJob *job;
+    ssize_t n = read(l->done_r, &job, sizeof job);
+    if (n < 0 && errno == EINTR) continue;
+    if (n != (ssize_t)sizeof job) break;
+    delete job;
+  }
+  close(l->done_r);
+  {
+    std::lock_guard<std::mutex> hold(g_lanes_lock);
+    for (auto it = g_lanes.begin(); it != g_lanes.end(); ++it) {
+      if (*it == l) {
+        g_lanes.erase(it);
+        break;
+      }
+    }
+  }
+  delete l;
+}
+
+Lane *make_lane(napi_env env) {
+  int req[2], done[2];
+  if (pipe2(req, O_CLOEXEC) < 0) return nullptr;
+  if (pipe2(done, O_CLOEXEC) < 0) {
+    int e = errno;
+    close(req[0]);
+    close(req[1]);
+    errno = e;
+    return nullptr;
+  }
+  Lane *l = new Lane();
+  l->env = env;
+  l->req_r = req[0];
+  l->req_w = req[1];
+  l->done_r = done[0];
+  l->done_w = done[1];
+  fcntl(l->done_r, F_SETFL, O_NONBLOCK);
+  auto undo = [&](int e) {
+    close(req[0]);
+    close(req[1]);
+    close(done[0]);
+    close(done[1]);
+    delete l;
+    errno = e;
+    return (Lane *)nullptr;
+  };
+  l->watch = watch_fd(env, l->done_r, on_done, l, false, on_gone);
+  if (l->watch == nullptr) return undo(errno);
+  // Every signal blocked in the lane: they stay Node's threads' to take.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  int e = pthread_create(&l->thread, nullptr, lane_main, l);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (e != 0) {
+    unwatch_fd(l->watch);
+    return undo(e);
+  }
+  pthread_setname_np(l->thread, "sandbox-lane");
+  return l;
+}
+
+}  // namespace
+
+bool lane_submit(napi_env env, LaneJob *job) {
+  Lane *l = nullptr;
+  {
+    std::lock_guard<std::mutex> hold(g_lanes_lock);
+    for (Lane *x : g_lanes)
+      if (x->env == env) l = x;
+  }
+  if (l == nullptr) {
+    // Made on the environment's own thread, so no other call can make one for it meanwhile.
+    l = make_lane(env);
+    if (l == nullptr) return false;
+    std::lock_guard<std::mutex> hold(g_lanes_lock);
+    g_lanes.push_back(l);
+  }
+  if (l->pending >= kMaxPending) {
+    errno = EAGAIN;
+    return false;
+  }
+  if (!write_ptr(l->req_w, job)) return false;
+  if (l->pending++ == 0) keep_alive(l->watch, true);
+  return true;
+}

@@ -1,0 +1,25 @@
+// A thread of the addon's own per environment (the lane) for short blocking jobs the event loop's
+// thread must not wait through: cgroup makings and removals (cgroupfs.cc). Jobs are handed over
+// and back as pointers through two pipes, the way back watched on the loop (fd_watch.h).
+//
+// Why not libuv's thread pool: queueing work there signals a condition variable, and glibc's
+// pthread_cond_signal waits (a futex) for a pool thread that was woken earlier to leave the old
+// wait group. With the CPUs busy running sandboxes that thread may not get a CPU for milliseconds,
+// and the event loop's thread waits with it: at 4 callers on warm sandboxes with limits, `perf
+// trace` showed the loop's thread in futex waits on libuv's `cond` of 0.3-2 ms, ~80 in 4 s. A
+// pipe write waits for no other thread.
+#pragma once
+#include <node_api.h>
+
+struct LaneJob {
+  virtual ~LaneJob() = default;
+  // On the lane's thread: no JS, no N-API.
+  virtual void run() = 0;
+  // On the event loop's thread, outside any HandleScope, once run() is done; the job is deleted after.
+  virtual void done(napi_env env) = 0;
+};
+
+// Hands `job` to the environment's lane (made at the first call): true, and the lane owns it (it
+// is deleted after done(), or unrun when the environment ends first); false (nothing taken, errno
+// set) when no lane can be had or too many jobs wait: the caller runs it another way.
+bool lane_submit(napi_env env, LaneJob *job);

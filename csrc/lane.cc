@@ -3,9 +3,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include <atomic>
 #include <mutex>
@@ -23,7 +24,9 @@ struct Lane {
   napi_env env;
   int req_w = -1, req_r = -1;    // jobs to run: the loop's thread writes, the lane reads
   int done_w = -1, done_r = -1;  // jobs run: the lane writes, the loop's thread reads
-  pthread_t thread;
+  // libuv's threads (exported by Node), as csrc/netns.cc: pthread_create's glibc 2.34 symbol
+  // version would break the prebuilt addon on older glibc (.ci/prebuild.sh checks for 2.28).
+  uv_thread_t thread;
   FdWatch *watch = nullptr;
   size_t pending = 0;
   std::atomic<bool> stopping{false};
@@ -40,8 +43,13 @@ bool write_ptr(int fd, LaneJob *job) {
   return n == (ssize_t)sizeof job;
 }
 
-void *lane_main(void *arg) {
+void lane_main(void *arg) {
   Lane *l = (Lane *)arg;
+  // Every signal blocked (sigprocmask acts on the calling thread): they stay Node's threads' to take.
+  sigset_t all;
+  sigfillset(&all);
+  sigprocmask(SIG_SETMASK, &all, nullptr);
+  prctl(PR_SET_NAME, "sandbox-lane");
   for (;;) {
     LaneJob *job;
     ssize_t n = read(l->req_r, &job, sizeof job);
@@ -54,7 +62,6 @@ void *lane_main(void *arg) {
   }
   close(l->req_r);
   close(l->done_w);
-  return nullptr;
 }
 
 // Jobs run: each done(), then freed. A callback may hand over new jobs meanwhile.
@@ -81,7 +88,7 @@ void on_gone(void *data) {
   Lane *l = (Lane *)data;
   l->stopping.store(true);
   close(l->req_w);
-  pthread_join(l->thread, nullptr);
+  uv_thread_join(&l->thread);
   for (;;) {
     LaneJob *job;
     ssize_t n = read(l->done_r, &job, sizeof job);
@@ -130,17 +137,10 @@ Lane *make_lane(napi_env env) {
   };
   l->watch = watch_fd(env, l->done_r, on_done, l, false, on_gone);
   if (l->watch == nullptr) return undo(errno);
-  // Every signal blocked in the lane: they stay Node's threads' to take.
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  int e = pthread_create(&l->thread, nullptr, lane_main, l);
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  if (e != 0) {
+  if (int e = uv_thread_create(&l->thread, lane_main, l); e != 0) {
     unwatch_fd(l->watch);
-    return undo(e);
+    return undo(-e);
   }
-  pthread_setname_np(l->thread, "sandbox-lane");
   return l;
 }
 

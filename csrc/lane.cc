@@ -16,8 +16,9 @@
 
 namespace {
 
-// Jobs handed over and not yet done. Far below what either pipe holds (64 KiB: 8,192 pointers),
-// so the lane never waits to hand a job back, and the loop's thread never waits to hand one over.
+// Jobs handed over and not yet done, at most: never more than either pipe holds (usually 64 KiB,
+// 8,192 pointers; one page when the user is over fs/pipe-user-pages-soft), so the lane never waits
+// to hand a job back. The loop's thread writes without blocking: a full pipe refuses the job.
 constexpr size_t kMaxPending = 1024;
 
 struct Lane {
@@ -29,6 +30,7 @@ struct Lane {
   uv_thread_t thread;
   FdWatch *watch = nullptr;
   size_t pending = 0;
+  size_t max_pending = kMaxPending;
   std::atomic<bool> stopping{false};
 };
 
@@ -126,6 +128,12 @@ Lane *make_lane(napi_env env) {
   l->done_r = done[0];
   l->done_w = done[1];
   fcntl(l->done_r, F_SETFL, O_NONBLOCK);
+  fcntl(l->req_w, F_SETFL, O_NONBLOCK);
+  int req_size = fcntl(l->req_w, F_GETPIPE_SZ), done_size = fcntl(l->done_w, F_GETPIPE_SZ);
+  if (req_size > 0 && done_size > 0) {
+    size_t fits = (size_t)(req_size < done_size ? req_size : done_size) / sizeof(LaneJob *);
+    if (fits < l->max_pending) l->max_pending = fits;
+  }
   auto undo = [&](int e) {
     close(req[0]);
     close(req[1]);
@@ -160,7 +168,7 @@ bool lane_submit(napi_env env, LaneJob *job) {
     std::lock_guard<std::mutex> hold(g_lanes_lock);
     g_lanes.push_back(l);
   }
-  if (l->pending >= kMaxPending) {
+  if (l->pending >= l->max_pending) {
     errno = EAGAIN;
     return false;
   }

@@ -21,7 +21,7 @@ import {
 import { nextSandboxName, ownerAlive, processStartTime, SANDBOX_NAME, SUPERVISOR_NAME } from '../../lib/cgroup/stale.js';
 import { readCpuUsageUsV1, readCpuV1, readMemoryV1, readUsageV1, writeLimitsV1 } from '../../lib/cgroup/v1.js';
 import { commonAncestor, readCpuUsageUsV2, readUsageV2, USAGE_FILES_V2, writeLimitsV2 } from '../../lib/cgroup/v2.js';
-import { closeSteps, makeLater, makeNow, readThenRemove, runStepsHere, stepsError, type CgroupStep } from '../../lib/cgroup/steps.js';
+import { closeSteps, makeLater, makeNow, readThenRemove, runStepsAsync, runStepsHere, stepsError, type CgroupStep } from '../../lib/cgroup/steps.js';
 
 const MiB = 1 << 20;
 
@@ -210,7 +210,7 @@ function makingOf(last: CgroupStep): { parent: string; leaf: string; steps: Cgro
 
 for (const [how, make] of [
   ['on this thread', async (steps: CgroupStep[]) => makeNow(steps)],
-  ['on the thread pool', makeLater],
+  ["on the addon's lane", makeLater],
   [
     'through node:fs (no addon)',
     async (steps: CgroupStep[]) => {
@@ -268,6 +268,19 @@ for (const [how, make] of [
     t.false(fs.existsSync(other), 'the directory made is removed again (and the open before it closed)');
   });
 }
+
+test("steps handed over all at once: more than the addon's lane takes go to libuv's pool, every job answers in full", async (t) => {
+  const dir = fakeCgroup({ 'pids.max': 'max\n' });
+  const jobs = Array.from({ length: 3000 }, (_, i) =>
+    runStepsAsync([
+      { kind: 'read', path: path.join(dir, 'pids.max') },
+      { kind: 'read', path: path.join(dir, `absent-${i}`) },
+    ]),
+  );
+  const results = await Promise.all(jobs);
+  t.is(results.length, 3000);
+  t.true(results.every((r) => r[0] === 'max\n' && r[1] === -os.constants.errno.ENOENT));
+});
 
 test('readThenRemove reads the figures, then removes the directories (absent files read as null)', async (t) => {
   // The figures beside the directory removed (a real cgroup's files go with it; a test's would keep it busy).

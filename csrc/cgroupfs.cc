@@ -93,13 +93,14 @@ Napi::Value WriteSmallFile(const Napi::CallbackInfo &info) {
 //   "read"   the file's text is the result;     "open-w" O_WRONLY (a file init joins), the fd;
 //   "close"  close(2) of the fd given as text (one an "open-w" gave).
 // Results, one per step: 0 (or the fd, or the text), -errno when the step's first call failed
-// (mkdir, open, rmdir, read), +errno when the kernel refused a written value. A failed mkdir, write or open ends the
-// list and undoes it (fds closed, directories made removed, newest first); later steps get no
-// result (null). Reads, closes and rmdirs never end the list: a run's last figures are read, then its cgroup
-// removed, in one job.
-// Used on the caller's thread (cgroupSteps) and as one job on the addon's own thread (cgroupStepsAsync,
-// lane.h; libuv's thread pool when it cannot be had), which keeps a cgroup's mkdirs and writes (~0.3 ms of kernel work per run with limits on cgroup v1) off
-// the event loop's thread. The policy (which files, what an error says) is lib/cgroup/steps.ts's.
+// (mkdir, open, rmdir, read, close), +errno when the kernel refused a written value. A failed
+// mkdir, write or open ends the list and undoes it (fds closed, directories made removed, newest
+// first); later steps get no result (null). Reads, closes and rmdirs never end the list: a run's
+// last figures are read, then its cgroup removed, in one job.
+// Used on the caller's thread (cgroupSteps) and as one job on the addon's own thread
+// (cgroupStepsAsync, lane.h; libuv's thread pool when that cannot be had), which keeps a cgroup's
+// mkdirs and writes (~0.3 ms of kernel work per run with limits on cgroup v1) off the event loop's
+// thread. The policy (which files, what an error says) is lib/cgroup/steps.ts's.
 namespace {
 
 constexpr int32_t kNotRun = INT32_MIN;

@@ -354,7 +354,7 @@ export class Sandbox {
       abortSignal?.removeEventListener('abort', onAbort);
       let usage = null;
       if (cgroup !== null) {
-        // Read and removed in one job on the thread pool. No kill() here: init has been reaped, and
+        // Read and removed in one job on the addon's lane. No kill() here: init has been reaped, and
         // with it everything in its pid namespace, which is everything in the cgroup; a removal
         // that finds tasks there (EBUSY) still kills them.
         usage = await cgroup.end();

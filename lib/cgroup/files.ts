@@ -28,7 +28,6 @@ export function errnoError(errno: number, syscall: string, file: string): NodeJS
   return Object.assign(new Error(`${code}: ${text}, ${syscall} '${file}'`), { code, errno: -errno, syscall, path: file });
 }
 
-/** One write(2); throws as node:fs does, with syscall 'open' or 'write' saying which step failed. */
 /**
  * `dir`/`name`: a cgroup directory (absolute, normalized: as detect.ts gives them) and one name in it.
  * Not path.join, whose normalizing was ~10% of the event loop's thread per run with limits (a run's
@@ -38,6 +37,7 @@ export function inDir(dir: string, name: string): string {
   return `${dir}/${name}`;
 }
 
+/** One write(2); throws as node:fs does, with syscall 'open' or 'write' saying which step failed. */
 export function writeText(file: string, value: string): void {
   const io = fastIo();
   if (io !== null) {

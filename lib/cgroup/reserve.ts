@@ -2,7 +2,7 @@
 //
 // Making a run's cgroup is the largest part of what a run with limits costs the event loop's
 // thread: on cgroup v1 a mkdir per hierarchy (a new memory, pids, cpu cgroup in the kernel) and five
-// writes, ~0.3 ms. A reserve keeps a few made, limits written, by one job on the thread pool per
+// writes, ~0.3 ms. A reserve keeps a few made, limits written, by one job on the addon's own thread (csrc/lane.h) per
 // cgroup (./steps.ts): a run takes one and the next is made while it runs. Each run still gets a
 // new cgroup of its own (counters at zero, nothing charged to it yet); only the moment of its
 // making moves. Empty cgroups wait in the reserve: they hold no task and count nothing.

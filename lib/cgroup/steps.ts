@@ -1,5 +1,6 @@
 // A cgroup's making (mkdir, limit writes, fds) or removal as one list of steps, run by the addon
-// (csrc/cgroupfs.cc) on the caller's thread or as one job on the thread pool. The same list either
+// (csrc/cgroupfs.cc) on the caller's thread or as one job on the addon's own thread (its lane,
+// csrc/lane.h). The same list either
 // way, so a cgroup made ahead of its run (./reserve.ts) is made exactly as one made at launch, and
 // a failure says the same thing: which file, which directory, the cause.
 import fs from 'node:fs';
@@ -51,7 +52,7 @@ export function runSteps(steps: CgroupStep[]): StepResults {
   return io === null ? runStepsHere(steps) : io.cgroupSteps(flat(steps));
 }
 
-/** Runs the steps as one job on the thread pool. */
+/** Runs the steps as one job on the addon's lane (its own thread; libuv's pool without it). */
 export function runStepsAsync(steps: CgroupStep[]): Promise<StepResults> {
   const io = fastIo();
   if (io === null) return Promise.resolve().then(() => runStepsHere(steps));
@@ -143,7 +144,7 @@ export function makeNow(steps: CgroupStep[]): StepResults {
   return results;
 }
 
-/** Runs a making on the thread pool; rejects with the first failure (nothing of it is left then). */
+/** Runs a making on the addon's lane; rejects with the first failure (nothing of it is left then). */
 export async function makeLater(steps: CgroupStep[]): Promise<StepResults> {
   const results = await runStepsAsync(steps);
   const err = stepsError(steps, results);
@@ -159,7 +160,7 @@ export async function makeLater(steps: CgroupStep[]): Promise<StepResults> {
 export async function removeCgroupDirs(dirs: string[], killTasks: () => void, closeFds: number[] = []): Promise<void> {
   const delays = [2, 5, 10, 20, 40, 80, 160, 250, 500, 500, 500, 500];
   // Usually leaves with no task left: one rmdir each, no listing (a readdir of a cgroup directory
-  // is ~17 µs, four per run), all in one job on the thread pool: removing a memory cgroup takes
+  // is ~17 µs, four per run), all in one job on the addon's lane: removing a memory cgroup takes
   // ~0.1 ms of the kernel's time, which the event loop need not wait through. Anything else
   // (EBUSY: tasks or child cgroups) takes the walk below.
   const removed = (await runStepsAsync([...closeSteps(closeFds), ...dirs.map((dir): CgroupStep => ({ kind: 'rmdir', path: dir }))])).slice(closeFds.length);
@@ -185,7 +186,7 @@ export async function removeCgroupDirs(dirs: string[], killTasks: () => void, cl
 }
 
 /**
- * A run's end in one thread-pool job: its cgroup's last figures read (`files`, each optional), its
+ * A run's end in one job on the addon's lane: its cgroup's last figures read (`files`, each optional), its
  * fds closed (`closeFds`), then its directories removed (`dirs`, deepest first); `parse` makes the
  * usage of what was read (null when it cannot). A directory still there (EBUSY) goes through
  * removeCgroupDirs() with `kill`.

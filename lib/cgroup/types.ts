@@ -45,7 +45,7 @@ export interface SandboxCgroup {
   readonly procsFiles: string[];
   /**
    * What init (or a warm run's command) joins by writing "0": procsFiles, or fds of them opened with
-   * the cgroup when it was made ahead on the thread pool (createLater). The fds are the cgroup's:
+   * the cgroup when it was made ahead on the addon's lane (createLater). The fds are the cgroup's:
    * end(), destroy() and destroyNow() close them.
    */
   readonly join: (string | number)[];
@@ -61,7 +61,7 @@ export interface SandboxCgroup {
   destroy(): Promise<void>;
   /**
    * After the run (everything in it has exited): its last figures read and its directories removed,
-   * in one job on the thread pool; null when the figures could not be read.
+   * in one job on the addon's lane (csrc/lane.h); null when the figures could not be read.
    */
   end(): Promise<CgroupUsage | null>;
   /** A cgroup nothing ever ran in: close the fd and remove the directories on this thread, errors ignored (at exit). */
@@ -77,7 +77,7 @@ export interface CgroupManager {
   /** mkdir + a few writes; throws SandboxError (stage 'cgroup') naming the file and the cause. */
   create(limits: CgroupLimits): SandboxCgroup;
   /**
-   * The same made on the thread pool (./reserve.ts: cgroups made ahead of their runs), with the
+   * The same made on the addon's lane (./reserve.ts: cgroups made ahead of their runs), with the
    * files init joins by already open (`join`): opening a cgroup file waits on the kernel's locks of
    * the cgroup tree while other cgroups are made and removed, which the event loop's thread need not.
    */

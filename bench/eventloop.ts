@@ -55,12 +55,12 @@ async function idleDelay(seconds: number): Promise<Delay> {
 
 /**
  * Event-loop delay of this process, which launches nothing, while another process (load-driver.js)
- * runs up to `n` runs from CALLERS callers on warm sandboxes: the delay the same load puts on any
+ * runs up to `n` runs from `callers` callers on warm sandboxes: the delay the same load puts on any
  * loop of this machine. What a series here shows beyond it is this process's own work.
  */
-async function delayUnderLoad(n: number, seconds: number, limits: boolean): Promise<Delay> {
+async function delayUnderLoad(n: number, seconds: number, limits: boolean, callers = CALLERS): Promise<Delay> {
   const driver = fileURLToPath(new URL('./load-driver.js', import.meta.url));
-  const args = [driver, String(CALLERS), String(n), seconds.toFixed(1), ...(limits ? ['limits'] : [])];
+  const args = [driver, String(callers), String(n), seconds.toFixed(1), ...(limits ? ['limits'] : [])];
   const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   const exited = new Promise<number | null>((r) => child.once('exit', r));
   const lines = createInterface({ input: child.stdout! });
@@ -158,6 +158,8 @@ export async function eventloop(o: BenchOptions): Promise<Row[]> {
   const idle = await idleDelay(Math.min(2, share2 / 1000));
   const floor = await delayUnderLoad(n, share2 / 1000, false);
   const floorLim = await delayUnderLoad(n, share2 / 1000, true);
+  const floor1 = await delayUnderLoad(n, share2 / 1000, false, 1);
+  const floorLim1 = await delayUnderLoad(n, share2 / 1000, true, 1);
   note(`eventloop: ${base.runs}/${sbx.runs}/${lim.runs} runs (spawn/defaults/limits)`);
   const m = Math.max(20, Math.min(200, Math.floor(sbx.runs / 4)));
   const syncPlain = await syncLaunch(plain, m, true);
@@ -199,6 +201,13 @@ export async function eventloop(o: BenchOptions): Promise<Row[]> {
       `${ms(floorLim.p99)} / ${ms(floorLim.max)} (${floorLim.runs} runs there)`,
       `the same here ${ms(wrmLim.p99)} / ${ms(wrmLim.max)}`,
       ratio(wrmLim.p99, floorLim.p99),
+      '',
+    ),
+    row(
+      'diag: the same floors at 1 caller, warm sandboxes / with limits',
+      `${ms(floor1.p99)} / ${ms(floorLim1.p99)} (${floor1.runs} / ${floorLim1.runs} runs there)`,
+      `the same here ${ms(wrm1.p99)} / ${ms(wrmLim1.p99)}`,
+      ratio(wrmLim1.p99, floorLim1.p99),
       '',
     ),
     row(`diag: spawn() holds the caller's thread p50/p99, stdout+stderr pipes (n=${m})`, `${ms(percentile(syncPlain, 50))} / ${ms(percentile(syncPlain, 99))}`, `no pipes ${ms(percentile(syncQuiet, 50))} / ${ms(percentile(syncQuiet, 99))}`, ratio(percentile(syncPlain, 50), percentile(syncQuiet, 50)), ''),

@@ -83,6 +83,11 @@ async function delayUnderLoad(n: number, seconds: number, limits: boolean, calle
   }
 }
 
+/** A floor (delayUnderLoad) beside the same series measured here. */
+function floorRow(figure: string, floor: Delay, here: Delay): Row {
+  return row(figure, `${ms(floor.p99)} / ${ms(floor.max)} (${floor.runs} runs there)`, `the same here ${ms(here.p99)} / ${ms(here.max)}`, ratio(here.p99, floor.p99), '');
+}
+
 /** Synchronous time of sandbox.spawn() (it returns once the sandbox is cloned and released). */
 async function syncLaunch(s: Sandbox, n: number, pipes: boolean): Promise<number[]> {
   const out: number[] = [];
@@ -189,20 +194,8 @@ export async function eventloop(o: BenchOptions): Promise<Row[]> {
       '',
     ),
     row('diag: event-loop delay p99 / max of this loop idle (no runs anywhere)', `${ms(idle.p99)} / ${ms(idle.max)} (${idle.samples} timer samples)`, '', '', ''),
-    row(
-      `diag: event-loop delay p99 / max of a loop that launches nothing, while another process runs ${CALLERS} callers on warm sandboxes`,
-      `${ms(floor.p99)} / ${ms(floor.max)} (${floor.runs} runs there)`,
-      `the same here ${ms(wrm.p99)} / ${ms(wrm.max)}`,
-      ratio(wrm.p99, floor.p99),
-      '',
-    ),
-    row(
-      'diag: the same, warm sandboxes with limits',
-      `${ms(floorLim.p99)} / ${ms(floorLim.max)} (${floorLim.runs} runs there)`,
-      `the same here ${ms(wrmLim.p99)} / ${ms(wrmLim.max)}`,
-      ratio(wrmLim.p99, floorLim.p99),
-      '',
-    ),
+    floorRow(`diag: event-loop delay p99 / max of a loop that launches nothing, while another process runs ${CALLERS} callers on warm sandboxes`, floor, wrm),
+    floorRow('diag: the same, warm sandboxes with limits', floorLim, wrmLim),
     row(
       'diag: the same floors at 1 caller, warm sandboxes / with limits',
       `${ms(floor1.p99)} / ${ms(floorLim1.p99)} (${floor1.runs} / ${floorLim1.runs} runs there)`,

@@ -191,34 +191,20 @@ Napi::Value results_to_js(Napi::Env env, const std::vector<Step> &steps, const s
   return out;
 }
 
-// The same on the addon's lane (lane.h), which the event loop's thread hands jobs to without
-// waiting on any other thread.
-class LaneStepsJob : public LaneJob {
+// A list of steps as a job for the addon's lane (lane.h), which the event loop's thread hands jobs
+// to without waiting on any other thread.
+class StepsJob : public LaneJob {
  public:
-  LaneStepsJob(Napi::Function cb, std::vector<Step> steps) : cb_(Napi::Persistent(cb)), steps_(std::move(steps)) {}
+  StepsJob(Napi::Function cb, std::vector<Step> steps) : cb_(Napi::Persistent(cb)), steps_(std::move(steps)) {}
   void run() override { results_ = run_steps(steps_); }
   void done(napi_env env) override {
     Napi::Env e(env);
     Napi::HandleScope scope(e);
     call_js(e, cb_, {results_to_js(e, steps_, results_)});
   }
-  // Handed back when lane_submit refuses the job.
-  Napi::Function callback() { return cb_.Value(); }
-  std::vector<Step> &steps() { return steps_; }
 
  private:
   Napi::FunctionReference cb_;
-  std::vector<Step> steps_;
-  std::vector<Result> results_;
-};
-
-class StepsJob : public Napi::AsyncWorker {
- public:
-  StepsJob(Napi::Function cb, std::vector<Step> steps) : Napi::AsyncWorker(cb), steps_(std::move(steps)) {}
-  void Execute() override { results_ = run_steps(steps_); }
-  void OnOK() override { Callback().Call({results_to_js(Env(), steps_, results_)}); }
-
- private:
   std::vector<Step> steps_;
   std::vector<Result> results_;
 };
@@ -244,11 +230,7 @@ Napi::Value CgroupStepsAsync(const Napi::CallbackInfo &info) {
     Napi::TypeError::New(env, "Expected (steps: string, done: function) for cgroupStepsAsync").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  LaneStepsJob *job = new LaneStepsJob(info[1].As<Napi::Function>(), std::move(steps));
-  if (lane_submit(env, job)) return env.Undefined();
-  // No lane (no thread or pipe to be had): libuv's thread pool.
-  (new StepsJob(job->callback(), std::move(job->steps())))->Queue();
-  delete job;
+  lane_run(env, new StepsJob(info[1].As<Napi::Function>(), std::move(steps)));
   return env.Undefined();
 }
 

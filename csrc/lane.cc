@@ -152,8 +152,6 @@ Lane *make_lane(napi_env env) {
   return l;
 }
 
-}  // namespace
-
 bool lane_submit(napi_env env, LaneJob *job) {
   Lane *l = nullptr;
   {
@@ -175,4 +173,43 @@ bool lane_submit(napi_env env, LaneJob *job) {
   if (!write_ptr(l->req_w, job)) return false;
   if (l->pending++ == 0) keep_alive(l->watch, true);
   return true;
+}
+
+// A job on libuv's pool: its queueing may wait as lane.h says, which beats not running it.
+struct PoolJob {
+  LaneJob *job;
+  napi_async_work work = nullptr;
+};
+
+bool pool_submit(napi_env env, LaneJob *job) {
+  PoolJob *p = new PoolJob{job};
+  napi_value name;
+  auto execute = [](napi_env, void *data) { ((PoolJob *)data)->job->run(); };
+  auto complete = [](napi_env env, napi_status status, void *data) {
+    PoolJob *p = (PoolJob *)data;
+    if (status == napi_ok) p->job->done(env);
+    delete p->job;
+    napi_delete_async_work(env, p->work);
+    delete p;
+  };
+  if (napi_create_string_utf8(env, "sandbox:lane", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_async_work(env, nullptr, name, execute, complete, p, &p->work) != napi_ok) {
+    delete p;
+    return false;
+  }
+  if (napi_queue_async_work(env, p->work) != napi_ok) {
+    napi_delete_async_work(env, p->work);
+    delete p;
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void lane_run(napi_env env, LaneJob *job) {
+  if (lane_submit(env, job) || pool_submit(env, job)) return;
+  job->run();
+  job->done(env);
+  delete job;
 }

@@ -19,7 +19,7 @@ struct LaneJob {
   virtual void done(napi_env env) = 0;
 };
 
-// Hands `job` to the environment's lane (made at the first call): true, and the lane owns it (it
-// is deleted after done(), or unrun when the environment ends first); false (nothing taken, errno
-// set) when no lane can be had or too many jobs wait: the caller runs it another way.
-bool lane_submit(napi_env env, LaneJob *job);
+// Runs `job` and takes it (deleted after done(), or unrun when the environment ends first): on the
+// environment's lane (made at the first call); on libuv's thread pool when no lane can be had or it
+// holds as many jobs as its pipes do; on this thread, done() included, when not even that can be.
+void lane_run(napi_env env, LaneJob *job);

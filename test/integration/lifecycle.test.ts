@@ -1,7 +1,7 @@
 // Nothing a sandbox starts outlives it: daemons, zombies, a dead Node parent, an abort, a time
 // limit, and a hundred runs in parallel leave no process, fd or mount behind. Processes are
 // found on the host by a unique argv (`sleep 1234.<pid><random>`), so a survivor cannot hide.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
@@ -145,6 +145,29 @@ test('sandboxes in worker threads: they run, and a worker terminated with sandbo
   t.is(report.lanes, 0, "the ended workers' lane threads are gone");
   t.deepEqual(report.alive, [], `the sandboxes of the ended workers are gone, not left running or as zombies: ${report.states.join(' ')}`);
   t.is(report.main, 'main\n', 'the main thread runs sandboxes after its workers ended');
+});
+
+test('workers terminated mid-run, 50 rounds of 4: the process never aborts', async (t) => {
+  // Each round terminates workers while their runs end: the addon's exit callbacks then run in an
+  // environment that can no longer call into JS. Before they were made safe there, 2-6 of 10
+  // single rounds aborted the process (exit 134, "Error::ThrowAsJavaScriptException napi_throw").
+  const child = spawn(process.execPath, [join(root, 'test/helpers/worker-terminate.mjs'), '50', '4'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('exit', (c, s) => resolve([c, s])));
+  t.is(signal, null, stderr);
+  t.is(code, 0, stderr);
+  t.deepEqual(JSON.parse(stdout.trim().split('\n').pop() ?? '{}'), { rounds: 50, terminated: 200 });
+});
+
+test('a process that exits while its workers run sandboxes exits with its own status, 10 times of 10', async (t) => {
+  for (let i = 0; i < 10; i++) {
+    const r = spawnSync(process.execPath, [join(root, 'test/helpers/worker-terminate.mjs'), '1', '4', 'exit'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    t.is(r.signal, null, r.stderr);
+    t.is(r.status, 3, r.stderr);
+  }
 });
 
 test('an AbortSignal kills the sandbox: the run rejects with stage "aborted"', async (t) => {

@@ -1,4 +1,4 @@
-// Public option types of the Sandbox API. The CLI's long options in camelCase (CONTRACT.md).
+// Public option types of the Sandbox API. The CLI's long options in camelCase (docs/api.md).
 import type { Readable, Writable } from 'node:stream';
 
 /** A bind mount: `src` on the host appears at `dst` inside; read-only unless `rw`. */
@@ -58,7 +58,7 @@ export interface SandboxOptions {
   idMap?: 'single' | 'subordinate';
   /**
    * Keep this many warm sandboxes: built once (namespaces, filesystem) and reused run after run,
-   * reset in between (README "Warm sandboxes"). Runs beyond the idle ones build their own.
+   * reset in between (docs/api.md, "Warm sandboxes"). Runs beyond the idle ones build their own.
    * Default 0. Call `close()` when done.
    */
   pool?: number;

@@ -1,4 +1,4 @@
-// The program's fate as a RunResult. Precedence (CONTRACT.md, isolate's rule that limits are
+// The program's fate as a RunResult. Precedence (docs/result.md, isolate's rule that limits are
 // checked before the exit status): a limit the runner enforced, then kernel evidence (an OOM
 // kill recorded by the cgroup), then limits exceeded by the figures, then the wait status.
 import { constants } from 'node:os';

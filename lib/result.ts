@@ -1,4 +1,4 @@
-// RunResult: flat, JSON-ready, null rather than absent (CONTRACT.md).
+// RunResult: flat, JSON-ready, null rather than absent (docs/result.md).
 
 export type Outcome =
   | 'ok'
@@ -36,7 +36,7 @@ export interface RunResult {
   sysTimeMs: number;
   wallTimeMs: number;
   memoryPeakBytes: number;
-  /** Peak split where the kernel tells (cgroup memory.stat at the end); null otherwise. */
+  /** Memory split where the kernel tells (cgroup memory.stat: the largest sample while the command ran); null otherwise. */
   memoryAnonBytes: number | null;
   memoryFileBytes: number | null;
   enforcement: Enforcement;

@@ -1,6 +1,7 @@
 // The cgroup layer: one small interface, a v1 and a v2 implementation, the mode detected once.
-// The launcher (C++) gets SandboxCgroup.fd for clone3(CLONE_INTO_CGROUP), or writes the init's pid
-// to SandboxCgroup.procsFiles before releasing it, so no sandboxed code runs outside its cgroup.
+// The launcher (C++) gets SandboxCgroup.fd for clone3(CLONE_INTO_CGROUP), or opens SandboxCgroup.join
+// for init, which writes "0" (itself) to each before anything else, so no sandboxed code runs outside
+// its cgroup.
 import { SandboxError } from '../errors.js';
 import { currentLayout } from './detect.js';
 import type { CgroupManagerResult } from './types.js';

@@ -154,7 +154,7 @@ class SandboxCgroupV1 implements SandboxCgroup {
     this.paths = v1Paths(dirs);
     // `tasks`, not `cgroup.procs`: the init is single-threaded when it is moved, and moving one
     // thread skips the global threadgroup rwsem whose write side waits for an RCU grace period
-    // (4-10 ms per launch measured here; bench/README.md).
+    // (milliseconds per launch).
     this.procsFiles = this.paths.map((d) => inDir(d, 'tasks'));
     this.#fds = joinFds;
     this.join = joinFds.length > 0 ? joinFds : this.procsFiles;

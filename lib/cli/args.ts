@@ -1,4 +1,4 @@
-// `sandbox exec [OPTIONS] [--] COMMAND [ARG...]`: argv → SandboxOptions + RunOptions (CONTRACT.md).
+// `sandbox exec [OPTIONS] [--] COMMAND [ARG...]`: argv → SandboxOptions + RunOptions (docs/cli.md).
 // Pure apart from reading a --seccomp FILE and the caller's value of a bare `-e KEY`.
 import { readFileSync, statSync } from 'node:fs';
 import { posix, resolve } from 'node:path';

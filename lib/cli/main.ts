@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `sandbox` command. Exit statuses (CONTRACT.md): the command's own; 128+N for signal N; 125 when
+// The `sandbox` command. Exit statuses (docs/cli.md): the command's own; 128+N for signal N; 125 when
 // the sandbox could not be set up (one line on stderr, no stack trace); 126 not executable; 127 not found.
 // Only what `exec` needs is loaded up front; the Sandbox, help texts and `doctor` are imported lazily.
 import { closeSync, openSync, writeSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// The real `sandbox exec`, end to end: every exit status of CONTRACT.md and the report outputs.
+// The real `sandbox exec`, end to end: every exit status of docs/cli.md and the report outputs.
 // Runs dist/lib/sandbox-cli.cjs, the bundled `sandbox` bin, when built (npm test builds first), else
 // lib/cli/main.ts through tsx; SANDBOX_CLI=/path/to/cli.js overrides.
 import { spawn } from 'node:child_process';

@@ -10,7 +10,7 @@ import { describeFds, parentOf, processesWithArgv, settle, snapshot, text, uniqu
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const box = new Sandbox();
-// Time bounds stretch in an emulated guest of ../shared/vm (VM_GUEST=1): 20-25 times slower there.
+// Time bounds stretch in an emulated guest of test/vm/run.sh (VM_GUEST=1): 20-25 times slower there.
 const SLOWDOWN = process.env['VM_GUEST'] === '1' ? 25 : 1;
 
 test.serial('100 runs, 8 at a time, all correct; no fd, process or mount left behind', async (t) => {

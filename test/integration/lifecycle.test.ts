@@ -154,8 +154,8 @@ test('sandboxes in worker threads: they run, and a worker terminated with sandbo
 
 test('workers terminated mid-run, 50 rounds of 4: the process never aborts', async (t) => {
   // Each round terminates workers while their runs end: the addon's exit callbacks then run in an
-  // environment that can no longer call into JS. Before they were made safe there, 2-6 of 10
-  // single rounds aborted the process (exit 134, "Error::ThrowAsJavaScriptException napi_throw").
+  // environment that can no longer call into JS. A callback that is not safe there aborts the
+  // process in a few rounds of 10 (exit 134, "Error::ThrowAsJavaScriptException napi_throw").
   t.deepEqual(await lastJsonLine(t, 'test/helpers/worker-terminate.mjs', '50', '4'), { rounds: 50, terminated: 200 });
 });
 

@@ -1,9 +1,10 @@
 // A resolved configuration → the NativePlan the launcher executes. Everything the child needs
 // is decided here, before clone.
-import { MountOp, Namespace, type NativeMount, type NativePlan, type NativeRlimit } from './native-plan.js';
+import { MountFlag, MountOp, Namespace, type NativeMount, type NativePlan, type NativeRlimit } from './native-plan.js';
 import { directoryRootMount } from './rootfs/directory.js';
 import { hostPath } from './rootfs/host-path.js';
 import { hostViewMounts } from './rootfs/host-view.js';
+import { hostFileOf, rootfsIdentity } from './rootfs/identity.js';
 import type { ResolvedConfig } from './validate.js';
 
 /** Ids inside the sandbox: an ordinary user, so nothing inside is root even by name. */
@@ -22,14 +23,19 @@ export interface IdentityPlan {
   deferRelease: boolean;
 }
 
-export function identity(callerUid: number, callerGid: number, subordinate: boolean): IdentityPlan {
+/** The host ids the sandbox's ids map to: the caller's own; a root caller's choice (`user`) or nobody. */
+export function hostIdentity(callerUid: number, callerGid: number, user: { uid: number; gid: number } | null): { uid: number; gid: number } {
+  if (callerUid !== 0) return { uid: callerUid, gid: callerGid };
+  return user ?? { uid: ROOT_CALLER_HOST_ID, gid: ROOT_CALLER_HOST_ID };
+}
+
+export function identity(callerUid: number, callerGid: number, subordinate: boolean, user: { uid: number; gid: number } | null = null): IdentityPlan {
   const root = callerUid === 0;
   if (subordinate && !root) {
     // newuidmap/newgidmap write the maps after launch (lib/subids.ts).
     return { uidMap: '', gidMap: '', parentWritesMaps: true, deferRelease: true };
   }
-  const hostUid = root ? ROOT_CALLER_HOST_ID : callerUid;
-  const hostGid = root ? ROOT_CALLER_HOST_ID : callerGid;
+  const { uid: hostUid, gid: hostGid } = hostIdentity(callerUid, callerGid, user);
   return {
     uidMap: `${INSIDE_UID} ${hostUid} 1\n`,
     gidMap: `${INSIDE_GID} ${hostGid} 1\n`,
@@ -48,23 +54,51 @@ function mountList(cfg: ResolvedConfig): NativeMount[] {
   for (const b of cfg.binds) {
     user.push({ op: MountOp.bind, src: hostPath(b.src), dst: b.dst, data: '', flags: b.rw ? 0 : 1 });
   }
+  // On /dev/shm, which the /dev op makes: a tmpfs of its own, sized.
+  if (cfg.shmSize !== null) user.push({ op: MountOp.tmpfs, src: '', dst: '/dev/shm', data: `mode=1777,size=${cfg.shmSize}`, flags: 0 });
   const base: NativeMount[] = [
     { op: MountOp.proc, src: '', dst: '/proc', data: '', flags: 0 },
     { op: MountOp.dev, src: '', dst: '/dev', data: '', flags: 0 },
     { op: MountOp.tmpfs, src: '', dst: '/tmp', data: 'mode=1777', flags: 0 },
   ];
+  // A rootfs directory gets its identity files bound over its own (lib/rootfs/identity.ts).
+  const identityBinds: NativeMount[] =
+    cfg.rootfs === null
+      ? []
+      : rootfsIdentity(cfg.rootfs, INSIDE_UID, INSIDE_GID, cfg.hostname).map((f) => ({
+          op: MountOp.bind, src: hostFileOf(f.data), dst: f.dst, data: '', flags: MountFlag.readOnly,
+        }));
+  // Mount points the rootfs must have, or be overlaid to get; those in /dev are made by the /dev op.
+  const mountPoints = [...identityBinds, ...base, ...user].map((m) => m.dst).filter((d) => !d.startsWith('/dev/')).concat(cfg.cwd);
   const root =
     cfg.rootfs === null
       ? hostViewMounts(INSIDE_UID, INSIDE_GID, cfg.hostname, cfg.network)
-      : [directoryRootMount(hostPath(cfg.rootfs), [...base, ...user].map((m) => m.dst).concat(cfg.cwd))];
+      : [directoryRootMount(hostPath(cfg.rootfs), mountPoints), ...identityBinds];
   // The cwd must exist; on a tmpfs root it is made, elsewhere it must be in the rootfs or a mount.
   const cwd: NativeMount[] = cfg.rootfs === null && cfg.cwd !== '/' ? [{ op: MountOp.dir, src: '', dst: cfg.cwd, data: '', flags: 0 }] : [];
   // Read-only root last: mount points above were made while it was still writable.
   return [...root, ...base, ...user, ...cwd, { op: MountOp.remountRo, src: '', dst: '/', data: '', flags: 0 }];
 }
 
+/**
+ * The command's rlimits: the caller's `ulimits`, then the sandbox's own, which win where they are
+ * lower. No core dumps unless `ulimits` asks for them.
+ */
 export function rlimits(cfg: ResolvedConfig, cgroupEnforced: boolean): NativeRlimit[] {
-  const out: NativeRlimit[] = [{ resource: Rlimit.core, soft: 0, hard: 0 }];
+  const own = ownRlimits(cfg, cgroupEnforced);
+  if (!cfg.ulimits.some((u) => u.resource === Rlimit.core)) own.unshift({ resource: Rlimit.core, soft: 0, hard: 0 });
+  const lower = (a: number, b: number): number => (a === -1 ? b : b === -1 ? a : Math.min(a, b));
+  const out = cfg.ulimits.map((u) => ({ ...u }));
+  for (const r of own) {
+    const asked = out.find((u) => u.resource === r.resource);
+    if (asked === undefined) out.push(r);
+    else [asked.soft, asked.hard] = [lower(asked.soft, r.soft), lower(asked.hard, r.hard)];
+  }
+  return out;
+}
+
+function ownRlimits(cfg: ResolvedConfig, cgroupEnforced: boolean): NativeRlimit[] {
+  const out: NativeRlimit[] = [];
   if (cfg.timeLimitMs !== null) {
     // A per-process backstop to the tree-wide limit the runner enforces: SIGXCPU at the soft
     // limit, SIGKILL at the hard one.
@@ -108,7 +142,7 @@ export function buildPlan(p: PlanInputs): NativePlan {
     namespaces,
     uid: INSIDE_UID,
     gid: INSIDE_GID,
-    ...identity(p.callerUid, p.callerGid, cfg.idMap === 'subordinate'),
+    ...identity(p.callerUid, p.callerGid, cfg.idMap === 'subordinate', cfg.user),
     mounts: p.withoutMounts === true ? [] : mountList(cfg),
     rlimits: rlimits(cfg, p.cgroupEnforced),
     seccomp: p.seccomp,

@@ -293,19 +293,33 @@ function setupTty(req: StdioRequest): StdioSetup {
       reader.on('error', () => reader?.destroy());
       reader.on('close', () => resolveDrained());
       const input = req.stdin;
-      const send = (d: Buffer | string) => write(master, typeof d === 'string' ? Buffer.from(d) : d, () => {});
+      // Input that ends (a pipe, a file, a string) reaches the command's end as the terminal's EOF
+      // character (^D), twice when a line is pending (the first only ends that line), as a user
+      // typing it would: without it `echo ls | sandbox exec -t sh` waits for input for ever.
+      let last = 0x0a;
+      const send = (d: Buffer | string) => {
+        const b = typeof d === 'string' ? Buffer.from(d) : d;
+        if (b.length > 0) last = b[b.length - 1]!;
+        write(master, b, () => {});
+      };
+      const sendEnd = () => write(master, Buffer.from(last === 0x0a ? '\x04' : '\x04\x04'), () => {});
       if (input === 'inherit') {
-        if (process.stdin.isTTY) process.stdin.setRawMode(true);
+        const terminal = process.stdin.isTTY === true;
+        if (terminal) process.stdin.setRawMode(true);
         process.stdin.on('data', send);
+        if (!terminal) process.stdin.once('end', sendEnd);
         reader.on('close', () => {
           process.stdin.off('data', send);
-          if (process.stdin.isTTY) process.stdin.setRawMode(false);
+          process.stdin.off('end', sendEnd);
+          if (terminal) process.stdin.setRawMode(false);
           process.stdin.pause();
         });
       } else if (Buffer.isBuffer(input) || (typeof input === 'string' && input !== 'ignore' && input !== 'pipe')) {
         send(input);
+        sendEnd();
       } else if (isReadable(input)) {
         input.on('data', send);
+        input.once('end', sendEnd);
       }
     },
     abort() {

@@ -114,6 +114,11 @@ const BY_SHORT = new Map(FLAGS.filter((f) => f.short).map((f) => [f.short!, f]))
  * one line naming the flag and the problem.
  */
 export function parseExecArgs(argv: string[], hostEnv: NodeJS.ProcessEnv = process.env): ExecInvocation {
+  const { options, run, command, output, help } = parse(argv, hostEnv);
+  return { options, run, command, output, help };
+}
+
+function parse(argv: string[], hostEnv: NodeJS.ProcessEnv): Parse {
   const p: Parse = {
     options: { binds: [], tmpfs: [], env: {} },
     run: { stdin: 'inherit', stdout: 'inherit', stderr: 'inherit' },
@@ -280,7 +285,8 @@ function parseTmpfs(value: string, flag: string): { dst: string; size?: number }
   if (colon === -1) return { dst: checkAbsolute(value, flag) };
   const dst = checkAbsolute(value.slice(0, colon), flag);
   const opts = value.slice(colon + 1);
-  if (!opts.includes(',') && !opts.includes('=') && !/^[a-z]+$/.test(opts)) return { dst, size: parseSize(opts, flag) };
+  const words = ['rw', 'ro', 'nosuid', 'suid', 'nodev', 'dev', 'exec', 'noexec'];
+  if (!opts.includes(',') && !opts.includes('=') && !words.includes(opts)) return { dst, size: parseSize(opts, flag) };
   let size: number | undefined;
   for (const opt of opts.split(',')) {
     if (opt.startsWith('size=')) size = parseSize(opt.slice(5), flag);

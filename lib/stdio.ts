@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import type { ReadStream } from 'node:tty';
-import { optionError } from './errors.js';
+import { SandboxError, optionError } from './errors.js';
 import { native } from './native.js';
 import type { OutputOption, StdinOption } from './options.js';
 
@@ -127,7 +127,14 @@ function openFile(path: unknown, flags: string, option: string, opened: number[]
     opened.push(fd);
     return fd;
   } catch (e) {
-    throw optionError(`${option}.file`, 'a file that can be opened', `${path} (${(e as Error).message})`);
+    const err = e as NodeJS.ErrnoException;
+    const why = err.message.replace(/^E[A-Z0-9]+: /, '').replace(/, open .*$/s, '');
+    throw new SandboxError(`cannot open ${option} file ${path}: ${why}`, {
+      stage: 'options',
+      errno: typeof err.errno === 'number' ? -err.errno : null,
+      syscall: 'open',
+      cause: e,
+    });
   }
 }
 

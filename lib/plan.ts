@@ -68,8 +68,9 @@ function mountList(cfg: ResolvedConfig): NativeMount[] {
       : rootfsIdentity(cfg.rootfs, INSIDE_UID, INSIDE_GID, cfg.hostname).map((f) => ({
           op: MountOp.bind, src: hostFileOf(f.data), dst: f.dst, data: '', flags: MountFlag.readOnly,
         }));
-  // Mount points the rootfs must have, or be overlaid to get; those in /dev are made by the /dev op.
-  const mountPoints = [...identityBinds, ...base, ...user].map((m) => m.dst).filter((d) => !d.startsWith('/dev/')).concat(cfg.cwd);
+  // Mount points the rootfs must have, or be overlaid to get; those in /dev are made by the /dev op,
+  // the identity files are there (rootfsIdentity binds only over files the rootfs has).
+  const mountPoints = [...base, ...user].map((m) => m.dst).filter((d) => !d.startsWith('/dev/')).concat(cfg.cwd);
   const root =
     cfg.rootfs === null
       ? hostViewMounts(INSIDE_UID, INSIDE_GID, cfg.hostname, cfg.network)

@@ -4,14 +4,15 @@
 //
 // On the default root they are written into its tmpfs (MountOp.file). A rootfs directory is never
 // written to: its own passwd and group are read, the sandbox's entry is added when its id has none,
-// and the four files are made in a private directory of this process before clone and bound
-// read-only over the rootfs's (lib/plan.ts).
-import { chmodSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+// and the files are made in a private directory of this process before clone and bound read-only
+// over the rootfs's (lib/plan.ts). Only over files the rootfs has: a missing one would need a mount
+// point made in the rootfs's /etc, which the sandbox's ids may not write (a rootfs owned by root).
+import { chmodSync, lstatSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** A rootfs's passwd or group larger than this is not read: the sandbox's entry alone is shown. */
+/** A rootfs's passwd or group larger than this is not read, nor overlaid. */
 const ETC_FILE_MAX = 1 << 20;
 
 export interface IdentityFile {
@@ -47,11 +48,12 @@ function hostFiles(hostname: string): IdentityFile[] {
 export function rootfsIdentity(rootfs: string, uid: number, gid: number, hostname: string): IdentityFile[] {
   const passwd = readInRootfs(rootfs, 'etc/passwd');
   const group = readInRootfs(rootfs, 'etc/group');
-  return [
-    { dst: '/etc/passwd', data: withEntry(passwd, 2, uid, passwdLine(uid, gid)) },
-    { dst: '/etc/group', data: withEntry(group, 2, gid, `sandbox:x:${gid}:\n`) },
+  const files = [
+    { dst: '/etc/passwd', data: passwd === null ? '' : withEntry(passwd, 2, uid, passwdLine(uid, gid)) },
+    { dst: '/etc/group', data: group === null ? '' : withEntry(group, 2, gid, `sandbox:x:${gid}:\n`) },
     ...hostFiles(hostname),
   ];
+  return files.filter((f) => f.data !== '' && readInRootfs(rootfs, f.dst.slice(1)) !== null);
 }
 
 /** `text` with `line` appended unless some line already has `id` in field `field` (0-based). */
@@ -62,20 +64,21 @@ function withEntry(text: string, field: number, id: number, line: string): strin
 }
 
 /**
- * A small regular file of the rootfs, or '' when there is none. Read only when it resolves inside
- * the rootfs: a symlink (etc/passwd → /etc/shadow) is resolved by the host here, and must not
- * show the host's files inside.
+ * A small regular file of the rootfs, or null when there is none. Read only when it is no symlink
+ * and resolves inside the rootfs: a symlink (etc/passwd → /etc/shadow) is resolved by the host
+ * here, and must not show the host's files inside.
  */
-function readInRootfs(rootfs: string, rel: string): string {
+function readInRootfs(rootfs: string, rel: string): string | null {
   try {
     const root = realpathSync.native(rootfs);
-    const file = realpathSync.native(join(root, rel));
-    if (!file.startsWith(`${root}/`)) return '';
-    const st = statSync(file);
-    if (!st.isFile() || st.size > ETC_FILE_MAX) return '';
+    const path = join(root, rel);
+    const file = realpathSync.native(path);
+    if (file !== path || !file.startsWith(`${root}/`)) return null;
+    const st = lstatSync(file);
+    if (!st.isFile() || st.size > ETC_FILE_MAX) return null;
     return readFileSync(file, 'utf8');
   } catch {
-    return '';
+    return null;
   }
 }
 

@@ -11,6 +11,7 @@ import { isAbsolute, posix } from 'node:path';
 import { SandboxError, optionError } from './errors.js';
 import type { BindMount, HostUser, RunOptions, SandboxOptions, SeccompOption, TmpfsMount, Ulimit } from './options.js';
 import type { AppliedLimits } from './result.js';
+import { namedParentDirs } from './cgroup/index.js';
 import { MAX_SECONDS, parseSize } from './units.js';
 
 /** The limits are the ones a run reports as applied (RunResult.limits). */
@@ -121,17 +122,26 @@ export function checkSeconds(value: unknown, option: string): number {
   return value;
 }
 
-/** An existing directory (the cgroup the sandbox's cgroup is made under). */
+/**
+ * A cgroup that exists: a directory under a cgroup mount point, or a cgroup path (docs/cli.md), read
+ * as the cgroup layer reads it. Without a cgroup filesystem there is nothing to look in: the run
+ * falls back to rlimits and says so.
+ */
 export function checkCgroupParent(value: unknown, option: string): string {
-  const dir = checkAbsolute(value, option);
-  let why: string | null = null;
-  try {
-    if (!statSync(dir).isDirectory()) why = 'is not a directory';
-  } catch (e) {
-    why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : `cannot be read (${(e as NodeJS.ErrnoException).code})`;
+  const parent = checkAbsolute(value, option);
+  const found = namedParentDirs(parent);
+  if (found === null) return parent;
+  let why: string | null = 'reason' in found ? found.reason : null;
+  for (const dir of 'dirs' in found ? found.dirs : []) {
+    if (why !== null) break;
+    try {
+      if (!statSync(dir).isDirectory()) why = `${dir} is not a directory`;
+    } catch (e) {
+      why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? `${dir} does not exist` : `${dir} cannot be read (${(e as NodeJS.ErrnoException).code})`;
+    }
   }
-  if (why !== null) throw new SandboxError(`${option} ${dir} ${why}: it must be an existing cgroup directory`, { stage: 'options' });
-  return dir;
+  if (why !== null) throw new SandboxError(`${option} ${parent} is not an existing cgroup: ${why}`, { stage: 'options' });
+  return parent;
 }
 
 /**

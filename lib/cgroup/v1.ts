@@ -206,7 +206,7 @@ function v1Paths(dirs: V1Dirs): string[] {
  * The parent directory in each hierarchy: the caller's own cgroup, or the named parent (a directory
  * under one hierarchy's mount point, or a cgroup path, applied to every hierarchy).
  */
-function parentDirsV1(layout: LayoutV1, parent: string | null): Partial<Record<V1Controller, string>> | string {
+export function parentDirsV1(layout: LayoutV1, parent: string | null): Partial<Record<V1Controller, string>> | string {
   let cgroupPath: string | null = null;
   if (parent !== null) {
     const normalized = path.posix.normalize(parent).replace(/(.)\/+$/, '$1');

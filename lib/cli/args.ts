@@ -91,7 +91,7 @@ export const FLAGS: Flag[] = [
   { long: 'wall-time-limit', value: true, type: 'seconds', group: 'Limits', help: 'Wall-clock time limit', apply: (p, v, f) => (p.options.wallTimeLimit = checkSeconds(parseSeconds(v, f), f)) },
   { long: 'output-limit', value: true, type: 'bytes', group: 'Limits', help: 'Most bytes on stdout, and separately on stderr', apply: (p, v, f) => (p.options.outputLimit = parseSize(v, f)) },
   { long: 'ulimit', value: true, type: 'ulimit', group: 'Limits', help: 'rlimit NAME=SOFT[:HARD] (nofile, nproc, core, stack, ...; -1 or unlimited)', apply: (p, v, f) => parseUlimit(p, v, f) },
-  { long: 'cgroup-parent', value: true, type: 'string', group: 'Limits', help: 'Create the sandbox\'s cgroup under this existing directory', apply: (p, v, f) => (p.options.cgroupParent = checkCgroupParent(hostPath(v, f), f)) },
+  { long: 'cgroup-parent', value: true, type: 'string', group: 'Limits', help: 'Create the sandbox\'s cgroup under this existing cgroup (a path under a cgroup mount, or a cgroup path)', apply: (p, v, f) => (p.options.cgroupParent = checkCgroupParent(v, f)) },
   { long: 'require-cgroup', value: false, group: 'Limits', help: 'Fail (125) rather than fall back to rlimits without a usable cgroup', apply: (p) => (p.options.requireCgroup = true) },
   { long: 'stdin', value: true, type: 'path', group: 'Input and output', help: 'Read stdin from a file (default: this process\'s)', apply: (p, v, f) => (p.run.stdin = { file: hostPath(v, f) }) },
   { long: 'stdout', value: true, type: 'path', group: 'Input and output', help: 'Write stdout to a file', apply: (p, v, f) => (p.run.stdout = { file: hostPath(v, f) }) },

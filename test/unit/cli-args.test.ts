@@ -57,7 +57,7 @@ test('every valued flag works as --opt value and --opt=value', (t) => {
     ['--stderr', '/err.txt', (i) => i.run.stderr, { file: '/err.txt' }],
     ['--result', '/r.json', (i) => i.output.result, '/r.json'],
     ['--meta', '/r.meta', (i) => i.output.meta, '/r.meta'],
-    ['--cgroup-parent', tmpdir(), (i) => i.options.cgroupParent, tmpdir()],
+    ['--cgroup-parent', '/', (i) => i.options.cgroupParent, '/'],
     ['--seccomp', 'none', (i) => i.options.seccomp, 'none'],
     ['--seccomp', 'default', (i) => i.options.seccomp, 'default'],
   ];

@@ -18,8 +18,8 @@ test.after.always(() => rmSync(scratch, { recursive: true, force: true }));
 const lines = (stderr: string): string[] => stderr.split('\n').filter((l) => l !== '');
 
 // Whether this caller's runs get a cgroup (root on this host; rootless on cgroup v1: no).
-const probe = cliSync(['exec', '-q', '--memory', '64m', '--json', '--', 'true']);
-const enforcement = (JSON.parse(lines(probe.stderr).at(-1) ?? '{}') as { enforcement?: string }).enforcement;
+const probe = cliSync(['exec', '--memory', '64m', '--json', '--', 'true']);
+const enforcement = (JSON.parse(lines(probe.stderr).find((l) => l.startsWith('{')) ?? '{}') as { enforcement?: string }).enforcement;
 const withCgroup = enforcement === 'cgroup1' || enforcement === 'cgroup2';
 
 test('-t with input that is not a terminal: its end reaches the command, which exits', async (t) => {

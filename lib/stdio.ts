@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import type { ReadStream } from 'node:tty';
-import { SandboxError, optionError } from './errors.js';
+import { openFailure, optionError } from './errors.js';
 import { native } from './native.js';
 import type { OutputOption, StdinOption } from './options.js';
 
@@ -127,14 +127,7 @@ function openFile(path: unknown, flags: string, option: string, opened: number[]
     opened.push(fd);
     return fd;
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    const why = err.message.replace(/^E[A-Z0-9]+: /, '').replace(/, open .*$/s, '');
-    throw new SandboxError(`cannot open ${option} file ${path}: ${why}`, {
-      stage: 'options',
-      errno: typeof err.errno === 'number' ? -err.errno : null,
-      syscall: 'open',
-      cause: e,
-    });
+    throw openFailure(e, option, path);
   }
 }
 

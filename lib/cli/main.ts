@@ -3,7 +3,7 @@
 // the sandbox could not be set up (one line on stderr, no stack trace); 126 not executable; 127 not found.
 // Only what `exec` needs is loaded up front; the Sandbox, help texts and `doctor` are imported lazily.
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { SandboxError } from '../errors.js';
+import { SandboxError, openFailure } from '../errors.js';
 import type { RunResult } from '../result.js';
 import type { SandboxProcess } from '../sandbox.js';
 import { parseExecArgs, type ExecInvocation } from './args.js';
@@ -137,14 +137,7 @@ function openOutput(file: string, flag: string): number {
   try {
     return openSync(file, 'w', 0o644);
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    const why = err.message.replace(/^E[A-Z0-9]+: /, '').replace(/, open .*$/s, '');
-    throw new SandboxError(`cannot open ${flag} file ${file}: ${why}`, {
-      stage: 'options',
-      errno: typeof err.errno === 'number' ? -err.errno : null,
-      syscall: 'open',
-      cause: e,
-    });
+    throw openFailure(e, flag, file);
   }
 }
 

@@ -2,7 +2,7 @@
 // Pipes come from the addon (pipe2 with O_CLOEXEC). Output captured for run()'s result is read by the
 // addon (csrc/capture.cc); every other parent end is a net.Socket. Both go through libuv's event
 // loop, never the thread pool.
-import { openSync, write } from 'node:fs';
+import { closeSync, createReadStream, openSync, write } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
@@ -261,7 +261,21 @@ function setupTty(req: StdioRequest): StdioSetup {
   // A terminal that reports no size (0x0, as script(1) without a terminal gives) gets the classic one.
   const cols = process.stdout.columns || 80;
   const rows = process.stdout.rows || 24;
-  const [master, slave] = native().openPty(cols, rows);
+  // A file for stdin is typed into the terminal, as a pipe would be; opened now, so a bad path is a
+  // setup failure before anything starts.
+  const stdinFile = req.stdin;
+  const fileIn = typeof stdinFile === 'object' && stdinFile !== null && !Buffer.isBuffer(stdinFile) && !isReadable(stdinFile) && 'file' in stdinFile
+    ? openFile(stdinFile.file, 'r', 'stdin', [])
+    : null;
+  let master: number;
+  let slave: number;
+  try {
+    [master, slave] = native().openPty(cols, rows);
+  } catch (e) {
+    if (fileIn !== null) closeSync(fileIn);
+    throw e;
+  }
+  let fileInOwned = fileIn !== null; // until the read stream takes it
   const out: OutputSink = { chunks: req.capture && req.stdout === 'pipe' ? [] : null, bytes: 0 };
   let reader: ReadStream | null = null;
   let resolveDrained!: () => void;
@@ -320,12 +334,20 @@ function setupTty(req: StdioRequest): StdioSetup {
       } else if (isReadable(input)) {
         input.on('data', send);
         input.once('end', sendEnd);
+      } else if (fileIn !== null) {
+        fileInOwned = false;
+        const file = createReadStream('', { fd: fileIn });
+        file.on('data', send);
+        file.once('end', sendEnd);
+        file.on('error', () => file.destroy());
       }
     },
     abort() {
       native().close(slave);
       if (reader === null) native().close(master);
       else reader.destroy();
+      if (fileInOwned) closeSync(fileIn!);
+      fileInOwned = false;
     },
   };
   return s;

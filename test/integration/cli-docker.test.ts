@@ -37,6 +37,12 @@ test('-t with input that is not a terminal: its end reaches the command, which e
   const partial = await cli(['exec', '-t', '--', 'cat'], { input: 'no newline', killAfterMs: 60_000 });
   t.is(partial.status, 0, partial.stderr);
   t.true(partial.stdout.includes('no newline'));
+
+  const script = join(scratch, 'typed.sh');
+  writeFileSync(script, 'echo cd$((3+4))\n');
+  const file = await cli(['exec', '-t', '--stdin', script, '--', 'sh'], { input: 'null', killAfterMs: 60_000 });
+  t.is(file.status, 0, file.stderr);
+  t.true(file.stdout.includes('cd7'), '--stdin FILE is typed into the terminal, and its end ends the command');
 });
 
 test('-t passes the caller\'s TERM (xterm when it has none)', async (t) => {

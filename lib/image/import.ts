@@ -94,7 +94,7 @@ export async function importImage(path: string, opts: ImportOptions = {}): Promi
         throw new LayerError(`unknown format: ${path} is a directory without an oci-layout file (not an OCI image layout)`);
       }
       format = 'oci-layout';
-      plans = ociPlans(dirSource(path), label, name, opts.platform);
+      plans = ociPlans(dirSource(path), label, name, opts.name, opts.platform);
     } else {
       const head = readHead(path, 512);
       const compression = sniffCompression(head);
@@ -111,7 +111,7 @@ export async function importImage(path: string, opts: ImportOptions = {}): Promi
           plans = dockerPlans(index, label, name);
         } else if (!index.truncatedIndex && index.has('oci-layout') && index.has('index.json')) {
           format = 'oci-archive';
-          plans = ociPlans(index, label, name, opts.platform);
+          plans = ociPlans(index, label, name, opts.name, opts.platform);
         } else {
           format = 'rootfs';
           plans = [rootfsPlan(path, st.size, label, name)];
@@ -233,7 +233,7 @@ export function platformMatches(d: Descriptor, want: string): boolean {
 }
 
 /** An OCI layout: every manifest of index.json (an index inside picks the platform). */
-function ociPlans(src: Source, label: string, name: string | null, platform?: string): ImagePlan[] {
+function ociPlans(src: Source, label: string, name: string | null, rawName: string | undefined, platform?: string): ImagePlan[] {
   const index = JSON.parse(src.readSmall('index.json').toString('utf8')) as OciIndex;
   const want = platform ?? hostPlatform();
   const manifests = index.manifests ?? [];
@@ -266,7 +266,7 @@ function ociPlans(src: Source, label: string, name: string | null, platform?: st
       const r = parseRef(name);
       // `import layout NAME` with a bare tag in the layout (skopeo's oci:DIR:TAG): NAME gets that tag
       // unless NAME gave one.
-      if (refName && /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(refName) && !/:[^/]+$/.test(name)) r.tag = refName;
+      if (refName && /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(refName) && rawName !== undefined && !/:[^/]+$/.test(rawName.replace(/@.*$/, ''))) r.tag = refName;
       names.push(formatRef(r));
     } else if (refName && (refName.includes('/') || refName.includes(':'))) {
       names.push(normalizeRef(refName));

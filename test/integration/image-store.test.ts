@@ -204,18 +204,20 @@ t('an import killed midway leaves no image and nothing visible; prune removes it
   const dir = mkdtempSync(join(tmpdir(), 'img-big-'));
   // A rootfs tar large enough to be caught mid-extraction: the busybox tree many times over.
   const big = join(dir, 'big.tar');
-  execFileSync('sh', ['-c', `mkdir -p '${dir}/t' && tar -C '${dir}/t' -xf '${fx!.rootfsTar}' && for i in $(seq 1 150); do cp '${dir}/t/bin/busybox' '${dir}/t/etc/copy-$i'; done && tar -C '${dir}/t' -cf '${big}' .`]);
+  execFileSync('sh', ['-c', `mkdir -p '${dir}/t' && tar -C '${dir}/t' -xf '${fx!.rootfsTar}' && for i in $(seq 1 300); do cp '${dir}/t/bin/busybox' '${dir}/t/etc/copy-$i'; done && tar -C '${dir}/t' -cf '${big}' .`]);
   await importImage(fx!.dockerArchive, { store: s, name: 'keep' });
   const before = snapshot(s);
   const child = spawn(process.execPath, [cli, 'image', 'import', big, 'big'], { env: { ...process.env, SANDBOX_STORE: s }, stdio: 'ignore' });
+  const exited = new Promise((r) => child.once('exit', r));
   // Kill it once its staging directory holds part of the layer.
   for (let i = 0; i < 400; i++) {
     await new Promise((r) => setTimeout(r, 10));
     const staged = existsSync(join(s, 'tmp')) ? readdirSync(join(s, 'tmp')).filter((n) => n.startsWith(`${child.pid}-`)) : [];
     if (staged.length > 0 && existsSync(join(s, 'tmp', staged[0]!, 'layer-0', 'etc'))) break;
   }
+  t.is(child.exitCode, null, 'still importing when killed');
   child.kill('SIGKILL');
-  await new Promise((r) => child.once('exit', r));
+  await exited;
   t.throws(() => resolveImage('big', { store: s }), { instanceOf: SandboxError });
   t.deepEqual(listImages({ store: s }).map((r) => r.familiarName), ['keep:latest']);
   const pr = await pruneImages({ store: s });

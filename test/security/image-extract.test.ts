@@ -1,12 +1,13 @@
 // Hostile layer tars, built here header by header, against the store's extraction: nothing lands
 // outside the layer, no write goes through a link, no device or setuid bit survives; whiteouts,
 // opaque directories, hard links, symbolic links, modes and mtimes are kept. Root and rootless.
-import { existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { Header } from 'tar';
 import { SandboxError, importImage, resolveImage } from '../../lib/index.js';
+import { removeTree } from '../../lib/image/fsutil.js';
 import { native } from '../../lib/native.js';
 
 interface Entry {
@@ -71,7 +72,7 @@ test("names with '..' refuse the layer; nothing is written outside", async (t) =
   }
   t.is(readFileSync(s.outside, 'utf8'), 'untouched\n');
   t.throws(() => resolveImage('dotdot', { store: s.store }));
-  rmSync(s.dir, { recursive: true, force: true });
+  removeTree(s.dir);
 });
 
 test('absolute names are confined to the layer; absolute symlinks are kept as written', async (t) => {
@@ -85,7 +86,7 @@ test('absolute names are confined to the layer; absolute symlinks are kept as wr
   t.is(readFileSync(join(layer, s.outside), 'utf8'), 'inside\n');
   t.is(readFileSync(join(layer, 'etc/passwd'), 'utf8'), 'root:x:0:0::/:/bin/sh\n');
   t.is(readlinkSync(join(layer, 'bin/sh')), '/bin/busybox');
-  rmSync(s.dir, { recursive: true, force: true });
+  removeTree(s.dir);
 });
 
 test('no write goes through a symbolic link, however it is reached', async (t) => {
@@ -117,7 +118,7 @@ test('no write goes through a symbolic link, however it is reached', async (t) =
   t.is(readFileSync(s.outside, 'utf8'), 'untouched\n');
   t.false(lstatSync(join(layer, 'x')).isSymbolicLink());
   t.is(readFileSync(join(layer, 'x'), 'utf8'), 'replaced\n');
-  rmSync(s.dir, { recursive: true, force: true });
+  removeTree(s.dir);
 });
 
 test('hard links: kept inside the layer, refused when they point out', async (t) => {
@@ -144,7 +145,7 @@ test('hard links: kept inside the layer, refused when they point out', async (t)
   }
   t.is(readFileSync(s.outside, 'utf8'), 'untouched\n');
   t.is(statSync(s.outside).nlink, 1, 'no link to the outside file was made');
-  rmSync(s.dir, { recursive: true, force: true });
+  removeTree(s.dir);
 });
 
 test('setuid/setgid dropped, devices and FIFOs never made, modes and mtimes kept', async (t) => {
@@ -169,7 +170,7 @@ test('setuid/setgid dropped, devices and FIFOs never made, modes and mtimes kept
   t.is(statSync(join(layer, 'tmp')).mode & 0o7777, 0o1777);
   t.is(statSync(join(layer, 'secret')).mode & 0o7777, 0o600);
   for (const p of ['dev/sda', 'dev/mem', 'dev/null', 'fifo']) t.false(existsSync(join(layer, p)), p);
-  rmSync(s.dir, { recursive: true, force: true });
+  removeTree(s.dir);
 });
 
 test('owners: kept as root; the caller\'s as an ordinary user', async (t) => {
@@ -186,7 +187,7 @@ test('owners: kept as root; the caller\'s as an ordinary user', async (t) => {
   } else {
     t.deepEqual([f.uid, f.gid, l.uid], [process.getuid!(), process.getgid!(), process.getuid!()]);
   }
-  rmSync(s.dir, { recursive: true, force: true });
+  removeTree(s.dir);
 });
 
 test('whiteouts become 0/0 character devices; opaque directories carry user.overlay.opaque', async (t) => {
@@ -211,5 +212,5 @@ test('whiteouts become 0/0 character devices; opaque directories carry user.over
   writeFileSync(escape, tarOf([{ path: '../.wh.outside' }]));
   await t.throwsAsync(importImage(escape, { store: s.store, name: 'whx' }), { instanceOf: SandboxError, message: /contains '\.\.'/ });
   t.is(readFileSync(s.outside, 'utf8'), 'untouched\n');
-  rmSync(s.dir, { recursive: true, force: true });
+  removeTree(s.dir);
 });

@@ -163,10 +163,13 @@ http:
 
 /** skopeo copy SRC → docker://HOST/REPO over plain HTTP. */
 export function pushTo(src: string, host: string, repo: string, extra: string[] = []): void {
-  execFileSync('skopeo', ['copy', '-q', ...extra, '--dest-tls-verify=false', src, `docker://${host}/${repo}`], {
+  // An empty auth file of our own: as an ordinary user skopeo otherwise reads /run/containers/UID.
+  const auth = join(tmpdir(), `skopeo-auth-${process.pid}.json`);
+  writeFileSync(auth, '{"auths":{}}\n');
+  execFileSync('skopeo', ['copy', '-q', ...extra, '--authfile', auth, '--dest-tls-verify=false', src, `docker://${host}/${repo}`], {
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, HOME: process.env.HOME ?? tmpdir() },
   });
+  rmSync(auth, { force: true });
 }
 
 /** Every path under DIR with its type and size: the store's state, to compare before and after. */

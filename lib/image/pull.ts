@@ -120,9 +120,13 @@ export async function pullImage(ref: string, opts: PullOptions = {}): Promise<Pu
   }
   const diffIds = (JSON.parse(configBytes.toString('utf8')) as { rootfs?: { diff_ids?: string[] } }).rootfs?.diff_ids ?? [];
   const layers: LayerPlan[] = manifest.layers!.map((l, i) => {
-    checkDescriptor(l, `layer ${i + 1}`);
-    if (l.mediaType !== undefined && !LAYER_TYPES.has(l.mediaType)) {
-      throw imageError(ref, 'manifest', new LayerError(`layer ${l.digest} has media type ${l.mediaType}, which is not a layer this store reads`));
+    try {
+      checkDescriptor(l, `layer ${i + 1}`);
+      if (l.mediaType !== undefined && !LAYER_TYPES.has(l.mediaType)) {
+        throw new LayerError(`layer ${l.digest} has media type ${l.mediaType}, which is not a layer this store reads`);
+      }
+    } catch (e) {
+      throw imageError(ref, 'manifest', e);
     }
     return {
       diffId: diffIds[i] ?? null,

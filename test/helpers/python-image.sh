@@ -3,7 +3,8 @@
 # python3-minimal (debootstrap), as a rootfs tarball, cached under the fixture cache keyed by what
 # makes it (suite, packages, mirror, architecture). Prints the tarball's path. Needs root and
 # debootstrap; reaches only the Debian mirror this host's apt uses.
-#   usage: bash test/helpers/python-image.sh        (prints the path; builds when missing)
+#   usage: bash test/helpers/python-image.sh            prints the path; builds when missing
+#          bash test/helpers/python-image.sh --cached   prints the path, or exits 3 when missing
 set -euo pipefail
 SUITE=${PYTHON_IMAGE_SUITE:-bookworm}
 PACKAGES=python3-minimal
@@ -20,6 +21,7 @@ CACHE=${SANDBOX_FIXTURE_CACHE:-$HOME/.cache/sandbox-fixtures}
 KEY=$(printf '%s\n' "$SUITE" "$PACKAGES" "$MIRROR" "$ARCH" v1 | sha256sum | cut -c1-16)
 OUT=$CACHE/python-image-$KEY.tar.gz
 if [ -s "$OUT" ]; then echo "$OUT"; exit 0; fi
+[ "${1:-}" = --cached ] && exit 3
 [ "$(id -u)" = 0 ] || { echo "python-image.sh: debootstrap needs root ($OUT is missing)" >&2; exit 1; }
 command -v debootstrap >/dev/null || { echo "python-image.sh: apt-get install debootstrap" >&2; exit 1; }
 mkdir -p "$CACHE"

@@ -226,3 +226,53 @@ t('an import killed midway leaves no image and nothing visible; prune removes it
   rmSync(dir, { recursive: true, force: true });
   rmSync(s, { recursive: true, force: true });
 });
+
+t('progress is drawn on a terminal, and --quiet silences it', (t) => {
+  const s = store();
+  const env = { ...process.env, SANDBOX_STORE: s };
+  // script(1) gives the command a terminal; its transcript is what the terminal showed.
+  const run = (extra: string): string =>
+    spawnSync('script', ['-qec', `'${process.execPath}' '${cli}' image import ${extra} '${fx!.dockerArchive}' tty:1 >/dev/null`, '/dev/null'], { env, encoding: 'utf8' }).stdout;
+  const shown = run('');
+  t.regex(shown, /importing .*\[[#.]+\] .*(layers|committing)/);
+  t.regex(shown, /B\/s/);
+  t.is(run('--quiet').trim(), '');
+  rmSync(s, { recursive: true, force: true });
+});
+
+const asRoot = process.getuid?.() === 0 && fx !== null;
+(asRoot ? test : test.skip)('a full disk during extraction: one line, exit 125, the store unchanged (root: a small tmpfs)', (t) => {
+  // The tmpfs lives in a mount namespace of its own (unshare -m): it goes away with the command.
+  const script = `mount -t tmpfs -o size=1200k tmpfs "$SANDBOX_STORE" || exit 9
+'${process.execPath}' '${cli}' image import '${fx!.dockerArchive}' big:1 2>"$SANDBOX_STORE/../err"
+echo "status $?" >"$SANDBOX_STORE/../status"
+find "$SANDBOX_STORE" -mindepth 1 -printf '%P %y\\n' | sort >"$SANDBOX_STORE/../after"`;
+  const dir = mkdtempSync(join(tmpdir(), 'img-full-'));
+  const storeDir = join(dir, 'store');
+  execFileSync('mkdir', [storeDir]);
+  const r = spawnSync('unshare', ['-m', 'sh', '-c', script], { env: { ...process.env, SANDBOX_STORE: storeDir }, encoding: 'utf8' });
+  t.is(r.status, 0, r.stderr);
+  t.is(readFileSync(join(dir, 'status'), 'utf8').trim(), 'status 125');
+  t.regex(readFileSync(join(dir, 'err'), 'utf8'), /^sandbox: image "big:1": layers: no space left on the device.*\n$/);
+  const after = readFileSync(join(dir, 'after'), 'utf8');
+  t.notRegex(after, /^(layers|tmp|images)\/\S/m, 'no layer, staging or image left');
+  t.notRegex(after, /^refs\.json/m, 'no name');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const pythonTar = (() => {
+  const r = spawnSync('bash', [join(root, 'test/helpers/python-image.sh'), '--cached'], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : null;
+})();
+if (pythonTar === null && process.env.CI === 'true' && process.getuid?.() === 0) throw new Error('CI: the Python image is missing (.ci/run builds it with test/helpers/python-image.sh)');
+(pythonTar ? test : test.skip)('the Python image (debootstrap minbase + python3-minimal) imports', async (t) => {
+  const s = store();
+  const r = await importImage(pythonTar!, { store: s, name: 'py' });
+  t.is(r.format, 'rootfs');
+  const img = resolveImage('py', { store: s });
+  const py = lstatSync(join(img.layers[0]!, 'usr/bin/python3'));
+  t.true(py.isSymbolicLink() || py.isFile());
+  t.true(existsSync(join(img.layers[0]!, 'usr/lib/python3.11')));
+  const { removeTree } = await import('../../lib/image/fsutil.js');
+  removeTree(s);
+});

@@ -210,10 +210,12 @@ t('an import killed midway leaves no image and nothing visible; prune removes it
   const child = spawn(process.execPath, [cli, 'image', 'import', big, 'big'], { env: { ...process.env, SANDBOX_STORE: s }, stdio: 'ignore' });
   const exited = new Promise((r) => child.once('exit', r));
   // Kill it once its staging directory holds part of the layer.
-  for (let i = 0; i < 400; i++) {
-    await new Promise((r) => setTimeout(r, 10));
-    const staged = existsSync(join(s, 'tmp')) ? readdirSync(join(s, 'tmp')).filter((n) => n.startsWith(`${child.pid}-`)) : [];
-    if (staged.length > 0 && existsSync(join(s, 'tmp', staged[0]!, 'layer-0', 'etc'))) break;
+  let exitedEarly = false;
+  void exited.then(() => (exitedEarly = true));
+  for (let i = 0; i < 3000 && !exitedEarly; i++) {
+    await new Promise((r) => setTimeout(r, 2));
+    const staged = existsSync(join(s, 'tmp')) ? readdirSync(join(s, 'tmp')).filter((n) => n.startsWith(`${child.pid}-add-`)) : [];
+    if (staged.length > 0 && existsSync(join(s, 'tmp', staged[0]!, 'layer-0', 'bin'))) break;
   }
   t.is(child.exitCode, null, 'still importing when killed');
   child.kill('SIGKILL');

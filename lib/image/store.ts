@@ -196,7 +196,10 @@ export interface RemoveResult {
   layersRemoved: number;
 }
 
-/** Removes the names REFS (an id removes every name of that image), then what no name holds. */
+/**
+ * Removes the names REFS (an id removes every name of that image; an image no name holds, named by
+ * its id, is collected with the rest), then what no name holds.
+ */
 export async function removeImage(refs: string | string[], opts: StoreOptions & { signal?: AbortSignal } = {}): Promise<RemoveResult> {
   const p = storePaths(opts);
   const list = Array.isArray(refs) ? refs : [refs];
@@ -213,9 +216,6 @@ export async function removeImage(refs: string | string[], opts: StoreOptions & 
           delete names[n];
           untagged.push(n);
         }
-      }
-      if (byId && untagged.length === 0) {
-        // An image no name holds, removed by id: the collection below takes it.
       }
     }
     writeFileAtomic(p.refs, JSON.stringify(names, null, 1) + '\n');

@@ -133,13 +133,11 @@ t('pull: a blob that does not match its digest is refused, the store unchanged',
   });
   // A store with a different base, so the layer is fetched (and checked).
   const fresh = store();
-  const before = snapshot(fresh);
   const e = await t.throwsAsync(pullImage(`${host}/child:1`, { store: fresh }), { instanceOf: SandboxError });
   t.regex(e!.message, /^image ".*child:1": layers: .*(digest mismatch|corrupt)/);
   t.deepEqual(listImages({ store: fresh }), []);
   t.deepEqual(readdirSync(join(fresh, 'layers')), [], 'no layer was kept');
   t.deepEqual(readdirSync(join(fresh, 'tmp')), [], 'no staging left');
-  void before;
   rmSync(s, { recursive: true, force: true });
   rmSync(fresh, { recursive: true, force: true });
 });
@@ -215,6 +213,22 @@ t('two processes pulling the same image: both succeed, one image, its layer stor
   t.is(a.out, b.out);
   t.is(listImages({ store: s }).length, 1);
   t.is(readdirSync(join(s, 'layers')).length, 2);
+  t.deepEqual(readdirSync(join(s, 'tmp')), []);
+  rmSync(s, { recursive: true, force: true });
+});
+
+t('pull: an AbortSignal stops it; nothing is kept', async (t) => {
+  const s = store();
+  for (const at of ['resolve', 'layers'] as const) {
+    const ctl = new AbortController();
+    const e = await t.throwsAsync(
+      pullImage(`${reg.host}/child:1`, { store: s, signal: ctl.signal, onProgress: (p) => p.step === at && ctl.abort() }),
+      { instanceOf: SandboxError },
+    );
+    t.regex(e!.message, /^image ".*child:1": (manifest|layers): aborted$/, at);
+  }
+  t.deepEqual(listImages({ store: s }), []);
+  t.deepEqual(readdirSync(join(s, 'layers')), []);
   t.deepEqual(readdirSync(join(s, 'tmp')), []);
   rmSync(s, { recursive: true, force: true });
 });

@@ -4,16 +4,20 @@
 #include <napi.h>
 
 #include <cerrno>
+#include <fcntl.h>
 #include <string>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
+#include <unistd.h>
 
 #include "layerfs.h"
 
 // makeWhiteout(path): mknod(path, S_IFCHR | 0000, makedev(0, 0)). An ordinary user may make this one
 // device since Linux 5.8 (vfs_mknod's is_whiteout exception): it opens nothing, overlayfs reads it as
 // "deleted in this layer" (Documentation/filesystems/overlayfs.rst, "whiteouts and opaque directories").
+// Through syscall(2): glibc's mknod symbol is from 2.33, and the addon needs no glibc newer than 2.28.
 Napi::Value MakeWhiteout(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsString()) {
@@ -21,7 +25,7 @@ Napi::Value MakeWhiteout(const Napi::CallbackInfo &info) {
     return env.Undefined();
   }
   std::string path = info[0].As<Napi::String>().Utf8Value();
-  int r = mknod(path.c_str(), S_IFCHR, makedev(0, 0));
+  long r = syscall(SYS_mknodat, AT_FDCWD, path.c_str(), static_cast<mode_t>(S_IFCHR), static_cast<dev_t>(makedev(0, 0)));
   return Napi::Number::New(env, r == 0 ? 0 : -errno);
 }
 

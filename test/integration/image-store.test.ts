@@ -278,3 +278,21 @@ if (pythonTar === null && process.env.CI === 'true' && process.getuid?.() === 0)
   const { removeTree } = await import('../../lib/image/fsutil.js');
   removeTree(s);
 });
+
+t('layers are overlay lowerdirs as they are: whiteouts and opaque directories, read by an overlay mounted with userxattr in a user namespace', async (t) => {
+  const s = store();
+  const dir = mkdtempSync(join(tmpdir(), 'img-ovl-'));
+  execFileSync('sh', ['-c', `mkdir -p '${dir}/o/opt' && : > '${dir}/o/opt/.wh..wh..opq' && echo new > '${dir}/o/opt/new' && tar -C '${dir}/o' -cf '${dir}/o.tar' .`]);
+  await importImage(fx!.childDockerArchive, { store: s, name: 'child' });
+  await importImage(join(dir, 'o.tar'), { store: s, name: 'opq' });
+  const lower = [resolveImage('opq', { store: s }).layers[0]!, ...resolveImage('child', { store: s }).layers.slice().reverse()].join(':');
+  execFileSync('mkdir', [join(dir, 'm')]);
+  const r = spawnSync('unshare', ['-Urm', 'sh', '-c', `mount -t overlay overlay -o 'lowerdir=${lower},userxattr' '${dir}/m' && ls '${dir}/m/etc' && echo -- && ls '${dir}/m/opt' && cat '${dir}/m/etc/child'`], { encoding: 'utf8' });
+  t.is(r.status, 0, r.stderr);
+  const [etc, opt] = r.stdout.split('--\n');
+  t.notRegex(etc!, /^greeting$/m, 'the whiteout hides the base layer\'s file');
+  t.regex(etc!, /^passwd$/m);
+  t.is(opt, 'new\nchild\n', 'the opaque /opt shows only its own layer; etc/child is readable');
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(s, { recursive: true, force: true });
+});

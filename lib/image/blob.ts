@@ -25,6 +25,9 @@ export async function* verifyDigest(source: Bytes, digest: string, size: number 
 
 export type Compression = 'gzip' | 'zstd' | 'none';
 
+/** Decompressed chunks of 128 KiB, not zlib's 16 KiB: fewer parser rounds and write(2)s per file. */
+const OUT_CHUNK = 128 * 1024;
+
 export function sniffCompression(head: Buffer): Compression {
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
   if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
@@ -54,7 +57,7 @@ export async function* decompress(source: Bytes): Bytes {
     return;
   }
   const z: NodeJS.ReadWriteStream =
-    kind === 'gzip' ? zlib.createGunzip() : (zlib as unknown as { createZstdDecompress(): NodeJS.ReadWriteStream }).createZstdDecompress();
+    kind === 'gzip' ? zlib.createGunzip({ chunkSize: OUT_CHUNK }) : (zlib as unknown as { createZstdDecompress(o: object): NodeJS.ReadWriteStream }).createZstdDecompress({ chunkSize: OUT_CHUNK });
   const out = pipeline(Readable.from(rest), z as unknown as NodeJS.WritableStream & NodeJS.ReadableStream, () => {});
   try {
     for await (const chunk of out as AsyncIterable<Buffer>) yield chunk;

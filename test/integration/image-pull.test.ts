@@ -196,6 +196,29 @@ t('pull: Bearer token auth with credentials from REGISTRY_AUTH_FILE; refused wit
   rmSync(s, { recursive: true, force: true });
 });
 
+t('pull: Basic auth with credentials from ~/.docker/config.json', async (t) => {
+  const s = store();
+  const home = mkdtempSync(join(tmpdir(), 'img-home-'));
+  const basic = 'Basic ' + Buffer.from('bob:pw').toString('base64');
+  const gate = await listen(async (req, res) => {
+    if (req.headers.authorization !== basic) {
+      res.writeHead(401, { 'www-authenticate': 'Basic realm="registry"' }).end();
+      return;
+    }
+    const up = await fetch(`http://${reg.host}${req.url}`, { headers: { accept: String(req.headers.accept ?? '') } });
+    res.writeHead(up.status, { 'content-type': up.headers.get('content-type') ?? '' });
+    res.end(Buffer.from(await up.arrayBuffer()));
+  });
+  const none = await t.throwsAsync(pullImage(`${gate}/bb:1`, { store: s, env: { HOME: home } }), { instanceOf: SandboxError });
+  t.regex(none!.message, /manifest: the registry asks for credentials/);
+  execFileSync('mkdir', ['-p', join(home, '.docker')]);
+  writeFileSync(join(home, '.docker/config.json'), JSON.stringify({ auths: { [gate]: { auth: Buffer.from('bob:pw').toString('base64') } } }));
+  const r = await pullImage(`${gate}/bb:1`, { store: s, env: { HOME: home } });
+  t.is(r.layers, 1);
+  rmSync(home, { recursive: true, force: true });
+  rmSync(s, { recursive: true, force: true });
+});
+
 t('two processes pulling the same image: both succeed, one image, its layer stored once', async (t) => {
   const s = store();
   const pull = (): Promise<{ code: number | null; out: string; err: string }> =>

@@ -71,6 +71,13 @@ if (fx) {
   });
 }
 
+/** Passes a request on to the real registry, as it is. */
+async function forward(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const up = await fetch(`http://${reg.host}${req.url}`, { headers: { accept: String(req.headers.accept ?? '') } });
+  res.writeHead(up.status, { 'content-type': up.headers.get('content-type') ?? '' });
+  res.end(Buffer.from(await up.arrayBuffer()));
+}
+
 function store(): string {
   return mkdtempSync(join(tmpdir(), 'img-pull-'));
 }
@@ -182,9 +189,7 @@ t('pull: Bearer token auth with credentials from REGISTRY_AUTH_FILE; refused wit
       res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${gate}/token",service="gate",scope="repository:bb:pull"` }).end();
       return;
     }
-    const up = await fetch(`http://${reg.host}${req.url}`, { headers: { accept: String(req.headers.accept ?? '') } });
-    res.writeHead(up.status, { 'content-type': up.headers.get('content-type') ?? '' });
-    res.end(Buffer.from(await up.arrayBuffer()));
+    await forward(req, res);
   });
   const none = await t.throwsAsync(pullImage(`${gate}/bb:1`, { store: s, env: { HOME: dir } }), { instanceOf: SandboxError });
   t.regex(none!.message, /manifest: the token service refused: 401/);
@@ -205,9 +210,7 @@ t('pull: Basic auth with credentials from ~/.docker/config.json', async (t) => {
       res.writeHead(401, { 'www-authenticate': 'Basic realm="registry"' }).end();
       return;
     }
-    const up = await fetch(`http://${reg.host}${req.url}`, { headers: { accept: String(req.headers.accept ?? '') } });
-    res.writeHead(up.status, { 'content-type': up.headers.get('content-type') ?? '' });
-    res.end(Buffer.from(await up.arrayBuffer()));
+    await forward(req, res);
   });
   const none = await t.throwsAsync(pullImage(`${gate}/bb:1`, { store: s, env: { HOME: home } }), { instanceOf: SandboxError });
   t.regex(none!.message, /manifest: the registry asks for credentials/);

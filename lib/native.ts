@@ -49,6 +49,12 @@ export interface NativeAddon {
   cgroupStepsAsync(steps: string, done: (results: (number | string | null)[]) => void): void;
   /** A number unique in this process, across worker threads: the last part of a cgroup's name. */
   cgroupSerial(): number;
+  /** mknod(path, S_IFCHR, 0/0), an overlayfs whiteout: 0 or -errno (csrc/layerfs.cc). */
+  makeWhiteout(path: string): number;
+  /** lsetxattr(path, name, value): 0 or -errno. */
+  setXattr(path: string, name: string, value: string): number;
+  /** lgetxattr(path, name): the value, or -errno. */
+  getXattr(path: string, name: string): string | number;
 }
 
 /** The signal that makes the sandbox's init kill everything inside and still report (csrc/wire.h). */

@@ -10,6 +10,7 @@ Run untrusted commands in Linux namespaces, with cgroup limits and exact account
 
 Commands:
   exec [OPTIONS] [--] COMMAND [ARG...]   Run COMMAND in a new sandbox
+  image pull|import|ls|inspect|rm|prune  Manage the image store (sandbox image --help)
   doctor                                 Check what this machine supports (user namespaces, cgroups)
 
 Options:

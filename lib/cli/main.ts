@@ -23,6 +23,8 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'exec':
       return exec(rest);
+    case 'image':
+      return (await import('./image.js')).runImage(rest);
     case 'doctor': {
       const { runDoctor } = await import('./doctor.js');
       return runDoctor(rest);

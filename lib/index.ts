@@ -4,3 +4,5 @@ export type { SandboxProcess } from './sandbox.js';
 export { SandboxError } from './errors.js';
 export type { BindMount, OutputOption, RunOptions, SandboxOptions, SeccompOption, StdinOption, TmpfsMount } from './options.js';
 export type { AppliedLimits, Enforcement, FigureSources, Outcome, RunResult } from './result.js';
+export { diagnose, formatReport } from './doctor/index.js';
+export type { CgroupFacts, CgroupMode, CgroupV1Controller, Check, CheckStatus, ContainerFacts, DoctorReport } from './doctor/index.js';

@@ -29,7 +29,7 @@ echo "pack-check: $(basename "$tgz"): $(wc -l <"$work/files") files, $(( $(stat 
 bad=$(grep -E '^(test|bench|lib|\.ci|dist/(test|bench))/|\.ts$' "$work/files" | grep -v '\.d\.ts$' || true)
 [ -z "$bad" ] || { echo "pack-check: the tarball holds files users do not need:" >&2; echo "$bad" >&2; exit 1; }
 for need in package.json README.md binding.gyp dist/lib/index.js dist/lib/index.d.ts dist/lib/sandbox-cli.cjs dist/lib/sandbox-cli.bundle.cjs \
-            "prebuilds/linux-$arch/sandbox.glibc.node"; do
+            "prebuilds/linux-$arch/$name.glibc.node"; do
   grep -qx "$need" "$work/files" || { echo "pack-check: the tarball lacks $need" >&2; exit 1; }
 done
 grep '^prebuilds/' "$work/files" | sed 's/^/pack-check:   /'

@@ -151,7 +151,9 @@ test.serial('a failed exec does not close fds that now belong to someone else', 
   // again and the next open takes one of them. The run's failure must not close them twice.
   const failing = box.run(['no-such-command'], { stdin: 'some input' });
   const reused = [openSync('/dev/null', 'r'), openSync('/dev/null', 'r'), openSync('/dev/null', 'r')];
-  t.teardown(() => reused.forEach((fd) => closeSync(fd)));
+  t.teardown(() => {
+    for (const fd of reused) closeSync(fd);
+  });
   await t.throwsAsync(failing, { instanceOf: SandboxError });
   for (const fd of reused) t.notThrows(() => fstatSync(fd), `fd ${fd} is still open`);
 });

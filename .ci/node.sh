@@ -6,7 +6,7 @@
 #   .ci/node.sh lts            the newest LTS line's version
 #   .ci/node.sh bin VERSION    installs VERSION when missing; prints its bin directory
 #
-# package.json's engines says the same range: change both together (test/unit/engines.test.ts).
+# package.json's engines says the same range: change both together (test/unit/package.test.ts).
 set -euo pipefail
 
 # The newest release of each line when it was last raised; the first is the newest LTS line (the

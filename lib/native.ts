@@ -105,7 +105,7 @@ export function native(): NativeAddon {
         addon = load(root);
       } catch (e) {
         throw new SandboxError(
-          `cannot load the native addon: no prebuilt binary for linux-${process.arch} and no local build (run \`npm rebuild sandbox\` with a C++ compiler installed)`,
+          `cannot load the native addon: no prebuilt binary for linux-${process.arch} and no local build (run \`npm rebuild linux-sandbox\` with a C++ compiler installed)`,
           { stage: 'load', cause: e },
         );
       }

@@ -174,7 +174,7 @@ function parse(argv: string[], hostEnv: NodeJS.ProcessEnv): Parse {
   }
 
   p.command = argv.slice(i);
-  p.command.forEach((word, n) => checkNul(word, n === 0 ? 'the command' : `argument ${n} of the command`));
+  for (const [n, word] of p.command.entries()) checkNul(word, n === 0 ? 'the command' : `argument ${n} of the command`);
   if (p.command.length === 0) {
     throw usageError('missing command: usage is sandbox exec [OPTIONS] [--] COMMAND [ARG...]');
   }

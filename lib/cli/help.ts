@@ -57,7 +57,7 @@ export function versionText(): string {
   for (let up = 0; up < 5; up++, dir = dirname(dir)) {
     try {
       const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'sandbox' && typeof pkg.version === 'string') return `sandbox ${pkg.version}\n`;
+      if (pkg.name === 'linux-sandbox' && typeof pkg.version === 'string') return `sandbox ${pkg.version}\n`;
     } catch {
       // no package.json here: look further up
     }

@@ -208,9 +208,9 @@ test('whiteouts become 0/0 character devices; opaque directories carry user.over
   if (process.getuid!() === 0) t.is(native().getXattr(join(layer, 'var/cache'), 'trusted.overlay.opaque'), 'y');
   t.is(readFileSync(join(layer, 'var/cache/fresh'), 'utf8'), 'new');
   t.false(existsSync(join(layer, 'var/cache/.wh..wh..opq')));
-  const escape = join(s.dir, 'whx.tar');
-  writeFileSync(escape, tarOf([{ path: '../.wh.outside' }]));
-  await t.throwsAsync(importImage(escape, { store: s.store, name: 'whx' }), { instanceOf: SandboxError, message: /contains '\.\.'/ });
+  const escapingTar = join(s.dir, 'whx.tar');
+  writeFileSync(escapingTar, tarOf([{ path: '../.wh.outside' }]));
+  await t.throwsAsync(importImage(escapingTar, { store: s.store, name: 'whx' }), { instanceOf: SandboxError, message: /contains '\.\.'/ });
   t.is(readFileSync(s.outside, 'utf8'), 'untouched\n');
   removeTree(s.dir);
 });

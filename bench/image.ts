@@ -6,7 +6,7 @@
 // The archive is the Python image (test/helpers/python-image.sh, as root), or SANDBOX_BENCH_IMAGE
 // (a rootfs tarball). Run: npm run build:ts && node dist/bench/image.js
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

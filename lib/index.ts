@@ -31,3 +31,5 @@ export type {
   ResolvedImage,
   StoreOptions,
 } from './image/index.js';
+export { FileStore, JobRunner, parseRequest, runJob } from './job/index.js';
+export type { Cmd, CmdFile, FileError, JobRequest, JobResult, JobRunnerOptions, PipeMap, RunJobOptions, SandboxExtension, Status } from './job/index.js';

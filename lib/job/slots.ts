@@ -1,0 +1,154 @@
+// Warm slots: a slot is a host working directory and a Sandbox with one warm sandbox that has
+// that directory mounted rw at /w. A command takes an idle slot of its configuration (limits,
+// image, tty), so a run costs a warm run() plus its file copies; slots of configurations no
+// longer asked for are ended when the idle ones exceed the cap.
+import { chmod, chown, mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Sandbox } from '../sandbox.js';
+import { SandboxError } from '../errors.js';
+import type { SandboxOptions } from '../options.js';
+import { ROOT_CALLER_HOST_ID } from '../plan.js';
+import { TMP_SIZE } from './limits.js';
+import { emptyDir, type Owner } from './workdir.js';
+
+/** What makes two commands need different sandboxes. */
+export interface SlotConfig {
+  memoryBytes: number | null;
+  pids: number | null;
+  cpuQuota: number | null;
+  tty: boolean;
+  image: string | null;
+}
+
+export interface Slot {
+  readonly key: string;
+  readonly dir: string;
+  readonly sandbox: Sandbox;
+  /** Whether the sandbox keeps a warm member (tty runs cannot). */
+  readonly warm: boolean;
+}
+
+/** The host ids a sandbox's files are written as: nobody when the server runs as root. */
+export function sandboxOwner(): Owner {
+  return process.getuid?.() === 0 ? { uid: ROOT_CALLER_HOST_ID, gid: ROOT_CALLER_HOST_ID } : null;
+}
+
+/** Whether the Sandbox of this build takes an `image` option (another part of the library adds it). */
+function imageSupported(): boolean {
+  try {
+    new Sandbox({ image: 'probe' } as SandboxOptions);
+    return true;
+  } catch (e) {
+    return !(e instanceof SandboxError && /options\.image/.test(e.message));
+  }
+}
+let imageSupport: boolean | null = null;
+
+export class SlotPool {
+  readonly #root: string;
+  readonly #maxIdle: number;
+  readonly #outputLimit: number;
+  /** Idle slots, oldest first. */
+  #idle: Slot[] = [];
+  #busy = new Set<Slot>();
+  #made = 0;
+  #closed = false;
+
+  constructor(root: string, maxIdle: number, outputLimit: number) {
+    this.#root = root;
+    this.#maxIdle = maxIdle;
+    this.#outputLimit = outputLimit;
+  }
+
+  get size(): number {
+    return this.#idle.length + this.#busy.size;
+  }
+
+  get busy(): number {
+    return this.#busy.size;
+  }
+
+  async acquire(cfg: SlotConfig): Promise<Slot> {
+    if (this.#closed) throw new SandboxError('the server is shutting down', { stage: 'closed' });
+    const key = JSON.stringify(cfg);
+    const i = this.#idle.findIndex((s) => s.key === key);
+    if (i >= 0) {
+      const [slot] = this.#idle.splice(i, 1);
+      this.#busy.add(slot!);
+      return slot!;
+    }
+    const slot = await this.#make(key, cfg);
+    this.#busy.add(slot);
+    return slot;
+  }
+
+  /** Gives the slot back, emptied; a slot that cannot be emptied is ended. */
+  async release(slot: Slot): Promise<void> {
+    this.#busy.delete(slot);
+    try {
+      await emptyDir(slot.dir);
+    } catch {
+      await this.#end(slot);
+      return;
+    }
+    if (this.#closed) {
+      await this.#end(slot);
+      return;
+    }
+    this.#idle.push(slot);
+    while (this.#idle.length > this.#maxIdle) await this.#end(this.#idle.shift()!);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const idle = this.#idle;
+    this.#idle = [];
+    await Promise.all(idle.map((s) => this.#end(s)));
+  }
+
+  async #make(key: string, cfg: SlotConfig): Promise<Slot> {
+    const dir = join(this.#root, `w${++this.#made}`);
+    await mkdir(dir, { mode: 0o755 });
+    const owner = sandboxOwner();
+    if (owner !== null) await chown(dir, owner.uid, owner.gid);
+    const warm = !cfg.tty;
+    const options: SandboxOptions = {
+      binds: [{ src: dir, dst: '/w', rw: true }],
+      cwd: '/w',
+      tmpfs: [{ dst: '/tmp', size: TMP_SIZE }],
+      outputLimit: this.#outputLimit,
+      ...(cfg.memoryBytes !== null ? { memory: cfg.memoryBytes } : {}),
+      ...(cfg.pids !== null ? { pids: cfg.pids } : {}),
+      ...(cfg.cpuQuota !== null ? { cpuQuota: cfg.cpuQuota } : {}),
+      ...(cfg.tty ? { tty: true } : {}),
+      ...(warm ? { pool: 1 } : {}),
+    };
+    if (cfg.image !== null) {
+      imageSupport ??= imageSupported();
+      if (!imageSupport) {
+        await rm(dir, { recursive: true, force: true });
+        throw new SandboxError('image: this build of sandbox runs no images (its Sandbox has no image option)', { stage: 'request' });
+      }
+      (options as SandboxOptions & { image: string }).image = cfg.image;
+    }
+    let sandbox: Sandbox;
+    try {
+      sandbox = new Sandbox(options);
+    } catch (e) {
+      await rm(dir, { recursive: true, force: true });
+      throw e;
+    }
+    return { key, dir, sandbox, warm };
+  }
+
+  async #end(slot: Slot): Promise<void> {
+    await slot.sandbox.close().catch(() => {});
+    await rm(slot.dir, { recursive: true, force: true }).catch(() => {});
+  }
+}
+
+/** The slots' parent directory: traversable by the sandbox's ids (root: nobody), listable by none. */
+export async function prepareRoot(root: string): Promise<void> {
+  await mkdir(root, { recursive: true, mode: 0o711 });
+  await chmod(root, 0o711);
+}

@@ -33,3 +33,5 @@ export type {
 } from './image/index.js';
 export { FileStore, JobRunner, parseRequest, runJob } from './job/index.js';
 export type { Cmd, CmdFile, FileError, JobRequest, JobResult, JobRunnerOptions, PipeMap, RunJobOptions, SandboxExtension, Status } from './job/index.js';
+export { JudgeServer } from './serve/index.js';
+export type { ServeOptions } from './serve/index.js';

@@ -12,6 +12,7 @@ Commands:
   exec [OPTIONS] [--] COMMAND [ARG...]   Run COMMAND in a new sandbox
   image pull|import|ls|inspect|rm|prune  Manage the image store (sandbox image --help)
   doctor                                 Check what this machine supports (user namespaces, cgroups)
+  serve                                  Run a judge server speaking go-judge's REST API (docs/serve.md)
 
 Options:
   -h, --help      Print this help

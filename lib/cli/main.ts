@@ -25,6 +25,10 @@ async function main(argv: string[]): Promise<number> {
       return exec(rest);
     case 'image':
       return (await import('./image.js')).runImage(rest);
+    case 'serve': {
+      const [{ runServe }, { versionText }] = await Promise.all([import('./serve.js'), import('./help.js')]);
+      return runServe(rest, versionText().trim().replace(/^sandbox /, ''));
+    }
     case 'doctor': {
       const { runDoctor } = await import('./doctor.js');
       return runDoctor(rest);

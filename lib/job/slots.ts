@@ -52,6 +52,8 @@ export class SlotPool {
   #idle: Slot[] = [];
   #busy = new Set<Slot>();
   #made = 0;
+  /** Configurations whose spare slot is being made. */
+  readonly #making = new Set<string>();
   #closed = false;
 
   constructor(root: string, maxIdle: number, outputLimit: number) {
@@ -71,15 +73,32 @@ export class SlotPool {
   async acquire(cfg: SlotConfig): Promise<Slot> {
     if (this.#closed) throw new SandboxError('the server is shutting down', { stage: 'closed' });
     const key = JSON.stringify(cfg);
+    // The oldest idle slot: the one whose sandbox has had longest to reset since its last run.
     const i = this.#idle.findIndex((s) => s.key === key);
-    if (i >= 0) {
-      const [slot] = this.#idle.splice(i, 1);
-      this.#busy.add(slot!);
-      return slot!;
-    }
-    const slot = await this.#make(key, cfg);
+    let slot: Slot;
+    if (i >= 0) slot = this.#idle.splice(i, 1)[0]!;
+    else slot = await this.#make(key, cfg);
     this.#busy.add(slot);
+    this.#spare(key, cfg);
     return slot;
+  }
+
+  /**
+   * Keeps one idle slot of this configuration ready beside the one just taken: a warm sandbox
+   * is reset after each run, and a request that comes right after another then takes the spare
+   * rather than wait for that reset.
+   */
+  #spare(key: string, cfg: SlotConfig): void {
+    if (cfg.tty || this.#making.has(key) || this.#idle.some((s) => s.key === key) || this.size + 1 > this.#maxIdle) return;
+    this.#making.add(key);
+    void this.#make(key, cfg)
+      .then(async (slot) => {
+        await slot.sandbox.warm();
+        if (this.#closed) return this.#end(slot);
+        this.#idle.push(slot);
+      })
+      .catch(() => {})
+      .finally(() => this.#making.delete(key));
   }
 
   /** Gives the slot back, emptied; a slot that cannot be emptied is ended. */

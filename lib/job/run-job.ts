@@ -1,7 +1,7 @@
 // runJob(): go-judge's /run over Sandbox, with no HTTP in it, for the server, a queue worker or
 // any TypeScript caller. The commands of one request start together, each in a warm sandbox of
 // its configuration with its own /w, connected by the request's pipes, and are killed together.
-import { mkdtemp, realpath } from 'node:fs/promises';
+import { mkdtemp, realpath, rm } from 'node:fs/promises';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -95,6 +95,8 @@ export class JobRunner {
   readonly #copyOutMax: number;
   readonly #workRoot: string | null;
   #slots: Promise<SlotPool> | null = null;
+  /** The working directories' parent, when this runner made it (removed at close). */
+  #madeRoot: string | null = null;
   #running = 0;
   #waiting: (() => void)[] = [];
   #closed = false;
@@ -119,6 +121,7 @@ export class JobRunner {
     this.#closed = true;
     while (this.#running > 0 || this.#waiting.length > 0) await new Promise((r) => setTimeout(r, 20));
     if (this.#slots !== null) await (await this.#slots).close();
+    if (this.#madeRoot !== null) await rm(this.#madeRoot, { recursive: true, force: true });
     this.store.close();
   }
 
@@ -161,7 +164,7 @@ export class JobRunner {
 
   #slotPool(): Promise<SlotPool> {
     this.#slots ??= (async () => {
-      const root = this.#workRoot ?? (await mkdtemp(join(tmpdir(), 'sandbox-serve-')));
+      const root = this.#workRoot ?? (this.#madeRoot = await mkdtemp(join(tmpdir(), 'sandbox-serve-')));
       await prepareRoot(root);
       return new SlotPool(root, Math.max(2, this.parallelism * 2), this.#outputLimit);
     })();

@@ -2,13 +2,15 @@
 // that directory mounted rw at /w. A command takes an idle slot of its configuration (limits,
 // image, tty), so a run costs a warm run() plus its file copies; slots of configurations no
 // longer asked for are ended when the idle ones exceed the cap.
+import { execFile } from 'node:child_process';
 import { chmod, chown, mkdir, rm } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { Sandbox } from '../sandbox.js';
 import { SandboxError } from '../errors.js';
 import type { SandboxOptions } from '../options.js';
 import { ROOT_CALLER_HOST_ID } from '../plan.js';
-import { TMP_SIZE } from './limits.js';
+import { TMP_SIZE, WORK_SIZE } from './limits.js';
 import { emptyDir, type Owner } from './workdir.js';
 
 /** What makes two commands need different sandboxes. */
@@ -23,6 +25,8 @@ export interface SlotConfig {
 export interface Slot {
   readonly key: string;
   readonly dir: string;
+  /** The directory is a tmpfs of its own (root), capped at WORK_SIZE. */
+  readonly mounted: boolean;
   readonly sandbox: Sandbox;
   /** Whether the sandbox keeps a warm member (tty runs cannot). */
   readonly warm: boolean;
@@ -54,6 +58,7 @@ export class SlotPool {
   #made = 0;
   /** Configurations whose spare slot is being made. */
   readonly #making = new Set<string>();
+  readonly #spares = new Set<Promise<unknown>>();
   #closed = false;
 
   constructor(root: string, maxIdle: number, outputLimit: number) {
@@ -91,14 +96,18 @@ export class SlotPool {
   #spare(key: string, cfg: SlotConfig): void {
     if (cfg.tty || this.#making.has(key) || this.#idle.some((s) => s.key === key) || this.size + 1 > this.#maxIdle) return;
     this.#making.add(key);
-    void this.#make(key, cfg)
+    const made = this.#make(key, cfg)
       .then(async (slot) => {
         await slot.sandbox.warm();
         if (this.#closed) return this.#end(slot);
         this.#idle.push(slot);
       })
       .catch(() => {})
-      .finally(() => this.#making.delete(key));
+      .finally(() => {
+        this.#making.delete(key);
+        this.#spares.delete(made);
+      });
+    this.#spares.add(made);
   }
 
   /** Gives the slot back, emptied; a slot that cannot be emptied is ended. */
@@ -120,6 +129,7 @@ export class SlotPool {
 
   async close(): Promise<void> {
     this.#closed = true;
+    await Promise.all([...this.#spares]);
     const idle = this.#idle;
     this.#idle = [];
     await Promise.all(idle.map((s) => this.#end(s)));
@@ -129,7 +139,8 @@ export class SlotPool {
     const dir = join(this.#root, `w${++this.#made}`);
     await mkdir(dir, { mode: 0o755 });
     const owner = sandboxOwner();
-    if (owner !== null) await chown(dir, owner.uid, owner.gid);
+    const mounted = owner !== null && (await mountWorkDir(dir, owner));
+    if (owner !== null && !mounted) await chown(dir, owner.uid, owner.gid);
     const warm = !cfg.tty;
     const options: SandboxOptions = {
       binds: [{ src: dir, dst: '/w', rw: true }],
@@ -145,7 +156,7 @@ export class SlotPool {
     if (cfg.image !== null) {
       imageSupport ??= imageSupported();
       if (!imageSupport) {
-        await rm(dir, { recursive: true, force: true });
+        await removeWorkDir(dir, mounted);
         throw new SandboxError('image: this build of sandbox runs no images (its Sandbox has no image option)', { stage: 'request' });
       }
       (options as SandboxOptions & { image: string }).image = cfg.image;
@@ -154,16 +165,37 @@ export class SlotPool {
     try {
       sandbox = new Sandbox(options);
     } catch (e) {
-      await rm(dir, { recursive: true, force: true });
+      await removeWorkDir(dir, mounted);
       throw e;
     }
-    return { key, dir, sandbox, warm };
+    return { key, dir, mounted, sandbox, warm };
   }
 
   async #end(slot: Slot): Promise<void> {
     await slot.sandbox.close().catch(() => {});
-    await rm(slot.dir, { recursive: true, force: true }).catch(() => {});
+    await removeWorkDir(slot.dir, slot.mounted).catch(() => {});
   }
+}
+
+const run = promisify(execFile);
+
+/**
+ * As root, the working directory is a tmpfs of its own, so that a command cannot fill the host's
+ * disk: at most WORK_SIZE bytes and 16k inodes, owned by the sandbox's id. Rootless callers cannot
+ * mount on the host: their /w is a plain directory, capped per file by the output limit only.
+ */
+async function mountWorkDir(dir: string, owner: { uid: number; gid: number }): Promise<boolean> {
+  try {
+    await run('mount', ['-t', 'tmpfs', '-o', `size=${WORK_SIZE},nr_inodes=16384,mode=0755,uid=${owner.uid},gid=${owner.gid},nosuid,nodev`, 'sandbox-w', dir]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function removeWorkDir(dir: string, mounted: boolean): Promise<void> {
+  if (mounted) await run('umount', [dir]);
+  await rm(dir, { recursive: true, force: true });
 }
 
 /** The slots' parent directory: traversable by the sandbox's ids (root: nobody), listable by none. */

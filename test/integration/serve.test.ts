@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import WebSocket from 'ws';
 import { cgroupManager } from '../../lib/cgroup/index.js';
-import { processesWithArgv, scratchDir, uniqueSeconds, waitFor } from '../helpers/host.js';
+import { isRoot, processesWithArgv, scratchDir, uniqueSeconds, waitFor } from '../helpers/host.js';
 import { cmd, startServer, type TestServer } from '../helpers/serve.js';
 
 const haveCgroup = cgroupManager().manager !== null;
@@ -151,6 +151,14 @@ test.serial('each command gets an empty /w, writable, and a read-only root', asy
   const b = (await s.run({ cmd: [cmd(['/bin/sh', '-c', 'ls; echo end'])] })).body[0];
   t.is(a.files.stdout, '/w\nleft\n');
   t.is(b.files.stdout, 'end\n');
+});
+
+(isRoot ? test.serial : test.skip)('as root, /w is a tmpfs of its own: a command cannot fill the disk', async (t) => {
+  const fill = 'for i in 1 2 3 4; do head -c 200000000 /dev/zero > f$i || { echo "stopped at $i"; exit 3; }; done';
+  const [r] = (await s.run({ cmd: [cmd(['/bin/sh', '-c', fill], { memoryLimit: 4 << 30, cpuLimit: 20e9 })] })).body;
+  t.is(r.status, 'Nonzero Exit Status', JSON.stringify(r));
+  t.regex(r.files.stdout, /stopped at 3/);
+  t.regex(r.files.stderr, /No space left on device/);
 });
 
 test.serial('malformed requests are 400s with a JSON string, and nothing runs', async (t) => {

@@ -44,8 +44,9 @@ export class JudgeServer {
   readonly #token: Buffer | null;
   #draining = false;
   #inFlight = 0;
-  /** Runs of the WebSocket connections, killed when the server stops. */
+  /** Runs of the WebSocket connections: waited for when the server stops. */
   readonly wsAborts = new Set<AbortController>();
+  readonly #closeWebSockets: () => void;
 
   constructor(options: ServeOptions) {
     this.#options = options;
@@ -54,7 +55,7 @@ export class JudgeServer {
     this.#server = createServer((req, res) => void this.#handle(req, res));
     this.#server.headersTimeout = 60_000;
     this.#server.requestTimeout = 0; // a /run lasts as long as its commands
-    attachWebSocket(this, this.#server);
+    this.#closeWebSockets = attachWebSocket(this, this.#server);
   }
 
   /** Whether the request carries the token (always, without one). */
@@ -99,8 +100,8 @@ export class JudgeServer {
     this.#draining = true;
     const closed = new Promise<void>((r) => this.#server.close(() => r()));
     this.#server.closeIdleConnections();
-    while (this.#inFlight > 0) await new Promise((r) => setTimeout(r, 20));
-    for (const a of this.wsAborts) a.abort();
+    while (this.#inFlight > 0 || this.wsAborts.size > 0) await new Promise((r) => setTimeout(r, 20));
+    this.#closeWebSockets();
     this.#server.closeAllConnections();
     await closed;
     await this.runner.close();

@@ -10,7 +10,8 @@ import type { JudgeServer } from './server.js';
 /** Largest message, bytes (the same order as the HTTP body cap). */
 const MAX_MESSAGE = 128 * 1024 * 1024;
 
-export function attachWebSocket(judge: JudgeServer, http: Server): void {
+/** Serves /ws on `http`; returns a function that ends every connection (after their runs). */
+export function attachWebSocket(judge: JudgeServer, http: Server): () => void {
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE });
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -22,6 +23,10 @@ export function attachWebSocket(judge: JudgeServer, http: Server): void {
     if (!judge.authorized(req)) return refuse(401, 'Unauthorized');
     wss.handleUpgrade(req, socket, head, (ws) => serveConnection(judge, ws));
   });
+  return () => {
+    for (const ws of wss.clients) ws.close(1001, 'server shutting down');
+    wss.close();
+  };
 }
 
 function serveConnection(judge: JudgeServer, ws: WebSocket): void {
@@ -47,6 +52,7 @@ function serveConnection(judge: JudgeServer, ws: WebSocket): void {
     }
     const id = msg.requestId;
     if (typeof id !== 'string' || id === '') return send({ requestId: '', results: [], error: 'empty request id' });
+    if (judge.draining) return send({ requestId: id, results: [], error: 'the server is shutting down' });
     if (runs.has(id)) return send({ requestId: id, results: [], error: `duplicated request id: ${id}` });
     const abort = new AbortController();
     runs.set(id, abort);

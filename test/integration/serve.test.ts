@@ -227,7 +227,16 @@ test.serial('/ws runs requests by id and cancels them', async (t) => {
   t.true(await waitFor(() => answers.some((a) => a.requestId === 'slow'), 10_000));
   t.is(answers.find((a) => a.requestId === 'slow').error, 'request cancelled');
   t.true(await waitFor(() => processesWithArgv(['/bin/sleep', seconds]).length === 0, 5000));
+  // A connection still open does not keep a stopping server from ending: it is closed (1001).
+  const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
+  const other = await startServer();
+  const ws2 = new WebSocket(`${other.url.replace('http', 'ws')}/ws`);
+  await new Promise((r, j) => (ws2.once('open', r), ws2.once('error', j)));
+  const closed2 = new Promise<number>((r) => ws2.once('close', (code) => r(code)));
+  await other.close();
+  t.is(await closed2, 1001);
   ws.close();
+  await closed;
 });
 
 test.serial('/metrics, /version and /config', async (t) => {

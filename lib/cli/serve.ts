@@ -20,6 +20,7 @@ A judge server that speaks go-judge's REST API (POST /run, /file, /ws, /version,
       --max-request-size SIZE largest request body (default 128m)
       --output-limit SIZE    most bytes a command writes to one file or stream (default 256m)
       --copy-out-max SIZE    copyOutMax of commands that give none (default 64m)
+      --work-dir-size SIZE   as root, each command's /w is a tmpfs this large (default 512m)
       --quiet                no per-request log lines on stderr
   -h, --help                 this text
 `;
@@ -37,6 +38,7 @@ export interface ServeInvocation {
   maxRequestBytes: number;
   outputLimit: number;
   copyOutMax: number;
+  workDirSize: number;
   quiet: boolean;
 }
 
@@ -58,6 +60,7 @@ export function parseServeArgs(args: string[]): ServeInvocation {
     maxRequestBytes: 128 * 1024 ** 2,
     outputLimit: 256 * 1024 ** 2,
     copyOutMax: 64 * 1024 ** 2,
+    workDirSize: 512 * 1024 ** 2,
     quiet: false,
   };
   for (let i = 0; i < args.length; i++) {
@@ -116,6 +119,9 @@ export function parseServeArgs(args: string[]): ServeInvocation {
       case '--copy-out-max':
         inv.copyOutMax = parseSize(value(), '--copy-out-max');
         break;
+      case '--work-dir-size':
+        inv.workDirSize = parseSize(value(), '--work-dir-size');
+        break;
       case '--quiet':
         inv.quiet = true;
         break;
@@ -139,7 +145,7 @@ export async function runServe(args: string[], version: string): Promise<number>
     import('../serve/server.js'),
   ]);
   const store = new FileStore({ dir: inv.dir, maxBytes: inv.fileStoreMax, ttlMs: inv.fileTtlMs });
-  const runner = new JobRunner({ store, parallelism: inv.parallelism, srcPrefix: inv.srcPrefix, outputLimit: inv.outputLimit, copyOutMax: inv.copyOutMax });
+  const runner = new JobRunner({ store, parallelism: inv.parallelism, srcPrefix: inv.srcPrefix, outputLimit: inv.outputLimit, copyOutMax: inv.copyOutMax, workDirSize: inv.workDirSize });
   const server = new JudgeServer({
     runner,
     http: inv.http,

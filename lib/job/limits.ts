@@ -11,7 +11,7 @@ export const DEFAULT_COPY_OUT_MAX = 64 * 1024 * 1024;
 export const DEFAULT_CLOCK_LIMIT_NS = 60e9;
 /** Wall-clock limit from a CPU limit alone: go-judge's habit of a generous multiple. */
 export const CLOCK_PER_CPU = 2;
-/** Size of each command's /w when the server runs as root (a tmpfs of its own, lib/job/slots.ts). */
-export const WORK_SIZE = 512 * 1024 * 1024;
+/** Default size of each command's /w when the server runs as root (a tmpfs of its own, lib/job/slots.ts). */
+export const DEFAULT_WORK_DIR_SIZE = 512 * 1024 * 1024;
 /** Size of each command's /tmp (tmpfs). */
 export const TMP_SIZE = 64 * 1024 * 1024;

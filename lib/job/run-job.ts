@@ -10,7 +10,7 @@ import type { OutputOption, StdinOption } from '../options.js';
 import type { RunResult } from '../result.js';
 import type { SandboxProcess } from '../sandbox.js';
 import { FileStore } from './file-store.js';
-import { CLOCK_PER_CPU, DEFAULT_CLOCK_LIMIT_NS, DEFAULT_COPY_OUT_MAX } from './limits.js';
+import { CLOCK_PER_CPU, DEFAULT_CLOCK_LIMIT_NS, DEFAULT_COPY_OUT_MAX, DEFAULT_WORK_DIR_SIZE } from './limits.js';
 import { parseRequest } from './parse.js';
 import { prepareRoot, sandboxOwner, SlotPool, type Slot, type SlotConfig } from './slots.js';
 import type { Cmd, Collector, FileError, JobRequest, JobResult, Status } from './types.js';
@@ -31,6 +31,8 @@ export interface JobRunnerOptions {
   outputLimit?: number;
   /** copyOutMax of commands that give none (default 64 MiB). */
   copyOutMax?: number;
+  /** As root, each /w is a tmpfs of this many bytes (default 512 MiB). */
+  workDirSize?: number;
 }
 
 export interface RunJobOptions {
@@ -94,6 +96,7 @@ export class JobRunner {
   readonly #outputLimit: number;
   readonly #copyOutMax: number;
   readonly #workRoot: string | null;
+  readonly #workDirSize: number;
   #slots: Promise<SlotPool> | null = null;
   /** The working directories' parent, when this runner made it (removed at close). */
   #madeRoot: string | null = null;
@@ -108,6 +111,7 @@ export class JobRunner {
     this.#outputLimit = options.outputLimit ?? DEFAULT_OUTPUT_LIMIT;
     this.#copyOutMax = options.copyOutMax ?? DEFAULT_COPY_OUT_MAX;
     this.#workRoot = options.workRoot ?? null;
+    this.#workDirSize = options.workDirSize ?? DEFAULT_WORK_DIR_SIZE;
   }
 
   /** Requests running, requests waiting for a turn, and sandboxes kept (busy or warm). */
@@ -166,7 +170,7 @@ export class JobRunner {
     this.#slots ??= (async () => {
       const root = this.#workRoot ?? (this.#madeRoot = await mkdtemp(join(tmpdir(), 'sandbox-serve-')));
       await prepareRoot(root);
-      return new SlotPool(root, Math.max(2, this.parallelism * 2), this.#outputLimit);
+      return new SlotPool(root, Math.max(2, this.parallelism * 2), this.#outputLimit, this.#workDirSize);
     })();
     return this.#slots;
   }

@@ -10,7 +10,7 @@ import { Sandbox } from '../sandbox.js';
 import { SandboxError } from '../errors.js';
 import type { SandboxOptions } from '../options.js';
 import { ROOT_CALLER_HOST_ID } from '../plan.js';
-import { TMP_SIZE, WORK_SIZE } from './limits.js';
+import { TMP_SIZE } from './limits.js';
 import { emptyDir, type Owner } from './workdir.js';
 
 /** What makes two commands need different sandboxes. */
@@ -25,7 +25,7 @@ export interface SlotConfig {
 export interface Slot {
   readonly key: string;
   readonly dir: string;
-  /** The directory is a tmpfs of its own (root), capped at WORK_SIZE. */
+  /** The directory is a tmpfs of its own (root), capped at the pool's workDirSize. */
   readonly mounted: boolean;
   readonly sandbox: Sandbox;
   /** Whether the sandbox keeps a warm member (tty runs cannot). */
@@ -52,6 +52,7 @@ export class SlotPool {
   readonly #root: string;
   readonly #maxIdle: number;
   readonly #outputLimit: number;
+  readonly #workDirSize: number;
   /** Idle slots, oldest first. */
   #idle: Slot[] = [];
   #busy = new Set<Slot>();
@@ -61,10 +62,11 @@ export class SlotPool {
   readonly #spares = new Set<Promise<unknown>>();
   #closed = false;
 
-  constructor(root: string, maxIdle: number, outputLimit: number) {
+  constructor(root: string, maxIdle: number, outputLimit: number, workDirSize: number) {
     this.#root = root;
     this.#maxIdle = maxIdle;
     this.#outputLimit = outputLimit;
+    this.#workDirSize = workDirSize;
   }
 
   get size(): number {
@@ -139,7 +141,7 @@ export class SlotPool {
     const dir = join(this.#root, `w${++this.#made}`);
     await mkdir(dir, { mode: 0o755 });
     const owner = sandboxOwner();
-    const mounted = owner !== null && (await mountWorkDir(dir, owner));
+    const mounted = owner !== null && (await mountWorkDir(dir, owner, this.#workDirSize));
     if (owner !== null && !mounted) await chown(dir, owner.uid, owner.gid);
     const warm = !cfg.tty;
     const options: SandboxOptions = {
@@ -181,12 +183,12 @@ const run = promisify(execFile);
 
 /**
  * As root, the working directory is a tmpfs of its own, so that a command cannot fill the host's
- * disk: at most WORK_SIZE bytes and 16k inodes, owned by the sandbox's id. Rootless callers cannot
+ * disk: at most `size` bytes and 16k inodes, owned by the sandbox's id. Rootless callers cannot
  * mount on the host: their /w is a plain directory, capped per file by the output limit only.
  */
-async function mountWorkDir(dir: string, owner: { uid: number; gid: number }): Promise<boolean> {
+async function mountWorkDir(dir: string, owner: { uid: number; gid: number }, size: number): Promise<boolean> {
   try {
-    await run('mount', ['-t', 'tmpfs', '-o', `size=${WORK_SIZE},nr_inodes=16384,mode=0755,uid=${owner.uid},gid=${owner.gid},nosuid,nodev`, 'sandbox-w', dir]);
+    await run('mount', ['-t', 'tmpfs', '-o', `size=${size},nr_inodes=16384,mode=0755,uid=${owner.uid},gid=${owner.gid},nosuid,nodev`, 'sandbox-w', dir]);
     return true;
   } catch {
     return false;

@@ -21,6 +21,7 @@ A judge server that speaks go-judge's REST API (POST /run, /file, /ws, /version,
       --output-limit SIZE    most bytes a command writes to one file or stream (default 256m)
       --copy-out-max SIZE    copyOutMax of commands that give none (default 64m)
       --work-dir-size SIZE   as root, each command's /w is a tmpfs this large (default 512m)
+      --cgroup-parent DIR    create the commands' cgroups under DIR (default: the server's own)
       --quiet                no per-request log lines on stderr
   -h, --help                 this text
 `;
@@ -39,6 +40,7 @@ export interface ServeInvocation {
   outputLimit: number;
   copyOutMax: number;
   workDirSize: number;
+  cgroupParent: string | null;
   quiet: boolean;
 }
 
@@ -61,6 +63,7 @@ export function parseServeArgs(args: string[]): ServeInvocation {
     outputLimit: 256 * 1024 ** 2,
     copyOutMax: 64 * 1024 ** 2,
     workDirSize: 512 * 1024 ** 2,
+    cgroupParent: null,
     quiet: false,
   };
   for (let i = 0; i < args.length; i++) {
@@ -122,6 +125,9 @@ export function parseServeArgs(args: string[]): ServeInvocation {
       case '--work-dir-size':
         inv.workDirSize = parseSize(value(), '--work-dir-size');
         break;
+      case '--cgroup-parent':
+        inv.cgroupParent = value();
+        break;
       case '--quiet':
         inv.quiet = true;
         break;
@@ -145,7 +151,7 @@ export async function runServe(args: string[], version: string): Promise<number>
     import('../serve/server.js'),
   ]);
   const store = new FileStore({ dir: inv.dir, maxBytes: inv.fileStoreMax, ttlMs: inv.fileTtlMs });
-  const runner = new JobRunner({ store, parallelism: inv.parallelism, srcPrefix: inv.srcPrefix, outputLimit: inv.outputLimit, copyOutMax: inv.copyOutMax, workDirSize: inv.workDirSize });
+  const runner = new JobRunner({ store, parallelism: inv.parallelism, srcPrefix: inv.srcPrefix, outputLimit: inv.outputLimit, copyOutMax: inv.copyOutMax, workDirSize: inv.workDirSize, cgroupParent: inv.cgroupParent });
   const server = new JudgeServer({
     runner,
     http: inv.http,

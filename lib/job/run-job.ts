@@ -33,6 +33,8 @@ export interface JobRunnerOptions {
   copyOutMax?: number;
   /** As root, each /w is a tmpfs of this many bytes (default 512 MiB). */
   workDirSize?: number;
+  /** Parent cgroup of the commands' cgroups (Sandbox's cgroupParent; default the caller's own). */
+  cgroupParent?: string | null;
 }
 
 export interface RunJobOptions {
@@ -97,6 +99,7 @@ export class JobRunner {
   readonly #copyOutMax: number;
   readonly #workRoot: string | null;
   readonly #workDirSize: number;
+  readonly #cgroupParent: string | null;
   #slots: Promise<SlotPool> | null = null;
   /** The working directories' parent, when this runner made it (removed at close). */
   #madeRoot: string | null = null;
@@ -112,6 +115,7 @@ export class JobRunner {
     this.#copyOutMax = options.copyOutMax ?? DEFAULT_COPY_OUT_MAX;
     this.#workRoot = options.workRoot ?? null;
     this.#workDirSize = options.workDirSize ?? DEFAULT_WORK_DIR_SIZE;
+    this.#cgroupParent = options.cgroupParent ?? null;
   }
 
   /** Requests running, requests waiting for a turn, and sandboxes kept (busy or warm). */
@@ -170,7 +174,7 @@ export class JobRunner {
     this.#slots ??= (async () => {
       const root = this.#workRoot ?? (this.#madeRoot = await mkdtemp(join(tmpdir(), 'sandbox-serve-')));
       await prepareRoot(root);
-      return new SlotPool(root, Math.max(2, this.parallelism * 2), this.#outputLimit, this.#workDirSize);
+      return new SlotPool(root, Math.max(2, this.parallelism * 2), this.#outputLimit, this.#workDirSize, this.#cgroupParent);
     })();
     return this.#slots;
   }

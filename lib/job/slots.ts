@@ -53,6 +53,7 @@ export class SlotPool {
   readonly #maxIdle: number;
   readonly #outputLimit: number;
   readonly #workDirSize: number;
+  readonly #cgroupParent: string | null;
   /** Idle slots, oldest first. */
   #idle: Slot[] = [];
   #busy = new Set<Slot>();
@@ -62,7 +63,8 @@ export class SlotPool {
   readonly #spares = new Set<Promise<unknown>>();
   #closed = false;
 
-  constructor(root: string, maxIdle: number, outputLimit: number, workDirSize: number) {
+  constructor(root: string, maxIdle: number, outputLimit: number, workDirSize: number, cgroupParent: string | null) {
+    this.#cgroupParent = cgroupParent;
     this.#root = root;
     this.#maxIdle = maxIdle;
     this.#outputLimit = outputLimit;
@@ -153,6 +155,7 @@ export class SlotPool {
       ...(cfg.pids !== null ? { pids: cfg.pids } : {}),
       ...(cfg.cpuQuota !== null ? { cpuQuota: cfg.cpuQuota } : {}),
       ...(cfg.tty ? { tty: true } : {}),
+      ...(this.#cgroupParent !== null ? { cgroupParent: this.#cgroupParent } : {}),
       ...(warm ? { pool: 1 } : {}),
     };
     if (cfg.image !== null) {

@@ -257,12 +257,15 @@ export class JobRunner {
   async #prepare(p: Prepared): Promise<void> {
     const owner = sandboxOwner();
     const c = p.cmd;
-    for (const [dst, f] of Object.entries(c.copyIn ?? {})) {
-      if ('symlink' in f) await putSymlink(p.slot.dir, dst, f.symlink, owner);
-      else if ('src' in f) await putFile(p.slot.dir, dst, { src: await this.#hostFile(f.src, dst) }, owner);
+    const entries = Object.entries(c.copyIn ?? {});
+    // Links last, after every file: a write never goes through a link of the request's own.
+    for (const [dst, f] of entries) {
+      if ('symlink' in f) continue;
+      if ('src' in f) await putFile(p.slot.dir, dst, { src: await this.#hostFile(f.src, dst) }, owner);
       else if ('content' in f) await putFile(p.slot.dir, dst, { data: Buffer.from(f.content) }, owner);
       else await putFile(p.slot.dir, dst, { data: await this.#storeFile(f.fileId, dst) }, owner);
     }
+    for (const [dst, f] of entries) if ('symlink' in f) await putSymlink(p.slot.dir, dst, f.symlink, owner);
     const f0 = c.files?.[0];
     if (f0 !== undefined && f0 !== null) {
       if ('src' in f0) p.stdin = { file: await this.#hostFile(f0.src, 'stdin') };

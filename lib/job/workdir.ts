@@ -20,7 +20,10 @@ function fail(name: string, type: FileErrorType, message: string): WorkFileError
   return new WorkFileError({ name, type, message });
 }
 
-/** Makes the parent directories of `rel` in `dir`, owned by `owner`. */
+/**
+ * Makes the parent directories of `rel` in `dir`, owned by `owner`. One that exists must be a
+ * directory, not a link: copyIn's own symlinks (or a file) must never lead a write out of `dir`.
+ */
 async function parents(dir: string, rel: string, owner: Owner): Promise<void> {
   const parts = rel.split('/').slice(0, -1);
   let at = dir;
@@ -31,6 +34,7 @@ async function parents(dir: string, rel: string, owner: Owner): Promise<void> {
       if (owner !== null) await chown(at, owner.uid, owner.gid);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      if (!(await lstat(at)).isDirectory()) throw new Error(`${p} is not a directory`);
     }
   }
 }

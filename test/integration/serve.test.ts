@@ -1,7 +1,7 @@
 // `sandbox serve` against go-judge's API, with a real HTTP client (fetch), real sandboxes and a
 // real compiler: compile then run by fileId, a checker, an interactive problem over pipeMapping,
 // the verdicts, large inputs, the file API, /ws and the errors a bad request gets.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import WebSocket from 'ws';
@@ -144,6 +144,23 @@ test.serial('copyOut never follows a link the command made, nor reads past /w', 
   t.is(r.status, 'File Error');
   t.deepEqual(r.fileError.map((f: { type: string }) => f.type), ['CopyOutNotRegularFile', 'CopyOutNotRegularFile']);
   t.false(JSON.stringify(r).includes('root:'));
+});
+
+test.serial("copyIn never writes through a link, not even one of the request's own", async (t) => {
+  const outside = scratchDir('serve-outside');
+  try {
+    const [r] = (
+      await s.run({ cmd: [cmd(['/bin/true'], { copyIn: { d: { symlink: outside.path }, 'd/planted': { content: 'x' }, 'e/f': { content: 'y' }, 'e/f/g': { content: 'z' } } })] })
+    ).body;
+    t.is(r.status, 'File Error', JSON.stringify(r));
+    t.is(r.fileError[0].type, 'CopyInCreateFile');
+    t.false(existsSync(join(outside.path, 'planted')));
+    const linked = (await s.run({ cmd: [cmd(['/bin/sh', '-c', 'readlink d; cat d/x'], { copyIn: { d: { symlink: '/etc' }, x: { content: 'x' } } })] })).body[0];
+    t.is(linked.status, 'Nonzero Exit Status');
+    t.regex(linked.files.stdout, /^\/etc\n/);
+  } finally {
+    outside.remove();
+  }
 });
 
 test.serial('each command gets an empty /w, writable, and a read-only root', async (t) => {

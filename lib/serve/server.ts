@@ -183,7 +183,7 @@ export class JudgeServer {
         return { code: 200 };
       }
       case 'GET /file/:id': {
-        const f = await store.get(decodeURIComponent(path.slice('/file/'.length)));
+        const f = await store.get(fileIdOf(path));
         if (f === null) throw new HttpError(404, 'file not found');
         res.writeHead(200, {
           'content-type': 'application/octet-stream',
@@ -194,7 +194,7 @@ export class JudgeServer {
         return { code: 200 };
       }
       case 'DELETE /file/:id': {
-        if (!store.remove(decodeURIComponent(path.slice('/file/'.length)))) throw new HttpError(404, 'file not found');
+        if (!store.remove(fileIdOf(path))) throw new HttpError(404, 'file not found');
         res.writeHead(200).end();
         return { code: 200 };
       }
@@ -237,6 +237,14 @@ export class JudgeServer {
       default:
         throw new HttpError(404, `no route ${route}`);
     }
+  }
+}
+
+function fileIdOf(path: string): string {
+  try {
+    return decodeURIComponent(path.slice('/file/'.length));
+  } catch {
+    throw new HttpError(400, 'malformed file id');
   }
 }
 

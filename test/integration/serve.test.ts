@@ -196,6 +196,7 @@ test.serial('malformed requests are 400s with a JSON string, and nothing runs', 
   t.regex(await bad({ cmd: [{ args: ['ls'] }], pipeMapping: [{ in: { index: 5, fd: 1 }, out: { index: 0, fd: 0 } }] }), /pipeMapping\[0\]\.in\.index/);
   t.regex(await bad([1, 2]), /JSON object/);
   t.is((await fetch(`${s.url}/nowhere`)).status, 404);
+  t.is((await fetch(`${s.url}/file/%E0%A4%A`)).status, 400);
 });
 
 test.serial('the file API: upload, list, download, delete', async (t) => {

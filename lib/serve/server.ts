@@ -53,7 +53,10 @@ export class JudgeServer {
     this.runner = options.runner;
     this.#token = options.authToken ? Buffer.from(`Bearer ${options.authToken}`) : null;
     this.#server = createServer((req, res) => void this.#handle(req, res));
-    this.#server.headersTimeout = 60_000;
+    // Idle keep-alive connections are kept a minute: a client reusing one the server has just
+    // closed sees its request fail, and judges send bursts with pauses between them.
+    this.#server.keepAliveTimeout = 60_000;
+    this.#server.headersTimeout = 61_000;
     this.#server.requestTimeout = 0; // a /run lasts as long as its commands
     this.#closeWebSockets = attachWebSocket(this, this.#server);
   }

@@ -35,7 +35,7 @@ test.serial('compile with copyOutCached, run the binary by fileId, check the ans
 
   // go-judge runs a bare name copied into /w; stdin from a host file under --src-prefix.
   const run = await s.run({
-    cmd: [{ ...cmd(['a'], { cpuLimit: 1e9, copyIn: { a: { fileId: c.fileIds.a } } }), files: [{ src: join(data.path, 'p1', '1.in') }, { name: 'stdout', max: 1024 }, { name: 'stderr', max: 1024 }] }],
+    cmd: [{ ...cmd(['a'], { cpuLimit: 30e9, copyIn: { a: { fileId: c.fileIds.a } } }), files: [{ src: join(data.path, 'p1', '1.in') }, { name: 'stdout', max: 1024 }, { name: 'stderr', max: 1024 }] }],
   });
   t.is(run.code, 200);
   t.is(run.body[0].status, 'Accepted');

@@ -101,16 +101,35 @@ export async function serveBench(o: BenchOptions): Promise<Row[]> {
     for (const v of variants) for (let i = 0; i < 30; i++) await v.run();
     const rounds = 4;
     const slice = Math.max(1, o.budgetS / 2 / rounds / variants.length);
-    for (let r = 0; r < rounds; r++) for (let k = 0; k < variants.length; k++) await phase(variants[(r + k) % variants.length]!, callers, slice);
+    for (let r = 0; r < rounds; r++)
+      for (let k = 0; k < variants.length; k++) await phase(variants[(r + k) % variants.length]!, callers, slice);
     const [d, j, h] = variants as [Variant, Variant, Variant];
     const p = (v: Variant, q: number) => percentile(v.samples, q);
     note(`serve: ${callers} client(s): ${d.done} direct, ${j.done} runJob, ${h.done} http runs`);
     const tag = `${callers} client${callers > 1 ? 's' : ''}`;
     rows.push(
-      row(`/run of /bin/cat, ${tag}: requests/s`, perS(h.done / h.seconds), `direct run() ${perS(d.done / d.seconds)}`, ratio(h.done / h.seconds, d.done / d.seconds), ''),
-      row(`/run of /bin/cat, ${tag}: p50`, ms(p(h, 50)), `direct run() ${ms(p(d, 50))}`, `+${ms(p(h, 50) - p(d, 50))}`, callers === 1 ? '≤ +0.30 ms' : ''),
+      row(
+        `/run of /bin/cat, ${tag}: requests/s`,
+        perS(h.done / h.seconds),
+        `direct run() ${perS(d.done / d.seconds)}`,
+        ratio(h.done / h.seconds, d.done / d.seconds),
+        '',
+      ),
+      row(
+        `/run of /bin/cat, ${tag}: p50`,
+        ms(p(h, 50)),
+        `direct run() ${ms(p(d, 50))}`,
+        `+${ms(p(h, 50) - p(d, 50))}`,
+        callers === 1 ? '≤ +0.30 ms' : '',
+      ),
       row(`/run of /bin/cat, ${tag}: p99`, ms(p(h, 99)), `direct run() ${ms(p(d, 99))}`, ratio(p(h, 99), p(d, 99)), ''),
-      row(`runJob() of the same, ${tag}: requests/s`, perS(j.done / j.seconds), `direct run() ${perS(d.done / d.seconds)}`, ratio(j.done / j.seconds, d.done / d.seconds), ''),
+      row(
+        `runJob() of the same, ${tag}: requests/s`,
+        perS(j.done / j.seconds),
+        `direct run() ${perS(d.done / d.seconds)}`,
+        ratio(j.done / j.seconds, d.done / d.seconds),
+        '',
+      ),
       row(`runJob() of the same, ${tag}: p50`, ms(p(j, 50)), `direct run() ${ms(p(d, 50))}`, `+${ms(p(j, 50) - p(d, 50))}`, ''),
       row(`runJob() of the same, ${tag}: p99`, ms(p(j, 99)), `direct run() ${ms(p(d, 99))}`, ratio(p(j, 99), p(d, 99)), ''),
     );

@@ -8,7 +8,10 @@
 //   node examples/hydro-like.mjs [URL]     (default http://127.0.0.1:5050; AUTH_TOKEN from the env)
 // Exits 0 when every verdict is the expected one, 1 otherwise.
 const url = (process.argv[2] ?? 'http://127.0.0.1:5050').replace(/\/$/, '');
-const headers = { 'content-type': 'application/json', ...(process.env.AUTH_TOKEN ? { authorization: `Bearer ${process.env.AUTH_TOKEN}` } : {}) };
+const headers = {
+  'content-type': 'application/json',
+  ...(process.env.AUTH_TOKEN ? { authorization: `Bearer ${process.env.AUTH_TOKEN}` } : {}),
+};
 
 async function run(body) {
   const res = await fetch(`${url}/run`, { method: 'POST', headers, body: JSON.stringify(body) });
@@ -57,7 +60,15 @@ const expect = (what, got, want) => {
 
 async function compile(source, target) {
   const [r] = await run({
-    cmd: [proc({ execute: ['/usr/bin/g++', '-O2', '-o', target, 'main.cpp'], time: 10000, memory: 512, copyIn: { 'main.cpp': { content: source } }, copyOutCached: [target] })],
+    cmd: [
+      proc({
+        execute: ['/usr/bin/g++', '-O2', '-o', target, 'main.cpp'],
+        time: 10000,
+        memory: 512,
+        copyIn: { 'main.cpp': { content: source } },
+        copyOutCached: [target],
+      }),
+    ],
   });
   expect(`compile ${target}`, r.status, 'Accepted');
   if (r.status !== 'Accepted') console.log(r.files?.stderr);
@@ -71,9 +82,16 @@ try {
   const [run1] = await run({ cmd: [proc({ execute: ['foo'], stdin: { content: '1 2\n' }, copyIn: { foo: { fileId: bin } } })] });
   expect('run test 1', run1.status, 'Accepted');
   expect('output of test 1', run1.files.stdout, '3\n');
-  console.log(`     time ${(run1.time / 1e6).toFixed(2)} ms, memory ${(run1.memory / 1024).toFixed(0)} KiB, enforcement ${run1.sandbox?.enforcement}`);
+  console.log(
+    `     time ${(run1.time / 1e6).toFixed(2)} ms, memory ${(run1.memory / 1024).toFixed(0)} KiB, enforcement ${run1.sandbox?.enforcement}`,
+  );
   const [check] = await run({
-    cmd: [proc({ execute: ['/usr/bin/diff', '-q', '-b', 'user_out', 'answer'], copyIn: { user_out: { content: run1.files.stdout }, answer: { content: '3\n' } } })],
+    cmd: [
+      proc({
+        execute: ['/usr/bin/diff', '-q', '-b', 'user_out', 'answer'],
+        copyIn: { user_out: { content: run1.files.stdout }, answer: { content: '3\n' } },
+      }),
+    ],
   });
   expect('checker', check.status, 'Accepted');
 
@@ -82,8 +100,16 @@ try {
   const both = await run({
     cmd: [
       // stdin and stdout are the pipes: only stderr is collected.
-      { ...proc({ execute: ['sol'], copyIn: { sol: { fileId: sol } } }), files: [null, null, { name: 'stderr', max: 1024 }], copyOut: ['stderr'] },
-      { ...proc({ execute: ['interactor'], copyIn: { interactor: { fileId: judge } } }), files: [null, null, { name: 'stderr', max: 1024 }], copyOut: ['stderr'] },
+      {
+        ...proc({ execute: ['sol'], copyIn: { sol: { fileId: sol } } }),
+        files: [null, null, { name: 'stderr', max: 1024 }],
+        copyOut: ['stderr'],
+      },
+      {
+        ...proc({ execute: ['interactor'], copyIn: { interactor: { fileId: judge } } }),
+        files: [null, null, { name: 'stderr', max: 1024 }],
+        copyOut: ['stderr'],
+      },
     ],
     pipeMapping: [
       { in: { index: 0, fd: 1 }, out: { index: 1, fd: 0 } },

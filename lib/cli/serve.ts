@@ -90,7 +90,8 @@ export function parseServeArgs(args: string[]): ServeInvocation {
       case '--parallelism': {
         const v = value();
         const n = Number(v);
-        if (!/^\d+$/.test(v) || n < 1 || n > 1024) throw optionError(`Expected an integer from 1 to 1024 for --parallelism but received ${JSON.stringify(v)}`);
+        if (!/^\d+$/.test(v) || n < 1 || n > 1024)
+          throw optionError(`Expected an integer from 1 to 1024 for --parallelism but received ${JSON.stringify(v)}`);
         inv.parallelism = n;
         break;
       }
@@ -151,7 +152,15 @@ export async function runServe(args: string[], version: string): Promise<number>
     import('../serve/server.js'),
   ]);
   const store = new FileStore({ dir: inv.dir, maxBytes: inv.fileStoreMax, ttlMs: inv.fileTtlMs });
-  const runner = new JobRunner({ store, parallelism: inv.parallelism, srcPrefix: inv.srcPrefix, outputLimit: inv.outputLimit, copyOutMax: inv.copyOutMax, workDirSize: inv.workDirSize, cgroupParent: inv.cgroupParent });
+  const runner = new JobRunner({
+    store,
+    parallelism: inv.parallelism,
+    srcPrefix: inv.srcPrefix,
+    outputLimit: inv.outputLimit,
+    copyOutMax: inv.copyOutMax,
+    workDirSize: inv.workDirSize,
+    cgroupParent: inv.cgroupParent,
+  });
   const server = new JudgeServer({
     runner,
     http: inv.http,
@@ -162,7 +171,9 @@ export async function runServe(args: string[], version: string): Promise<number>
     version,
   });
   if (inv.unix === null && !isLoopback(splitAddress(inv.http).host) && inv.authToken === null) {
-    process.stderr.write(`sandbox serve: listening beyond loopback (${inv.http}) without --auth-token: anyone who reaches it runs commands\n`);
+    process.stderr.write(
+      `sandbox serve: listening beyond loopback (${inv.http}) without --auth-token: anyone who reaches it runs commands\n`,
+    );
   }
   const address = await server.listen();
   process.stderr.write(`sandbox serve: listening on ${address}\n`);

@@ -78,7 +78,9 @@ export class FileStore {
       throw new SandboxError(`file store full: ${this.maxFiles} files held`, { stage: 'file-store' });
     }
     if (this.#bytes + data.length > this.maxBytes) {
-      throw new SandboxError(`file store full: ${this.#bytes} of ${this.maxBytes} bytes held, ${data.length} more asked`, { stage: 'file-store' });
+      throw new SandboxError(`file store full: ${this.#bytes} of ${this.maxBytes} bytes held, ${data.length} more asked`, {
+        stage: 'file-store',
+      });
     }
     const id = newFileId();
     const entry: Entry = { name, size: data.length, data: this.dir === null ? data : null, lastUse: Date.now() };

@@ -64,7 +64,9 @@ function cmdFile(v: unknown, field: string): CmdFile {
   const input = inputFile(v, field);
   if (input !== null) return input;
   if (v.streamIn !== undefined || v.streamOut !== undefined) {
-    throw new SandboxError(`${field}: streamIn/streamOut belong to go-judge's /stream interface, which this server does not offer`, { stage: 'request' });
+    throw new SandboxError(`${field}: streamIn/streamOut belong to go-judge's /stream interface, which this server does not offer`, {
+      stage: 'request',
+    });
   }
   if (v.name !== undefined && v.max !== undefined) {
     const pipe = bool(v.pipe, `${field}.pipe`);
@@ -88,7 +90,8 @@ function copyIn(v: unknown, field: string): Record<string, InputFile | Symlink> 
       continue;
     }
     const input = inputFile(f, at);
-    if (input === null) throw new SandboxError(`${at}: file is not valid for copyIn (expected src, content, fileId or symlink)`, { stage: 'request' });
+    if (input === null)
+      throw new SandboxError(`${at}: file is not valid for copyIn (expected src, content, fileId or symlink)`, { stage: 'request' });
     out[dst] = input;
   }
   return out;
@@ -114,7 +117,16 @@ function parseCmd(v: unknown, i: number): Cmd {
     }
     cmd.files = v.files.map((f, j) => cmdFile(f, `${at}.files[${j}]`));
   }
-  for (const k of ['cpuLimit', 'clockLimit', 'realCpuLimit', 'memoryLimit', 'stackLimit', 'procLimit', 'cpuRateLimit', 'copyOutMax'] as const) {
+  for (const k of [
+    'cpuLimit',
+    'clockLimit',
+    'realCpuLimit',
+    'memoryLimit',
+    'stackLimit',
+    'procLimit',
+    'cpuRateLimit',
+    'copyOutMax',
+  ] as const) {
     const n = count(v[k], `${at}.${k}`);
     if (n !== undefined) cmd[k] = n;
   }
@@ -122,7 +134,8 @@ function parseCmd(v: unknown, i: number): Cmd {
     const b = bool(v[k], `${at}.${k}`);
     if (b !== undefined) cmd[k] = b;
   }
-  if (v.cpuSetLimit !== undefined && v.cpuSetLimit !== null && v.cpuSetLimit !== '') cmd.cpuSetLimit = str(v.cpuSetLimit, `${at}.cpuSetLimit`);
+  if (v.cpuSetLimit !== undefined && v.cpuSetLimit !== null && v.cpuSetLimit !== '')
+    cmd.cpuSetLimit = str(v.cpuSetLimit, `${at}.cpuSetLimit`);
   if (v.copyOutDir !== undefined && v.copyOutDir !== null && v.copyOutDir !== '') {
     throw new SandboxError(`${at}.copyOutDir: dumping /w to a host directory is not offered by this server`, { stage: 'request' });
   }
@@ -166,10 +179,12 @@ export function parseRequest(body: unknown): JobRequest {
       const pm: PipeMap = { in: pipeIndex(p.in, `${at}.in`, cmd, 'in'), out: pipeIndex(p.out, `${at}.out`, cmd, 'out') };
       for (const end of [pm.in, pm.out]) {
         const key = `${end.index}:${end.fd}`;
-        if (seen.has(key)) throw new SandboxError(`${at}: fd ${end.fd} of cmd[${end.index}] is already an end of another pipe`, { stage: 'request' });
+        if (seen.has(key))
+          throw new SandboxError(`${at}: fd ${end.fd} of cmd[${end.index}] is already an end of another pipe`, { stage: 'request' });
         seen.add(key);
         const f = cmd[end.index]!.files?.[end.fd];
-        if (f !== undefined && f !== null) throw new SandboxError(`${at}: cmd[${end.index}].files[${end.fd}] must be null for a pipe end`, { stage: 'request' });
+        if (f !== undefined && f !== null)
+          throw new SandboxError(`${at}: cmd[${end.index}].files[${end.fd}] must be null for a pipe end`, { stage: 'request' });
       }
       const proxy = bool(p.proxy, `${at}.proxy`);
       if (proxy !== undefined) pm.proxy = proxy;

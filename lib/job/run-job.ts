@@ -47,7 +47,11 @@ class Collect {
   chunks: Buffer[] = [];
   kept = 0;
   overflow = false;
-  constructor(readonly name: string, readonly max: number, readonly onOverflow: (() => void) | null) {}
+  constructor(
+    readonly name: string,
+    readonly max: number,
+    readonly onOverflow: (() => void) | null,
+  ) {}
   take(chunk: Buffer): void {
     const room = this.max - this.kept;
     if (chunk.length > room) {
@@ -172,7 +176,11 @@ export class JobRunner {
 
   #slotPool(): Promise<SlotPool> {
     this.#slots ??= (async () => {
-      const root = this.#workRoot ?? (this.#madeRoot = await mkdtemp(join(tmpdir(), 'sandbox-serve-')));
+      let root = this.#workRoot;
+      if (root === null) {
+        root = await mkdtemp(join(tmpdir(), 'sandbox-serve-'));
+        this.#madeRoot = root;
+      }
       await prepareRoot(root);
       return new SlotPool(root, Math.max(2, this.parallelism * 2), this.#outputLimit, this.#workDirSize, this.#cgroupParent);
     })();
@@ -184,7 +192,8 @@ export class JobRunner {
     const env: Record<string, string> = {};
     for (const [j, e] of (c.env ?? []).entries()) {
       const eq = e.indexOf('=');
-      if (eq <= 0) throw new SandboxError(`Expected KEY=VALUE for cmd[${i}].env[${j}] but received ${JSON.stringify(e)}`, { stage: 'request' });
+      if (eq <= 0)
+        throw new SandboxError(`Expected KEY=VALUE for cmd[${i}].env[${j}] but received ${JSON.stringify(e)}`, { stage: 'request' });
       env[e.slice(0, eq)] = e.slice(eq + 1);
     }
     const unenforced: string[] = [];
@@ -243,7 +252,8 @@ export class JobRunner {
     } catch (e) {
       throw new WorkFileError({ name, type: 'CopyInOpenFile', message: (e as Error).message });
     }
-    if (!this.#underPrefix(real)) throw new WorkFileError({ name, type: 'CopyInOpenFile', message: `${src} leads outside the allowed directories` });
+    if (!this.#underPrefix(real))
+      throw new WorkFileError({ name, type: 'CopyInOpenFile', message: `${src} leads outside the allowed directories` });
     return real;
   }
 
@@ -287,7 +297,16 @@ export class JobRunner {
     try {
       for (const plan of plans) {
         const slot = await slots.acquire(plan.config);
-        const p: Prepared = { ...plan, slot, argv: [...plan.cmd.args], stdin: 'ignore', collectors: [null, null, null], fileError: null, proc: null, killedForOutput: false };
+        const p: Prepared = {
+          ...plan,
+          slot,
+          argv: [...plan.cmd.args],
+          stdin: 'ignore',
+          collectors: [null, null, null],
+          fileError: null,
+          proc: null,
+          killedForOutput: false,
+        };
         prepared.push(p);
       }
       await Promise.all(
@@ -327,7 +346,8 @@ export class JobRunner {
           if (writers.has(`${i}:${fd}`)) return 'pipe';
           const f = p.cmd.files?.[fd];
           if (f === undefined || f === null) return 'ignore';
-          if (!('max' in f)) throw new SandboxError(`cmd[${i}].files[${fd}]: an output must be a collector { name, max }`, { stage: 'request' });
+          if (!('max' in f))
+            throw new SandboxError(`cmd[${i}].files[${fd}]: an output must be a collector { name, max }`, { stage: 'request' });
           const col = new Collect((f as Collector).name, (f as Collector).max, () => {
             p.killedForOutput = true;
             p.proc?.kill('SIGKILL');
@@ -383,7 +403,7 @@ export class JobRunner {
     const r = settled.value;
     const time = Math.round(r.cpuTimeMs * 1e6);
     const runTime = Math.round(r.wallTimeMs * 1e6);
-    const signo = r.signal === null ? null : (osConstants.signals as Record<string, number>)[r.signal] ?? null;
+    const signo = r.signal === null ? null : ((osConstants.signals as Record<string, number>)[r.signal] ?? null);
     let status: Status;
     const fileError: FileError[] = [];
     const overflowed = p.collectors.filter((c): c is Collect => c !== null && c.overflow && c.onOverflow !== null);
@@ -471,7 +491,12 @@ function internalError(p: Prepared, message: string): JobResult {
 /** A request with a file that could not be copied in runs none of its commands. */
 function notRun(p: Prepared, all: Prepared[]): JobResult {
   if (p.fileError !== null) {
-    return { status: 'File Error', ...blank(p), error: `${p.fileError.type}: ${p.fileError.name}: ${p.fileError.message ?? ''}`, fileError: [p.fileError] };
+    return {
+      status: 'File Error',
+      ...blank(p),
+      error: `${p.fileError.type}: ${p.fileError.name}: ${p.fileError.message ?? ''}`,
+      fileError: [p.fileError],
+    };
   }
   const other = all.findIndex((q) => q.fileError !== null);
   return { status: 'File Error', ...blank(p), error: `not run: the files of cmd[${other}] could not be copied in` };
@@ -484,6 +509,6 @@ let defaultRunner: JobRunner | null = null;
  * `runner`, a runner shared by every such call (in-memory file store, no host `src` files).
  */
 export function runJob(request: unknown, options: RunJobOptions & { runner?: JobRunner } = {}): Promise<JobResult[]> {
-  const runner = options.runner ?? (defaultRunner ??= new JobRunner());
-  return runner.run(request, options);
+  defaultRunner ??= options.runner === undefined ? new JobRunner() : null;
+  return (options.runner ?? defaultRunner!).run(request, options);
 }

@@ -191,7 +191,14 @@ const run = promisify(execFile);
  */
 async function mountWorkDir(dir: string, owner: { uid: number; gid: number }, size: number): Promise<boolean> {
   try {
-    await run('mount', ['-t', 'tmpfs', '-o', `size=${size},nr_inodes=16384,mode=0755,uid=${owner.uid},gid=${owner.gid},nosuid,nodev`, 'sandbox-w', dir]);
+    await run('mount', [
+      '-t',
+      'tmpfs',
+      '-o',
+      `size=${size},nr_inodes=16384,mode=0755,uid=${owner.uid},gid=${owner.gid},nosuid,nodev`,
+      'sandbox-w',
+      dir,
+    ]);
     return true;
   } catch {
     return false;

@@ -4,15 +4,27 @@
 import type { AppliedLimits, Enforcement, FigureSources, Outcome } from '../result.js';
 
 /** A file from the host, under a directory the operator allows (`--src-prefix`). */
-export interface LocalFile { src: string }
+export interface LocalFile {
+  src: string;
+}
 /** Inline contents. */
-export interface MemoryFile { content: string }
+export interface MemoryFile {
+  content: string;
+}
 /** A file of the file store (`POST /file`, or `copyOutCached` of an earlier command). */
-export interface PreparedFile { fileId: string }
+export interface PreparedFile {
+  fileId: string;
+}
 /** Output collected into a file named `name` (a key of `copyOut`), at most `max` bytes. */
-export interface Collector { name: string; max: number; pipe?: boolean }
+export interface Collector {
+  name: string;
+  max: number;
+  pipe?: boolean;
+}
 /** A symbolic link in the working directory (copyIn only). */
-export interface Symlink { symlink: string }
+export interface Symlink {
+  symlink: string;
+}
 
 export type InputFile = LocalFile | MemoryFile | PreparedFile;
 /** fds 0, 1 and 2 of a command; null: the end of a pipe named in pipeMapping. */
@@ -50,7 +62,10 @@ export interface Cmd {
   image?: string;
 }
 
-export interface PipeIndex { index: number; fd: number }
+export interface PipeIndex {
+  index: number;
+  fd: number;
+}
 export interface PipeMap {
   in: PipeIndex;
   out: PipeIndex;
@@ -88,7 +103,11 @@ export type FileErrorType =
   | 'CopyOutCopyContent'
   | 'CollectSizeExceeded';
 
-export interface FileError { name: string; type: FileErrorType; message?: string }
+export interface FileError {
+  name: string;
+  type: FileErrorType;
+  message?: string;
+}
 
 /** What go-judge does not say about a run: ours, under one key so it never clashes. */
 export interface SandboxExtension {

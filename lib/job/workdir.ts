@@ -87,7 +87,8 @@ async function walk(dir: string, rel: string): Promise<string> {
       throw fail(rel, 'CopyOutOpen', (e as Error).message);
     }
     const last = i === parts.length - 1;
-    if (last ? !st.isFile() : !st.isDirectory()) throw fail(rel, 'CopyOutNotRegularFile', last ? 'not a regular file' : `${p} is not a directory`);
+    if (last ? !st.isFile() : !st.isDirectory())
+      throw fail(rel, 'CopyOutNotRegularFile', last ? 'not a regular file' : `${p} is not a directory`);
   }
   return at;
 }
@@ -130,4 +131,3 @@ export async function emptyDir(dir: string): Promise<void> {
   const names = await readdir(dir);
   await Promise.all(names.map((n) => rm(join(dir, n), { recursive: true, force: true, maxRetries: 2 })));
 }
-

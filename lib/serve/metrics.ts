@@ -40,8 +40,11 @@ export class Metrics {
     for (const [k, v] of this.#requests) out.push(`sandbox_serve_requests_total${k} ${v}`);
     out.push('# HELP sandbox_serve_results_total Commands run, by go-judge status.', '# TYPE sandbox_serve_results_total counter');
     for (const [k, v] of this.#results) out.push(`sandbox_serve_results_total${k} ${v}`);
-    out.push('# HELP sandbox_serve_run_duration_seconds Time from a /run request to its results.', '# TYPE sandbox_serve_run_duration_seconds histogram');
-    BUCKETS.forEach((b, i) => out.push(`sandbox_serve_run_duration_seconds_bucket{le="${b}"} ${this.#buckets[i]}`));
+    out.push(
+      '# HELP sandbox_serve_run_duration_seconds Time from a /run request to its results.',
+      '# TYPE sandbox_serve_run_duration_seconds histogram',
+    );
+    for (const [i, b] of BUCKETS.entries()) out.push(`sandbox_serve_run_duration_seconds_bucket{le="${b}"} ${this.#buckets[i]}`);
     out.push(`sandbox_serve_run_duration_seconds_bucket{le="+Inf"} ${this.#count}`);
     out.push(`sandbox_serve_run_duration_seconds_sum ${this.#sum}`, `sandbox_serve_run_duration_seconds_count ${this.#count}`);
     for (const [name, g] of Object.entries(gauges)) out.push(`# HELP ${name} ${g.help}`, `# TYPE ${name} gauge`, `${name} ${g.value}`);

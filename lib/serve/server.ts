@@ -31,7 +31,10 @@ export interface ServeOptions {
 }
 
 class HttpError extends Error {
-  constructor(readonly code: number, message: string) {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -114,7 +117,10 @@ export class JudgeServer {
   async run(body: unknown, signal: AbortSignal): Promise<JobResult[]> {
     const started = process.hrtime.bigint();
     const results = await this.runner.run(body, { signal });
-    this.metrics.run(Number(process.hrtime.bigint() - started) / 1e9, results.map((r) => r.status));
+    this.metrics.run(
+      Number(process.hrtime.bigint() - started) / 1e9,
+      results.map((r) => r.status),
+    );
     return results;
   }
 
@@ -147,7 +153,12 @@ export class JudgeServer {
     }
   }
 
-  async #route(route: string, path: string, req: IncomingMessage, res: ServerResponse): Promise<{ code: number; note?: Record<string, unknown> }> {
+  async #route(
+    route: string,
+    path: string,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<{ code: number; note?: Record<string, unknown> }> {
     const store = this.runner.store;
     switch (route) {
       case 'POST /run': {

@@ -58,20 +58,28 @@ function serveConnection(judge: JudgeServer, ws: WebSocket): void {
     runs.set(id, abort);
     judge.wsAborts.add(abort);
     const started = process.hrtime.bigint();
-    judge.run(msg, abort.signal).then(
-      (results) => {
-        send({ requestId: id, results });
-        judge.log({ ws: true, requestId: id, ms: Number(process.hrtime.bigint() - started) / 1e6, statuses: results.map((r) => r.status) });
-      },
-      (e: unknown) => {
-        const message = e instanceof Error ? e.message : String(e);
-        send({ requestId: id, results: [], error: e instanceof SandboxError && e.stage === 'aborted' ? 'request cancelled' : message });
-        judge.log({ ws: true, requestId: id, error: message });
-      },
-    ).finally(() => {
-      runs.delete(id);
-      judge.wsAborts.delete(abort);
-    });
+    judge
+      .run(msg, abort.signal)
+      .then(
+        (results) => {
+          send({ requestId: id, results });
+          judge.log({
+            ws: true,
+            requestId: id,
+            ms: Number(process.hrtime.bigint() - started) / 1e6,
+            statuses: results.map((r) => r.status),
+          });
+        },
+        (e: unknown) => {
+          const message = e instanceof Error ? e.message : String(e);
+          send({ requestId: id, results: [], error: e instanceof SandboxError && e.stage === 'aborted' ? 'request cancelled' : message });
+          judge.log({ ws: true, requestId: id, error: message });
+        },
+      )
+      .finally(() => {
+        runs.delete(id);
+        judge.wsAborts.delete(abort);
+      });
   });
   ws.on('close', () => {
     for (const a of runs.values()) a.abort();

@@ -20,7 +20,10 @@ interface Served {
 }
 
 async function serve(args: string[]): Promise<Served> {
-  const child = spawn(process.execPath, [...cliArgv, 'serve', '--http', '127.0.0.1:0', ...args], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...cliArgv, 'serve', '--http', '127.0.0.1:0', ...args], {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let err = '';
   child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
@@ -40,7 +43,12 @@ function runCli(args: string[]): Promise<{ status: number | null; stderr: string
 }
 
 test('a bad option is exit 125 with one line', async (t) => {
-  for (const args of [['serve', '--parallelism', '0'], ['serve', '--http', 'nowhere'], ['serve', '--bogus'], ['serve', '--src-prefix', 'relative']]) {
+  for (const args of [
+    ['serve', '--parallelism', '0'],
+    ['serve', '--http', 'nowhere'],
+    ['serve', '--bogus'],
+    ['serve', '--src-prefix', 'relative'],
+  ]) {
     const r = await runCli(args);
     t.is(r.status, 125, args.join(' '));
     t.is(r.stderr.trim().split('\n').length, 1, r.stderr);
@@ -56,12 +64,18 @@ test('auth token, body cap, log lines, Hydro-like requests, and SIGTERM drains',
   const ok = await fetch(`${s.url}/run`, { method: 'POST', body, headers: auth });
   t.is(ok.status, 200);
   t.is(((await ok.json()) as any)[0].files.stdout, 'hi\n');
-  const big = await fetch(`${s.url}/run`, { method: 'POST', body: JSON.stringify({ cmd: [cmd(['/bin/true'], {}, 'x'.repeat(100_000))] }), headers: auth });
+  const big = await fetch(`${s.url}/run`, {
+    method: 'POST',
+    body: JSON.stringify({ cmd: [cmd(['/bin/true'], {}, 'x'.repeat(100_000))] }),
+    headers: auth,
+  });
   t.is(big.status, 413);
   t.regex((await big.json()) as string, /larger than 65536/);
 
   const example = await new Promise<{ status: number | null; out: string }>((done) => {
-    const child = spawn(process.execPath, [join(root, 'examples/hydro-like.mjs'), s.url], { env: { ...process.env, AUTH_TOKEN: 'sekret' } });
+    const child = spawn(process.execPath, [join(root, 'examples/hydro-like.mjs'), s.url], {
+      env: { ...process.env, AUTH_TOKEN: 'sekret' },
+    });
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr.on('data', (c: Buffer) => (out += c.toString()));
@@ -72,14 +86,21 @@ test('auth token, body cap, log lines, Hydro-like requests, and SIGTERM drains',
 
   // A run in flight when SIGTERM comes finishes and is answered; then the server exits 0.
   const seconds = uniqueSeconds(1);
-  const inFlight = fetch(`${s.url}/run`, { method: 'POST', body: JSON.stringify({ cmd: [cmd(['/bin/sh', '-c', `sleep ${seconds}; echo done`])] }), headers: auth });
+  const inFlight = fetch(`${s.url}/run`, {
+    method: 'POST',
+    body: JSON.stringify({ cmd: [cmd(['/bin/sh', '-c', `sleep ${seconds}; echo done`])] }),
+    headers: auth,
+  });
   t.true(await waitFor(() => processesWithArgv(['sleep', seconds]).length === 1, 10_000));
   s.child.kill('SIGTERM');
   const res = await inFlight;
   t.is(res.status, 200);
   t.is(((await res.json()) as any)[0].files.stdout, 'done\n');
   t.is(await s.exited, 0);
-  const lines = s.stderr().split('\n').filter((l) => l.startsWith('{'));
+  const lines = s
+    .stderr()
+    .split('\n')
+    .filter((l) => l.startsWith('{'));
   t.true(lines.length >= 4);
   t.true(lines.every((l) => typeof JSON.parse(l).code === 'number' || JSON.parse(l).ws));
   t.regex(s.stderr(), /SIGTERM: finishing running requests/);

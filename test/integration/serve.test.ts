@@ -26,7 +26,9 @@ const APLUSB = '#include <iostream>\nint main(){long a,b;std::cin>>a>>b;std::cou
 
 test.serial('compile with copyOutCached, run the binary by fileId, check the answer', async (t) => {
   // Generous limits: g++ runs 20 times slower in an emulated guest.
-  const compile = await s.run({ cmd: [cmd(['/usr/bin/g++', 'a.cc', '-o', 'a'], { cpuLimit: 300e9, copyIn: { 'a.cc': { content: APLUSB } }, copyOutCached: ['a'] })] });
+  const compile = await s.run({
+    cmd: [cmd(['/usr/bin/g++', 'a.cc', '-o', 'a'], { cpuLimit: 300e9, copyIn: { 'a.cc': { content: APLUSB } }, copyOutCached: ['a'] })],
+  });
   t.is(compile.code, 200);
   const [c] = compile.body;
   t.is(c.status, 'Accepted', c.files?.stderr);
@@ -35,7 +37,12 @@ test.serial('compile with copyOutCached, run the binary by fileId, check the ans
 
   // go-judge runs a bare name copied into /w; stdin from a host file under --src-prefix.
   const run = await s.run({
-    cmd: [{ ...cmd(['a'], { cpuLimit: 30e9, copyIn: { a: { fileId: c.fileIds.a } } }), files: [{ src: join(data.path, 'p1', '1.in') }, { name: 'stdout', max: 1024 }, { name: 'stderr', max: 1024 }] }],
+    cmd: [
+      {
+        ...cmd(['a'], { cpuLimit: 30e9, copyIn: { a: { fileId: c.fileIds.a } } }),
+        files: [{ src: join(data.path, 'p1', '1.in') }, { name: 'stdout', max: 1024 }, { name: 'stderr', max: 1024 }],
+      },
+    ],
   });
   t.is(run.code, 200);
   t.is(run.body[0].status, 'Accepted');
@@ -44,7 +51,8 @@ test.serial('compile with copyOutCached, run the binary by fileId, check the ans
 
   // A checker step: the contestant's output and the answer copied in, diff's verdict.
   const check = async (out: string) =>
-    (await s.run({ cmd: [cmd(['/usr/bin/diff', '-b', 'out', 'ans'], { copyIn: { out: { content: out }, ans: { content: '42\n' } } })] })).body[0];
+    (await s.run({ cmd: [cmd(['/usr/bin/diff', '-b', 'out', 'ans'], { copyIn: { out: { content: out }, ans: { content: '42\n' } } })] }))
+      .body[0];
   t.is((await check(run.body[0].files.stdout)).status, 'Accepted');
   const wrong = await check('41\n');
   t.is(wrong.status, 'Nonzero Exit Status');
@@ -77,8 +85,20 @@ done
 test.serial('an interactive problem: solution and interactor connected by pipeMapping', async (t) => {
   const res = await s.run({
     cmd: [
-      { args: ['/bin/sh', 'sol.sh'], files: [null, null, { name: 'stderr', max: 1024 }], cpuLimit: 5e9, copyIn: { 'sol.sh': { content: SOLUTION } }, copyOut: ['stderr'] },
-      { args: ['/bin/sh', 'int.sh'], files: [null, null, { name: 'stderr', max: 1024 }], cpuLimit: 5e9, copyIn: { 'int.sh': { content: INTERACTOR } }, copyOut: ['stderr'] },
+      {
+        args: ['/bin/sh', 'sol.sh'],
+        files: [null, null, { name: 'stderr', max: 1024 }],
+        cpuLimit: 5e9,
+        copyIn: { 'sol.sh': { content: SOLUTION } },
+        copyOut: ['stderr'],
+      },
+      {
+        args: ['/bin/sh', 'int.sh'],
+        files: [null, null, { name: 'stderr', max: 1024 }],
+        cpuLimit: 5e9,
+        copyIn: { 'int.sh': { content: INTERACTOR } },
+        copyOut: ['stderr'],
+      },
     ],
     pipeMapping: [
       { in: { index: 0, fd: 1 }, out: { index: 1, fd: 0 }, proxy: true, name: 'guesses', max: 1024 },
@@ -116,7 +136,9 @@ test.serial('verdicts: time, output, signal, and memory where a cgroup enforces 
 });
 
 (haveCgroup ? test.serial : test.skip)('Memory Limit Exceeded under a cgroup memory limit', async (t) => {
-  const res = await s.run({ cmd: [cmd(['/bin/sh', '-c', 'x=$(head -c 200000000 /dev/zero | tr "\\0" a); echo ${#x}'], { memoryLimit: 64 << 20 })] });
+  const res = await s.run({
+    cmd: [cmd(['/bin/sh', '-c', 'x=$(head -c 200000000 /dev/zero | tr "\\0" a); echo ${#x}'], { memoryLimit: 64 << 20 })],
+  });
   const [r] = res.body;
   t.is(r.status, 'Memory Limit Exceeded');
   t.is(r.sandbox.outcome, 'memory-limit');
@@ -125,7 +147,15 @@ test.serial('verdicts: time, output, signal, and memory where a cgroup enforces 
 
 test.serial('a 1 MB input copied in and on stdin; copyOut limits and optional names', async (t) => {
   const big = 'x'.repeat(1 << 20);
-  const res = await s.run({ cmd: [cmd(['/bin/sh', '-c', 'wc -c < in; wc -c; cp in out'], { copyIn: { in: { content: big } }, copyOut: ['stdout', 'out', 'missing?'], copyOutMax: 2 << 20 }, big)] });
+  const res = await s.run({
+    cmd: [
+      cmd(
+        ['/bin/sh', '-c', 'wc -c < in; wc -c; cp in out'],
+        { copyIn: { in: { content: big } }, copyOut: ['stdout', 'out', 'missing?'], copyOutMax: 2 << 20 },
+        big,
+      ),
+    ],
+  });
   const [r] = res.body;
   t.is(r.status, 'Accepted');
   t.is(r.files.stdout, '1048576\n1048576\n');
@@ -134,15 +164,24 @@ test.serial('a 1 MB input copied in and on stdin; copyOut limits and optional na
   const over = (await s.run({ cmd: [cmd(['/bin/sh', '-c', 'head -c 5000 /dev/zero > f'], { copyOut: ['f'], copyOutMax: 1000 })] })).body[0];
   t.is(over.status, 'File Error');
   t.is(over.fileError[0].type, 'CopyOutSizeExceeded');
-  const truncated = (await s.run({ cmd: [cmd(['/bin/sh', '-c', 'head -c 5000 /dev/zero > f'], { copyOut: ['f'], copyOutMax: 1000, copyOutTruncate: true })] })).body[0];
+  const truncated = (
+    await s.run({
+      cmd: [cmd(['/bin/sh', '-c', 'head -c 5000 /dev/zero > f'], { copyOut: ['f'], copyOutMax: 1000, copyOutTruncate: true })],
+    })
+  ).body[0];
   t.is(truncated.status, 'Accepted');
   t.is(truncated.files.f.length, 1000);
 });
 
 test.serial('copyOut never follows a link the command made, nor reads past /w', async (t) => {
-  const [r] = (await s.run({ cmd: [cmd(['/bin/sh', '-c', 'ln -s /etc/passwd p; mkdir d; ln -s /etc d2'], { copyOut: ['p', 'd2/passwd'] })] })).body;
+  const [r] = (
+    await s.run({ cmd: [cmd(['/bin/sh', '-c', 'ln -s /etc/passwd p; mkdir d; ln -s /etc d2'], { copyOut: ['p', 'd2/passwd'] })] })
+  ).body;
   t.is(r.status, 'File Error');
-  t.deepEqual(r.fileError.map((f: { type: string }) => f.type), ['CopyOutNotRegularFile', 'CopyOutNotRegularFile']);
+  t.deepEqual(
+    r.fileError.map((f: { type: string }) => f.type),
+    ['CopyOutNotRegularFile', 'CopyOutNotRegularFile'],
+  );
   t.false(JSON.stringify(r).includes('root:'));
 });
 
@@ -150,12 +189,20 @@ test.serial("copyIn never writes through a link, not even one of the request's o
   const outside = scratchDir('serve-outside');
   try {
     const [r] = (
-      await s.run({ cmd: [cmd(['/bin/true'], { copyIn: { d: { symlink: outside.path }, 'd/planted': { content: 'x' }, 'e/f': { content: 'y' }, 'e/f/g': { content: 'z' } } })] })
+      await s.run({
+        cmd: [
+          cmd(['/bin/true'], {
+            copyIn: { d: { symlink: outside.path }, 'd/planted': { content: 'x' }, 'e/f': { content: 'y' }, 'e/f/g': { content: 'z' } },
+          }),
+        ],
+      })
     ).body;
     t.is(r.status, 'File Error', JSON.stringify(r));
     t.is(r.fileError[0].type, 'CopyInCreateFile');
     t.false(existsSync(join(outside.path, 'planted')));
-    const linked = (await s.run({ cmd: [cmd(['/bin/sh', '-c', 'readlink d; cat d/x'], { copyIn: { d: { symlink: '/etc' }, x: { content: 'x' } } })] })).body[0];
+    const linked = (
+      await s.run({ cmd: [cmd(['/bin/sh', '-c', 'readlink d; cat d/x'], { copyIn: { d: { symlink: '/etc' }, x: { content: 'x' } } })] })
+    ).body[0];
     t.is(linked.status, 'Nonzero Exit Status');
     t.regex(linked.files.stdout, /^\/etc\n/);
   } finally {
@@ -193,7 +240,10 @@ test.serial('malformed requests are 400s with a JSON string, and nothing runs', 
   t.regex(await bad({ cmd: [{ args: ['ls'], files: [null, null, null, null] }] }), /fds 0, 1 and 2/);
   t.regex(await bad({ cmd: [{ args: ['ls'], copyIn: { x: { src: '/etc/shadow' } } }] }), /not under/);
   t.regex(await bad({ cmd: [{ args: ['ls'], files: [{ nothing: 1 }] }] }), /not valid/);
-  t.regex(await bad({ cmd: [{ args: ['ls'] }], pipeMapping: [{ in: { index: 5, fd: 1 }, out: { index: 0, fd: 0 } }] }), /pipeMapping\[0\]\.in\.index/);
+  t.regex(
+    await bad({ cmd: [{ args: ['ls'] }], pipeMapping: [{ in: { index: 5, fd: 1 }, out: { index: 0, fd: 0 } }] }),
+    /pipeMapping\[0\]\.in\.index/,
+  );
   t.regex(await bad([1, 2]), /JSON object/);
   t.is((await fetch(`${s.url}/nowhere`)).status, 404);
   t.is((await fetch(`${s.url}/file/%E0%A4%A`)).status, 400);

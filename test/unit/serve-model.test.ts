@@ -49,7 +49,10 @@ test('a bad request names its field; copyOut keeps the optional mark', (t) => {
   fails({ cmd: [{ args: ['x'], copyOutDir: '/tmp' }] }, /copyOutDir/);
   fails({ cmd: [{ args: ['x'] }, { args: ['y'] }], pipeMapping: [{ in: { index: 0, fd: 0 }, out: { index: 1, fd: 0 } }] }, /in\.fd/);
   fails(
-    { cmd: [{ args: ['x'], files: [{ content: '' }] }, { args: ['y'] }], pipeMapping: [{ in: { index: 1, fd: 1 }, out: { index: 0, fd: 0 } }] },
+    {
+      cmd: [{ args: ['x'], files: [{ content: '' }] }, { args: ['y'] }],
+      pipeMapping: [{ in: { index: 1, fd: 1 }, out: { index: 0, fd: 0 } }],
+    },
     /must be null for a pipe end/,
   );
   t.deepEqual(parseRequest({ cmd: [{ args: ['x'], copyOut: ['out?', 'b'] }] }).cmd[0]!.copyOut, ['out?', 'b']);
@@ -61,7 +64,9 @@ test('multipart: the "file" part with its name and exact bytes', (t) => {
   const payload = Buffer.from([0, 1, 2, 13, 10, 45, 45, 255]);
   const body = Buffer.concat([
     Buffer.from('------xyz\r\nContent-Disposition: form-data; name="other"\r\n\r\nno\r\n'),
-    Buffer.from('------xyz\r\nContent-Disposition: form-data; name="file"; filename="a.bin"\r\nContent-Type: application/octet-stream\r\n\r\n'),
+    Buffer.from(
+      '------xyz\r\nContent-Disposition: form-data; name="file"; filename="a.bin"\r\nContent-Type: application/octet-stream\r\n\r\n',
+    ),
     payload,
     Buffer.from('\r\n------xyz--\r\n'),
   ]);

@@ -13,6 +13,7 @@ Commands:
   image pull|import|ls|inspect|rm|prune  Manage the image store (sandbox image --help)
   doctor                                 Check what this machine supports (user namespaces, cgroups)
   serve                                  Run a judge server speaking go-judge's REST API (docs/serve.md)
+  worker                                 Run queued /run jobs from Redis, one of a fleet (docs/queue.md)
 
 Options:
   -h, --help      Print this help

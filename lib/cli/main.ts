@@ -29,6 +29,8 @@ async function main(argv: string[]): Promise<number> {
       const [{ runServe }, { versionText }] = await Promise.all([import('./serve.js'), import('./help.js')]);
       return runServe(rest, versionText().trim().replace(/^sandbox /, ''));
     }
+    case 'worker':
+      return (await import('./worker.js')).runWorker(rest);
     case 'doctor': {
       const { runDoctor } = await import('./doctor.js');
       return runDoctor(rest);

@@ -62,7 +62,9 @@ export interface SandboxWorkerOptions {
 }
 
 /** A directory under the temp dir named after its owner, so that a dead owner's is swept. */
-const WORK_DIR = /^sandbox-worker-(\d+)-(\d+)$/;
+const WORK_DIR = /^sandbox-worker-(\d+)-(\d+)-\d+$/;
+/** Workers made by this process: each has a work directory of its own. */
+let made = 0;
 
 /** Removes the work directories of workers that died without cleaning up (kill -9). */
 function sweepWorkDirs(parent: string): void {
@@ -94,6 +96,7 @@ export class SandboxWorker {
   readonly #maxResultBytes: number;
   readonly #blobs: BlobCache;
   readonly #log: (entry: Record<string, unknown>) => void;
+  readonly #workRoot: string | null = null;
   #redis: Redis | null = null;
   #active = 0;
   #closing: Promise<void> | null = null;
@@ -112,7 +115,8 @@ export class SandboxWorker {
     if (options.runner !== undefined) this.#runner = options.runner;
     else {
       sweepWorkDirs(tmpdir());
-      const workRoot = join(tmpdir(), `sandbox-worker-${process.pid}-${processStartTime('self') ?? 0}`);
+      const workRoot = join(tmpdir(), `sandbox-worker-${process.pid}-${processStartTime('self') ?? 0}-${++made}`);
+      this.#workRoot = workRoot;
       this.#runner = new JobRunner({ parallelism: this.concurrency, workRoot, srcPrefix: options.srcPrefix ?? [] });
     }
     const connection = bullConnection(options.connection);
@@ -146,7 +150,10 @@ export class SandboxWorker {
     this.#closing ??= (async () => {
       this.#log({ level: 'info', event: 'worker.draining', active: this.#active });
       await this.#worker.close();
-      if (this.#ownRunner) await this.#runner.close();
+      if (this.#ownRunner) {
+        await this.#runner.close();
+        if (this.#workRoot !== null) rmSync(this.#workRoot, { recursive: true, force: true });
+      }
       await this.#queue.close();
       this.#redis?.disconnect();
       this.#log({ level: 'info', event: 'worker.closed' });
@@ -181,6 +188,7 @@ export class SandboxWorker {
     const waitMs = Math.max(0, started - job.timestamp);
     this.metrics.wait.observe(waitMs / 1000);
     this.#active++;
+    this.#log({ level: 'info', event: 'job.started', job: job.id, attempt: job.attemptsStarted, waitMs });
     let outcome: JobOutcome = 'setup-error';
     try {
       const ret = await this.#run(job, signal, started, waitMs);

@@ -1,0 +1,132 @@
+// The queue's own cost per job: jobs/s and end-to-end p50/p99 of a `/bin/true` job and a compile+run
+// job through a real redis-server and 1 or 2 `sandbox worker` processes, beside the same requests
+// given to a JobRunner in this process (the baseline, measured in the same run). Targets
+// (bench/README.md): at most 2 ms added at p50, at least 70% of the direct jobs/s.
+//   node dist/bench/queue.js [SECONDS]
+import { spawn, type ChildProcess } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { JobRunner } from '../lib/job/run-job.js';
+import type { JobRequest } from '../lib/job/types.js';
+import { SandboxQueue } from '../lib/queue/index.js';
+import { isMain, ms, note, nowMs, percentile, perS, rate, row, runAlone, type BenchOptions, type Row } from './common.js';
+import { startRedis, type TestRedis } from './redis.js';
+
+const cli = join(dirname(fileURLToPath(import.meta.url)), '../lib/sandbox-cli.cjs');
+
+const TRUE: JobRequest = { cmd: [{ args: ['/bin/true'] }] };
+const SOURCE = '#include <stdio.h>\nint main(void){puts("hi");return 0;}\n';
+const COMPILE: JobRequest = {
+  cmd: [{ args: ['/usr/bin/gcc', '-O0', '-o', 'prog', 'prog.c'], env: ['PATH=/usr/bin:/bin'], copyIn: { 'prog.c': { content: SOURCE } }, copyOutCached: ['prog'], cpuLimit: 30e9 }],
+};
+const RUN = (fileId: string): JobRequest => ({
+  cmd: [{ args: ['prog'], copyIn: { prog: { fileId } }, files: [null, { name: 'stdout', max: 1024 }, null] }],
+});
+
+interface Workload {
+  name: string;
+  direct: (runner: JobRunner) => Promise<void>;
+  queued: (q: SandboxQueue) => Promise<void>;
+  /** Share of the budget, and sequential samples per second of it. */
+  share: number;
+}
+
+const workloads: Workload[] = [
+  {
+    name: '/bin/true',
+    direct: async (runner) => void (await runner.run(TRUE)),
+    queued: async (q) => void (await q.run(TRUE)),
+    share: 0.4,
+  },
+  {
+    name: 'compile+run',
+    direct: async (runner) => {
+      const [c] = await runner.run(COMPILE);
+      const id = c!.fileIds!.prog!;
+      await runner.run(RUN(id));
+      runner.store.remove(id);
+    },
+    queued: async (q) => void (await q.runSteps([COMPILE, RUN('cached:prog')])),
+    share: 0.6,
+  },
+];
+
+interface Figures {
+  p50: number;
+  p99: number;
+  perS: number;
+}
+
+async function measure(fn: () => Promise<void>, seconds: number): Promise<Figures> {
+  await fn(); // warm: sandboxes made, gcc in the page cache
+  const samples: number[] = [];
+  const end = nowMs() + (seconds / 2) * 1000;
+  while (nowMs() < end || samples.length < 5) {
+    const t0 = nowMs();
+    await fn();
+    samples.push(nowMs() - t0);
+  }
+  const r = await rate(fn, 16, seconds / 2);
+  return { p50: percentile(samples, 50), p99: percentile(samples, 99), perS: r.perS };
+}
+
+function startWorker(redis: TestRedis, queue: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [cli, 'worker', '--redis', redis.url, '--queue', queue, '--quiet'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  return new Promise((resolve, reject) => {
+    child.stderr!.on('data', (c: Buffer) => {
+      err += c.toString();
+      if (err.includes('"worker.ready"')) resolve(child);
+    });
+    child.once('exit', (code) => reject(new Error(`worker exited (${code}): ${err}`)));
+  });
+}
+
+async function stopWorkers(workers: ChildProcess[]): Promise<void> {
+  await Promise.all(
+    workers.map(
+      (w) =>
+        new Promise<void>((r) => {
+          w.removeAllListeners('exit');
+          w.once('exit', () => r());
+          w.kill('SIGTERM');
+        }),
+    ),
+  );
+}
+
+export async function queueBench(o: BenchOptions): Promise<Row[]> {
+  const redis = await startRedis('everysec');
+  const rows: Row[] = [];
+  try {
+    for (const w of workloads) {
+      const seconds = (o.budgetS * w.share) / 3;
+      note(`${w.name}: direct`);
+      const runner = new JobRunner();
+      const direct = await measure(() => w.direct(runner), seconds);
+      await runner.close();
+      rows.push(row(`${w.name}: direct JobRunner p50 / p99`, `${ms(direct.p50)} / ${ms(direct.p99)}`));
+      rows.push(row(`${w.name}: direct JobRunner jobs/s (16 callers)`, perS(direct.perS)));
+      for (const processes of [1, 2]) {
+        note(`${w.name}: ${processes} worker process(es)`);
+        const name = `bench-${processes}-${w.name.replace(/\W/g, '')}`;
+        const workers = await Promise.all(Array.from({ length: processes }, () => startWorker(redis, name)));
+        const q = new SandboxQueue({ connection: redis.url, name });
+        try {
+          const f = await measure(() => w.queued(q), seconds);
+          const added = f.p50 - direct.p50;
+          rows.push(row(`${w.name}: queue, ${processes} worker p50 / p99`, `${ms(f.p50)} / ${ms(f.p99)}`, ms(direct.p50), `${added >= 0 ? '+' : ''}${ms(added)}`, '≤ +2 ms at p50'));
+          rows.push(row(`${w.name}: queue, ${processes} worker jobs/s (16 callers)`, perS(f.perS), perS(direct.perS), `${((f.perS / direct.perS) * 100).toFixed(0)}%`, '≥ 70%'));
+        } finally {
+          await q.close();
+          await stopWorkers(workers);
+        }
+      }
+    }
+  } finally {
+    await redis.stop();
+  }
+  return rows;
+}
+
+if (isMain(import.meta.url)) await runAlone('queue', queueBench, Number(process.argv[2] ?? 120));

@@ -9,7 +9,8 @@
 //   - the program's fate (nonzero exit, TLE, MLE...) is a result, never a failure.
 // A worker that dies mid-job takes its sandboxes with it (they die with their parent:
 // PR_SET_PDEATHSIG) and its job's lock runs out; another worker's stalled-job check puts it back.
-import { readdirSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
@@ -66,8 +67,26 @@ const WORK_DIR = /^sandbox-worker-(\d+)-(\d+)-\d+$/;
 /** Workers made by this process: each has a work directory of its own. */
 let made = 0;
 
-/** Removes the work directories of workers that died without cleaning up (kill -9). */
-function sweepWorkDirs(parent: string): void {
+/** Mount points at or below `dir`, deepest first (from /proc/self/mountinfo; octal escapes undone). */
+function mountsUnder(dir: string): string[] {
+  let info: string;
+  try {
+    info = readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return [];
+  }
+  return info
+    .split('\n')
+    .map((l) => (l.split(' ')[4] ?? '').replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
+    .filter((m) => m === dir || m.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+}
+
+/**
+ * Removes the work directories of workers that died without cleaning up (kill -9), with the tmpfs
+ * each slot's /w is as root (lib/job/slots.ts): a directory still mounted on is left, and said.
+ */
+function sweepWorkDirs(parent: string, log: (entry: Record<string, unknown>) => void): void {
   let names: string[];
   try {
     names = readdirSync(parent);
@@ -76,7 +95,15 @@ function sweepWorkDirs(parent: string): void {
   }
   for (const n of names) {
     const m = WORK_DIR.exec(n);
-    if (m !== null && !ownerAlive(Number(m[1]), Number(m[2]))) rmSync(join(parent, n), { recursive: true, force: true });
+    if (m === null || ownerAlive(Number(m[1]), Number(m[2]))) continue;
+    const dir = join(parent, n);
+    try {
+      for (const mount of mountsUnder(dir)) execFileSync('umount', [mount], { stdio: 'ignore' });
+      rmSync(dir, { recursive: true, force: true });
+      log({ level: 'info', event: 'worker.swept', dir });
+    } catch (e) {
+      log({ level: 'warn', event: 'worker.sweep-failed', dir, error: (e as Error).message });
+    }
   }
 }
 
@@ -114,7 +141,7 @@ export class SandboxWorker {
     this.#ownRunner = options.runner === undefined;
     if (options.runner !== undefined) this.#runner = options.runner;
     else {
-      sweepWorkDirs(tmpdir());
+      sweepWorkDirs(tmpdir(), this.#log);
       const workRoot = join(tmpdir(), `sandbox-worker-${process.pid}-${processStartTime('self') ?? 0}-${++made}`);
       this.#workRoot = workRoot;
       this.#runner = new JobRunner({ parallelism: this.concurrency, workRoot, srcPrefix: options.srcPrefix ?? [] });

@@ -3,7 +3,7 @@
 // elsewhere; SIGTERM drains; Redis killed and restarted mid-run loses nothing; a flood of 2,000
 // jobs comes back one result per job.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,9 +43,17 @@ async function startWorker(redis: TestRedis, queue: string, args: string[] = [])
   return { child, pid: child.pid!, id: `${hostname()}:${child.pid}`, events, exited };
 }
 
+/** SIGTERM (a drained worker leaves nothing behind), SIGKILL for one still there after 30 s. */
 function stopAll(workers: WorkerProc[]): Promise<unknown> {
-  for (const w of workers) if (w.child.exitCode === null) w.child.kill('SIGKILL');
-  return Promise.all(workers.map((w) => w.exited));
+  return Promise.all(
+    workers.map(async (w) => {
+      if (w.child.exitCode !== null || w.child.signalCode !== null) return;
+      w.child.kill('SIGTERM');
+      const timer = setTimeout(() => w.child.kill('SIGKILL'), 30_000);
+      await w.exited;
+      clearTimeout(timer);
+    }),
+  );
 }
 
 function descendsFrom(pid: number, ancestor: number): boolean {
@@ -93,6 +101,8 @@ serial('kill -9 a worker mid-job: its sandbox dies with it, another worker runs 
   const next = await startWorker(t.context.redis, name, fast);
   workers.push(next);
   t.is(victimDirs().length, 0);
+  // As root each slot's /w is a tmpfs on the host: the sweep unmounts the dead worker's too.
+  t.false(readFileSync('/proc/self/mountinfo', 'utf8').includes(`/sandbox-worker-${victim.pid}-`));
 });
 
 serial('SIGTERM drains: the running job finishes and completes, the queued ones are left for others', async (t) => {

@@ -145,6 +145,17 @@ export function parseWorkerArgs(args: string[]): WorkerInvocation {
   return inv;
 }
 
+/** A worker whose every job would fail on its --image is refused at start, not job by job. */
+async function checkImageSupport(image: string): Promise<void> {
+  const { Sandbox } = await import('../sandbox.js');
+  try {
+    await new Sandbox({ image } as ConstructorParameters<typeof Sandbox>[0] & { image: string }).close();
+  } catch (e) {
+    if (e instanceof SandboxError && /options\.image/.test(e.message)) throw optionError('--image: this build of sandbox runs no images (its Sandbox has no image option)');
+    throw e;
+  }
+}
+
 /** Runs the worker until SIGTERM or SIGINT, then drains. Resolves with the exit status. */
 export async function runWorker(args: string[]): Promise<number> {
   const inv = parseWorkerArgs(args);
@@ -152,6 +163,7 @@ export async function runWorker(args: string[]): Promise<number> {
     process.stdout.write(WORKER_HELP);
     return 0;
   }
+  if (inv.image !== null) await checkImageSupport(inv.image);
   const { SandboxWorker } = await import('../queue/worker.js');
   const log = (entry: Record<string, unknown>): void => {
     if (inv.quiet && entry.level === 'info' && String(entry.event).startsWith('job.')) return;

@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import anyTest, { type TestFn } from 'ava';
 import { SandboxQueue } from '../../lib/queue/index.js';
+import { Sandbox } from '../../lib/sandbox.js';
 import { parentOf, processesWithArgv, uniqueSeconds, waitFor } from '../helpers/host.js';
 import { redisMissing, startRedis, type TestRedis } from '../helpers/redis.js';
 import { cmd } from '../helpers/serve.js';
@@ -71,6 +72,28 @@ test.before(async (t) => {
 });
 test.after.always(async (t) => {
   await t.context.redis?.stop();
+});
+
+/** Whether this build's Sandbox refuses the image option (images come from another part of the library). */
+function imagesRefused(): boolean {
+  try {
+    new Sandbox({ image: 'probe' } as ConstructorParameters<typeof Sandbox>[0]);
+    return false;
+  } catch (e) {
+    return /options\.image/.test((e as Error).message);
+  }
+}
+
+serial('a bad option, or an --image this build cannot run, is exit 125 with one line', async (t) => {
+  const cases = [['--bogus'], ['--redis', 'nowhere'], ...(imagesRefused() ? [['--redis', t.context.redis.url, '--image', 'debian:12']] : [])];
+  for (const args of cases) {
+    const child = spawn(process.execPath, [cli, 'worker', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    t.is(code, 125, `${args.join(' ')}: ${err}`);
+    t.is(err.trim().split('\n').length, 1, err);
+  }
 });
 
 serial('kill -9 a worker mid-job: its sandbox dies with it, another worker runs the job again (attempt 2)', async (t) => {

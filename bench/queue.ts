@@ -2,7 +2,7 @@
 // job through a real redis-server and 1 or 2 `sandbox worker` processes, beside the same requests
 // given to a JobRunner in this process (the baseline, measured in the same run). Targets
 // (bench/README.md): at most 2 ms added at p50, at least 70% of the direct jobs/s.
-//   node dist/bench/queue.js [SECONDS]
+//   BENCH_BUDGET_S=120 node dist/bench/queue.js
 import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -141,4 +141,4 @@ export async function queueBench(o: BenchOptions): Promise<Row[]> {
   return rows;
 }
 
-if (isMain(import.meta.url)) await runAlone('queue', queueBench, Number(process.argv[2] ?? 120));
+if (isMain(import.meta.url)) await runAlone('queue', queueBench, Number(process.env.BENCH_BUDGET_S ?? 120));

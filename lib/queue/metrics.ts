@@ -4,7 +4,7 @@
 /** Seconds: from a warm /bin/true (~1 ms) to a job that waited out a backlog. */
 const BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
-function escape(v: string): string {
+function escapeLabel(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
@@ -22,7 +22,10 @@ class Histogram {
   render(out: string[]): void {
     out.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`);
     let cumulative = 0;
-    BUCKETS.forEach((b, i) => out.push(`${this.name}_bucket{le="${b}"} ${(cumulative += this.counts[i]!)}`));
+    for (let i = 0; i < BUCKETS.length; i++) {
+      cumulative += this.counts[i]!;
+      out.push(`${this.name}_bucket{le="${BUCKETS[i]}"} ${cumulative}`);
+    }
     out.push(`${this.name}_bucket{le="+Inf"} ${this.count}`, `${this.name}_sum ${this.sum}`, `${this.name}_count ${this.count}`);
   }
 }
@@ -35,7 +38,7 @@ class Counter {
   }
   render(out: string[]): void {
     out.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`);
-    for (const [v, n] of this.values) out.push(`${this.name}{${this.label}="${escape(v)}"} ${n}`);
+    for (const [v, n] of this.values) out.push(`${this.name}{${this.label}="${escapeLabel(v)}"} ${n}`);
   }
 }
 

@@ -1,6 +1,7 @@
 // A resolved configuration → the NativePlan the launcher executes. Everything the child needs
 // is decided here, before clone.
 import { MountOp, Namespace, type NativeMount, type NativePlan, type NativeRlimit } from './native-plan.js';
+import { imageRootMounts } from './image/root.js';
 import { directoryRootMount } from './rootfs/directory.js';
 import { hostPath } from './rootfs/host-path.js';
 import { hostViewMounts } from './rootfs/host-view.js';
@@ -22,7 +23,13 @@ export interface IdentityPlan {
   deferRelease: boolean;
 }
 
-export function identity(callerUid: number, callerGid: number, subordinate: boolean): IdentityPlan {
+/** The ids the command has inside: an image's User, else INSIDE_UID/INSIDE_GID. */
+export function insideIds(cfg: ResolvedConfig): { uid: number; gid: number } {
+  return cfg.imageRun === null ? { uid: INSIDE_UID, gid: INSIDE_GID } : { uid: cfg.imageRun.uid, gid: cfg.imageRun.gid };
+}
+
+/** The id maps. With one id mapped, it is the command's own (`inside`); subordinate maps are fixed (lib/subids.ts). */
+export function identity(callerUid: number, callerGid: number, subordinate: boolean, inside = { uid: INSIDE_UID, gid: INSIDE_GID }): IdentityPlan {
   const root = callerUid === 0;
   if (subordinate && !root) {
     // newuidmap/newgidmap write the maps after launch (lib/subids.ts).
@@ -31,8 +38,8 @@ export function identity(callerUid: number, callerGid: number, subordinate: bool
   const hostUid = root ? ROOT_CALLER_HOST_ID : callerUid;
   const hostGid = root ? ROOT_CALLER_HOST_ID : callerGid;
   return {
-    uidMap: `${INSIDE_UID} ${hostUid} 1\n`,
-    gidMap: `${INSIDE_GID} ${hostGid} 1\n`,
+    uidMap: `${inside.uid} ${hostUid} 1\n`,
+    gidMap: `${inside.gid} ${hostGid} 1\n`,
     // Only a privileged parent may map an id other than the caller's own.
     parentWritesMaps: root,
     deferRelease: false,
@@ -53,14 +60,24 @@ function mountList(cfg: ResolvedConfig): NativeMount[] {
     { op: MountOp.dev, src: '', dst: '/dev', data: '', flags: 0 },
     { op: MountOp.tmpfs, src: '', dst: '/tmp', data: 'mode=1777', flags: 0 },
   ];
-  const root =
-    cfg.rootfs === null
-      ? hostViewMounts(INSIDE_UID, INSIDE_GID, cfg.hostname, cfg.network)
-      : [directoryRootMount(hostPath(cfg.rootfs), [...base, ...user].map((m) => m.dst).concat(cfg.cwd))];
-  // The cwd must exist; on a tmpfs root it is made, elsewhere it must be in the rootfs or a mount.
-  const cwd: NativeMount[] = cfg.rootfs === null && cfg.cwd !== '/' ? [{ op: MountOp.dir, src: '', dst: cfg.cwd, data: '', flags: 0 }] : [];
-  // Read-only root last: mount points above were made while it was still writable.
-  return [...root, ...base, ...user, ...cwd, { op: MountOp.remountRo, src: '', dst: '/', data: '', flags: 0 }];
+  const mountPoints = [...base, ...user].map((m) => m.dst).concat(cfg.cwd);
+  let root: NativeMount[];
+  let makeCwd = cfg.rootfs === null && cfg.imageRun === null && cfg.cwd !== '/';
+  if (cfg.imageRun !== null) {
+    const made = imageRootMounts(cfg.imageRun, mountPoints);
+    root = made.mounts;
+    makeCwd = made.missing.includes(cfg.cwd);
+  } else if (cfg.rootfs !== null) {
+    root = [directoryRootMount(hostPath(cfg.rootfs), mountPoints, cfg.writable ? cfg.writableSize : null)];
+  } else {
+    root = hostViewMounts(INSIDE_UID, INSIDE_GID, cfg.hostname, cfg.network);
+  }
+  // The cwd must exist: it is made where the root does not have it (on a tmpfs, or in the upper layer).
+  const cwd: NativeMount[] = makeCwd ? [{ op: MountOp.dir, src: '', dst: cfg.cwd, data: '', flags: 0 }] : [];
+  // Read-only root last (mount points above were made while it was still writable), unless the
+  // run's root is writable.
+  const readOnly: NativeMount[] = cfg.writable ? [] : [{ op: MountOp.remountRo, src: '', dst: '/', data: '', flags: 0 }];
+  return [...root, ...base, ...user, ...cwd, ...readOnly];
 }
 
 export function rlimits(cfg: ResolvedConfig, cgroupEnforced: boolean): NativeRlimit[] {
@@ -106,9 +123,8 @@ export function buildPlan(p: PlanInputs): NativePlan {
     cwd: cfg.cwd,
     hostname: cfg.hostname,
     namespaces,
-    uid: INSIDE_UID,
-    gid: INSIDE_GID,
-    ...identity(p.callerUid, p.callerGid, cfg.idMap === 'subordinate'),
+    ...insideIds(cfg),
+    ...identity(p.callerUid, p.callerGid, cfg.idMap === 'subordinate', insideIds(cfg)),
     mounts: p.withoutMounts === true ? [] : mountList(cfg),
     rlimits: rlimits(cfg, p.cgroupEnforced),
     seccomp: p.seccomp,

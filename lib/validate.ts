@@ -3,12 +3,20 @@
 import { isAbsolute } from 'node:path';
 import { optionError } from './errors.js';
 import type { BindMount, RunOptions, SandboxOptions, SeccompOption, TmpfsMount } from './options.js';
+import type { ImageRun } from './image/apply.js';
+import type { ResolvedImage } from './image/types.js';
 import type { AppliedLimits } from './result.js';
 import { parseSeconds, parseSize } from './units.js';
 
 /** The limits are the ones a run reports as applied (RunResult.limits). */
 export interface ResolvedConfig extends AppliedLimits {
   rootfs: string | null;
+  /** The `image` option as given (a name, or a resolved image) and `entrypoint`; null without an image. */
+  image: { ref: string | ResolvedImage; entrypoint: string[] | null } | null;
+  /** The image resolved and its config applied (lib/image/apply.ts); null until then, and without an image. */
+  imageRun: ImageRun | null;
+  writable: boolean;
+  writableSize: number;
   binds: Required<BindMount>[];
   tmpfs: { dst: string; size: number | null }[];
   env: Record<string, string>;
@@ -32,7 +40,10 @@ export const DEFAULT_ENV: Readonly<Record<string, string>> = {
 const KNOWN_OPTIONS = new Set([
   'rootfs', 'binds', 'tmpfs', 'env', 'cwd', 'hostname', 'network', 'cpuQuota', 'memory', 'pids', 'timeLimit',
   'wallTimeLimit', 'outputLimit', 'cgroupParent', 'requireCgroup', 'seccomp', 'tty', 'idMap', 'pool',
+  'image', 'entrypoint', 'writable', 'writableSize',
 ]);
+/** The writable layer's cap when `writableSize` is not given: 1 GiB, as CONTRACT's --writable-size. */
+export const DEFAULT_WRITABLE_SIZE = 1 << 30;
 /** Most warm sandboxes one Sandbox keeps (each is an idle init: ~0.1 MiB and a few fds). */
 export const MAX_POOL = 256;
 const KNOWN_RUN_OPTIONS = new Set([
@@ -139,11 +150,23 @@ export function resolveOptions(options: SandboxOptions = {}): ResolvedConfig {
   if (hostname.length === 0 || hostname.length > 64) throw optionError('hostname', 'a name of 1 to 64 characters', hostname);
   if (o.network !== undefined && o.network !== 'none' && o.network !== 'host') throw optionError('network', "'none' or 'host'", o.network);
   if (o.idMap !== undefined && o.idMap !== 'single' && o.idMap !== 'subordinate') throw optionError('idMap', "'single' or 'subordinate'", o.idMap);
+  const image = checkImage(o);
+  if (image !== null && o.rootfs !== undefined && o.rootfs !== null) throw optionError('rootfs', 'no rootfs with image (they exclude each other)', o.rootfs);
+  const writable = o.writable === undefined ? false : checkBool(o.writable, 'writable');
+  if (writable && image === null && (o.rootfs === undefined || o.rootfs === null)) {
+    throw optionError('writable', 'writable only with image or rootfs (the default root is the host\'s, never writable)', o.writable);
+  }
+  const writableSize = optSize(o.writableSize, 'writableSize');
+  if (writableSize !== null && !writable) throw optionError('writableSize', 'writableSize only with writable: true', o.writableSize);
   return {
     rootfs: o.rootfs === undefined || o.rootfs === null ? null : checkAbsolute(o.rootfs, 'rootfs'),
+    image,
+    imageRun: null,
+    writable,
+    writableSize: writableSize ?? DEFAULT_WRITABLE_SIZE,
     binds: o.binds === undefined ? [] : checkBinds(o.binds),
     tmpfs: o.tmpfs === undefined ? [] : checkTmpfs(o.tmpfs),
-    env: { ...DEFAULT_ENV, ...(o.env === undefined ? {} : checkEnv(o.env, 'env')) },
+    env: { ...(image === null ? DEFAULT_ENV : {}), ...(o.env === undefined ? {} : checkEnv(o.env, 'env')) },
     cwd: o.cwd === undefined ? '/' : checkAbsolute(o.cwd, 'cwd'),
     hostname,
     network: o.network ?? 'none',
@@ -160,6 +183,30 @@ export function resolveOptions(options: SandboxOptions = {}): ResolvedConfig {
     idMap: o.idMap ?? 'single',
     pool: checkPool(o.pool),
   };
+}
+
+function checkImage(o: SandboxOptions): { ref: string | ResolvedImage; entrypoint: string[] | null } | null {
+  if (o.image === undefined || o.image === null) {
+    if (o.entrypoint !== undefined) throw optionError('entrypoint', 'entrypoint only with image', o.entrypoint);
+    return null;
+  }
+  let ref: string | ResolvedImage;
+  if (typeof o.image === 'string') {
+    if (o.image === '') throw optionError('image', 'an image name', o.image);
+    ref = checkString(o.image, 'image');
+  } else if (typeof o.image === 'object' && Array.isArray(o.image.layers) && typeof o.image.config === 'object' && o.image.config !== null) {
+    o.image.layers.forEach((l, i) => checkAbsolute(l, `image.layers[${i}]`));
+    if (o.image.flat !== null) checkAbsolute(o.image.flat, 'image.flat');
+    ref = o.image;
+  } else {
+    throw optionError('image', 'an image name or a resolved image { ref, layers, flat, config }', o.image);
+  }
+  let entrypoint: string[] | null = null;
+  if (o.entrypoint !== undefined) {
+    if (!Array.isArray(o.entrypoint)) throw optionError('entrypoint', 'an array of strings', o.entrypoint);
+    entrypoint = o.entrypoint.map((a, i) => checkString(a, `entrypoint[${i}]`));
+  }
+  return { ref, entrypoint };
 }
 
 function checkPool(value: unknown): number {
@@ -184,7 +231,8 @@ export function applyRunOptions(base: ResolvedConfig, run: RunOptions = {}): Res
   };
 }
 
-export function checkArgv(argv: unknown): string[] {
-  if (!Array.isArray(argv) || argv.length === 0) throw optionError('argv', 'a non-empty array of strings', argv);
+/** `mayBeEmpty`: in an image, where an empty argv means the image's own command. */
+export function checkArgv(argv: unknown, mayBeEmpty = false): string[] {
+  if (!Array.isArray(argv) || (argv.length === 0 && !mayBeEmpty)) throw optionError('argv', 'a non-empty array of strings', argv);
   return argv.map((a, i) => checkString(a, `argv[${i}]`));
 }

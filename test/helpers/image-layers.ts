@@ -1,0 +1,82 @@
+// ResolvedImage fixtures made by the test itself, in the form the store keeps (lib/image/types.ts):
+// layer directories, whiteouts as 0/0 character devices (mknod(1); Linux 5.8 lets any user make
+// one), opaque directories marked with user.overlay.opaque (set with Python's os.setxattr, as no
+// Node API sets xattrs). The programs are busybox-static's, so the image needs no libc.
+import { spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { ImageRunConfig, ResolvedImage } from '../../lib/image/types.js';
+
+export const BUSYBOX = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p)) ?? null;
+
+const APPLETS = ['sh', 'cat', 'ls', 'id', 'env', 'pwd', 'echo', 'touch', 'rm', 'mkdir', 'stat', 'sleep', 'true', 'test',
+  'printf', 'head', 'dd', 'wc', 'readlink', 'ps'];
+
+export const PASSWD = 'root:x:0:0:root:/root:/bin/sh\napp:x:1234:2345:app:/home/app:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n';
+export const GROUP = 'root:x:0:\nappgrp:x:2345:\nstaff:x:50:app\nnogroup:x:65534:\n';
+
+function write(root: string, path: string, text: string, mode = 0o644): void {
+  mkdirSync(dirname(join(root, path)), { recursive: true });
+  writeFileSync(join(root, path), text, { mode });
+  chmodSync(join(root, path), mode);
+}
+
+/** A whiteout of `path` in the layer `root`. */
+export function whiteout(root: string, path: string): void {
+  mkdirSync(dirname(join(root, path)), { recursive: true });
+  const r = spawnSync('mknod', [join(root, path), 'c', '0', '0'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`mknod whiteout ${path}: ${r.stderr}`);
+}
+
+/** Marks the directory `path` of the layer `root` opaque. */
+export function opaque(root: string, path: string): void {
+  mkdirSync(join(root, path), { recursive: true });
+  const py = 'import os,sys; os.setxattr(sys.argv[1], "user.overlay.opaque", b"y")';
+  const r = spawnSync('python3', ['-c', py, join(root, path)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`setxattr user.overlay.opaque ${path}: ${r.stderr}`);
+}
+
+/** The base layer: busybox and its applets in /bin, /etc/passwd and /etc/group, the usual mount points. */
+export function baseLayer(root: string, withMountPoints = true): void {
+  if (BUSYBOX === null) throw new Error('busybox-static is not installed');
+  mkdirSync(join(root, 'bin'), { recursive: true });
+  copyFileSync(BUSYBOX, join(root, 'bin/busybox'));
+  chmodSync(join(root, 'bin/busybox'), 0o755);
+  for (const a of APPLETS) symlinkSync('busybox', join(root, 'bin', a));
+  write(root, 'etc/passwd', PASSWD);
+  write(root, 'etc/group', GROUP);
+  write(root, 'etc/removed-later', 'base\n');
+  write(root, 'data/old/keep', 'hidden by an opaque directory\n');
+  write(root, 'data/shadowed', 'base version\n');
+  mkdirSync(join(root, 'home/app'), { recursive: true });
+  if (withMountPoints) for (const d of ['proc', 'dev', 'tmp']) mkdirSync(join(root, d), { recursive: true });
+}
+
+/** A second layer: a new file, a changed one, a whiteout and an opaque directory. */
+export function upperLayer(root: string): void {
+  write(root, 'etc/layer1', 'from layer 1\n');
+  write(root, 'data/shadowed', 'layer 1 version\n');
+  whiteout(root, 'etc/removed-later');
+  opaque(root, 'data/old');
+  write(root, 'data/old/fresh', 'layer 1\n');
+}
+
+export function fixtureImage(ref: string, layers: string[], config: Partial<ImageRunConfig> = {}): ResolvedImage {
+  return {
+    ref,
+    id: 'sha256:' + '0'.repeat(64),
+    layers,
+    flat: null,
+    config: { env: ['PATH=/bin', 'GREETING=hello'], workingDir: null, user: null, entrypoint: null, cmd: ['sh'], ...config },
+    platform: 'linux/amd64',
+  };
+}
+
+/** A two-layer image in `dir`: base + upper. */
+export function twoLayerImage(dir: string, config: Partial<ImageRunConfig> = {}): ResolvedImage {
+  const l0 = join(dir, 'l0');
+  const l1 = join(dir, 'l1');
+  baseLayer(l0);
+  upperLayer(l1);
+  return fixtureImage('localhost/fixture:two', [l0, l1], config);
+}

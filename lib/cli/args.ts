@@ -52,6 +52,11 @@ interface Flag {
 
 const FLAGS: Flag[] = [
   { long: 'rootfs', value: true, apply: (p, v, f) => (p.options.rootfs = hostPath(v, f)) },
+  { long: 'image', value: true, apply: (p, v, f) => (p.options.image = nonEmpty(v, f, 'an image name')) },
+  { long: 'writable', value: false, apply: (p) => (p.options.writable = true) },
+  { long: 'writable-size', value: true, apply: (p, v, f) => (p.options.writableSize = parseSize(v, f)) },
+  // docker's --entrypoint: one executable; "" clears the image's Entrypoint.
+  { long: 'entrypoint', value: true, apply: (p, v) => (p.options.entrypoint = v === '' ? [] : [v]) },
   { long: 'bind', short: 'v', value: true, apply: (p, v, f) => p.options.binds.push(parseBind(v, f)) },
   { long: 'tmpfs', value: true, apply: (p, v, f) => p.options.tmpfs.push(parseTmpfs(v, f)) },
   { long: 'env', short: 'e', value: true, apply: (p, v, f, env) => parseEnv(p.options.env, v, f, env) },
@@ -83,6 +88,14 @@ const BY_LONG = new Map(FLAGS.map((f) => [f.long, f]));
 const BY_SHORT = new Map(FLAGS.filter((f) => f.short).map((f) => [f.short!, f]));
 
 /**
+ * Parses everything after `sandbox run`: `[OPTIONS] IMAGE [COMMAND [ARG...]]`, docker's spelling of
+ * `exec --image IMAGE [OPTIONS] [-- COMMAND [ARG...]]`.
+ */
+export function parseRunArgs(argv: string[], hostEnv: NodeJS.ProcessEnv = process.env): ExecInvocation {
+  return parseArgs(argv, hostEnv, true);
+}
+
+/**
  * Parses everything after `sandbox exec`. The command starts after `--`, or at the first word that
  * is not an option or an option's value (as in `docker run IMAGE CMD`); everything from there on
  * belongs to the command. `-e KEY` without `=` copies KEY from `hostEnv` when it is set there and
@@ -90,6 +103,10 @@ const BY_SHORT = new Map(FLAGS.filter((f) => f.short).map((f) => [f.short!, f]))
  * one line naming the flag and the problem.
  */
 export function parseExecArgs(argv: string[], hostEnv: NodeJS.ProcessEnv = process.env): ExecInvocation {
+  return parseArgs(argv, hostEnv, false);
+}
+
+function parseArgs(argv: string[], hostEnv: NodeJS.ProcessEnv, imageFirst: boolean): ExecInvocation {
   const p: Parse = {
     options: { binds: [], tmpfs: [], env: {} },
     run: { stdin: 'inherit', stdout: 'inherit', stderr: 'inherit' },
@@ -141,9 +158,20 @@ export function parseExecArgs(argv: string[], hostEnv: NodeJS.ProcessEnv = proce
     }
   }
 
+  if (imageFirst) {
+    if (p.options.image !== undefined) throw usageError('sandbox run takes the image as its first word, not --image');
+    if (i >= argv.length) throw usageError('missing image: usage is sandbox run [OPTIONS] IMAGE [COMMAND [ARG...]]');
+    p.options.image = nonEmpty(checkNul(argv[i++]!, 'the image'), 'the image', 'an image name');
+  }
   p.command = argv.slice(i);
   p.command.forEach((word, n) => checkNul(word, n === 0 ? 'the command' : `argument ${n} of the command`));
-  if (p.command.length === 0) {
+  const image = p.options.image !== undefined;
+  if (image && p.options.rootfs !== undefined) throw usageError('--image and --rootfs exclude each other');
+  if (p.options.writable === true && !image && p.options.rootfs === undefined) throw usageError('--writable needs --image or --rootfs');
+  if (p.options.writableSize !== undefined && p.options.writable !== true) throw usageError('--writable-size needs --writable');
+  if (p.options.entrypoint !== undefined && !image) throw usageError('--entrypoint needs --image');
+  // In an image, no command means the image's own (Entrypoint + Cmd).
+  if (p.command.length === 0 && !image) {
     throw usageError('missing command: usage is sandbox exec [OPTIONS] [--] COMMAND [ARG...]');
   }
   return p;

@@ -9,6 +9,7 @@ Run untrusted commands in Linux namespaces, with cgroup limits and exact account
 
 Commands:
   exec [OPTIONS] [--] COMMAND [ARG...]   Run COMMAND in a new sandbox
+  run [OPTIONS] IMAGE [COMMAND [ARG...]] Run in an image: exec --image IMAGE, docker's spelling
   doctor                                 Check what this machine supports (user namespaces, cgroups)
 
 Options:
@@ -19,12 +20,20 @@ Run 'sandbox exec --help' for the options of exec.
 `;
 
 export const EXEC_HELP = `Usage: sandbox exec [OPTIONS] [--] COMMAND [ARG...]
+       sandbox exec --image REF [OPTIONS] [-- COMMAND [ARG...]]
+       sandbox run [OPTIONS] IMAGE [COMMAND [ARG...]]
 
 Run COMMAND in a new sandbox: its own pid, mount, uts, ipc, user and network namespaces, the host's
 /usr read-only (or --rootfs), a fresh /tmp, no host environment.
 
 Filesystem:
       --rootfs PATH            Root directory of the sandbox (default: read-only view of the host)
+      --image REF              Run in an image of the store: its layers are the root, its Env, WorkingDir,
+                               User apply, no COMMAND runs its Entrypoint + Cmd (COMMAND replaces Cmd)
+      --entrypoint CMD         Replace the image's Entrypoint (and drop its Cmd); "" clears it
+      --writable               With --image or --rootfs: a writable root, changes on a tmpfs of the run's
+                               own, discarded at its end (default: read-only root)
+      --writable-size SIZE     Cap of that writable layer (default 1g; it is memory: it counts toward -m)
   -v, --bind SRC:DST[:ro|rw]   Bind mount host SRC at DST, read-only unless :rw (repeatable)
       --tmpfs DST[:SIZE]       Mount a tmpfs at DST, capped at SIZE (repeatable)
   -w, --workdir DIR            Working directory inside (default /)
@@ -61,6 +70,7 @@ Exit status: the command's own; 128+N when it was killed by signal N (137 for a 
 Examples:
   sandbox exec -- python3 -c 'print(1)'
   sandbox exec -v "$PWD:/src:ro" -w /src --memory 256m --time-limit 2 --meta run.meta -- ./solution
+  sandbox run -m 256m python:3.12-slim python3 -c 'print(42)'
 `;
 
 /** "sandbox 0.1.0", from the package.json above this file (lib/cli or dist/lib/cli). */

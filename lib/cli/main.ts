@@ -6,7 +6,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { SandboxError } from '../errors.js';
 import type { RunResult } from '../result.js';
 import type { SandboxProcess } from '../sandbox.js';
-import { parseExecArgs, type ExecInvocation } from './args.js';
+import { parseExecArgs, parseRunArgs, type ExecInvocation } from './args.js';
 import { execFailureStatus, exitStatus, formatMeta } from './meta.js';
 
 /** Signals the CLI receives on behalf of the sandbox (the command runs in a session of its own, so a
@@ -20,7 +20,9 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'exec':
-      return exec(rest);
+      return exec(rest, parseExecArgs);
+    case 'run':
+      return exec(rest, parseRunArgs);
     case 'doctor': {
       const { runDoctor } = await import('./doctor.js');
       return runDoctor(rest);
@@ -30,7 +32,7 @@ async function main(argv: string[]): Promise<number> {
     case '--help':
     case 'help': {
       const { EXEC_HELP, MAIN_HELP } = await import('./help.js');
-      writeOut(rest[0] === 'exec' ? EXEC_HELP : MAIN_HELP);
+      writeOut(rest[0] === 'exec' || rest[0] === 'run' ? EXEC_HELP : MAIN_HELP);
       return 0;
     }
     case '--version':
@@ -46,10 +48,10 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function exec(args: string[]): Promise<number> {
+async function exec(args: string[], parse: (args: string[]) => ExecInvocation): Promise<number> {
   let inv: ExecInvocation;
   try {
-    inv = parseExecArgs(args);
+    inv = parse(args);
   } catch (e) {
     return fail(e);
   }
@@ -81,7 +83,10 @@ async function exec(args: string[]): Promise<number> {
   for (const signal of FORWARDED) process.on(signal, forward);
   try {
     const { Sandbox } = await import('../sandbox.js');
-    handle = new Sandbox(inv.options).spawn(inv.command, inv.run);
+    const box = new Sandbox(inv.options);
+    // An image's flattened tree, where overlayfs is refused, is made before the run.
+    if (inv.options.image !== undefined) await box.warm();
+    handle = box.spawn(inv.command, inv.run);
     if (pending !== null) handle.kill(pending);
     result = await handle.result;
   } catch (e) {

@@ -16,9 +16,18 @@ export interface OverlaySupport {
 
 let cached: OverlaySupport | null = null;
 
-/** Mounts a read-only overlay of two empty directories in a new user and mount namespace (csrc/overlay_probe.cc). */
+/**
+ * Mounts a read-only overlay of two empty directories in a new user and mount namespace
+ * (csrc/overlay_probe.cc). SANDBOX_IMAGE_OVERLAY=0 in the environment says no without asking: images
+ * then run from their flattened trees, as where the kernel refuses (a lower filesystem overlayfs
+ * mounts but serves badly, or to compare the two).
+ */
 export function overlaySupport(): OverlaySupport {
   if (cached !== null) return cached;
+  if (process.env.SANDBOX_IMAGE_OVERLAY === '0') {
+    cached = { ok: false, errno: 0, detail: 'overlayfs for images: turned off (SANDBOX_IMAGE_OVERLAY=0)' };
+    return cached;
+  }
   const dir = mkdtempSync(join(tmpdir(), 'sandbox-overlay-probe-'));
   try {
     mkdirSync(join(dir, 'a'));

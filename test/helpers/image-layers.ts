@@ -3,7 +3,7 @@
 // one), opaque directories marked with user.overlay.opaque (set with Python's os.setxattr, as no
 // Node API sets xattrs). The programs are busybox-static's, so the image needs no libc.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ImageRunConfig, ResolvedImage } from '../../lib/image/types.js';
 
@@ -79,4 +79,14 @@ export function twoLayerImage(dir: string, config: Partial<ImageRunConfig> = {})
   baseLayer(l0);
   upperLayer(l1);
   return fixtureImage('localhost/fixture:two', [l0, l1], config);
+}
+
+/** What the store's flattened tree of twoLayerImage() holds: the base with the upper applied. */
+export function flatOfTwoLayers(root: string): void {
+  baseLayer(root);
+  write(root, 'etc/layer1', 'from layer 1\n');
+  write(root, 'data/shadowed', 'layer 1 version\n');
+  rmSync(join(root, 'etc/removed-later'));
+  rmSync(join(root, 'data/old'), { recursive: true });
+  write(root, 'data/old/fresh', 'layer 1\n');
 }

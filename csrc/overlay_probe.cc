@@ -64,10 +64,11 @@ int probe_overlay(const char *lowers) {
   if (stack == MAP_FAILED) return errno;
   sigset_t all, old;
   sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
+  // sigprocmask is per-thread in glibc (its symbol is older than pthread_sigmask's, spawn.cc).
+  sigprocmask(SIG_SETMASK, &all, &old);
   int pid = clone(probe_child, (char *)stack + kStackSize, CLONE_VM | CLONE_VFORK | CLONE_NEWUSER | CLONE_NEWNS | SIGCHLD, &args);
   int err = pid < 0 ? errno : 0;
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  sigprocmask(SIG_SETMASK, &old, nullptr);
   int status = 0;
   if (pid > 0) {
     while (waitpid(pid, &status, __WALL) < 0 && errno == EINTR) {

@@ -1,6 +1,7 @@
 // A resolved configuration → the NativePlan the launcher executes. Everything the child needs
 // is decided here, before clone.
-import { MountOp, Namespace, type NativeMount, type NativePlan, type NativeRlimit } from './native-plan.js';
+import { MountFlag, MountOp, Namespace, type NativeMount, type NativePlan, type NativeRlimit } from './native-plan.js';
+import { existsInImage } from './image/layers.js';
 import { imageRootMounts } from './image/root.js';
 import { directoryRootMount } from './rootfs/directory.js';
 import { hostPath } from './rootfs/host-path.js';
@@ -54,6 +55,13 @@ function mountList(cfg: ResolvedConfig): NativeMount[] {
   }
   for (const b of cfg.binds) {
     user.push({ op: MountOp.bind, src: hostPath(b.src), dst: b.dst, data: '', flags: b.rw ? 0 : 1 });
+  }
+  // An image on the host's network resolves names as the host does, as docker gives a container
+  // the host's resolv.conf (the default root binds it too: rootfs/host-view.ts). Only on a file the
+  // image has: making one would need write access to its /etc, which a root caller's sandbox lacks
+  // (docs/images-run.md, "Owners").
+  if (cfg.imageRun !== null && cfg.network === 'host' && existsInImage(cfg.imageRun.image, '/etc/resolv.conf')) {
+    user.unshift({ op: MountOp.bind, src: hostPath('/etc/resolv.conf'), dst: '/etc/resolv.conf', data: '', flags: MountFlag.readOnly | MountFlag.optional });
   }
   const base: NativeMount[] = [
     { op: MountOp.proc, src: '', dst: '/proc', data: '', flags: 0 },

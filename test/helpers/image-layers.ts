@@ -46,6 +46,7 @@ export function baseLayer(root: string, withMountPoints = true): void {
   write(root, 'etc/passwd', PASSWD);
   write(root, 'etc/group', GROUP);
   write(root, 'etc/removed-later', 'base\n');
+  write(root, 'etc/resolv.conf', '');
   write(root, 'data/old/keep', 'hidden by an opaque directory\n');
   write(root, 'data/shadowed', 'base version\n');
   mkdirSync(join(root, 'home/app'), { recursive: true });

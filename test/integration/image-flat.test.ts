@@ -36,7 +36,7 @@ maybe('the flattened tree is the root: read-only, the image config applied, said
   for (let i = 0; i < 2; i++) {
     const r = await box.run(['sh', '-c', 'echo $(id -u) $(pwd) $GREETING; ls /etc /data/old; touch /x 2>&1; true']);
     t.is(r.outcome, 'ok', text(r.stderr));
-    t.is(text(r.stdout), '1234 /home/app hello\n/data/old:\nfresh\n\n/etc:\ngroup\nlayer1\npasswd\ntouch: /x: Read-only file system\n');
+    t.is(text(r.stdout), '1234 /home/app hello\n/data/old:\nfresh\n\n/etc:\ngroup\nlayer1\npasswd\nresolv.conf\ntouch: /x: Read-only file system\n');
   }
   await new Promise((r) => setImmediate(r));
   t.is(warnings.length, 1, 'the fallback is said once per process');

@@ -105,7 +105,7 @@ maybe('the root is read-only; /tmp is writable; the layers on disk never change'
 maybe('whiteouts and opaque directories are honoured, the top layer wins', async (t) => {
   const r = await new Sandbox({ image: image() }).run(sh('ls /etc; ls /data/old; cat /data/shadowed; test -e /etc/removed-later || echo gone'));
   t.is(r.outcome, 'ok', text(r.stderr));
-  t.is(text(r.stdout), 'group\nlayer1\npasswd\nfresh\nlayer 1 version\ngone\n');
+  t.is(text(r.stdout), 'group\nlayer1\npasswd\nresolv.conf\nfresh\nlayer 1 version\ngone\n');
 });
 
 maybe('writable: changes are the run\'s own, gone at its end; the image and the next run never see them', async (t) => {
@@ -228,4 +228,11 @@ maybe('limits in an image: memory gives the verdict the default root gives', asy
   t.is(lines.length, 4);
   for (const l of lines.slice(0, 3)) t.regex(l, /Permission denied|Operation not permitted/);
   t.is(lines[3], '1234', 'the setuid bit did not make it root');
+});
+
+maybe("network 'host': the host's resolv.conf on the image's, as docker gives it", async (t) => {
+  const host = readFileSync('/etc/resolv.conf', 'utf8');
+  const r = await new Sandbox({ image: image(), network: 'host' }).run(['cat', '/etc/resolv.conf']);
+  t.is(r.outcome, 'ok', text(r.stderr));
+  t.is(text(r.stdout), host);
 });

@@ -195,8 +195,20 @@ function checkImage(o: SandboxOptions): { ref: string | ResolvedImage; entrypoin
     if (o.image === '') throw optionError('image', 'an image name', o.image);
     ref = checkString(o.image, 'image');
   } else if (typeof o.image === 'object' && Array.isArray(o.image.layers) && typeof o.image.config === 'object' && o.image.config !== null) {
+    checkString(o.image.ref, 'image.ref');
     o.image.layers.forEach((l, i) => checkAbsolute(l, `image.layers[${i}]`));
     if (o.image.flat !== null) checkAbsolute(o.image.flat, 'image.flat');
+    const c = o.image.config;
+    const strings = (v: unknown, name: string) => {
+      if (v !== null && (!Array.isArray(v) || v.some((x) => typeof x !== 'string'))) throw optionError(name, 'an array of strings or null', v);
+    };
+    strings(c.env, 'image.config.env');
+    if (c.env === null) throw optionError('image.config.env', 'an array of strings', c.env);
+    strings(c.entrypoint, 'image.config.entrypoint');
+    strings(c.cmd, 'image.config.cmd');
+    for (const key of ['workingDir', 'user'] as const) {
+      if (c[key] !== null && typeof c[key] !== 'string') throw optionError(`image.config.${key}`, 'a string or null', c[key]);
+    }
     ref = o.image;
   } else {
     throw optionError('image', 'an image name or a resolved image { ref, layers, flat, config }', o.image);

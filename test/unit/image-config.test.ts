@@ -78,3 +78,18 @@ test('doctor: the overlayfs line says what images get here', (t) => {
   t.is(overlayCheck(sys(() => null)).status, 'info');
   t.regex(overlayCheck(sys(() => ({ ok: false, errno: 0, detail: 'turned off (SANDBOX_IMAGE_OVERLAY=0)' }))).fix!, /unset SANDBOX_IMAGE_OVERLAY/);
 });
+
+test('a resolved image given as the image option is checked', async (t) => {
+  const { Sandbox } = await import('../../lib/index.js');
+  const good = { ref: 'x', id: 'sha256:0', layers: ['/l'], flat: null, config: { env: [], workingDir: null, user: null, entrypoint: null, cmd: null }, platform: 'linux/amd64' };
+  const bad: [object, RegExp][] = [
+    [{ ...good, layers: ['relative'] }, /image\.layers\[0\]/],
+    [{ ...good, config: { ...good.config, env: 'PATH=/bin' } }, /image\.config\.env/],
+    [{ ...good, config: { ...good.config, cmd: [1] } }, /image\.config\.cmd/],
+    [{ ...good, config: { ...good.config, user: 0 } }, /image\.config\.user/],
+    [{ layers: [] }, /Expected an image name or a resolved image/],
+  ];
+  for (const [image, pattern] of bad) {
+    t.throws(() => new Sandbox({ image: image as never }), { instanceOf: SandboxError, message: pattern });
+  }
+});

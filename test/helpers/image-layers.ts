@@ -3,7 +3,8 @@
 // one), opaque directories marked with user.overlay.opaque (set with Python's os.setxattr, as no
 // Node API sets xattrs). The programs are busybox-static's, so the image needs no libc.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { ImageRunConfig, ResolvedImage } from '../../lib/image/types.js';
 
@@ -29,12 +30,34 @@ export function whiteout(root: string, path: string): void {
   if (r.status !== 0) throw new Error(`mknod whiteout ${path}: ${r.stderr}`);
 }
 
+function setOpaque(dir: string): string | null {
+  const py = 'import os,sys; os.setxattr(sys.argv[1], "user.overlay.opaque", b"y")';
+  const r = spawnSync('python3', ['-c', py, dir], { encoding: 'utf8' });
+  return r.status === 0 ? null : r.stderr.trim().split('\n').pop() ?? `status ${r.status}`;
+}
+
 /** Marks the directory `path` of the layer `root` opaque. */
 export function opaque(root: string, path: string): void {
   mkdirSync(join(root, path), { recursive: true });
-  const py = 'import os,sys; os.setxattr(sys.argv[1], "user.overlay.opaque", b"y")';
-  const r = spawnSync('python3', ['-c', py, join(root, path)], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`setxattr user.overlay.opaque ${path}: ${r.stderr}`);
+  const failed = setOpaque(join(root, path));
+  if (failed !== null) throw new Error(`setxattr user.overlay.opaque ${path}: ${failed}`);
+}
+
+/**
+ * A scratch directory (mode 0755) on a filesystem that holds user.* xattrs, as layers need: the
+ * system's temp directory, else /var/tmp (tmpfs has user xattrs only from Linux 6.6).
+ */
+export function layerScratch(prefix: string): { path: string; remove(): void } {
+  const tried: string[] = [];
+  for (const base of [tmpdir(), '/var/tmp']) {
+    const path = mkdtempSync(join(base, `sandbox-${prefix}-`));
+    chmodSync(path, 0o755);
+    const failed = setOpaque(path);
+    if (failed === null) return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+    rmSync(path, { recursive: true, force: true });
+    tried.push(`${base}: ${failed}`);
+  }
+  throw new Error(`no directory for image layers holds user xattrs (${tried.join('; ')})`);
 }
 
 /** The base layer: busybox and its applets in /bin, /etc/passwd and /etc/group, the usual mount points. */

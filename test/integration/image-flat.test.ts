@@ -8,10 +8,10 @@ import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { Sandbox, SandboxError } from '../../lib/index.js';
-import { BUSYBOX, baseLayer, fixtureImage, flatOfTwoLayers, twoLayerImage } from '../helpers/image-layers.js';
-import { scratchDir, text } from '../helpers/host.js';
+import { BUSYBOX, baseLayer, fixtureImage, flatOfTwoLayers, layerScratch, twoLayerImage } from '../helpers/image-layers.js';
+import { text } from '../helpers/host.js';
 
-const scratch = scratchDir('image-flat');
+const scratch = layerScratch('image-flat');
 test.after.always(() => scratch.remove());
 if (BUSYBOX === null && process.env.CI === 'true') throw new Error('busybox-static is required in CI (.ci/run installs it)');
 const maybe = BUSYBOX !== null ? test : test.skip;

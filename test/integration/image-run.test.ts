@@ -7,12 +7,12 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
-import { Sandbox, SandboxError } from '../../lib/index.js';
-import { BUSYBOX, baseLayer, fixtureImage, twoLayerImage } from '../helpers/image-layers.js';
-import { isRoot, sandboxHostUid, scratchDir, text } from '../helpers/host.js';
+import { Sandbox, SandboxError, type Outcome } from '../../lib/index.js';
+import { BUSYBOX, baseLayer, fixtureImage, layerScratch, twoLayerImage } from '../helpers/image-layers.js';
+import { isRoot, sandboxHostUid, text } from '../helpers/host.js';
 
 const ci = process.env.CI === 'true';
-const scratch = scratchDir('image-run');
+const scratch = layerScratch('image-run');
 test.after.always(() => scratch.remove());
 
 const haveBusybox = BUSYBOX !== null;
@@ -184,7 +184,7 @@ maybe('a setup failure names the step and errno: a layer that is not there', asy
 
 // Limits: the same program (busybox) under the same limits gives the same verdict in the image as
 // on the default root, whichever enforcement this caller has (cgroup as root, rlimits rootless here).
-const LIMIT_CASES: { name: string; options: object; argv: string[]; outcome: string }[] = [
+const LIMIT_CASES: { name: string; options: object; argv: string[]; outcome: Outcome }[] = [
   { name: 'cpu time', options: { timeLimit: 0.3 }, argv: ['busybox', 'sh', '-c', 'while :; do :; done'], outcome: 'cpu-time-limit' },
   { name: 'wall time', options: { wallTimeLimit: 0.3 }, argv: ['busybox', 'sleep', '5'], outcome: 'wall-time-limit' },
   { name: 'output', options: { outputLimit: '64k' }, argv: ['busybox', 'dd', 'if=/dev/zero', 'bs=64k', 'count=16'], outcome: 'output-limit' },

@@ -48,8 +48,12 @@
         "csrc/init_blob.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      # NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS: a node-addon-api call that fails while the
+      # environment is ending (a worker being terminated runs its loop once more, where JS may no
+      # longer run) is dropped instead of becoming a fatal napi_throw that aborts the process.
       "defines": [
         "NAPI_DISABLE_CPP_EXCEPTIONS",
+        "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS",
         "NAPI_VERSION=8"
       ],
       # init_blob.cc's .incbin finds sandbox-init through the assembler's include path.

@@ -1,4 +1,4 @@
-// Accuracy of the figures an online judge trusts (issue 3, "Accuracy"): CPU time of a calibrated
+// Accuracy of the figures an online judge trusts (bench/README.md, Targets): CPU time of a calibrated
 // busy loop against the rusage of the same program spawned plainly, peak memory of a program that
 // touches 100 MiB, and where the CPU-time, wall-time and CPU-quota limits stop a program. A small C
 // program is compiled with cc into a temporary directory at bench time and bound into the sandbox.

@@ -1,7 +1,8 @@
 // `sandbox exec -- /bin/true` from a shell against `node -e 0` (Node's own start-up, the floor),
 // interleaved, p50 of each: the `sandbox` bin (dist/lib/sandbox-cli.cjs, a loader starting the bundle from
 // V8's code cache) and, as a
-// diagnostic, the same CLI unbundled (dist/lib/cli/main.js: some 30 ES modules). Issue 4, target 5.
+// diagnostic, the same CLI unbundled (dist/lib/cli/main.js: some 30 ES modules). Target 5 of
+// bench/README.md.
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -2,7 +2,7 @@
 // measure while 1,000 child_process.spawn runs go through (host scheduling noise shows in both;
 // spawn's own uv_spawn blocks the loop until its child has exec'd, so it is no zero baseline).
 // Also the time spawn() holds the caller's thread (clone, cgroup and pipe set-up), measured
-// directly. Issue 4, target 4.
+// directly. Target 4 of bench/README.md.
 import { execFileSync, spawn } from 'node:child_process';
 import { cpus } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';

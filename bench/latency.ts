@@ -1,6 +1,6 @@
 // Latency of one `/bin/true`: `await sandbox.run()` against `child_process.spawn` awaited to exit,
 // interleaved in one process (each iteration runs every variant once, in a rotating order, so load
-// spikes hit all of them alike). Issue 4, targets 1 and 2.
+// spikes hit all of them alike). Targets 1 and 2 of bench/README.md.
 import { Sandbox } from '../lib/index.js';
 import {
   BWRAP_TRUE, haveBwrap, isMain, ms, note, nowMs, percentile, ratio, row, runAlone, spawnToExit,

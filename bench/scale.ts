@@ -1,6 +1,6 @@
 // N sandboxes alive at once, each running `sleep 30`: host memory and this process's fds per idle
-// sandbox, the init's own RSS; then all killed with SIGKILL and their results awaited (issue 4,
-// target 6). N is 1,000 unless the machine (or the launch budget: the first sandbox's `sleep 30`
+// sandbox, the init's own RSS; then all killed with SIGKILL and their results awaited (target 6
+// of bench/README.md). N is 1,000 unless the machine (or the launch budget: the first sandbox's `sleep 30`
 // must still be running when the last starts) allows fewer; the table says which.
 import { readdirSync, readFileSync } from 'node:fs';
 import { Sandbox, type SandboxProcess } from '../lib/index.js';

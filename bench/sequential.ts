@@ -2,7 +2,7 @@
 // /proc/self/stat; and the whole machine's busy time, /proc/stat) of `/bin/true` through `spawn`,
 // the sandbox on the defaults, with `network: 'host'`, and a warm sandbox, each in its own block
 // of runs after a warm-up. The CPU split says where a launch's cost is (Node's side, or init's
-// setup in the children); README "Performance" quotes it.
+// setup in the children).
 import { Sandbox } from '../lib/index.js';
 import { cpuMs, isMain, machineBusyMs, ms, note, nowMs, percentile, row, runAlone, spawnToExit, type BenchOptions, type Row } from './common.js';
 

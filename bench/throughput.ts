@@ -1,6 +1,6 @@
 // Runs per second of `/bin/true`: 2 concurrent callers with and without limits against bubblewrap
 // and child_process.spawn at 2; scaling at 1, 2, 8, 64 callers; and drift over a long sequential
-// series (issue 4, targets 3 and 6).
+// series (targets 3 and 6 of bench/README.md).
 import { Sandbox } from '../lib/index.js';
 import {
   BWRAP_TRUE, haveBwrap, isMain, ms, note, nowMs, percentile, perS, rate, ratio, row, runAlone, spawnToExit, throughput,

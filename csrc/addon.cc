@@ -343,12 +343,19 @@ Napi::Value MonotonicNs(const Napi::CallbackInfo &info) {
 }
 
 // netnsCreate(cb): makes a network namespace with loopback up on the thread pool (about a
-// millisecond, under a kernel-wide lock) and calls cb(fd), or cb(-errno).
+// millisecond, under a kernel-wide lock) and calls cb(fd), or cb(-errno). The job may complete
+// while its environment is ending (a worker being terminated): then cb cannot run, and the
+// namespace's fd is closed here instead of leaking.
 class NetnsCreateJob : public Napi::AsyncWorker {
  public:
   explicit NetnsCreateJob(Napi::Function cb) : Napi::AsyncWorker(cb) {}
+  ~NetnsCreateJob() override {
+    if (result_ >= 0) close(result_);
+  }
   void Execute() override { result_ = netns_create(); }
-  void OnOK() override { Callback().Call({Napi::Number::New(Env(), result_)}); }
+  void OnOK() override {
+    if (call_js(Env(), Callback(), {Napi::Number::New(Env(), result_)})) result_ = -EAGAIN;
+  }
 
  private:
   int result_ = -EAGAIN;

@@ -1,7 +1,7 @@
 // Captured output: the parent's end of a stdout/stderr pipe read on the event loop into one buffer,
 // handed to JS once, at EOF. run() captures both streams of every sandbox; a net.Socket per pipe
-// (a stream, its handle, a Buffer and an event per chunk) cost ~0.1 ms of the caller's thread per
-// run, this one callback.
+// (a stream, its handle, a Buffer and an event per chunk) costs the caller's thread far more than
+// this one callback.
 #include "capture.h"
 
 #include "call_js.h"

@@ -1,6 +1,6 @@
 // cgroupfs I/O without Node's fs layer: a run with limits reads some ten cgroup files and writes
 // five on the caller's thread, where readFileSync's option parsing, fstat and Buffer-to-string
-// steps cost more than the kernel's own work (≈ 20 µs against 6-14 µs per file, measured here).
+// steps cost more than the kernel's own work (some 20 µs against 6-14 µs per file).
 // The policy (which files, what an error means) stays in lib/cgroup/files.ts.
 #include "cgroupfs.h"
 
@@ -236,7 +236,7 @@ Napi::Value CgroupStepsAsync(const Napi::CallbackInfo &info) {
 
 // cgroupSerial() → a number unique in this process: the last part of a sandbox cgroup's name
 // (lib/cgroup/stale.ts). Process-wide, unlike a JS counter: each worker thread has its own module
-// state, and two workers counting from 0 made the same cgroup (EEXIST).
+// state, and two workers counting from 0 would make the same cgroup (EEXIST).
 Napi::Value CgroupSerial(const Napi::CallbackInfo &info) {
   static std::atomic<uint64_t> next{0};
   return Napi::Number::New(info.Env(), (double)next.fetch_add(1));

@@ -5,9 +5,7 @@
 // Why not libuv's thread pool: queueing work there signals a condition variable, and glibc's
 // pthread_cond_signal waits (a futex) for a pool thread that was woken earlier to leave the old
 // wait group. With the CPUs busy running sandboxes that thread may not get a CPU for milliseconds,
-// and the event loop's thread waits with it: at 4 callers on warm sandboxes with limits, `perf
-// trace` showed the loop's thread in futex waits on libuv's `cond` of 0.3-2 ms, ~80 in 4 s. A
-// pipe write waits for no other thread.
+// and the event loop's thread waits with it. A pipe write waits for no other thread.
 #pragma once
 #include <node_api.h>
 

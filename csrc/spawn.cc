@@ -85,8 +85,8 @@ int child_main(void *p) {
     child_report(report, "capabilities", errno);
     return 127;
   }
-  // Only the capabilities init uses (each raise is a new cred: 41 of them held the caller's thread
-  // ~58 us per launch, measured). It needs SYS_ADMIN (namespaces, mounts, pivot_root, hostname, its
+  // Only the capabilities init uses (each raise is a new cred, made on the caller's thread while it
+  // waits for the exec). It needs SYS_ADMIN (namespaces, mounts, pivot_root, hostname, its
   // own id maps), SETUID/SETGID (switching to the mapped ids), SETPCAP (securebits, the bounding
   // set), NET_ADMIN (loopback up), SYS_CHROOT (the chroot fallback), KILL (ending the tree), and the
   // file ones for making mount points in a rootfs it may not own. The command gets none of them.
@@ -205,8 +205,8 @@ int launch_sandbox(const LaunchSpec &spec, Launched *out, LaunchFailure *fail) {
   }
   // The cgroup files are opened here, by the caller, who may write them; init writes "0" (itself)
   // to each. Not the caller writing init's pid: on cgroup v1 that takes the kernel's global
-  // cgroup_threadgroup_rwsem for writing, which waits for an RCU grace period (4-10 ms per
-  // launch, measured), while a task moving itself alone takes no such lock. Opened only when
+  // cgroup_threadgroup_rwsem for writing, which waits for an RCU grace period (milliseconds per
+  // launch), while a task moving itself alone takes no such lock. Opened only when
   // clone cannot place init itself (v1; v2 before CLONE_INTO_CGROUP).
   ChildArgs args = {{spec.stdio[0], spec.stdio[1], spec.stdio[2], plan_fd, report[1], sync[0], g_init_fd}, kInitFds};
   std::string cg_failed;  // the cgroup file that could not be opened

@@ -142,9 +142,9 @@ Napi::Value RunIn(const Napi::CallbackInfo &info, int socket_fd) {
   int count = wire::kRunFixedFds;
   for (auto &procs : spec.cgroup_procs) {
     // Opened by the caller, who may write them; the command's process writes "0" (itself) to each.
-    // One opened ahead (a cgroup made ahead on the thread pool, lib/cgroup/reserve.ts) is sent as
+    // One opened ahead (a cgroup made ahead on the addon's lane, lib/cgroup/reserve.ts) is sent as
     // it is: opening a cgroup file here waits on the kernel's cgroup-tree locks while other
-    // cgroups are made and removed (0.1 ms p50, 1.8 ms p99 of this thread at 4 callers).
+    // cgroups are made and removed, and this is the event loop's thread.
     int fd = procs.fd;
     if (fd < 0) {
       fd = open(procs.path.c_str(), O_WRONLY | O_CLOEXEC);

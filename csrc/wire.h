@@ -1,7 +1,7 @@
 // The launch plan's wire format and the init → parent report record.
 //
 // The addon (plan.cc) serialises the plan into a memfd before clone; the sandbox's init
-// (init/plan_reader.cc) reads it back after execve. Both sides include this header, so the
+// (init/plan.cc) reads it back after execve. Both sides include this header, so the
 // format is defined once. All integers are native-endian (both ends run on the same machine).
 #pragma once
 #include <stdint.h>

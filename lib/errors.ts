@@ -48,3 +48,15 @@ export function describe(value: unknown): string {
   if (Buffer.isBuffer(value)) return 'a Buffer';
   return `a value of type ${typeof value}`;
 }
+
+/** A file the caller named that cannot be opened: "cannot open WHAT file PATH: no such file or directory". */
+export function openFailure(e: unknown, what: string, path: string): SandboxError {
+  const err = e as NodeJS.ErrnoException;
+  const why = String(err?.message ?? e).replace(/^E[A-Z0-9]+: /, '').replace(/, open .*$/s, '');
+  return new SandboxError(`cannot open ${what} file ${path}: ${why}`, {
+    stage: 'options',
+    errno: typeof err?.errno === 'number' ? -err.errno : null,
+    syscall: 'open',
+    cause: e,
+  });
+}

@@ -1,5 +1,5 @@
 // The one plain object handed to the native launcher (csrc/plan.cc checks it again).
-// Field names and the mount-op codes are mirrored in csrc/plan_wire.h.
+// csrc/plan.cc reads these field names; the mount-op codes and flags are mirrored in csrc/wire.h.
 
 /** Mount operations, executed in order by the sandbox's init before pivot_root. */
 export const MountOp = {

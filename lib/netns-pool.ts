@@ -1,8 +1,8 @@
 // Network namespaces made ahead of time, off the event loop, and lent to one sandbox at a time.
 //
 // Making a network namespace costs about a millisecond of CPU under a kernel-wide lock, and
-// tearing one down as much again in a kernel worker; it was the largest single cost of a
-// launch. The pool makes them on the thread pool (csrc/netns.cc) and lends each to one sandbox;
+// tearing one down as much again in a kernel worker: without the pool, the largest single cost of
+// a launch. The pool makes them on the thread pool (csrc/netns.cc) and lends each to one sandbox;
 // when that sandbox has ended it is reused only if it holds nothing: no socket of any family,
 // no TIME_WAIT entry, no IP fragment queue (sockstat's own counts, which the sandbox's init reads
 // after everything else inside has ended and reports on its pipe). Nothing else in it can have
@@ -11,7 +11,7 @@
 //
 // Only a caller allowed to make a network namespace (root, CAP_SYS_ADMIN) has a pool; for any
 // other the first attempt fails with EPERM, the pool turns itself off, and each sandbox's init
-// makes its own namespace as before.
+// makes its own namespace.
 import { constants } from 'node:os';
 import { native } from './native.js';
 
@@ -23,7 +23,7 @@ const MAX_OWNED = 64;
 const MAX_FAILURES = 3;
 /**
  * After this long without a take(), free namespaces beyond READY are closed: each holds some
- * 90-170 KiB of kernel memory (MemAvailable and Slab over 100 made here), and a burst of 64
+ * 90-170 KiB of kernel memory (MemAvailable and Slab, over 100 of them), and a burst of 64
  * concurrent sandboxes would otherwise keep 64 for the life of the process.
  */
 const IDLE_TRIM_MS = 10_000;

@@ -1,4 +1,4 @@
-// Public option types of the Sandbox API. The CLI's long options in camelCase (CONTRACT.md).
+// Public option types of the Sandbox API. The CLI's long options in camelCase (docs/api.md).
 import type { Readable, Writable } from 'node:stream';
 import type { ResolvedImage } from './image/types.js';
 
@@ -14,6 +14,15 @@ export interface TmpfsMount {
   dst: string;
   size?: number | string;
 }
+
+/** A host identity: uid, and gid (default: the same number as uid). */
+export interface HostUser {
+  uid: number;
+  gid?: number;
+}
+
+/** One rlimit: both soft and hard as one number, or each; -1 is unlimited (RLIM_INFINITY). */
+export type Ulimit = number | { soft: number; hard: number };
 
 /** Seccomp policy: the default filter, none, or the default with changes. */
 export type SeccompOption = 'default' | 'none' | { deny?: string[]; allow?: string[] };
@@ -47,19 +56,19 @@ export interface SandboxOptions {
   hostname?: string;
   /** 'none': a network namespace of its own with only loopback (default); 'host': the host's network. */
   network?: 'none' | 'host';
-  /** CPU quota in cores (0.5 = half a core). */
+  /** CPU quota in cores (0.5 = half a core), from 0.01 to the number of CPUs. */
   cpuQuota?: number;
   /** Memory cap, swap included: bytes or '256m'. */
   memory?: number | string;
-  /** Most processes and threads at once. */
+  /** Most processes and threads at once (the sandbox's init counts), 1 to 4194304. */
   pids?: number;
-  /** CPU time limit in seconds, user+sys, whole tree. */
+  /** CPU time limit in seconds, user+sys, whole tree. A number: sizes alone take unit strings. */
   timeLimit?: number;
   /** Wall-clock limit in seconds. */
   wallTimeLimit?: number;
   /** Most bytes on stdout, and separately on stderr. */
   outputLimit?: number | string;
-  /** Parent cgroup directory for the sandbox's cgroup. */
+  /** Parent cgroup directory for the sandbox's cgroup; it must exist. */
   cgroupParent?: string;
   /** Throw rather than fall back to rlimits when no cgroup can be used. */
   requireCgroup?: boolean;
@@ -74,10 +83,20 @@ export interface SandboxOptions {
   idMap?: 'single' | 'subordinate';
   /**
    * Keep this many warm sandboxes: built once (namespaces, filesystem) and reused run after run,
-   * reset in between (README "Warm sandboxes"). Runs beyond the idle ones build their own.
+   * reset in between (docs/api.md, "Warm sandboxes"). Runs beyond the idle ones build their own.
    * Default 0. Call `close()` when done.
    */
   pool?: number;
+  /**
+   * Root callers only: the host uid (and gid, default the same number) the sandbox's ids map to,
+   * e.g. the owner of a directory bound `rw: true`. Default: 65534 (nobody), which owns nothing.
+   * Inside, the command is uid 1000 either way. A non-root caller may only name its own ids.
+   */
+  user?: HostUser;
+  /** rlimits of the command by name (nofile, nproc, core, stack, ...: docs/cli.md); the sandbox's own limits win where lower. */
+  ulimits?: Record<string, Ulimit>;
+  /** Size of /dev/shm (bytes or '64m'); default: the tmpfs default, half of RAM, counted against `memory`. */
+  shmSize?: number | string;
 }
 
 export type StdinOption = string | Buffer | Readable | { file: string } | 'inherit' | 'ignore' | 'pipe';

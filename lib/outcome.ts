@@ -1,8 +1,9 @@
-// The program's fate as a RunResult. Precedence (CONTRACT.md, isolate's rule that limits are
+// The program's fate as a RunResult. Precedence (docs/result.md, isolate's rule that limits are
 // checked before the exit status): a limit the runner enforced, then kernel evidence (an OOM
 // kill recorded by the cgroup), then limits exceeded by the figures, then the wait status.
 import { constants } from 'node:os';
 import type { CgroupUsage } from './cgroup/index.js';
+import { enforcedLimits } from './enforced.js';
 import type { NativeExitReport } from './native.js';
 import type { AppliedLimits, Enforcement, FigureSources, Outcome, RunResult } from './result.js';
 
@@ -22,7 +23,10 @@ export interface Figures {
   killedFor: LimitKill | null;
   usage: CgroupUsage | null;
   enforcement: Enforcement;
+  /** The limits as requested: the figures are judged against these, whatever enforced them. */
   limits: AppliedLimits;
+  /** Why no cgroup enforced the run's limits (null: one did, or none was needed). */
+  noCgroupReason?: string | null;
   /** Wall time in ms measured by the runner, used when init could not report the end. */
   fallbackWallMs: number;
   stdout: Buffer | null;
@@ -75,11 +79,16 @@ export function buildResult(f: Figures): RunResult {
     memoryAnonBytes: usage?.anonBytes ?? null,
     memoryFileBytes: usage?.fileBytes ?? null,
     enforcement: f.enforcement,
-    limits,
+    ...honestLimits(limits, f.noCgroupReason ?? null),
     sources,
     stdout: f.stdout,
     stderr: f.stderr,
   };
+}
+
+function honestLimits(requested: AppliedLimits, noCgroupReason: string | null): Pick<RunResult, 'limits' | 'limitsRequested' | 'limitFallbacks'> {
+  const { limits, fallbacks } = enforcedLimits(requested, noCgroupReason);
+  return { limits, limitsRequested: requested, limitFallbacks: fallbacks };
 }
 
 function round3(n: number): number {

@@ -6,6 +6,7 @@ import { imageRootMounts } from './image/root.js';
 import { directoryRootMount } from './rootfs/directory.js';
 import { hostPath } from './rootfs/host-path.js';
 import { hostViewMounts } from './rootfs/host-view.js';
+import { hostFileOf, rootfsIdentity } from './rootfs/identity.js';
 import type { ResolvedConfig } from './validate.js';
 
 /** Ids inside the sandbox: an ordinary user, so nothing inside is root even by name. */
@@ -24,20 +25,31 @@ export interface IdentityPlan {
   deferRelease: boolean;
 }
 
+/** The host ids the sandbox's ids map to: the caller's own; a root caller's choice (`user`) or nobody. */
+export function hostIdentity(callerUid: number, callerGid: number, user: { uid: number; gid: number } | null): { uid: number; gid: number } {
+  if (callerUid !== 0) return { uid: callerUid, gid: callerGid };
+  return user ?? { uid: ROOT_CALLER_HOST_ID, gid: ROOT_CALLER_HOST_ID };
+}
+
 /** The ids the command has inside: an image's User, else INSIDE_UID/INSIDE_GID. */
 export function insideIds(cfg: ResolvedConfig): { uid: number; gid: number } {
   return cfg.imageRun === null ? { uid: INSIDE_UID, gid: INSIDE_GID } : { uid: cfg.imageRun.uid, gid: cfg.imageRun.gid };
 }
 
 /** The id maps. With one id mapped, it is the command's own (`inside`); subordinate maps are fixed (lib/subids.ts). */
-export function identity(callerUid: number, callerGid: number, subordinate: boolean, inside = { uid: INSIDE_UID, gid: INSIDE_GID }): IdentityPlan {
+export function identity(
+  callerUid: number,
+  callerGid: number,
+  subordinate: boolean,
+  user: { uid: number; gid: number } | null = null,
+  inside = { uid: INSIDE_UID, gid: INSIDE_GID },
+): IdentityPlan {
   const root = callerUid === 0;
   if (subordinate && !root) {
     // newuidmap/newgidmap write the maps after launch (lib/subids.ts).
     return { uidMap: '', gidMap: '', parentWritesMaps: true, deferRelease: true };
   }
-  const hostUid = root ? ROOT_CALLER_HOST_ID : callerUid;
-  const hostGid = root ? ROOT_CALLER_HOST_ID : callerGid;
+  const { uid: hostUid, gid: hostGid } = hostIdentity(callerUid, callerGid, user);
   return {
     uidMap: `${inside.uid} ${hostUid} 1\n`,
     gidMap: `${inside.gid} ${hostGid} 1\n`,
@@ -63,12 +75,23 @@ function mountList(cfg: ResolvedConfig): NativeMount[] {
   if (cfg.imageRun !== null && cfg.network === 'host' && existsInImage(cfg.imageRun.image, '/etc/resolv.conf')) {
     user.unshift({ op: MountOp.bind, src: hostPath('/etc/resolv.conf'), dst: '/etc/resolv.conf', data: '', flags: MountFlag.readOnly | MountFlag.optional });
   }
+  // On /dev/shm, which the /dev op makes: a tmpfs of its own, sized.
+  if (cfg.shmSize !== null) user.push({ op: MountOp.tmpfs, src: '', dst: '/dev/shm', data: `mode=1777,size=${cfg.shmSize}`, flags: 0 });
   const base: NativeMount[] = [
     { op: MountOp.proc, src: '', dst: '/proc', data: '', flags: 0 },
     { op: MountOp.dev, src: '', dst: '/dev', data: '', flags: 0 },
     { op: MountOp.tmpfs, src: '', dst: '/tmp', data: 'mode=1777', flags: 0 },
   ];
-  const mountPoints = [...base, ...user].map((m) => m.dst).concat(cfg.cwd);
+  // A rootfs directory gets its identity files bound over its own (lib/rootfs/identity.ts).
+  const identityBinds: NativeMount[] =
+    cfg.rootfs === null
+      ? []
+      : rootfsIdentity(cfg.rootfs, INSIDE_UID, INSIDE_GID, cfg.hostname).map((f) => ({
+          op: MountOp.bind, src: hostFileOf(f.data), dst: f.dst, data: '', flags: MountFlag.readOnly,
+        }));
+  // Mount points the root must have, or be overlaid to get; those in /dev are made by the /dev op,
+  // the identity files are there (rootfsIdentity binds only over files the rootfs has).
+  const mountPoints = [...base, ...user].map((m) => m.dst).filter((d) => !d.startsWith('/dev/')).concat(cfg.cwd);
   let root: NativeMount[];
   let makeCwd = cfg.rootfs === null && cfg.imageRun === null && cfg.cwd !== '/';
   if (cfg.imageRun !== null) {
@@ -76,7 +99,7 @@ function mountList(cfg: ResolvedConfig): NativeMount[] {
     root = made.mounts;
     makeCwd = made.missing.includes(cfg.cwd);
   } else if (cfg.rootfs !== null) {
-    root = [directoryRootMount(hostPath(cfg.rootfs), mountPoints, cfg.writable ? cfg.writableSize : null)];
+    root = [directoryRootMount(hostPath(cfg.rootfs), mountPoints, cfg.writable ? cfg.writableSize : null), ...identityBinds];
   } else {
     root = hostViewMounts(INSIDE_UID, INSIDE_GID, cfg.hostname, cfg.network);
   }
@@ -88,8 +111,25 @@ function mountList(cfg: ResolvedConfig): NativeMount[] {
   return [...root, ...base, ...user, ...cwd, ...readOnly];
 }
 
+/**
+ * The command's rlimits: the caller's `ulimits`, then the sandbox's own, which win where they are
+ * lower. No core dumps unless `ulimits` asks for them.
+ */
 export function rlimits(cfg: ResolvedConfig, cgroupEnforced: boolean): NativeRlimit[] {
-  const out: NativeRlimit[] = [{ resource: Rlimit.core, soft: 0, hard: 0 }];
+  const own = ownRlimits(cfg, cgroupEnforced);
+  if (!cfg.ulimits.some((u) => u.resource === Rlimit.core)) own.unshift({ resource: Rlimit.core, soft: 0, hard: 0 });
+  const lower = (a: number, b: number): number => (a === -1 ? b : b === -1 ? a : Math.min(a, b));
+  const out = cfg.ulimits.map((u) => ({ ...u }));
+  for (const r of own) {
+    const asked = out.find((u) => u.resource === r.resource);
+    if (asked === undefined) out.push(r);
+    else [asked.soft, asked.hard] = [lower(asked.soft, r.soft), lower(asked.hard, r.hard)];
+  }
+  return out;
+}
+
+function ownRlimits(cfg: ResolvedConfig, cgroupEnforced: boolean): NativeRlimit[] {
+  const out: NativeRlimit[] = [];
   if (cfg.timeLimitMs !== null) {
     // A per-process backstop to the tree-wide limit the runner enforces: SIGXCPU at the soft
     // limit, SIGKILL at the hard one.
@@ -132,7 +172,7 @@ export function buildPlan(p: PlanInputs): NativePlan {
     hostname: cfg.hostname,
     namespaces,
     ...insideIds(cfg),
-    ...identity(p.callerUid, p.callerGid, cfg.idMap === 'subordinate', insideIds(cfg)),
+    ...identity(p.callerUid, p.callerGid, cfg.idMap === 'subordinate', cfg.user, insideIds(cfg)),
     mounts: p.withoutMounts === true ? [] : mountList(cfg),
     rlimits: rlimits(cfg, p.cgroupEnforced),
     seccomp: p.seccomp,

@@ -55,6 +55,8 @@ export class Sandbox {
   readonly #pool: WarmPool | null = null;
   /** With a pool and limits: its runs' cgroups, made ahead (lib/cgroup/reserve.ts). */
   #reserve: CgroupReserve | null = null;
+  /** Why the pool's runs have no cgroup, once the reserve found none. */
+  #noReserveReason: string | null = null;
 
   constructor(options: SandboxOptions = {}) {
     this.#config = resolveOptions(options);
@@ -133,8 +135,12 @@ export class Sandbox {
    */
   #reserveOf(): CgroupReserve | null {
     if (this.#reserve === null) {
-      const { manager } = cgroupManager({ parent: this.#config.cgroupParent });
-      if (manager === null) return null;
+      const found = cgroupManager({ parent: this.#config.cgroupParent });
+      if (found.manager === null) {
+        this.#noReserveReason = found.reason;
+        return null;
+      }
+      const manager = found.manager;
       const c = this.#config;
       const limits = { cpuQuota: c.cpuQuota, memoryBytes: c.memoryBytes, pids: c.pids };
       this.#reserve = new CgroupReserve(manager, limits, Math.min(c.pool, MAX_CGROUPS_AHEAD));
@@ -186,7 +192,7 @@ export class Sandbox {
   #start(argvIn: string[], options: RunOptions, capture: boolean): SandboxProcess {
     const cfg = applyRunOptions(this.#config, options);
     // In an image, the command is Entrypoint + (argv, else Cmd); argv may be empty.
-    const argv = cfg.imageRun === null ? checkArgv(argvIn) : imageArgv(cfg.imageRun, checkArgv(argvIn, true));
+    const argv = cfg.imageRun === null ? checkArgv(argvIn) : imageArgv(cfg.imageRun, Array.isArray(argvIn) && argvIn.length === 0 ? [] : checkArgv(argvIn));
     const abortSignal = options.signal;
     if (abortSignal !== undefined && !(abortSignal instanceof AbortSignal)) {
       throw new SandboxError(`Expected an AbortSignal for runOptions.signal but received ${typeof abortSignal}`, { stage: 'options' });
@@ -202,7 +208,9 @@ export class Sandbox {
       outputLimitBytes: cfg.outputLimitBytes,
     };
     const reserve = this.#pool !== null && wantsCgroup(this.#config) ? this.#reserveOf() : null;
-    const cgroup = reserve !== null ? reserve.take() : openCgroup(cfg);
+    const opened = reserve !== null ? { cgroup: reserve.take(), reason: null } : openCgroup(cfg);
+    const cgroup = opened.cgroup;
+    const noCgroupReason = cgroup === null ? (opened.reason ?? this.#noReserveReason) : null;
     const enforcement: Enforcement = cgroup === null ? 'rlimit' : cgroup.mode;
     let stdio;
     try {
@@ -405,6 +413,7 @@ export class Sandbox {
         usage,
         enforcement,
         limits,
+        noCgroupReason,
         fallbackWallMs: ((exit.startNs > 0 ? endedAt - exit.startNs : endedAt - launchedAt)) / 1e6,
         stdout: stdio.out.chunks === null ? null : Buffer.concat(stdio.out.chunks),
         stderr: stdio.err.chunks === null ? null : Buffer.concat(stdio.err.chunks),
@@ -434,12 +443,13 @@ function wantsCgroup(cfg: ResolvedConfig): boolean {
   return cfg.cpuQuota !== null || cfg.memoryBytes !== null || cfg.pids !== null || cfg.timeLimitMs !== null || cfg.requireCgroup;
 }
 
-function openCgroup(cfg: ResolvedConfig): SandboxCgroup | null {
-  if (!wantsCgroup(cfg)) return null;
+/** The run's cgroup, or null and why there is none (the reason is null when none was wanted). */
+function openCgroup(cfg: ResolvedConfig): { cgroup: SandboxCgroup | null; reason: string | null } {
+  if (!wantsCgroup(cfg)) return { cgroup: null, reason: null };
   const found = cgroupManager({ parent: cfg.cgroupParent });
   if (found.manager === null) {
     if (cfg.requireCgroup) throw new SandboxError(`no usable cgroup: ${found.reason}`, { stage: 'cgroup' });
-    return null;
+    return { cgroup: null, reason: found.reason };
   }
-  return found.manager.create({ cpuQuota: cfg.cpuQuota, memoryBytes: cfg.memoryBytes, pids: cfg.pids });
+  return { cgroup: found.manager.create({ cpuQuota: cfg.cpuQuota, memoryBytes: cfg.memoryBytes, pids: cfg.pids }), reason: null };
 }

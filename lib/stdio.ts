@@ -2,12 +2,12 @@
 // Pipes come from the addon (pipe2 with O_CLOEXEC). Output captured for run()'s result is read by the
 // addon (csrc/capture.cc); every other parent end is a net.Socket. Both go through libuv's event
 // loop, never the thread pool.
-import { openSync, write } from 'node:fs';
+import { closeSync, createReadStream, openSync, write } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import type { ReadStream } from 'node:tty';
-import { optionError } from './errors.js';
+import { openFailure, optionError } from './errors.js';
 import { native } from './native.js';
 import type { OutputOption, StdinOption } from './options.js';
 
@@ -127,7 +127,7 @@ function openFile(path: unknown, flags: string, option: string, opened: number[]
     opened.push(fd);
     return fd;
   } catch (e) {
-    throw optionError(`${option}.file`, 'a file that can be opened', `${path} (${(e as Error).message})`);
+    throw openFailure(e, option, path);
   }
 }
 
@@ -261,7 +261,21 @@ function setupTty(req: StdioRequest): StdioSetup {
   // A terminal that reports no size (0x0, as script(1) without a terminal gives) gets the classic one.
   const cols = process.stdout.columns || 80;
   const rows = process.stdout.rows || 24;
-  const [master, slave] = native().openPty(cols, rows);
+  // A file for stdin is typed into the terminal, as a pipe would be; opened now, so a bad path is a
+  // setup failure before anything starts.
+  const stdinFile = req.stdin;
+  const fileIn = typeof stdinFile === 'object' && stdinFile !== null && !Buffer.isBuffer(stdinFile) && !isReadable(stdinFile) && 'file' in stdinFile
+    ? openFile(stdinFile.file, 'r', 'stdin', [])
+    : null;
+  let master: number;
+  let slave: number;
+  try {
+    [master, slave] = native().openPty(cols, rows);
+  } catch (e) {
+    if (fileIn !== null) closeSync(fileIn);
+    throw e;
+  }
+  let fileInOwned = fileIn !== null; // until the read stream takes it
   const out: OutputSink = { chunks: req.capture && req.stdout === 'pipe' ? [] : null, bytes: 0 };
   let reader: ReadStream | null = null;
   let resolveDrained!: () => void;
@@ -293,25 +307,47 @@ function setupTty(req: StdioRequest): StdioSetup {
       reader.on('error', () => reader?.destroy());
       reader.on('close', () => resolveDrained());
       const input = req.stdin;
-      const send = (d: Buffer | string) => write(master, typeof d === 'string' ? Buffer.from(d) : d, () => {});
+      // Input that ends (a pipe, a file, a string) reaches the command's end as the terminal's EOF
+      // character (^D), twice when a line is pending (the first only ends that line), as a user
+      // typing it would: without it `echo ls | sandbox exec -t sh` waits for input for ever.
+      let last = 0x0a;
+      const send = (d: Buffer | string) => {
+        const b = typeof d === 'string' ? Buffer.from(d) : d;
+        if (b.length > 0) last = b[b.length - 1]!;
+        write(master, b, () => {});
+      };
+      const sendEnd = () => write(master, Buffer.from(last === 0x0a ? '\x04' : '\x04\x04'), () => {});
       if (input === 'inherit') {
-        if (process.stdin.isTTY) process.stdin.setRawMode(true);
+        const terminal = process.stdin.isTTY === true;
+        if (terminal) process.stdin.setRawMode(true);
         process.stdin.on('data', send);
+        if (!terminal) process.stdin.once('end', sendEnd);
         reader.on('close', () => {
           process.stdin.off('data', send);
-          if (process.stdin.isTTY) process.stdin.setRawMode(false);
+          process.stdin.off('end', sendEnd);
+          if (terminal) process.stdin.setRawMode(false);
           process.stdin.pause();
         });
       } else if (Buffer.isBuffer(input) || (typeof input === 'string' && input !== 'ignore' && input !== 'pipe')) {
         send(input);
+        sendEnd();
       } else if (isReadable(input)) {
         input.on('data', send);
+        input.once('end', sendEnd);
+      } else if (fileIn !== null) {
+        fileInOwned = false;
+        const file = createReadStream('', { fd: fileIn });
+        file.on('data', send);
+        file.once('end', sendEnd);
+        file.on('error', () => file.destroy());
       }
     },
     abort() {
       native().close(slave);
       if (reader === null) native().close(master);
       else reader.destroy();
+      if (fileInOwned) closeSync(fileIn!);
+      fileInOwned = false;
     },
   };
   return s;

@@ -1,4 +1,4 @@
-// Sizes and durations as users write them on the command line and in options (CONTRACT.md: SIZE, SEC).
+// Sizes and durations as users write them on the command line and in options (docs/cli.md: SIZE, SEC).
 import { optionError } from './errors.js';
 
 const SIZE_EXPECTED = 'a size in bytes, or with a suffix k, m or g (e.g. 256m)';

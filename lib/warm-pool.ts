@@ -5,7 +5,8 @@
 // run's command, which joins the run's own new cgroups, and reaps the run's tree as a one-shot init
 // does; after the run, init kills whatever is left, replaces every writable mount and the IPC
 // namespace, checks that the network namespace holds nothing (or exits, and this pool starts
-// another) and says it is ready. What is reset, and why nothing of one run reaches the next: README "Warm sandboxes".
+// another) and says it is ready. What is reset, and why nothing of one run reaches the next:
+// docs/api.md, "Warm sandboxes".
 //
 // The pool only tracks which members are idle: a member is taken for a run and idle again when
 // its init says "ready". An idle member keeps nothing alive: its watchers are unref'd.

@@ -2,9 +2,9 @@
 // string routines, and the program's entry point. init is linked with -nostdlib against this file
 // alone (binding.gyp, .ci/arm64-cross.sh).
 //
-// Why not glibc: a static glibc program spends ~0.34 ms starting on a virtual machine before main
-// (measured here: fork + exec + wait of an empty static program 440 us with glibc, 105 us without),
-// because its start-up probes the CPU's features and cache sizes with ~40 `cpuid` instructions,
+// Why not glibc: a static glibc program spends a fraction of a millisecond starting on a virtual
+// machine before main (an empty one takes about four times as long to fork, exec and wait for as
+// without glibc), because its start-up probes the CPU's features and cache sizes with ~40 `cpuid` instructions,
 // each a trap to the hypervisor. init starts once per sandbox, on the critical path of every run.
 //
 // Scope: init is single-threaded and never returns memory, so errno is one global, malloc is mmap,

@@ -48,7 +48,7 @@ void wait_for_parent() {
   ssize_t n;
   do n = read(wire::kSyncFd, &go, 1);
   while (n < 0 && errno == EINTR);
-  // EOF without the byte: the parent failed to write our maps or cgroup and gave up.
+  // EOF without the byte: the parent failed to write our maps, or gave up.
   if (n != 1) _exit(1);
 }
 

@@ -91,7 +91,7 @@ namespace {
       }
     }
   }
-  // The command is gone: nothing it started may outlive it (CONTRACT.md).
+  // The command is gone: nothing it started may outlive it (docs/security.md).
   kill(-1, SIGKILL);
   while (waitpid(-1, nullptr, 0) > 0 || errno == EINTR) {
   }

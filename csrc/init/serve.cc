@@ -204,8 +204,7 @@ void serve(const Plan &plan) {
   settle_inheritance();
   // SCHED_BATCH: a run sent by the parent wakes init without preempting the parent's thread (the
   // event loop, which may have more runs to finish in the same turn); init takes the run when that
-  // thread sleeps or another CPU is free. 4 callers on 2 CPUs: event-loop delay p99 1.4–1.75 →
-  // 1.24–1.54 ms. The command is reset to SCHED_OTHER (start_command).
+  // thread sleeps or another CPU is free. The command is reset to SCHED_OTHER (start_command).
   int batch = 0;
   syscall(SYS_sched_setscheduler, 0, SCHED_BATCH, &batch);
   sigset_t all;
@@ -229,7 +228,7 @@ void serve(const Plan &plan) {
       else if (is_forwarded(sig)) kill(run.command, sig);
     }
     if (busy && run.ended) {
-      // The command is gone: nothing it started may outlive it (CONTRACT.md).
+      // The command is gone: nothing it started may outlive it (docs/security.md).
       kill(-1, SIGKILL);
       reap_some(&run, true);
       if (!run.failed) report_exit(run.report, run.status, run.ended_ns, false, run.tree);

@@ -30,7 +30,7 @@ void write_own_id_maps(const Plan &plan) {
 }
 
 void enter_namespaces(const Plan &plan) {
-  // The cgroup namespace is made last-but-mount here, after the parent put init in its cgroup,
+  // The cgroup namespace is made last-but-mount here, once init is in its cgroup,
   // so the sandbox sees its own cgroup as the root.
   int flags = CLONE_NEWNS | (int)(plan.namespaces & wire::kNsAllowed);
   if (unshare(flags) < 0) die("unshare", errno, "create namespaces (flags 0x%x)", flags);

@@ -7,8 +7,8 @@ import { SandboxError } from '../errors.js';
 import { native, type NativeAddon } from '../native.js';
 import { parseKeyValue, parsePids } from './proc.js';
 
-// Reads and writes go through the addon when it loads (csrc/cgroupfs.cc: ~10 µs less per file than
-// readFileSync, some fifteen files per run with limits), through node:fs when it does not (doctor
+// Reads and writes go through the addon when it loads (csrc/cgroupfs.cc: cheaper per file than
+// readFileSync, and a run with limits touches some fifteen files), through node:fs when it does not (doctor
 // explaining why the addon is missing still reads cgroup files).
 let addon: NativeAddon | null | undefined;
 export function fastIo(): NativeAddon | null {
@@ -30,8 +30,8 @@ export function errnoError(errno: number, syscall: string, file: string): NodeJS
 
 /**
  * `dir`/`name`: a cgroup directory (absolute, normalized: as detect.ts gives them) and one name in it.
- * Not path.join, whose normalizing was ~10% of the event loop's thread per run with limits (a run's
- * cgroup names some twenty files).
+ * Not path.join: its normalizing is a visible share of the event loop's thread per run with limits
+ * (a run's cgroup names some twenty files).
  */
 export function inDir(dir: string, name: string): string {
   return `${dir}/${name}`;

@@ -1,10 +1,12 @@
 // The cgroup layer: one small interface, a v1 and a v2 implementation, the mode detected once.
-// The launcher (C++) gets SandboxCgroup.fd for clone3(CLONE_INTO_CGROUP), or writes the init's pid
-// to SandboxCgroup.procsFiles before releasing it, so no sandboxed code runs outside its cgroup.
+// The launcher (C++) gets SandboxCgroup.fd for clone3(CLONE_INTO_CGROUP), or opens SandboxCgroup.join
+// for init, which writes "0" (itself) to each before anything else, so no sandboxed code runs outside
+// its cgroup.
 import { SandboxError } from '../errors.js';
 import { currentLayout } from './detect.js';
 import type { CgroupManagerResult } from './types.js';
-import { createManagerV1 } from './v1.js';
+import { createManagerV1, parentDirsV1 } from './v1.js';
+import { namedParentDir } from './detect.js';
 import { createManagerV2 } from './v2.js';
 
 export { CgroupReserve } from './reserve.js';
@@ -54,4 +56,21 @@ export function cgroupManager(opts: { parent?: string | null } = {}): CgroupMana
     if (result.manager !== null || result.code !== 'busy') managers.set(key, result);
   }
   return result;
+}
+
+/**
+ * The directories a named cgroup parent stands for (one per v1 hierarchy, one on v2), read as
+ * cgroupManager reads it, or why it stands for none; null when there is no cgroup filesystem to
+ * look in (the run then falls back, and says so).
+ */
+export function namedParentDirs(parent: string): { dirs: string[] } | { reason: string } | null {
+  const detected = currentLayout();
+  if (detected.layout === null) return null;
+  const layout = detected.layout;
+  if (layout.mode === 'cgroup2') {
+    const dir = namedParentDir(layout, layout.cgroupPath, parent);
+    return dir === null ? { reason: `it is not visible under ${layout.mountPoint}` } : { dirs: [dir] };
+  }
+  const dirs = parentDirsV1(layout, parent);
+  return typeof dirs === 'string' ? { reason: dirs } : { dirs: [...new Set(Object.values(dirs))] };
 }

@@ -28,7 +28,7 @@ export function processStartTime(pid: number | 'self'): number | null {
 
 let ownStartTime: number | null = null;
 // Without the addon (doctor, the cgroup layer's own tests): a counter of this module's, from a random
-// start. Each worker thread has its own module state; two counting from 0 made the same cgroup.
+// start. Each worker thread has its own module state; two counting from 0 would make the same cgroup.
 let counter = Math.floor(Math.random() * 2 ** 40) * 2 ** 12;
 
 /** A fresh sandbox cgroup name for this process: unique across its threads (the addon's serial). */

@@ -16,7 +16,7 @@ export interface CgroupUsage {
   /** CPU time of the whole tree; userUs + sysUs is the kernel's exact scheduler total. */
   userUs: number;
   sysUs: number;
-  /** The file the exact total came from (the user/sys split may be scaled from tick counts, see README). */
+  /** The file the exact total came from (the user/sys split may be scaled from tick counts: docs/cgroups.md). */
   cpuSource: 'cpu.stat' | 'cpuacct.stat' | 'cpuacct.usage';
   /** Peak memory charged to the cgroup; null when the kernel does not keep one (v2 before 5.19). */
   memoryPeakBytes: number | null;
@@ -41,7 +41,7 @@ export interface SandboxCgroup {
   readonly paths: string[];
   /** v2: O_RDONLY|O_DIRECTORY|O_CLOEXEC fd of the leaf for clone3(CLONE_INTO_CGROUP); v1: -1. */
   readonly fd: number;
-  /** Where the parent writes the init's pid before releasing it (v1: every hierarchy; v2: fallback without clone3). */
+  /** The files init joins by writing "0" (v1: `tasks` of every hierarchy; v2: cgroup.procs, when clone3 cannot place it). */
   readonly procsFiles: string[];
   /**
    * What init (or a warm run's command) joins by writing "0": procsFiles, or fds of them opened with

@@ -154,7 +154,7 @@ class SandboxCgroupV1 implements SandboxCgroup {
     this.paths = v1Paths(dirs);
     // `tasks`, not `cgroup.procs`: the init is single-threaded when it is moved, and moving one
     // thread skips the global threadgroup rwsem whose write side waits for an RCU grace period
-    // (4-10 ms per launch measured here; bench/README.md).
+    // (milliseconds per launch).
     this.procsFiles = this.paths.map((d) => inDir(d, 'tasks'));
     this.#fds = joinFds;
     this.join = joinFds.length > 0 ? joinFds : this.procsFiles;
@@ -206,7 +206,7 @@ function v1Paths(dirs: V1Dirs): string[] {
  * The parent directory in each hierarchy: the caller's own cgroup, or the named parent (a directory
  * under one hierarchy's mount point, or a cgroup path, applied to every hierarchy).
  */
-function parentDirsV1(layout: LayoutV1, parent: string | null): Partial<Record<V1Controller, string>> | string {
+export function parentDirsV1(layout: LayoutV1, parent: string | null): Partial<Record<V1Controller, string>> | string {
   let cgroupPath: string | null = null;
   if (parent !== null) {
     const normalized = path.posix.normalize(parent).replace(/(.)\/+$/, '$1');

@@ -27,7 +27,7 @@ export async function runDoctor(args: string[], io: DoctorIo = {}): Promise<numb
       out(DOCTOR_USAGE);
       return 0;
     } else {
-      // Exit 125 like every other bad option of the CLI (CONTRACT.md).
+      // Exit 125 like every other bad option of the CLI (docs/cli.md).
       err(`sandbox doctor: unknown option ${JSON.stringify(a)} (expected --json)\n`);
       return 125;
     }

@@ -1,13 +1,15 @@
 #!/usr/bin/env node
-// The `sandbox` command. Exit statuses (CONTRACT.md): the command's own; 128+N for signal N; 125 when
+// The `sandbox` command. Exit statuses (docs/cli.md): the command's own; 128+N for signal N; 125 when
 // the sandbox could not be set up (one line on stderr, no stack trace); 126 not executable; 127 not found.
 // Only what `exec` needs is loaded up front; the Sandbox, help texts and `doctor` are imported lazily.
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { SandboxError } from '../errors.js';
+import { SandboxError, openFailure } from '../errors.js';
 import type { RunResult } from '../result.js';
 import type { SandboxProcess } from '../sandbox.js';
 import { parseExecArgs, parseRunArgs, type ExecInvocation } from './args.js';
 import { execFailureStatus, exitStatus, formatMeta } from './meta.js';
+import { notice, setQuiet } from './notice.js';
+import { fallbackLine, limitKillLine, rwBindHint } from './report.js';
 
 /** Signals the CLI receives on behalf of the sandbox (the command runs in a session of its own, so a
  * terminal's ^C or a supervisor's SIGTERM reaches only us). */
@@ -31,8 +33,8 @@ async function main(argv: string[]): Promise<number> {
     case '-h':
     case '--help':
     case 'help': {
-      const { EXEC_HELP, MAIN_HELP } = await import('./help.js');
-      writeOut(rest[0] === 'exec' || rest[0] === 'run' ? EXEC_HELP : MAIN_HELP);
+      const { execHelp, MAIN_HELP } = await import('./help.js');
+      writeOut(rest[0] === 'exec' || rest[0] === 'run' ? execHelp() : MAIN_HELP);
       return 0;
     }
     case '--version':
@@ -56,10 +58,11 @@ async function exec(args: string[], parse: (args: string[]) => ExecInvocation): 
     return fail(e);
   }
   if (inv.help) {
-    const { EXEC_HELP } = await import('./help.js');
-    writeOut(EXEC_HELP);
+    const { execHelp } = await import('./help.js');
+    writeOut(execHelp());
     return 0;
   }
+  setQuiet(inv.output.quiet);
 
   // Open the report files before the run: a bad path is a setup failure, and the command is not run.
   let metaFd: number | null = null;
@@ -99,6 +102,14 @@ async function exec(args: string[], parse: (args: string[]) => ExecInvocation): 
     for (const signal of FORWARDED) process.off(signal, forward);
   }
 
+  for (const line of [fallbackLine(result), limitKillLine(result)]) if (line !== null) notice(line);
+  if (result.outcome !== 'ok' && inv.options.binds!.some((b) => b.rw === true)) {
+    const { hostIdentity } = await import('../plan.js');
+    const uid = process.getuid?.() ?? 0;
+    const host = hostIdentity(uid, process.getgid?.() ?? 0, inv.options.user === undefined ? null : { uid: inv.options.user.uid, gid: inv.options.user.gid ?? inv.options.user.uid });
+    const hint = rwBindHint(inv.options.binds!, host, uid === 0);
+    if (hint !== null) notice(hint);
+  }
   try {
     const json = resultJson(result);
     if (resultFd !== null) writeReport(resultFd, JSON.stringify(json, null, 2) + '\n');
@@ -125,18 +136,13 @@ function writeOut(text: string): void {
   process.stdout.write(text);
 }
 
+/** A report file's fd; '-' is stdout (fd 1, written to and never closed). */
 function openOutput(file: string, flag: string): number {
+  if (file === '-') return 1;
   try {
     return openSync(file, 'w', 0o644);
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    const why = err.message.replace(/^E[A-Z0-9]+: /, '').replace(/, open .*$/s, '');
-    throw new SandboxError(`cannot open ${flag} file ${file}: ${why}`, {
-      stage: 'options',
-      errno: typeof err.errno === 'number' ? -err.errno : null,
-      syscall: 'open',
-      cause: e,
-    });
+    throw openFailure(e, flag, file);
   }
 }
 
@@ -145,7 +151,7 @@ function writeReport(fd: number | null, text: string): void {
 }
 
 function closeQuietly(fd: number | null): void {
-  if (fd === null) return;
+  if (fd === null || fd <= 2) return;
   try {
     closeSync(fd);
   } catch {

@@ -92,7 +92,7 @@ function oneLine(s: string): string {
   return s.replace(/[\r\n\u2028\u2029]+/g, ' ');
 }
 
-/** `sandbox exec`'s exit status for a finished run: the exit code, or 128+N for signal N (CONTRACT.md). */
+/** `sandbox exec`'s exit status for a finished run: the exit code, or 128+N for signal N (docs/cli.md). */
 export function exitStatus(result: Pick<RunResult, 'exitCode' | 'signal'>): number {
   if (result.exitCode !== null) return result.exitCode;
   const signo = result.signal === null ? null : signalNumber(result.signal);

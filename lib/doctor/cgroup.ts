@@ -1,4 +1,4 @@
-// cgroup mode, the caller's cgroup, and whether the limits can use it (CONTRACT.md: the sandbox's cgroup is a
+// cgroup mode, the caller's cgroup, and whether the limits can use it (docs/cgroups.md: the sandbox's cgroup is a
 // child of the caller's cgroup when the caller may write there, else limits fall back to rlimits).
 import { parseMountinfo, parseProcCgroup, type MountInfo } from '../cgroup/proc.js';
 import { parseWords } from './parse.js';

@@ -325,7 +325,7 @@ export function procCheck(sys: System, probes: Probes, container: ContainerFacts
   return check;
 }
 
-// The default `--seccomp default` installs a filter (CONTRACT.md), so the defaults need filter support.
+// The default `--seccomp default` installs a filter (docs/security.md), so the defaults need filter support.
 export function seccompCheck(sys: System, container: ContainerFacts): Check {
   const status = parseStatus(sys.readFile('/proc/self/status') ?? '');
   const mode = status.get('Seccomp');

@@ -60,7 +60,7 @@ export const ERRNO = { EPERM: 1, EFAULT: 14, EINVAL: 22, ENOSYS: 38 } as const;
 
 /**
  * A probe takes milliseconds; the limit is for a machine under heavy load (an emulated guest shared with other
- * jobs took 60 s for the lot). A probe that times out decides nothing: the checks say so instead of failing.
+ * jobs can take a minute for the lot). A probe that times out decides nothing: the checks say so instead of failing.
  */
 export const PROBE_TIMEOUT_MS = 20_000;
 

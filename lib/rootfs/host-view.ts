@@ -4,6 +4,7 @@
 import { lstatSync, readlinkSync } from 'node:fs';
 import { MountFlag, MountOp, type NativeMount } from '../native-plan.js';
 import { hostPath } from './host-path.js';
+import { hostViewIdentity } from './identity.js';
 
 const TOP_LEVEL = ['usr', 'bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32'];
 
@@ -12,19 +13,6 @@ const ETC_FILES = [
   'ld.so.cache', 'ld.so.conf', 'ld.so.conf.d', 'localtime', 'alternatives', 'ssl', 'ca-certificates',
   'nsswitch.conf', 'host.conf', 'mime.types', 'python3', 'python3.11',
 ];
-
-/** Identity files written fresh, so the host's user list is not shown inside. */
-function identityFiles(uid: number, gid: number, hostname: string): NativeMount[] {
-  const passwd = `root:x:0:0:root:/root:/bin/sh\nsandbox:x:${uid}:${gid}:sandbox:/tmp:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`;
-  const group = `root:x:0:\nsandbox:x:${gid}:\nnogroup:x:65534:\n`;
-  const hosts = `127.0.0.1\tlocalhost ${hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n`;
-  return [
-    { op: MountOp.file, src: '', dst: '/etc/passwd', data: passwd, flags: 0 },
-    { op: MountOp.file, src: '', dst: '/etc/group', data: group, flags: 0 },
-    { op: MountOp.file, src: '', dst: '/etc/hosts', data: hosts, flags: 0 },
-    { op: MountOp.file, src: '', dst: '/etc/hostname', data: `${hostname}\n`, flags: 0 },
-  ];
-}
 
 let cachedTop: NativeMount[] | null = null;
 
@@ -54,7 +42,8 @@ function topLevel(): NativeMount[] {
 
 export function hostViewMounts(uid: number, gid: number, hostname: string, network: 'none' | 'host'): NativeMount[] {
   const ops: NativeMount[] = [{ op: MountOp.rootTmpfs, src: '', dst: '/', data: '', flags: 0 }, ...topLevel()];
-  ops.push(...identityFiles(uid, gid, hostname));
+  // Written fresh, so the host's user list is not shown inside.
+  for (const f of hostViewIdentity(uid, gid, hostname)) ops.push({ op: MountOp.file, src: '', dst: f.dst, data: f.data, flags: 0 });
   if (network === 'host') {
     ops.push({ op: MountOp.bind, src: hostPath('/etc/resolv.conf'), dst: '/etc/resolv.conf', data: '', flags: MountFlag.readOnly | MountFlag.optional });
   }

@@ -1,5 +1,5 @@
 // The default seccomp policy: what a judged program or test job never needs and what widens the
-// kernel's attack surface (issue 6). Everything else is allowed; the filter is a deny list so that
+// kernel's attack surface. Everything else is allowed; the filter is a deny list so that
 // compilers, interpreters and runtimes keep working unchanged.
 //
 // Denied calls fail with EPERM rather than killing the caller: a program that probes for a feature

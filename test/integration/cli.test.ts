@@ -1,57 +1,9 @@
-// The real `sandbox exec`, end to end: every exit status of CONTRACT.md and the report outputs.
-// Runs dist/lib/sandbox-cli.cjs, the bundled `sandbox` bin, when built (npm test builds first), else
-// lib/cli/main.ts through tsx; SANDBOX_CLI=/path/to/cli.js overrides.
-import { spawn } from 'node:child_process';
+// The real `sandbox exec`, end to end: every exit status of docs/cli.md and the report outputs.
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import test from 'ava';
-
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const built = join(root, 'dist/lib/sandbox-cli.cjs');
-const cliArgv: string[] = process.env.SANDBOX_CLI
-  ? [process.env.SANDBOX_CLI]
-  : existsSync(built)
-    ? [built]
-    : ['--import', 'tsx', join(root, 'lib/cli/main.ts')];
-
-interface Ran {
-  status: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `sandbox ARGS...` with a host environment holding a secret that must not leak in. */
-function cli(args: string[], opts: { onStdout?: (pid: number, soFar: string) => void; input?: string } = {}): Promise<Ran> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [...cliArgv, ...args], {
-      cwd: root,
-      env: { ...process.env, HOST_SECRET: 'must-not-leak' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => {
-      stdout += s;
-      opts.onStdout?.(child.pid!, stdout);
-    });
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    child.on('error', fail);
-    child.stdin.end(opts.input ?? '');
-    child.on('close', (status, signal) => done({ status, signal, stdout, stderr }));
-  });
-}
-
-const oneLine = (t: import('ava').ExecutionContext, stderr: string, pattern?: RegExp) => {
-  const lines = stderr.split('\n');
-  t.is(lines.length, 2, `exactly one line on stderr, got ${JSON.stringify(stderr)}`);
-  t.is(lines[1], '');
-  t.regex(lines[0]!, /^sandbox: \S/);
-  t.notRegex(stderr, /\n\s+at /, 'no stack trace');
-  if (pattern) t.regex(lines[0]!, pattern);
-};
+import { cli, oneLine } from '../helpers/cli.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'sandbox-cli-'));
 chmodSync(scratch, 0o755);

@@ -48,7 +48,7 @@ test('diagnose() here: the defaults work, cgroup mode matches mountinfo', async 
   } else if (mode === 'v1-limits') {
     t.is(r.cgroup.enforcement, 'rlimit');
   } else if (process.env.VM_DELEGATED_CGROUP !== undefined) {
-    // The guest's `--user` runs in a delegated scope (../shared/vm/README.md).
+    // The guest's `--user` runs in a delegated scope (test/vm/run.sh).
     t.is(r.cgroup.enforcement, 'cgroup2');
     t.is(byId(r, 'cgroup-limits').status, 'ok');
   }

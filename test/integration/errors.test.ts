@@ -81,6 +81,18 @@ const malformed: [string, unknown, string][] = [
   ['a NUL byte in an env name', { env: { 'A\0B': 'x' } }, 'env key'],
   ['a NUL byte in the hostname', { hostname: 'a\0b' }, 'hostname'],
   ['wallTimeLimit: "soon"', { wallTimeLimit: 'soon' }, 'wallTimeLimit'],
+  // One rule per option (lib/validate.ts), the CLI's too: checked at construction, not at run time.
+  ['cpuQuota beyond the CPUs there are', { cpuQuota: 1e9 }, 'cpuQuota'],
+  ['cpuQuota below a 1 ms quota', { cpuQuota: 0.001 }, 'cpuQuota'],
+  ['pids: 2**31', { pids: 2 ** 31 }, 'pids'],
+  ['hostname "a/b"', { hostname: 'a/b' }, 'hostname'],
+  ['cwd with ".."', { cwd: '/../..' }, 'cwd'],
+  ['timeLimit as a string (counts and seconds are numbers)', { timeLimit: '1' }, 'timeLimit'],
+  ['cpuQuota as a string', { cpuQuota: '0.5' }, 'cpuQuota'],
+  ['user root', { user: { uid: 0 } }, 'user.uid'],
+  ['ulimits with an unknown name', { ulimits: { bogus: 1 } }, 'ulimits name'],
+  ['ulimits soft above hard', { ulimits: { nofile: { soft: 10, hard: 5 } } }, 'ulimits.nofile'],
+  ['shmSize: "big"', { shmSize: 'big' }, 'shmSize'],
 ];
 for (const [name, options, option] of malformed) {
   test(`malformed option: ${name}`, (t) => {
@@ -89,6 +101,15 @@ for (const [name, options, option] of malformed) {
     t.is(e?.stage, 'options');
   });
 }
+
+test('a cgroupParent that does not exist or is a file is refused at construction', (t) => {
+  // The machine has a cgroup filesystem (without one, nothing can be checked, and the run says it fell back).
+  for (const dir of ['/nonexistent/cgroup', '/sys/fs/cgroup/cgroup.procs']) {
+    const e = t.throws<SandboxError>(construct({ cgroupParent: dir, memory: '64m' }), { instanceOf: SandboxError });
+    oneLine(t, e, `cgroupParent ${dir} is not an existing cgroup`);
+    t.is(e?.stage, 'options');
+  }
+});
 
 test('NUL bytes in argv, per-run env and run options are rejected before anything starts', async (t) => {
   const cases: [Promise<unknown>, string][] = [
@@ -99,7 +120,9 @@ test('NUL bytes in argv, per-run env and run options are rejected before anythin
     [box.run(['true'], { stdin: { file: '/etc/\0hostname' } }), 'stdin.file'],
     [box.run([]), 'argv'],
     [box.run(['true'], { bogus: 1 } as never), 'runOptions.bogus'],
-    [box.run(['true'], { stdin: { file: '/nonexistent/input' } }), 'stdin.file'],
+    [box.run(['true'], { stdin: { file: '/nonexistent/input' } }), 'cannot open stdin file /nonexistent/input: no such file or directory'],
+    [box.run(['']), 'argv[0]'],
+    [box.run(Array.from({ length: 65537 }, () => 'x')), 'at most 65536 entries for argv'],
   ];
   for (const [p, option] of cases) {
     const e = await t.throwsAsync<SandboxError>(p as Promise<never>, { instanceOf: SandboxError });

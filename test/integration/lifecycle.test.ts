@@ -1,16 +1,16 @@
 // Nothing a sandbox starts outlives it: daemons, zombies, a dead Node parent, an abort, a time
 // limit, and a hundred runs in parallel leave no process, fd or mount behind. Processes are
 // found on the host by a unique argv (`sleep 1234.<pid><random>`), so a survivor cannot hide.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { Sandbox, SandboxError, type RunResult } from '../../lib/index.js';
 import { describeFds, parentOf, processesWithArgv, settle, snapshot, text, uniqueSeconds, waitFor } from '../helpers/host.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const box = new Sandbox();
-// Time bounds stretch in an emulated guest of ../shared/vm (VM_GUEST=1): 20-25 times slower there.
+// Time bounds stretch in an emulated guest of test/vm/run.sh (VM_GUEST=1): 20-25 times slower there.
 const SLOWDOWN = process.env['VM_GUEST'] === '1' ? 25 : 1;
 
 test.serial('100 runs, 8 at a time, all correct; no fd, process or mount left behind', async (t) => {
@@ -129,10 +129,9 @@ test('killing the Node parent leaves no sandbox process', async (t) => {
   );
 });
 
-test('sandboxes in worker threads: they run, and a worker terminated with sandboxes running ends them and closes its handles', async (t) => {
-  // Node aborts a worker whose loop still holds a handle, and a callback refused while a worker is
-  // being terminated must not become a fatal napi_throw: the fixture would die of SIGABRT.
-  const child = spawn(process.execPath, [join(root, 'test/helpers/worker-main.mjs')], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Runs a fixture in a child node, asserts it exits 0 (not aborted), and returns its last line's JSON. */
+async function lastJsonLine(t: ExecutionContext, fixture: string, ...args: string[]): Promise<unknown> {
+  const child = spawn(process.execPath, [join(root, fixture), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
@@ -140,11 +139,32 @@ test('sandboxes in worker threads: they run, and a worker terminated with sandbo
   const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('exit', (c, s) => resolve([c, s])));
   t.is(signal, null, stderr);
   t.is(code, 0, stderr);
-  const report = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { ok: number[]; alive: number[]; states: string[]; lanes: number; main: string };
+  return JSON.parse(stdout.trim().split('\n').pop() ?? '{}');
+}
+
+test('sandboxes in worker threads: they run, and a worker terminated with sandboxes running ends them and closes its handles', async (t) => {
+  // Node aborts a worker whose loop still holds a handle, and a callback refused while a worker is
+  // being terminated must not become a fatal napi_throw: the fixture would die of SIGABRT.
+  const report = (await lastJsonLine(t, 'test/helpers/worker-main.mjs')) as { ok: number[]; alive: number[]; states: string[]; lanes: number; main: string };
   t.deepEqual(report.ok, [15, 15], 'the runs in each worker');
   t.is(report.lanes, 0, "the ended workers' lane threads are gone");
   t.deepEqual(report.alive, [], `the sandboxes of the ended workers are gone, not left running or as zombies: ${report.states.join(' ')}`);
   t.is(report.main, 'main\n', 'the main thread runs sandboxes after its workers ended');
+});
+
+test('workers terminated mid-run, 50 rounds of 4: the process never aborts', async (t) => {
+  // Each round terminates workers while their runs end: the addon's exit callbacks then run in an
+  // environment that can no longer call into JS. A callback that is not safe there aborts the
+  // process in a few rounds of 10 (exit 134, "Error::ThrowAsJavaScriptException napi_throw").
+  t.deepEqual(await lastJsonLine(t, 'test/helpers/worker-terminate.mjs', '50', '4'), { rounds: 50, terminated: 200 });
+});
+
+test('a process that exits while its workers run sandboxes exits with its own status, 10 times of 10', async (t) => {
+  for (let i = 0; i < 10; i++) {
+    const r = spawnSync(process.execPath, [join(root, 'test/helpers/worker-terminate.mjs'), '1', '4', 'exit'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    t.is(r.signal, null, r.stderr);
+    t.is(r.status, 3, r.stderr);
+  }
 });
 
 test('an AbortSignal kills the sandbox: the run rejects with stage "aborted"', async (t) => {

@@ -1,6 +1,6 @@
 // Limits and accounting through the real sandbox: a fork bomb, a memory bomb, an endless loop, an
 // output flood; and no cgroup left behind. With a cgroup (root here: cgroup1; the v2 guest of
-// ../shared/vm as root and as a delegated user: cgroup2) and without (rootless on this host: the
+// test/vm/run.sh as root and as a delegated user: cgroup2) and without (rootless on this host: the
 // rlimit fallback, which the result must say).
 import test from 'ava';
 import { spawn } from 'node:child_process';

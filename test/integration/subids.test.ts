@@ -1,6 +1,6 @@
 // idMap: 'subordinate' through newuidmap/newgidmap. Needs the uidmap package and a range for the
 // caller in /etc/subuid and /etc/subgid: the cgroup v2 guest has both for its user `tester`
-// (../shared/vm, run with --user); elsewhere the test says why it cannot run.
+// (test/vm/run.sh with --user); elsewhere the test says why it cannot run.
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';

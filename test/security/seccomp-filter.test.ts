@@ -184,7 +184,7 @@ test('changes apply: allow ptrace and clone, deny ioctl outright', (t) => {
   t.is(probe('clone3', file).out, 'ENOSYS');
 });
 
-// Ordinary work must not notice the filter (issue 6).
+// Ordinary work must not notice the filter.
 const work: [string, string[], RegExp][] = [
   ['python3', ['python3', '-c', 'print(1)'], /^1$/],
   ['node', [process.execPath, '-e', 'require("fs").readFileSync("/etc/hostname"); console.log(2)'], /^2$/],

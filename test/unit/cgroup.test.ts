@@ -199,7 +199,7 @@ test('checkLimits refuses values no cgroup file would take', (t) => {
   }
 });
 
-// --- steps: a cgroup's making and removal, on this thread or as one thread-pool job ----------------
+// --- steps: a cgroup's making and removal, on this thread or as one job on the addon's lane ---------
 
 /** Steps that make `leaf` in a fresh directory, write one file the "kernel" offers, then `last`. */
 function makingOf(last: CgroupStep): { parent: string; leaf: string; steps: CgroupStep[] } {

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Runs inside a guest of ../shared/vm (started by test/vm/run.sh): picks the addon for this
+# Runs inside a guest of the VM scripts (started by test/vm/run.sh): picks the addon for this
 # architecture, then runs the tests of test/vm/LIST.list with ava (through tsx, as npm test does).
 #
 #   bash test/vm/guest.sh LIST

@@ -1,7 +1,7 @@
 #!/bin/bash
-# Runs a subset of the tests in a guest of ../shared/vm: x86_64 with pure cgroup v2, or arm64.
+# Runs a subset of the tests in a guest of the VM scripts: x86_64 with pure cgroup v2, or arm64.
 #
-#   test/vm/run.sh x86_64|arm64 LIST [--user] [other ../shared/vm/run.sh options]
+#   test/vm/run.sh x86_64|arm64 LIST [--user] [other options of the VM scripts' run.sh]
 #
 # LIST names test/vm/LIST.list: v2 (limits and accounting, the cgroup driver, the smoke test),
 # arm64 (the smoke test and the seccomp filter) or all (every test file). Examples:
@@ -58,8 +58,8 @@ if [ ! -d "node_modules/$esbuild_pkg" ]; then
   echo "test/vm/run.sh: fetched $esbuild_pkg@$version for tsx in the guest"
 fi
 
-# QEMU's "max" arm64 CPU (shared/vm's default) saw Node itself crash with SIGSEGV/SIGILL in 3 of
-# the test files on 2026-11-28; on a Cortex-A72 model the whole suite ran without one (2026-11-29).
+# Under QEMU's "max" arm64 CPU (the VM scripts' default) Node itself crashes with SIGSEGV/SIGILL
+# (tonistiigi/binfmt#215); a Cortex-A72 model runs the whole suite.
 [ "$arch" = arm64 ] && export VM_CPU=${VM_CPU:-cortex-a72}
 
 # The guest inherits CI; the runner's own timeout bounds a hung guest.

@@ -1,5 +1,5 @@
 // A smoke test of the whole sandbox, for the VMs (test/vm/run.sh): /bin/true, echo, a memory limit
-// and a pids limit through `new Sandbox(...)`. In a guest of ../shared/vm (VM_GUEST=1) the limits
+// and a pids limit through `new Sandbox(...)`. In a guest of test/vm/run.sh (VM_GUEST=1) the limits
 // must be enforced with cgroup v2, as root and as the delegated user; elsewhere with whatever the
 // process may use (cgroup1 as root here, the rlimit fallback rootless).
 import test from 'ava';

@@ -36,6 +36,7 @@
         "csrc/capture.cc",
         "csrc/fd_watch.cc",
         "csrc/cgroupfs.cc",
+        "csrc/layerfs.cc",
         "csrc/lane.cc",
         "csrc/exit_report.cc",
         "csrc/warm.cc",

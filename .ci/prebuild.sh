@@ -1,7 +1,8 @@
 #!/bin/bash
-# Builds the prebuilt addons that npm pack ships: prebuilds/linux-<arch>/sandbox.glibc.node, N-API
-# (one binary for every Node >= 20), stripped, tagged glibc so that node-gyp-build does not offer
-# them on musl (Alpine), where the install compiles instead. x64 with the host's g++; arm64 cross-compiled with Debian's
+# Builds the prebuilt addons that npm pack ships: prebuilds/linux-<arch>/<npm name>.glibc.node
+# (prebuildify names them after the package), N-API (one binary for every Node that engines allows),
+# stripped, tagged glibc so that node-gyp-build does not offer them on musl (Alpine), where the
+# install compiles instead. x64 with the host's g++; arm64 cross-compiled with Debian's
 # aarch64-linux-gnu-g++ (apt-get install g++-aarch64-linux-gnu). node-gyp-build loads them at run
 # time; without a matching prebuild it compiles (npm install runs `node-gyp-build`).
 #
@@ -13,6 +14,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export PREBUILD_LIBC=glibc
 [ $# -gt 0 ] || set -- x64 arm64
 host_arch=$(node -p process.arch)
+name=$(node -p "require('./package.json').name")
 prebuildify=node_modules/.bin/prebuildify
 [ -x "$prebuildify" ] || { echo "prebuild: run npm ci first (prebuildify is a devDependency)" >&2; exit 1; }
 
@@ -56,7 +58,7 @@ for arch in "$@"; do
       machine=AArch64 ;;
     *) echo "prebuild: can build x64 (on an x64 host) and arm64, not '$arch'" >&2; exit 2 ;;
   esac
-  out=prebuilds/linux-$arch/sandbox.glibc.node
+  out=prebuilds/linux-$arch/$name.glibc.node
   got=$(LC_ALL=C readelf -h "$out" | sed -n 's/^ *Machine: *//p')
   [ "$got" = "$machine" ] || { echo "prebuild: $out is '$got', expected $machine" >&2; exit 1; }
   glibc=$(LC_ALL=C readelf -W --dyn-syms "$out" | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1)

@@ -5,9 +5,10 @@
 # SANDBOX_REQUIRE_PREBUILDS=1 (a release) makes a missing linux-x64 or linux-arm64 prebuild an error.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+name=$(node -p "require('./package.json').name")
 missing=()
 for arch in x64 arm64; do
-  f=prebuilds/linux-$arch/sandbox.glibc.node
+  f=prebuilds/linux-$arch/$name.glibc.node
   if [ -f "$f" ]; then
     echo "prepack: $f ($(stat -c %s "$f") bytes, built $(date -u -r "$f" +%Y-%m-%dT%H:%MZ))"
   else

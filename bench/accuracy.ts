@@ -13,6 +13,7 @@ import { isMain, ms, note, nowMs, percentile, ratio, row, runAlone, type BenchOp
 // spin forever    burn CPU until killed
 // spin threads N MS   N threads burn CPU; the process exits after MS ms of wall time
 // spin touch MIB  allocate MIB MiB and write every page
+// biome-ignore lint/complexity/noUselessStringRaw: C source: an escape added to it must reach cc as written
 const SPIN_C = String.raw`
 #include <pthread.h>
 #include <stdlib.h>

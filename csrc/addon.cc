@@ -23,6 +23,7 @@
 #include "cgroupfs.h"
 #include "exit_report.h"
 #include "fd_watch.h"
+#include "layerfs.h"
 #include "netns.h"
 #include "overlay_probe.h"
 #include "plan.h"
@@ -411,6 +412,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cgroupSteps", Napi::Function::New(env, CgroupSteps));
   exports.Set("cgroupStepsAsync", Napi::Function::New(env, CgroupStepsAsync));
   exports.Set("cgroupSerial", Napi::Function::New(env, CgroupSerial));
+  exports.Set("makeWhiteout", Napi::Function::New(env, MakeWhiteout));
+  exports.Set("setXattr", Napi::Function::New(env, SetXattr));
+  exports.Set("getXattr", Napi::Function::New(env, GetXattr));
   return exports;
 }
 

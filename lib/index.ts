@@ -2,6 +2,32 @@
 export { Sandbox } from './sandbox.js';
 export type { SandboxProcess } from './sandbox.js';
 export { SandboxError } from './errors.js';
-export type { BindMount, OutputOption, RunOptions, SandboxOptions, SeccompOption, StdinOption, TmpfsMount } from './options.js';
-export type { AppliedLimits, Enforcement, FigureSources, Outcome, RunResult } from './result.js';
-export type { ImageRunConfig, ResolvedImage } from './image/types.js';
+export type { SandboxErrorInit } from './errors.js';
+export type { BindMount, HostUser, OutputOption, RunOptions, SandboxOptions, SeccompOption, StdinOption, TmpfsMount, Ulimit } from './options.js';
+export type { AppliedLimits, Enforcement, FigureSources, LimitFallback, Outcome, RunResult } from './result.js';
+export { diagnose, formatReport } from './doctor/index.js';
+export type { CgroupFacts, CgroupMode, CgroupV1Controller, Check, CheckStatus, ContainerFacts, DoctorReport } from './doctor/index.js';
+export {
+  flattenImage,
+  importImage,
+  inspectImage,
+  listImages,
+  pruneImages,
+  pullImage,
+  removeImage,
+  resolveImage,
+} from './image/index.js';
+export type {
+  ImageDetails,
+  ImageProgress,
+  ImageRunConfig,
+  ImageSummary,
+  ImportOptions,
+  ImportResult,
+  PruneResult,
+  PullOptions,
+  PullResult,
+  RemoveResult,
+  ResolvedImage,
+  StoreOptions,
+} from './image/index.js';

@@ -51,6 +51,12 @@ export interface NativeAddon {
   cgroupStepsAsync(steps: string, done: (results: (number | string | null)[]) => void): void;
   /** A number unique in this process, across worker threads: the last part of a cgroup's name. */
   cgroupSerial(): number;
+  /** mknod(path, S_IFCHR, 0/0), an overlayfs whiteout: 0 or -errno (csrc/layerfs.cc). */
+  makeWhiteout(path: string): number;
+  /** lsetxattr(path, name, value): 0 or -errno. */
+  setXattr(path: string, name: string, value: string): number;
+  /** lgetxattr(path, name): the value, or -errno. */
+  getXattr(path: string, name: string): string | number;
 }
 
 /** The signal that makes the sandbox's init kill everything inside and still report (csrc/wire.h). */
@@ -101,7 +107,7 @@ export function native(): NativeAddon {
         addon = load(root);
       } catch (e) {
         throw new SandboxError(
-          `cannot load the native addon: no prebuilt binary for linux-${process.arch} and no local build (run \`npm rebuild sandbox\` with a C++ compiler installed)`,
+          `cannot load the native addon: no prebuilt binary for linux-${process.arch} and no local build (run \`npm rebuild linux-sandbox\` with a C++ compiler installed)`,
           { stage: 'load', cause: e },
         );
       }

@@ -4,7 +4,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { SandboxError } from '../errors.js';
 import {
-  cgroupError,
   describeError,
   hasFile,
   inDir,

@@ -4,7 +4,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { SandboxError } from '../errors.js';
 import {
-  cgroupError,
   describeError,
   errnoCode,
   hasFile,
@@ -135,7 +134,10 @@ class SandboxCgroupV2 implements SandboxCgroup {
   kill(): void {
     try {
       // cgroup.kill (>= 5.14) kills the subtree and also any task forked while it runs.
-      if (hasFile(this.dir, 'cgroup.kill')) return writeCgroupFile(this.dir, 'cgroup.kill', '1');
+      if (hasFile(this.dir, 'cgroup.kill')) {
+        writeCgroupFile(this.dir, 'cgroup.kill', '1');
+        return;
+      }
       // Older: freeze (>= 5.2) so nothing forks behind our back; a fatal signal still ends a frozen task.
       const freeze = hasFile(this.dir, 'cgroup.freeze');
       if (freeze) writeCgroupFile(this.dir, 'cgroup.freeze', '1');

@@ -193,7 +193,7 @@ function parse(argv: string[], hostEnv: NodeJS.ProcessEnv, imageFirst: boolean):
     p.options.image = nonEmpty(checkNul(argv[i++]!, 'the image'), 'the image', 'an image name');
   }
   p.command = argv.slice(i);
-  p.command.forEach((word, n) => checkNul(word, n === 0 ? 'the command' : `argument ${n} of the command`));
+  for (const [n, word] of p.command.entries()) checkNul(word, n === 0 ? 'the command' : `argument ${n} of the command`);
   const image = p.options.image !== undefined;
   if (image && p.options.rootfs !== undefined) throw usageError('--image and --rootfs exclude each other');
   if (p.options.writable === true && !image && p.options.rootfs === undefined) throw usageError('--writable needs --image or --rootfs');

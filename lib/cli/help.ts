@@ -11,6 +11,7 @@ Run untrusted commands in Linux namespaces, with cgroup limits and exact account
 Commands:
   exec [OPTIONS] [--] COMMAND [ARG...]   Run COMMAND in a new sandbox
   run [OPTIONS] IMAGE [COMMAND [ARG...]] Run in an image: exec --image IMAGE, docker's spelling
+  image pull|import|ls|inspect|rm|prune  Manage the image store (sandbox image --help)
   doctor                                 Check what this machine supports (user namespaces, cgroups)
 
 Options:
@@ -60,7 +61,7 @@ export function versionText(): string {
   for (let up = 0; up < 5; up++, dir = dirname(dir)) {
     try {
       const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'sandbox' && typeof pkg.version === 'string') return `sandbox ${pkg.version}\n`;
+      if (pkg.name === 'linux-sandbox' && typeof pkg.version === 'string') return `sandbox ${pkg.version}\n`;
     } catch {
       // no package.json here: look further up
     }

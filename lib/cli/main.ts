@@ -25,6 +25,8 @@ async function main(argv: string[]): Promise<number> {
       return exec(rest, parseExecArgs);
     case 'run':
       return exec(rest, parseRunArgs);
+    case 'image':
+      return (await import('./image.js')).runImage(rest);
     case 'doctor': {
       const { runDoctor } = await import('./doctor.js');
       return runDoctor(rest);

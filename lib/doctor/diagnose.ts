@@ -13,6 +13,7 @@ import {
   usernsCheck,
 } from './checks.js';
 import { detectContainer } from './container.js';
+import { imageStoreCheck } from './image-store.js';
 import { passwdName } from './parse.js';
 import { runProbes } from './probes.js';
 import { realSystem, type System } from './system.js';
@@ -52,6 +53,7 @@ export async function diagnose(sys: System = realSystem()): Promise<DoctorReport
     ...guarded('container', 'container', false, () => containerCheck(container, failed)),
     ...guarded('idmap', 'newuidmap, subids', false, () => idmapCheck(sys, probes)),
     ...guarded('overlay', 'overlayfs (images)', false, () => overlayCheck(sys)),
+    ...guarded('image-store', 'image store', false, () => imageStoreCheck()),
   ];
   const ok = !checks.some((c) => c.neededByDefaults && c.status === 'fail');
   return {

@@ -17,7 +17,9 @@ export interface Check {
 }
 
 export type CgroupMode = 'v1' | 'v2' | 'hybrid' | 'none';
-export type Enforcement = 'cgroup2' | 'cgroup1' | 'rlimit';
+import type { Enforcement } from '../result.js';
+
+export type { Enforcement };
 
 /** One v1 controller the limits use, in the caller's cgroup of that hierarchy. */
 export interface CgroupV1Controller {

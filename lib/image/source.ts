@@ -1,6 +1,6 @@
 // Where image names come from: the store (lib/image/index.ts) resolves a name to a ResolvedImage
 // and makes its flattened tree on request. The run side asks only this.
-import { SandboxError } from '../errors.js';
+import { flattenImage, resolveImage } from './index.js';
 import type { ResolvedImage } from './types.js';
 
 export interface ImageSource {
@@ -9,14 +9,7 @@ export interface ImageSource {
   flatten(ref: string): Promise<string>;
 }
 
-function noStore(ref: string): SandboxError {
-  return new SandboxError(`image ${JSON.stringify(ref)}: this build has no image store (lib/image/index.ts)`, { stage: 'image' });
-}
-
-/** The store's resolve and flatten, once lib/image/index.ts exports resolveImage and flattenImage. */
 export const storeSource: ImageSource = {
-  resolve: (ref) => {
-    throw noStore(ref);
-  },
-  flatten: (ref) => Promise.reject(noStore(ref)),
+  resolve: (ref) => resolveImage(ref),
+  flatten: (ref) => flattenImage(ref),
 };

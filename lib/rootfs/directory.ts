@@ -11,9 +11,7 @@ export function checkRootfs(rootfs: string): void {
   try {
     st = statSync(rootfs);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
     throw new SandboxError(`rootfs ${rootfs} does not exist`, { stage: 'options', errno: (e as NodeJS.ErrnoException).errno ?? null, cause: e });
-    void code;
   }
   if (!st.isDirectory()) throw new SandboxError(`rootfs ${rootfs} is not a directory`, { stage: 'options' });
 }

@@ -6,7 +6,6 @@ import path from 'node:path';
 import { Sandbox } from '../../dist/lib/index.js';
 import { cgroupManager } from '../../dist/lib/cgroup/index.js';
 
-const MiB = 1 << 20;
 const many = Number(process.argv[2] ?? 200);
 
 function sandboxCgroups() {

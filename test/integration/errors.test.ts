@@ -141,7 +141,9 @@ test.serial('nothing leaks after failed runs: fds, children', async (t) => {
     await t.throwsAsync(box.run(['cat'], { stdin: 'input', stdout: { file: '/nonexistent/dir/out' } }), { instanceOf: SandboxError });
   }
   const after = await settle(before);
-  t.is(after.fds, before.fds, 'no fd left open');
+  // At most as many: a leak adds fds; the test runner's own (tsx's cache, Node 22 and later) may
+  // close one that was open at the first count.
+  t.true(after.fds <= before.fds, `no fd left open: ${before.fds} → ${after.fds}`);
   t.deepEqual(after.children, before.children, 'no child process left');
   t.deepEqual(after.mounts, before.mounts);
 });
@@ -151,7 +153,9 @@ test.serial('a failed exec does not close fds that now belong to someone else', 
   // again and the next open takes one of them. The run's failure must not close them twice.
   const failing = box.run(['no-such-command'], { stdin: 'some input' });
   const reused = [openSync('/dev/null', 'r'), openSync('/dev/null', 'r'), openSync('/dev/null', 'r')];
-  t.teardown(() => reused.forEach((fd) => closeSync(fd)));
+  t.teardown(() => {
+    for (const fd of reused) closeSync(fd);
+  });
   await t.throwsAsync(failing, { instanceOf: SandboxError });
   for (const fd of reused) t.notThrows(() => fstatSync(fd), `fd ${fd} is still open`);
 });

@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { Sandbox } from '../../lib/index.js';
-import { childrenOf, idsOf, isRoot, sandboxHostUid, scratchDir, text, waitFor } from '../helpers/host.js';
+import { childrenOf, idsOf, isRoot, sandboxHostUid, scratchDir, text } from '../helpers/host.js';
 
 const box = new Sandbox();
 const readlinkHostNet = () => readlinkSync('/proc/self/ns/net');

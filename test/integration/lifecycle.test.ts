@@ -37,7 +37,9 @@ test.serial('100 runs, 8 at a time, all correct; no fd, process or mount left be
     t.is(r.outcome, i % 4 === 0 ? 'ok' : 'nonzero-exit');
   }
   const after = await settle(before);
-  t.is(after.fds, before.fds, `no fd left open in this process: ${describeFds().join(', ')}`);
+  // At most as many: a leak adds fds; the test runner's own (tsx's cache, Node 22 and later) may
+  // close one that was open at the first count.
+  t.true(after.fds <= before.fds, `no fd left open in this process (${before.fds} → ${after.fds}): ${describeFds().join(', ')}`);
   t.deepEqual(after.children, before.children, 'no child process left (live or zombie)');
   t.deepEqual(after.mounts, before.mounts, "the host's mount table is unchanged");
 });

@@ -132,6 +132,7 @@ test('-e: values keep spaces, = and emptiness; a bare KEY copies the caller valu
   });
   t.false('NOT_ON_HOST' in inv.options.env!);
   t.deepEqual(Object.keys(parse('-e', '__proto__=x', '-e', 'constructor', 'c').options.env!), ['__proto__']);
+  // biome-ignore lint/suspicious/noProto: the test is that a variable named __proto__ is kept as data
   t.is(parse('-e', '__proto__=x', 'c').options.env!['__proto__'], 'x');
   fails(t, ['-e=', 'A=1', 'c'], /for -e but received ""$/);
   fails(t, ['-e', '=v', 'cmd'], /Expected KEY=VALUE .* for -e but received "=v"/);

@@ -73,7 +73,7 @@ function seccompData(call: Call, arch: SeccompArch): Buffer {
   const data = Buffer.alloc(64);
   data.writeInt32LE(call.nr | 0, 0);
   data.writeUInt32LE(call.arch ?? auditArch[arch], 4);
-  (call.args ?? []).forEach((a, i) => data.writeBigUInt64LE(BigInt.asUintN(64, a), 16 + 8 * i));
+  for (const [i, a] of (call.args ?? []).entries()) data.writeBigUInt64LE(BigInt.asUintN(64, a), 16 + 8 * i);
   return data;
 }
 

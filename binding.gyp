@@ -45,6 +45,7 @@
         "csrc/netns.cc",
         "csrc/loopback.cc",
         "csrc/clone3.cc",
+        "csrc/overlay_probe.cc",
         "csrc/init_blob.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

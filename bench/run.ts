@@ -7,6 +7,7 @@ import { accuracy } from './accuracy.js';
 import { cli } from './cli.js';
 import { loadText, note, nowMs, printTable, row, type BenchOptions, type Row } from './common.js';
 import { eventloop } from './eventloop.js';
+import { imageRunBench } from './image-run.js';
 import { latency } from './latency.js';
 import { scale } from './scale.js';
 import { sequential } from './sequential.js';
@@ -19,6 +20,7 @@ const TOTAL_S = 280;
 const plan: [string, (o: BenchOptions) => Promise<Row[]>, number][] = [
   ['cli', cli, 15],
   ['latency', latency, 40],
+  ['image-run', imageRunBench, 20],
   ['sequential', sequential, 15],
   ['accuracy', accuracy, 35],
   ['eventloop', eventloop, 35],

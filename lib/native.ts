@@ -32,6 +32,8 @@ export interface NativeAddon {
   openPty(cols: number, rows: number): [number, number];
   close(fd: number): void;
   monotonicNs(): number;
+  /** 0 when an overlay of `lowers` (top first, ':'-separated) mounts in a new user namespace, else its errno. */
+  probeOverlay(lowers: string): number;
   /** Makes a network namespace with loopback up on the thread pool: cb(fd) or cb(-errno). */
   netnsCreate(cb: (fdOrErrno: number) => void): void;
   /**

@@ -1,5 +1,6 @@
 // Public option types of the Sandbox API. The CLI's long options in camelCase (docs/api.md).
 import type { Readable, Writable } from 'node:stream';
+import type { ResolvedImage } from './image/types.js';
 
 /** A bind mount: `src` on the host appears at `dst` inside; read-only unless `rw`. */
 export interface BindMount {
@@ -30,6 +31,21 @@ export type SeccompOption = 'default' | 'none' | { deny?: string[]; allow?: stri
 export interface SandboxOptions {
   /** Root directory; default: a read-only view of the host's /usr, /bin, /sbin, /lib*, selected /etc files. */
   rootfs?: string;
+  /**
+   * Run in an image of the store (`sandbox image pull/import`): its name, or an image the store
+   * resolved already. Its Env, WorkingDir, User, Entrypoint and Cmd apply as docker applies them
+   * (docs/images-run.md). Excludes `rootfs`.
+   */
+  image?: string | ResolvedImage;
+  /** The image's Entrypoint replaced (an empty array clears it); the image's Cmd is then not used. */
+  entrypoint?: string[];
+  /**
+   * With `image` or `rootfs`: the root is writable for each run, changes going to a layer of the
+   * run's own on a tmpfs, discarded when the run ends. Not with `pool`.
+   */
+  writable?: boolean;
+  /** Most bytes the writable layer holds (bytes or '512m'); default '1g'. It is memory (tmpfs): it counts toward `memory`. */
+  writableSize?: number | string;
   binds?: BindMount[];
   tmpfs?: TmpfsMount[];
   /** Environment of the command; the host's is never inherited. */

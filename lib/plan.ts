@@ -1,6 +1,8 @@
 // A resolved configuration → the NativePlan the launcher executes. Everything the child needs
 // is decided here, before clone.
 import { MountFlag, MountOp, Namespace, type NativeMount, type NativePlan, type NativeRlimit } from './native-plan.js';
+import { existsInImage } from './image/layers.js';
+import { imageRootMounts } from './image/root.js';
 import { directoryRootMount } from './rootfs/directory.js';
 import { hostPath } from './rootfs/host-path.js';
 import { hostViewMounts } from './rootfs/host-view.js';
@@ -29,7 +31,19 @@ export function hostIdentity(callerUid: number, callerGid: number, user: { uid: 
   return user ?? { uid: ROOT_CALLER_HOST_ID, gid: ROOT_CALLER_HOST_ID };
 }
 
-export function identity(callerUid: number, callerGid: number, subordinate: boolean, user: { uid: number; gid: number } | null = null): IdentityPlan {
+/** The ids the command has inside: an image's User, else INSIDE_UID/INSIDE_GID. */
+export function insideIds(cfg: ResolvedConfig): { uid: number; gid: number } {
+  return cfg.imageRun === null ? { uid: INSIDE_UID, gid: INSIDE_GID } : { uid: cfg.imageRun.uid, gid: cfg.imageRun.gid };
+}
+
+/** The id maps. With one id mapped, it is the command's own (`inside`); subordinate maps are fixed (lib/subids.ts). */
+export function identity(
+  callerUid: number,
+  callerGid: number,
+  subordinate: boolean,
+  user: { uid: number; gid: number } | null = null,
+  inside = { uid: INSIDE_UID, gid: INSIDE_GID },
+): IdentityPlan {
   const root = callerUid === 0;
   if (subordinate && !root) {
     // newuidmap/newgidmap write the maps after launch (lib/subids.ts).
@@ -37,8 +51,8 @@ export function identity(callerUid: number, callerGid: number, subordinate: bool
   }
   const { uid: hostUid, gid: hostGid } = hostIdentity(callerUid, callerGid, user);
   return {
-    uidMap: `${INSIDE_UID} ${hostUid} 1\n`,
-    gidMap: `${INSIDE_GID} ${hostGid} 1\n`,
+    uidMap: `${inside.uid} ${hostUid} 1\n`,
+    gidMap: `${inside.gid} ${hostGid} 1\n`,
     // Only a privileged parent may map an id other than the caller's own.
     parentWritesMaps: root,
     deferRelease: false,
@@ -54,6 +68,13 @@ function mountList(cfg: ResolvedConfig): NativeMount[] {
   for (const b of cfg.binds) {
     user.push({ op: MountOp.bind, src: hostPath(b.src), dst: b.dst, data: '', flags: b.rw ? 0 : 1 });
   }
+  // An image on the host's network resolves names as the host does, as docker gives a container
+  // the host's resolv.conf (the default root binds it too: rootfs/host-view.ts). Only on a file the
+  // image has: making one would need write access to its /etc, which a root caller's sandbox lacks
+  // (docs/images-run.md, "Owners").
+  if (cfg.imageRun !== null && cfg.network === 'host' && existsInImage(cfg.imageRun.image, '/etc/resolv.conf')) {
+    user.unshift({ op: MountOp.bind, src: hostPath('/etc/resolv.conf'), dst: '/etc/resolv.conf', data: '', flags: MountFlag.readOnly | MountFlag.optional });
+  }
   // On /dev/shm, which the /dev op makes: a tmpfs of its own, sized.
   if (cfg.shmSize !== null) user.push({ op: MountOp.tmpfs, src: '', dst: '/dev/shm', data: `mode=1777,size=${cfg.shmSize}`, flags: 0 });
   const base: NativeMount[] = [
@@ -68,17 +89,26 @@ function mountList(cfg: ResolvedConfig): NativeMount[] {
       : rootfsIdentity(cfg.rootfs, INSIDE_UID, INSIDE_GID, cfg.hostname).map((f) => ({
           op: MountOp.bind, src: hostFileOf(f.data), dst: f.dst, data: '', flags: MountFlag.readOnly,
         }));
-  // Mount points the rootfs must have, or be overlaid to get; those in /dev are made by the /dev op,
+  // Mount points the root must have, or be overlaid to get; those in /dev are made by the /dev op,
   // the identity files are there (rootfsIdentity binds only over files the rootfs has).
   const mountPoints = [...base, ...user].map((m) => m.dst).filter((d) => !d.startsWith('/dev/')).concat(cfg.cwd);
-  const root =
-    cfg.rootfs === null
-      ? hostViewMounts(INSIDE_UID, INSIDE_GID, cfg.hostname, cfg.network)
-      : [directoryRootMount(hostPath(cfg.rootfs), mountPoints), ...identityBinds];
-  // The cwd must exist; on a tmpfs root it is made, elsewhere it must be in the rootfs or a mount.
-  const cwd: NativeMount[] = cfg.rootfs === null && cfg.cwd !== '/' ? [{ op: MountOp.dir, src: '', dst: cfg.cwd, data: '', flags: 0 }] : [];
-  // Read-only root last: mount points above were made while it was still writable.
-  return [...root, ...base, ...user, ...cwd, { op: MountOp.remountRo, src: '', dst: '/', data: '', flags: 0 }];
+  let root: NativeMount[];
+  let makeCwd = cfg.rootfs === null && cfg.imageRun === null && cfg.cwd !== '/';
+  if (cfg.imageRun !== null) {
+    const made = imageRootMounts(cfg.imageRun, mountPoints);
+    root = made.mounts;
+    makeCwd = made.missing.includes(cfg.cwd);
+  } else if (cfg.rootfs !== null) {
+    root = [directoryRootMount(hostPath(cfg.rootfs), mountPoints, cfg.writable ? cfg.writableSize : null), ...identityBinds];
+  } else {
+    root = hostViewMounts(INSIDE_UID, INSIDE_GID, cfg.hostname, cfg.network);
+  }
+  // The cwd must exist: it is made where the root does not have it (on a tmpfs, or in the upper layer).
+  const cwd: NativeMount[] = makeCwd ? [{ op: MountOp.dir, src: '', dst: cfg.cwd, data: '', flags: 0 }] : [];
+  // Read-only root last (mount points above were made while it was still writable), unless the
+  // run's root is writable.
+  const readOnly: NativeMount[] = cfg.writable ? [] : [{ op: MountOp.remountRo, src: '', dst: '/', data: '', flags: 0 }];
+  return [...root, ...base, ...user, ...cwd, ...readOnly];
 }
 
 /**
@@ -141,9 +171,8 @@ export function buildPlan(p: PlanInputs): NativePlan {
     cwd: cfg.cwd,
     hostname: cfg.hostname,
     namespaces,
-    uid: INSIDE_UID,
-    gid: INSIDE_GID,
-    ...identity(p.callerUid, p.callerGid, cfg.idMap === 'subordinate', cfg.user),
+    ...insideIds(cfg),
+    ...identity(p.callerUid, p.callerGid, cfg.idMap === 'subordinate', cfg.user, insideIds(cfg)),
     mounts: p.withoutMounts === true ? [] : mountList(cfg),
     rlimits: rlimits(cfg, p.cgroupEnforced),
     seccomp: p.seccomp,

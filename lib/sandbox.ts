@@ -9,6 +9,9 @@ import { netnsPool } from './netns-pool.js';
 import type { RunOptions, SandboxOptions } from './options.js';
 import { buildResult, type LimitKill } from './outcome.js';
 import { Namespace, type NativePlan } from './native-plan.js';
+import { applyImage, imageArgv } from './image/apply.js';
+import { needsFlatTree } from './image/root.js';
+import { storeSource } from './image/source.js';
 import { buildPlan, INSIDE_GID, INSIDE_UID } from './plan.js';
 import type { AppliedLimits, Enforcement, RunResult } from './result.js';
 import { checkRootfs } from './rootfs/directory.js';
@@ -45,7 +48,9 @@ export interface SandboxProcess {
 }
 
 export class Sandbox {
-  readonly #config: ResolvedConfig;
+  #config: ResolvedConfig;
+  /** The image's flattened tree being made, where overlayfs is refused (lib/image/root.ts); null: nothing to wait for. */
+  #flattening: Promise<void> | null = null;
   #seccomp: { key: string; program: Buffer | null } | null = null;
   readonly #pool: WarmPool | null = null;
   /** With a pool and limits: its runs' cgroups, made ahead (lib/cgroup/reserve.ts). */
@@ -56,6 +61,20 @@ export class Sandbox {
   constructor(options: SandboxOptions = {}) {
     this.#config = resolveOptions(options);
     if (this.#config.rootfs !== null) checkRootfs(this.#config.rootfs);
+    const image = this.#config.image;
+    if (image !== null) {
+      const resolved = typeof image.ref === 'string' ? storeSource.resolve(image.ref) : image.ref;
+      this.#config = applyImage(this.#config, resolved, options.cwd !== undefined);
+      const run = this.#config.imageRun!;
+      if (needsFlatTree(run)) {
+        this.#flattening = storeSource.flatten(resolved.ref).then((flat) => {
+          this.#config = { ...this.#config, imageRun: { ...run, image: { ...run.image, flat } } };
+          this.#flattening = null;
+        });
+        // Reported by warm() and run(); never an unhandled rejection.
+        this.#flattening.catch(() => {});
+      }
+    }
     if (this.#config.pool > 0) {
       const refusal = poolRefusal(this.#config);
       if (refusal !== null) throw new SandboxError(`options.pool: ${refusal}`, { stage: 'options' });
@@ -69,12 +88,14 @@ export class Sandbox {
   }
 
   /**
-   * Builds the warm sandboxes of the `pool` option now, and resolves when all are ready (they are
+   * Makes what runs need ahead: an image's flattened tree where overlayfs is refused (spawn() needs
+   * it made; run() waits for it itself), and the warm sandboxes of the `pool` option, and resolves when all are ready (they are
    * otherwise built at the first run, which then builds its own). Rejects with the SandboxError
    * that keeps them from being built.
    */
-  warm(): Promise<void> {
-    return this.#pool === null ? Promise.resolve() : this.#pool.ready();
+  async warm(): Promise<void> {
+    if (this.#flattening !== null) await this.#flattening;
+    if (this.#pool !== null) await this.#pool.ready();
   }
 
   /** Ends the warm sandboxes (busy ones when their run ends). Runs after close() build their own. */
@@ -129,6 +150,7 @@ export class Sandbox {
 
   /** Runs `argv` to its end. stdout and stderr are captured into the result unless redirected. */
   run(argv: string[], options: RunOptions = {}): Promise<RunResult> {
+    if (this.#flattening !== null) return this.#flattening.then(() => this.run(argv, options));
     if (this.#pool?.soonIdle()) return this.#runWhenIdle(argv, options);
     try {
       return this.#start(argv, options, true).result;
@@ -168,8 +190,9 @@ export class Sandbox {
   }
 
   #start(argvIn: string[], options: RunOptions, capture: boolean): SandboxProcess {
-    const argv = checkArgv(argvIn);
     const cfg = applyRunOptions(this.#config, options);
+    // In an image, the command is Entrypoint + (argv, else Cmd); argv may be empty.
+    const argv = cfg.imageRun === null ? checkArgv(argvIn) : imageArgv(cfg.imageRun, Array.isArray(argvIn) && argvIn.length === 0 ? [] : checkArgv(argvIn));
     const abortSignal = options.signal;
     if (abortSignal !== undefined && !(abortSignal instanceof AbortSignal)) {
       throw new SandboxError(`Expected an AbortSignal for runOptions.signal but received ${typeof abortSignal}`, { stage: 'options' });

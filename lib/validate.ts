@@ -10,6 +10,8 @@ import { availableParallelism } from 'node:os';
 import { isAbsolute, posix } from 'node:path';
 import { SandboxError, optionError } from './errors.js';
 import type { BindMount, HostUser, RunOptions, SandboxOptions, SeccompOption, TmpfsMount, Ulimit } from './options.js';
+import type { ImageRun } from './image/apply.js';
+import type { ResolvedImage } from './image/types.js';
 import type { AppliedLimits } from './result.js';
 import { namedParentDirs } from './cgroup/index.js';
 import { MAX_SECONDS, parseSize } from './units.js';
@@ -17,6 +19,12 @@ import { MAX_SECONDS, parseSize } from './units.js';
 /** The limits are the ones a run reports as applied (RunResult.limits). */
 export interface ResolvedConfig extends AppliedLimits {
   rootfs: string | null;
+  /** The `image` option as given (a name, or a resolved image) and `entrypoint`; null without an image. */
+  image: { ref: string | ResolvedImage; entrypoint: string[] | null } | null;
+  /** The image resolved and its config applied (lib/image/apply.ts); null until then, and without an image. */
+  imageRun: ImageRun | null;
+  writable: boolean;
+  writableSize: number;
   binds: Required<BindMount>[];
   tmpfs: { dst: string; size: number | null }[];
   env: Record<string, string>;
@@ -46,8 +54,10 @@ export const DEFAULT_ENV: Readonly<Record<string, string>> = {
 const KNOWN_OPTIONS = new Set([
   'rootfs', 'binds', 'tmpfs', 'env', 'cwd', 'hostname', 'network', 'cpuQuota', 'memory', 'pids', 'timeLimit',
   'wallTimeLimit', 'outputLimit', 'cgroupParent', 'requireCgroup', 'seccomp', 'tty', 'idMap', 'pool', 'user',
-  'ulimits', 'shmSize',
+  'ulimits', 'shmSize', 'image', 'entrypoint', 'writable', 'writableSize',
 ]);
+/** The writable layer's cap when `writableSize` is not given: 1 GiB, as the CLI's --writable-size. */
+export const DEFAULT_WRITABLE_SIZE = 1 << 30;
 /** Most argv or env entries (the launcher's bound, csrc/plan.cc). */
 export const ARGV_MAX = 65536;
 /** Most processes a pid namespace can hold anyway (PID_MAX_LIMIT on 64-bit, see proc(5)). */
@@ -271,11 +281,23 @@ export function resolveOptions(options: SandboxOptions = {}): ResolvedConfig {
   const hostname = o.hostname === undefined ? 'sandbox' : checkHostname(o.hostname, 'hostname');
   if (o.network !== undefined && o.network !== 'none' && o.network !== 'host') throw optionError('network', "'none' or 'host'", o.network);
   if (o.idMap !== undefined && o.idMap !== 'single' && o.idMap !== 'subordinate') throw optionError('idMap', "'single' or 'subordinate'", o.idMap);
+  const image = checkImage(o);
+  if (image !== null && o.rootfs !== undefined && o.rootfs !== null) throw optionError('rootfs', 'no rootfs with image (they exclude each other)', o.rootfs);
+  const writable = o.writable === undefined ? false : checkBool(o.writable, 'writable');
+  if (writable && image === null && (o.rootfs === undefined || o.rootfs === null)) {
+    throw optionError('writable', "writable only with image or rootfs (the default root is the host's, never writable)", o.writable);
+  }
+  const writableSize = optSize(o.writableSize, 'writableSize');
+  if (writableSize !== null && !writable) throw optionError('writableSize', 'writableSize only with writable: true', o.writableSize);
   return {
     rootfs: o.rootfs === undefined || o.rootfs === null ? null : checkAbsolute(o.rootfs, 'rootfs'),
+    image,
+    imageRun: null,
+    writable,
+    writableSize: writableSize ?? DEFAULT_WRITABLE_SIZE,
     binds: o.binds === undefined ? [] : checkBinds(o.binds),
     tmpfs: o.tmpfs === undefined ? [] : checkTmpfs(o.tmpfs),
-    env: { ...DEFAULT_ENV, ...(o.env === undefined ? {} : checkEnv(o.env, 'env')) },
+    env: { ...(image === null ? DEFAULT_ENV : {}), ...(o.env === undefined ? {} : checkEnv(o.env, 'env')) },
     cwd: o.cwd === undefined ? '/' : checkAbsolute(o.cwd, 'cwd'),
     hostname,
     network: o.network ?? 'none',
@@ -295,6 +317,42 @@ export function resolveOptions(options: SandboxOptions = {}): ResolvedConfig {
     ulimits: o.ulimits === undefined || o.ulimits === null ? [] : checkUlimits(o.ulimits, 'ulimits'),
     shmSize: optSize(o.shmSize, 'shmSize'),
   };
+}
+
+function checkImage(o: SandboxOptions): { ref: string | ResolvedImage; entrypoint: string[] | null } | null {
+  if (o.image === undefined || o.image === null) {
+    if (o.entrypoint !== undefined) throw optionError('entrypoint', 'entrypoint only with image', o.entrypoint);
+    return null;
+  }
+  let ref: string | ResolvedImage;
+  if (typeof o.image === 'string') {
+    if (o.image === '') throw optionError('image', 'an image name', o.image);
+    ref = checkString(o.image, 'image');
+  } else if (typeof o.image === 'object' && Array.isArray(o.image.layers) && typeof o.image.config === 'object' && o.image.config !== null) {
+    checkString(o.image.ref, 'image.ref');
+    o.image.layers.forEach((l, i) => checkAbsolute(l, `image.layers[${i}]`));
+    if (o.image.flat !== null) checkAbsolute(o.image.flat, 'image.flat');
+    const c = o.image.config;
+    const strings = (v: unknown, name: string) => {
+      if (v !== null && (!Array.isArray(v) || v.some((x) => typeof x !== 'string'))) throw optionError(name, 'an array of strings or null', v);
+    };
+    strings(c.env, 'image.config.env');
+    if (c.env === null) throw optionError('image.config.env', 'an array of strings', c.env);
+    strings(c.entrypoint, 'image.config.entrypoint');
+    strings(c.cmd, 'image.config.cmd');
+    for (const key of ['workingDir', 'user'] as const) {
+      if (c[key] !== null && typeof c[key] !== 'string') throw optionError(`image.config.${key}`, 'a string or null', c[key]);
+    }
+    ref = o.image;
+  } else {
+    throw optionError('image', 'an image name or a resolved image { ref, layers, flat, config }', o.image);
+  }
+  let entrypoint: string[] | null = null;
+  if (o.entrypoint !== undefined) {
+    if (!Array.isArray(o.entrypoint)) throw optionError('entrypoint', 'an array of strings', o.entrypoint);
+    entrypoint = o.entrypoint.map((a, i) => checkString(a, `entrypoint[${i}]`));
+  }
+  return { ref, entrypoint };
 }
 
 function checkPool(value: unknown): number {

@@ -371,6 +371,52 @@ void do_remount_ro(const char *dst) {
   close(fd);
 }
 
+// "lowerdir=" with each of `lowers` (top first, ':'-separated, a ':' in a path escaped as "\\:")
+// seen from where the host's root is (g_host). 0 or -ENAMETOOLONG.
+int lowerdir_option(char *out, size_t size, const char *lowers) {
+  size_t n = (size_t)snprintf(out, size, "lowerdir=%s", g_host);
+  for (const char *p = lowers; *p && n + 1 < size; p++) {
+    if (p[0] == '\\' && p[1] != 0) {
+      out[n++] = *p++;
+      if (n + 1 < size) out[n++] = *p;
+    } else if (*p == ':') {
+      n += (size_t)snprintf(out + n, size - n, ":%s", g_host);
+      if (n >= size) return -ENAMETOOLONG;
+    } else {
+      out[n++] = *p;
+    }
+  }
+  if (n + 1 >= size) return -ENAMETOOLONG;
+  out[n] = 0;
+  return 0;
+}
+
+// An overlay of the plan's lower directories as the new root (an image's layers, or a rootfs
+// directory that lacks a mount point). kReadOnly: lowers only, nothing can change (overlayfs needs
+// two lowers then). Otherwise the upper and work directories are on a tmpfs of this sandbox
+// (`data`: its options, the size cap of a writable root), gone when the sandbox ends: the layers on
+// disk never change. Mounted in the sandbox's user namespace, hence userxattr (Linux 5.11): the
+// overlay reads user.overlay.* xattrs. MS_NOSUID | MS_NODEV: a setuid file or a device node in a
+// layer grants nothing.
+void make_overlay_root(const MountSpec &m) {
+  // One page: the most mount(2) copies of its options.
+  static char data[4096];
+  constexpr size_t kTail = 80;  // room for the upper, work and userxattr options
+  int r = lowerdir_option(data, sizeof data - kTail, m.src);
+  if (r < 0) die("mount", -r, "mount overlay on / (the new root): the lower directories are too long a list");
+  if (!(m.flags & wire::kReadOnly)) {
+    const char *tmpfs_data = m.data[0] ? m.data : "mode=0755";
+    if (mkdir("/overlay", 0755) < 0 || mount("tmpfs", "/overlay", "tmpfs", MS_NOSUID | MS_NODEV, tmpfs_data) < 0 ||
+        mkdir("/overlay/upper", 0755) < 0 || mkdir("/overlay/work", 0755) < 0) {
+      die("mount", errno, "prepare the upper layer of the new root (tmpfs %s)", tmpfs_data);
+    }
+  }
+  size_t n = strlen(data);
+  snprintf(data + n, sizeof data - n, "%s,userxattr", (m.flags & wire::kReadOnly) ? "" : ",upperdir=/overlay/upper,workdir=/overlay/work");
+  unsigned long flags = MS_NOSUID | MS_NODEV | ((m.flags & wire::kReadOnly) ? MS_RDONLY : 0);
+  if (mount("overlay", g_build_at, "overlay", flags, data) < 0) die("mount", errno, "mount overlay on / (the new root) from %s", m.src);
+}
+
 void make_root(const Plan &plan, const MountSpec &m) {
   if (m.op == wire::kRootTmpfs) {
     // Built in place, it is mounted already (setup_mounts).
@@ -384,17 +430,7 @@ void make_root(const Plan &plan, const MountSpec &m) {
       die("mount", errno, "bind rootfs %s", m.src);
     }
   } else {
-    // The rootfs stays untouched on disk: changes (mount points made for binds) go to a tmpfs.
-    char src[PATH_MAX], data[PATH_MAX + 128];
-    host_path(src, m.src);
-    if (mkdir("/overlay", 0755) < 0 || mount("tmpfs", "/overlay", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0 ||
-        mkdir("/overlay/upper", 0755) < 0 || mkdir("/overlay/work", 0755) < 0) {
-      die("mount", errno, "prepare an overlay for rootfs %s", m.src);
-    }
-    snprintf(data, sizeof data, "lowerdir=%s,upperdir=/overlay/upper,workdir=/overlay/work,userxattr", src);
-    if (mount("overlay", "/newroot", "overlay", MS_NOSUID | MS_NODEV, data) < 0) {
-      die("mount", errno, "mount an overlay of rootfs %s", m.src);
-    }
+    make_overlay_root(m);
   }
   (void)plan;
   g_newroot = open(g_build_at, O_PATH | O_DIRECTORY | O_CLOEXEC);

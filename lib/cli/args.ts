@@ -65,6 +65,11 @@ export interface Flag {
 
 export const FLAGS: Flag[] = [
   { long: 'rootfs', value: true, type: 'path', group: 'Filesystem', help: 'Root directory of the sandbox (default: a read-only view of the host)', apply: (p, v, f) => (p.options.rootfs = hostPath(v, f)) },
+  { long: 'image', value: true, type: 'string', group: 'Filesystem', help: 'Run in an image of the store: its Env, WorkingDir, User apply; no COMMAND runs its Entrypoint + Cmd', apply: (p, v, f) => (p.options.image = nonEmpty(v, f, 'an image name')) },
+  // docker's --entrypoint: one executable; "" clears the image's Entrypoint.
+  { long: 'entrypoint', value: true, type: 'string', group: 'Filesystem', help: 'Replace the image\'s Entrypoint (and drop its Cmd); "" clears it', apply: (p, v) => (p.options.entrypoint = v === '' ? [] : [v]) },
+  { long: 'writable', value: false, group: 'Filesystem', help: 'With --image or --rootfs: a writable root, changes on a tmpfs of the run\'s own, discarded at its end', apply: (p) => (p.options.writable = true) },
+  { long: 'writable-size', value: true, type: 'bytes', group: 'Filesystem', help: 'Cap of the writable layer (default 1g; it is memory: it counts toward --memory)', apply: (p, v, f) => (p.options.writableSize = parseSize(v, f)) },
   { long: 'bind', short: 'v', value: true, type: 'list', group: 'Filesystem', help: 'Bind mount SRC:DST[:ro|rw], read-only unless :rw (writes: see --user)', apply: (p, v, f) => p.options.binds.push(parseBind(v, f)) },
   { long: 'volume', value: true, type: 'list', group: 'Filesystem', help: 'Same as --bind', alias: true, apply: (p, v, f) => p.options.binds.push(parseBind(v, f)) },
   { long: 'mount', value: true, type: 'mount', group: 'Filesystem', help: 'type=bind|tmpfs,src=SRC,dst=DST[,readonly][,tmpfs-size=SIZE] (docker\'s form)', apply: (p, v, f) => parseMount(p, v, f) },
@@ -114,11 +119,20 @@ const BY_SHORT = new Map(FLAGS.filter((f) => f.short).map((f) => [f.short!, f]))
  * one line naming the flag and the problem.
  */
 export function parseExecArgs(argv: string[], hostEnv: NodeJS.ProcessEnv = process.env): ExecInvocation {
-  const { options, run, command, output, help } = parse(argv, hostEnv);
+  const { options, run, command, output, help } = parse(argv, hostEnv, false);
   return { options, run, command, output, help };
 }
 
-function parse(argv: string[], hostEnv: NodeJS.ProcessEnv): Parse {
+/**
+ * Parses everything after `sandbox run`: `[OPTIONS] IMAGE [COMMAND [ARG...]]`, docker's spelling of
+ * `exec --image IMAGE [OPTIONS] [-- COMMAND [ARG...]]`.
+ */
+export function parseRunArgs(argv: string[], hostEnv: NodeJS.ProcessEnv = process.env): ExecInvocation {
+  const { options, run, command, output, help } = parse(argv, hostEnv, true);
+  return { options, run, command, output, help };
+}
+
+function parse(argv: string[], hostEnv: NodeJS.ProcessEnv, imageFirst: boolean): Parse {
   const p: Parse = {
     options: { binds: [], tmpfs: [], env: {} },
     run: { stdin: 'inherit', stdout: 'inherit', stderr: 'inherit' },
@@ -173,13 +187,26 @@ function parse(argv: string[], hostEnv: NodeJS.ProcessEnv): Parse {
     }
   }
 
+  if (imageFirst && !p.help) {
+    if (p.options.image !== undefined) throw usageError('sandbox run takes the image as its first word, not --image');
+    if (i >= argv.length) throw usageError('missing image: usage is sandbox run [OPTIONS] IMAGE [COMMAND [ARG...]]');
+    p.options.image = nonEmpty(checkNul(argv[i++]!, 'the image'), 'the image', 'an image name');
+  }
   p.command = argv.slice(i);
   for (const [n, word] of p.command.entries()) checkNul(word, n === 0 ? 'the command' : `argument ${n} of the command`);
-  if (p.command.length === 0) {
+  const image = p.options.image !== undefined;
+  if (image && p.options.rootfs !== undefined) throw usageError('--image and --rootfs exclude each other');
+  if (p.options.writable === true && !image && p.options.rootfs === undefined) throw usageError('--writable needs --image or --rootfs');
+  if (p.options.writableSize !== undefined && p.options.writable !== true) throw usageError('--writable-size needs --writable');
+  if (p.options.entrypoint !== undefined && !image) throw usageError('--entrypoint needs --image');
+  // In an image, no command means the image's own (Entrypoint + Cmd).
+  if (p.command.length === 0 && !image) {
     throw usageError('missing command: usage is sandbox exec [OPTIONS] [--] COMMAND [ARG...]');
   }
-  if (p.command[0] === '') throw usageError('the command is empty: name a program, e.g. sandbox exec -- sh -c \'...\'');
-  checkArgv(p.command, 'the command');
+  if (p.command.length > 0) {
+    if (p.command[0] === '') throw usageError('the command is empty: name a program, e.g. sandbox exec -- sh -c \'...\'');
+    checkArgv(p.command, 'the command');
+  }
   if (Object.keys(p.ulimits).length > 0) {
     checkUlimits(p.ulimits, '--ulimit');
     p.options.ulimits = p.ulimits;

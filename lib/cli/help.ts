@@ -10,6 +10,7 @@ Run untrusted commands in Linux namespaces, with cgroup limits and exact account
 
 Commands:
   exec [OPTIONS] [--] COMMAND [ARG...]   Run COMMAND in a new sandbox
+  run [OPTIONS] IMAGE [COMMAND [ARG...]] Run in an image: exec --image IMAGE, docker's spelling
   image pull|import|ls|inspect|rm|prune  Manage the image store (sandbox image --help)
   doctor                                 Check what this machine supports (user namespaces, cgroups)
   serve                                  Run a judge server speaking go-judge's REST API (docs/serve.md)
@@ -34,6 +35,8 @@ export function execHelp(): string {
       return `  ${name.padEnd(30)} ${text}`;
     });
   return `Usage:  sandbox exec [OPTIONS] [--] COMMAND [ARG...]
+        sandbox exec --image REF [OPTIONS] [-- COMMAND [ARG...]]
+        sandbox run [OPTIONS] IMAGE [COMMAND [ARG...]]
 
 Run COMMAND in a new sandbox: its own pid, mount, uts, ipc, user and network namespaces, the host's
 /usr read-only (or --rootfs), a fresh /tmp, no host environment.
@@ -50,6 +53,7 @@ Exit status: the command's own; 128+N when it was killed by signal N (137 for a 
 Examples:
   sandbox exec -- python3 -c 'print(1)'
   sandbox exec -v "$PWD:/src:ro" -w /src --memory 256m --time-limit 2 --meta run.meta -- ./solution
+  sandbox run -m 256m python:3.12-slim python3 -c 'print(42)'
 `;
 }
 

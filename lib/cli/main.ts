@@ -6,7 +6,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { SandboxError, openFailure } from '../errors.js';
 import type { RunResult } from '../result.js';
 import type { SandboxProcess } from '../sandbox.js';
-import { parseExecArgs, type ExecInvocation } from './args.js';
+import { parseExecArgs, parseRunArgs, type ExecInvocation } from './args.js';
 import { execFailureStatus, exitStatus, formatMeta } from './meta.js';
 import { notice, setQuiet } from './notice.js';
 import { fallbackLine, limitKillLine, rwBindHint } from './report.js';
@@ -22,7 +22,9 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'exec':
-      return exec(rest);
+      return exec(rest, parseExecArgs);
+    case 'run':
+      return exec(rest, parseRunArgs);
     case 'image':
       return (await import('./image.js')).runImage(rest);
     case 'serve': {
@@ -40,7 +42,7 @@ async function main(argv: string[]): Promise<number> {
     case '--help':
     case 'help': {
       const { execHelp, MAIN_HELP } = await import('./help.js');
-      writeOut(rest[0] === 'exec' ? execHelp() : MAIN_HELP);
+      writeOut(rest[0] === 'exec' || rest[0] === 'run' ? execHelp() : MAIN_HELP);
       return 0;
     }
     case '--version':
@@ -56,10 +58,10 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function exec(args: string[]): Promise<number> {
+async function exec(args: string[], parse: (args: string[]) => ExecInvocation): Promise<number> {
   let inv: ExecInvocation;
   try {
-    inv = parseExecArgs(args);
+    inv = parse(args);
   } catch (e) {
     return fail(e);
   }
@@ -92,7 +94,10 @@ async function exec(args: string[]): Promise<number> {
   for (const signal of FORWARDED) process.on(signal, forward);
   try {
     const { Sandbox } = await import('../sandbox.js');
-    handle = new Sandbox(inv.options).spawn(inv.command, inv.run);
+    const box = new Sandbox(inv.options);
+    // An image's flattened tree, where overlayfs is refused, is made before the run.
+    if (inv.options.image !== undefined) await box.warm();
+    handle = box.spawn(inv.command, inv.run);
     if (pending !== null) handle.kill(pending);
     result = await handle.result;
   } catch (e) {

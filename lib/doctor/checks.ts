@@ -15,7 +15,7 @@ import {
 import { which, type ProbeResult, type System } from './system.js';
 import type { CgroupFacts, Check, ContainerFacts } from './types.js';
 
-const ERRNO_NAMES: Record<number, string> = { 1: 'EPERM', 14: 'EFAULT', 22: 'EINVAL', 38: 'ENOSYS' };
+const ERRNO_NAMES: Record<number, string> = { 1: 'EPERM', 13: 'EACCES', 14: 'EFAULT', 19: 'ENODEV', 22: 'EINVAL', 38: 'ENOSYS', 95: 'EOPNOTSUPP' };
 const errnoName = (n: number): string => ERRNO_NAMES[n] ?? `errno ${n}`;
 const since = (v: [number, number]): string => `${v[0]}.${v[1]}`;
 
@@ -421,4 +421,27 @@ export function idmapCheck(sys: System, probes: Probes): Check {
         : `for more ids inside: sudo apt install uidmap && sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${user ?? 'USER'}`,
     neededByDefaults: false,
   };
+}
+
+/** Unprivileged overlayfs: how an image's layers become a root (docs/images-run.md). */
+export function overlayCheck(sys: System): Check {
+  const check: Check = { id: 'overlay', title: 'overlayfs (images)', status: 'info', detail: '', fix: null, neededByDefaults: false };
+  const support = sys.overlay?.() ?? null;
+  const old = versionAtLeast(sys.release, [5, 11]) === false;
+  if (support === null) {
+    check.detail = 'not probed (the addon is not loaded)';
+    return check;
+  }
+  if (support.ok) {
+    check.status = 'ok';
+    check.detail = 'probed: overlayfs mounts in a user namespace (userxattr); image layers are composed at run time, --writable works';
+    return check;
+  }
+  check.status = 'warn';
+  const why = support.errno === 0 ? support.detail : `probed: overlayfs in a user namespace refused (${errnoName(support.errno)})`;
+  check.detail = `${why}; images run from their flattened trees (made once per image), --writable is refused`;
+  check.fix = support.errno === 0 ? 'unset SANDBOX_IMAGE_OVERLAY' : old
+    ? 'upgrade to Linux 5.11 or newer (unprivileged overlayfs with userxattr)'
+    : 'an LSM or a container runtime refuses it: allow mount of overlay in user namespaces (AppArmor: the profile of node needs `mount fstype=overlay`), or run outside the container';
+  return check;
 }

@@ -6,6 +6,7 @@ import {
   idmapCheck,
   kernelCheck,
   mountsCheck,
+  overlayCheck,
   procCheck,
   seccompCheck,
   syscallChecks,
@@ -51,6 +52,7 @@ export async function diagnose(sys: System = realSystem()): Promise<DoctorReport
     ...guarded('cgroup-features', 'cgroup v2 features', false, () => cgroupFeatureChecks(sys, probes, cgroup)),
     ...guarded('container', 'container', false, () => containerCheck(container, failed)),
     ...guarded('idmap', 'newuidmap, subids', false, () => idmapCheck(sys, probes)),
+    ...guarded('overlay', 'overlayfs (images)', false, () => overlayCheck(sys)),
     ...guarded('image-store', 'image store', false, () => imageStoreCheck()),
   ];
   const ok = !checks.some((c) => c.neededByDefaults && c.status === 'fail');

@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { machine, release } from 'node:os';
+import { overlaySupport, type OverlaySupport } from '../image/overlay.js';
 
 export interface ProbeResult {
   /** Exit status; null when the probe did not run or was killed. */
@@ -37,6 +38,11 @@ export interface System {
   stat(path: string): FileStat | null;
   /** access(path, W_OK): honours permissions and read-only mounts (EROFS). */
   writable(path: string): boolean;
+  /**
+   * Mounts an overlay in a new user namespace as a sandbox's init does for an image (the addon's
+   * probe, lib/image/overlay.ts); null when it could not be asked (no addon).
+   */
+  overlay?(): OverlaySupport | null;
   /** Run a probe (no shell, no stdin); never rejects. */
   run(cmd: string, args: string[], options?: { env?: Record<string, string>; timeoutMs?: number }): Promise<ProbeResult>;
 }
@@ -110,6 +116,7 @@ export function realSystem(): System {
         return true;
       }, false),
     run: runProcess,
+    overlay: () => tryOr(() => overlaySupport(), null),
   };
 }
 

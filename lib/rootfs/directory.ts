@@ -26,7 +26,14 @@ function existsInRootfs(rootfs: string, dst: string): boolean {
   }
 }
 
-export function directoryRootMount(rootfs: string, mountPoints: string[]): NativeMount {
+/**
+ * `writableSize`: a writable root (an overlay whose tmpfs upper holds that many bytes), or null.
+ * The overlay's lowerdir list is ':'-separated: a ':' in the path is escaped.
+ */
+export function directoryRootMount(rootfs: string, mountPoints: string[], writableSize: number | null): NativeMount {
+  if (writableSize !== null) {
+    return { op: MountOp.rootOverlay, src: rootfs.replaceAll(':', '\\:'), dst: '/', data: `mode=0755,size=${writableSize}`, flags: 0 };
+  }
   const complete = mountPoints.every((dst) => existsInRootfs(rootfs, dst));
-  return { op: complete ? MountOp.rootBind : MountOp.rootOverlay, src: rootfs, dst: '/', data: '', flags: 0 };
+  return complete ? { op: MountOp.rootBind, src: rootfs, dst: '/', data: '', flags: 0 } : { op: MountOp.rootOverlay, src: rootfs.replaceAll(':', '\\:'), dst: '/', data: '', flags: 0 };
 }

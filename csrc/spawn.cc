@@ -126,7 +126,16 @@ int child_main(void *p) {
   return 127;
 }
 
-int fail_with(LaunchFailure *f, const char *stage, const std::string &detail, int err) {
+// What the clone child was doing at `stage` (child_report sends the stage alone).
+std::string child_failure_detail(const std::string &stage) {
+  if (stage == "fds") return "give the sandbox's init its fds (dup)";
+  if (stage == "capabilities") return "set the sandbox init's capabilities";
+  if (stage == "prctl") return "set the sandbox init's parent-death signal";
+  if (stage == "exec-init") return "execute sandbox-init";
+  return "start the sandbox's init";
+}
+
+int fail_with(LaunchFailure *f, const std::string &stage, const std::string &detail, int err) {
   f->stage = stage;
   f->detail = detail;
   f->err = err;
@@ -301,6 +310,8 @@ int launch_sandbox(const LaunchSpec &spec, Launched *out, LaunchFailure *fail) {
     close(report[0]);
     close(sync[1]);
     if (!cg_failed.empty()) return fail_with(fail, "cgroup", "open " + cg_failed, (int)-pid);
+    // CLONE_PIDFD makes an fd: out of them, the clone fails with EMFILE/ENFILE.
+    if (pid == -EMFILE || pid == -ENFILE) return fail_with(fail, "clone", "create the sandbox's pidfd", (int)-pid);
     return fail_with(fail, "clone", "create the sandbox's user and pid namespaces", (int)-pid);
   }
 
@@ -332,6 +343,17 @@ int launch_sandbox(const LaunchSpec &spec, Launched *out, LaunchFailure *fail) {
     siginfo_t si;
     syscall(SYS_waitid, P_PIDFD, pidfd, &si, WEXITED, nullptr);
     close(pidfd);
+    // EPIPE: the child had already failed (e.g. no fd left to dup its own into place) and said
+    // why on the report pipe: that is the failure to name, not the release it made impossible.
+    wire::Report r;
+    fcntl(report[0], F_SETFL, O_NONBLOCK);
+    if (read(report[0], &r, sizeof r) == (ssize_t)sizeof r && r.kind == wire::kReportError) {
+      r.stage[sizeof r.stage - 1] = 0;
+      r.detail[sizeof r.detail - 1] = 0;
+      close(report[0]);
+      std::string stage = r.stage;
+      return fail_with(fail, stage.c_str(), r.detail[0] ? std::string(r.detail) : child_failure_detail(stage), r.err);
+    }
     close(report[0]);
     return fail_with(fail, "setup", what, err);
   }

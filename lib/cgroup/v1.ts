@@ -18,7 +18,7 @@ import {
 import { cgroupDirFor, V1_CONTROLLERS, type LayoutV1, type V1Controller } from './detect.js';
 import { checkLimits, CPU_PERIOD_US, cpuQuotaUs, formatCount } from './limits.js';
 import { parseKeyValue, parseNumber, splitCpu } from './proc.js';
-import { nextSandboxName, removeStale } from './stale.js';
+import { nextSandboxName, sweepOnce } from './stale.js';
 import { closeSteps, makeLater, makeNow, readThenRemove, removeCgroupDirs, runSteps, type CgroupStep } from './steps.js';
 import type { CgroupLimits, CgroupManager, CgroupManagerResult, CgroupUsage, MemorySplit, SandboxCgroup } from './types.js';
 
@@ -255,7 +255,7 @@ export function createManagerV1(layout: LayoutV1, parent: string | null): Cgroup
     }
   }
   const uniqueParents = [...new Set(Object.values(parents))];
-  removeStale(uniqueParents, { supervisors: false });
+  sweepOnce(uniqueParents, { supervisors: false });
   const controllers = V1_CONTROLLERS.filter((c) => parents[c] !== undefined);
 
   // Swap accounting is on for every memory cgroup or none: looked up once, not per run.

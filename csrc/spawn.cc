@@ -126,15 +126,6 @@ int child_main(void *p) {
   return 127;
 }
 
-// What the clone child was doing at `stage` (child_report sends the stage alone).
-std::string child_failure_detail(const std::string &stage) {
-  if (stage == "fds") return "give the sandbox's init its fds (dup)";
-  if (stage == "capabilities") return "set the sandbox init's capabilities";
-  if (stage == "prctl") return "set the sandbox init's parent-death signal";
-  if (stage == "exec-init") return "execute sandbox-init";
-  return "start the sandbox's init";
-}
-
 int fail_with(LaunchFailure *f, const std::string &stage, const std::string &detail, int err) {
   f->stage = stage;
   f->detail = detail;
@@ -203,14 +194,14 @@ int launch_sandbox(const LaunchSpec &spec, Launched *out, LaunchFailure *fail) {
   if (made < 0) {
     int e = errno;
     close(plan_fd);
-    return fail_with(fail, "pipe", "create the report pipe", e);
+    return fail_with(fail, "pipe", "create the sandbox's report pipe", e);
   }
   if (pipe2(sync, O_CLOEXEC) < 0) {
     int e = errno;
     close(plan_fd);
     close(report[0]);
     close(report[1]);
-    return fail_with(fail, "pipe", "create the sync pipe", e);
+    return fail_with(fail, "pipe", "create the sandbox's sync pipe", e);
   }
   // The cgroup files are opened here, by the caller, who may write them; init writes "0" (itself)
   // to each. Not the caller writing init's pid: on cgroup v1 that takes the kernel's global
@@ -351,8 +342,7 @@ int launch_sandbox(const LaunchSpec &spec, Launched *out, LaunchFailure *fail) {
       r.stage[sizeof r.stage - 1] = 0;
       r.detail[sizeof r.detail - 1] = 0;
       close(report[0]);
-      std::string stage = r.stage;
-      return fail_with(fail, stage.c_str(), r.detail[0] ? std::string(r.detail) : child_failure_detail(stage), r.err);
+      return fail_with(fail, r.stage, r.detail, r.err);
     }
     close(report[0]);
     return fail_with(fail, "setup", what, err);

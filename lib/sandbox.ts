@@ -4,6 +4,7 @@ import type { Readable, Writable } from 'node:stream';
 import { cgroupManager, CgroupReserve, sweepStaleCgroups, type MemorySplit, type SandboxCgroup } from './cgroup/index.js';
 import { SandboxError } from './errors.js';
 import { setupError } from './failure.js';
+import { checkFdBudget, LAUNCH_FDS, WARM_RUN_FDS, WARM_SANDBOX_FDS } from './fd-budget.js';
 import { native, TERMINATE_SIGNAL, type NativeExitReport } from './native.js';
 import { setLongTimeout, type LongTimer } from './long-timer.js';
 import { netnsPool } from './netns-pool.js';
@@ -75,7 +76,23 @@ export class Sandbox {
    * that keeps them from being built.
    */
   warm(): Promise<void> {
-    return this.#pool === null ? Promise.resolve() : this.#pool.ready();
+    if (this.#pool === null) return Promise.resolve();
+    try {
+      this.#checkFds();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#pool.ready();
+  }
+
+  /** A pool whose sandboxes could not all run at once under RLIMIT_NOFILE is refused (lib/fd-budget.ts). */
+  #checkFds(): void {
+    const c = this.#config;
+    const reserve = wantsCgroup(c) ? this.#reserveOf() : null;
+    const ahead = reserve?.fds() ?? 0;
+    const need = c.pool * (WARM_SANDBOX_FDS + WARM_RUN_FDS) + ahead + LAUNCH_FDS;
+    const parts = `${WARM_SANDBOX_FDS} per sandbox, ${WARM_RUN_FDS} per run on it` + (ahead > 0 ? `, ${ahead} for the cgroups made ahead of runs` : '');
+    checkFdBudget(need, `a pool of ${c.pool} warm sandboxes (${parts})`);
   }
 
   /** Ends the warm sandboxes (busy ones when their run ends). Runs after close() build their own. */
@@ -300,6 +317,7 @@ export class Sandbox {
       returnNetns(false); // the clone may have happened
       throw setupError(e);
     }
+    cgroup?.joined();
     for (const fd of stdio.childSide) addon.close(fd);
     // Closed: a later abort() must not close these numbers again, another run may hold them now.
     stdio.childSide.length = 0;

@@ -158,6 +158,11 @@ class SandboxCgroupV2 implements SandboxCgroup {
   destroyNow(): void {
     runSteps([...closeSteps(this.#takeFds()), { kind: 'rmdir', path: this.dir }]);
   }
+
+  joined(): void {
+    const fds = this.#takeFds();
+    if (fds.length > 0) runSteps(closeSteps(fds));
+  }
 }
 
 type Unavailable = { manager: null; reason: string; code: CgroupUnavailableCode };
@@ -285,6 +290,7 @@ export function createManagerV2(layout: LayoutV2, parent: string | null): Cgroup
     mode: 'cgroup2',
     parents: [dir],
     controllers: [...wanted],
+    aheadFds: () => 2, // the leaf (CLONE_INTO_CGROUP) and its cgroup.procs
     create(limits: CgroupLimits): SandboxCgroup {
       const { leaf, steps } = making(limits, false);
       const results = makeNow(steps);

@@ -7,7 +7,7 @@
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { Sandbox, SandboxError } from '../../lib/index.js';
+import { Sandbox } from '../../lib/index.js';
 import { root, runScoped, scopePrefix } from '../helpers/scoped.js';
 
 /** Whether a process of its own (in a scope of its own on v2) gets a cgroup for limits. */
@@ -111,9 +111,3 @@ for (const mode of ['', 'limits']) {
     t.regex(typeof r.warm === 'string' ? r.warm : r.warm.message, /pool of 16 warm sandboxes .* needs about \d+ fds, .* RLIMIT_NOFILE of 64/);
   });
 }
-
-test('setup failures in the API are SandboxErrors with a stage (an fd that is not a pipe end for stdin is refused plainly)', (t) => {
-  const e = t.throws(() => new Sandbox().spawn(['true'], { stdin: { file: '/nonexistent/x' } }));
-  t.true(e instanceof SandboxError);
-  t.is((e as SandboxError).stage, 'options');
-});

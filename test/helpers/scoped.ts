@@ -24,11 +24,16 @@ export function scopePrefix(): string[] {
   return s === null ? [] : [s, ...(process.getuid?.() === 0 ? [] : ['--user']), '--scope', '-p', 'Delegate=yes', '--quiet', '--collect'];
 }
 
-/** `prefix` (e.g. a shell setting a ulimit) + node + test/helpers/`script` + args, in a scope: its JSON line. */
-export async function runScoped(script: string, args: string[] = [], prefix: string[] = []): Promise<unknown> {
-  const argv = [...scopePrefix(), ...prefix, process.execPath, path.join(root, 'test/helpers', script), ...args];
-  const out = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+export interface Captured {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** argv run to its end, stdout and stderr captured. */
+export function runCaptured(argv: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Captured> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0]!, argv.slice(1), { cwd: opts.cwd ?? root, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
@@ -36,6 +41,11 @@ export async function runScoped(script: string, args: string[] = [], prefix: str
     child.on('error', reject);
     child.on('close', (status) => resolve({ status, stdout, stderr }));
   });
+}
+
+/** `prefix` (e.g. a shell setting a ulimit) + node + test/helpers/`script` + args, in a scope: its JSON line. */
+export async function runScoped(script: string, args: string[] = [], prefix: string[] = []): Promise<unknown> {
+  const out = await runCaptured([...scopePrefix(), ...prefix, process.execPath, path.join(root, 'test/helpers', script), ...args]);
   try {
     return JSON.parse(out.stdout.trim().split('\n').pop() ?? '');
   } catch {

@@ -121,6 +121,13 @@ function snapshot(parents: string[]): Snapshot {
   };
 }
 
+/**
+ * Until what a burst leaves for a while has gone: cgroups being removed on the addon's lane, and the
+ * network namespaces the pool keeps beyond its 2 ready ones (closed after 10 s without a run,
+ * lib/netns-pool.ts). Snapshots taken after it compare like with like.
+ */
+const settle = () => new Promise((r) => setTimeout(r, 11_000));
+
 interface PhaseResult {
   name: string;
   runs: number;
@@ -135,7 +142,7 @@ async function phase(name: string, box: Sandbox, runs: number, callers: number, 
   const cycle = MIX.flatMap((w) => Array.from({ length: w.weight }, () => w));
   // A few runs of each kind first: the process's own fds (addon, lane, pools) are made by then.
   for (const w of MIX) await box.run(w.argv, w.options).catch(() => null);
-  await new Promise((r) => setTimeout(r, 500));
+  await settle();
   const before = snapshot(parents);
   const wrong = new Map<string, number>();
   const errors = new Map<string, number>();
@@ -162,7 +169,7 @@ async function phase(name: string, box: Sandbox, runs: number, callers: number, 
   };
   await Promise.all(Array.from({ length: callers }, caller));
   const seconds = (nowMs() - started) / 1000;
-  await new Promise((r) => setTimeout(r, 500)); // cgroups being removed on the lane
+  await settle();
   return { name, runs, seconds, wrong, errors, before, after: snapshot(parents) };
 }
 

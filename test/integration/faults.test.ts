@@ -46,7 +46,7 @@ cgroupTest(`a SIGKILLed parent's cgroups are removed by the next process's first
 });
 
 cgroupTest(`pids counts the sandbox's init with a pool as without: the same number of forks under pids: 32${NO_CGROUP}`, async (t) => {
-  const r = (await runScoped('faults-pids.mjs')) as {
+  const r = (await runScoped('faults-pids.mjs', [process.env['VM_GUEST'] === '1' ? '600' : '60'])) as {
     oneShot: { outcome: string; children: number; enforcement: string; stderr: string };
     warm: { outcome: string; children: number; enforcement: string; stderr: string };
     one: { oneShot: string; warm: string };

@@ -271,10 +271,7 @@ Napi::Value Release(const Napi::CallbackInfo &info) {
 Napi::Value Pipe(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   int p[2];
-  if (pipe2(p, O_CLOEXEC) < 0) {
-    Napi::Error::New(env, std::string("cannot create a pipe: ") + strerror(errno)).ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  if (pipe2(p, O_CLOEXEC) < 0) return throw_failure(env, "pipe", "create a pipe", errno);
   Napi::Array a = Napi::Array::New(env, 2);
   a.Set(0u, p[0]);
   a.Set(1u, p[1]);
@@ -321,10 +318,7 @@ Napi::Value OpenPty(const Napi::CallbackInfo &info) {
     ws.ws_row = (unsigned short)info[1].As<Napi::Number>().Uint32Value();
   }
   int master, slave;
-  if (open_pty(&master, &slave, &ws) < 0) {
-    Napi::Error::New(env, std::string("cannot open a pty: ") + strerror(errno)).ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  if (open_pty(&master, &slave, &ws) < 0) return throw_failure(env, "pty", "open a pseudo-terminal", errno);
   Napi::Array a = Napi::Array::New(env, 2);
   a.Set(0u, master);
   a.Set(1u, slave);
@@ -393,6 +387,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Registry *reg = new Registry();
   reg->env = env;
   env.SetInstanceData<Registry>(reg);
+  // Cleanup hooks run newest first: the sandboxes are ended before their cgroups are removed.
+  remove_cgroups_at_teardown(env);
   napi_add_env_cleanup_hook(env, cleanup, reg);
   // Once per thread that loads the addon, like the init memfd: not an fd per launch.
   netns_remember_home();

@@ -6,12 +6,18 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <map>
+#include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -105,6 +111,25 @@ namespace {
 
 constexpr int32_t kNotRun = INT32_MIN;
 
+// The directories each environment has made and not yet removed. The JS side removes a run's
+// cgroup when it ends, and the cgroups made ahead at close() or the process's exit; a worker
+// thread terminated mid-run runs no more JS, so its environment's teardown removes what is left
+// here (remove_left_cgroups). Steps run on the lane's thread too: under a lock.
+std::mutex g_made_lock;
+std::map<napi_env, std::set<std::string>> g_made;
+
+void note_made(napi_env env, const std::string &dir, bool made) {
+  std::lock_guard<std::mutex> hold(g_made_lock);
+  if (made) {
+    g_made[env].insert(dir);
+    return;
+  }
+  auto it = g_made.find(env);
+  if (it == g_made.end()) return;
+  it->second.erase(dir);
+  if (it->second.empty()) g_made.erase(it);
+}
+
 struct Step {
   std::string kind, path, text;
 };
@@ -114,7 +139,7 @@ struct Result {
   std::string text;  // a read's
 };
 
-std::vector<Result> run_steps(const std::vector<Step> &steps) {
+std::vector<Result> run_steps(napi_env env, const std::vector<Step> &steps) {
   std::vector<Result> out(steps.size());
   for (size_t i = 0; i < steps.size(); i++) {
     const Step &s = steps[i];
@@ -125,8 +150,10 @@ std::vector<Result> run_steps(const std::vector<Step> &steps) {
     } else if (s.kind == "mkdir") {
       r = mkdir(s.path.c_str(), 0755) < 0 ? -errno : 0;
       fails = r != 0;
+      if (r == 0) note_made(env, s.path, true);
     } else if (s.kind == "rmdir") {
       r = rmdir(s.path.c_str()) < 0 && errno != ENOENT ? -errno : 0;
+      if (r == 0) note_made(env, s.path, false);
     } else if (s.kind == "open" || s.kind == "open-w") {
       r = open(s.path.c_str(), s.kind == "open" ? O_RDONLY | O_DIRECTORY | O_CLOEXEC : O_WRONLY | O_CLOEXEC);
       if (r < 0) r = -errno;
@@ -142,7 +169,7 @@ std::vector<Result> run_steps(const std::vector<Step> &steps) {
     if (!fails) continue;
     for (size_t j = i; j-- > 0;) {
       if (steps[j].kind == "open" || steps[j].kind == "open-w") close(out[j].code);
-      else if (steps[j].kind == "mkdir") rmdir(steps[j].path.c_str());
+      else if (steps[j].kind == "mkdir" && rmdir(steps[j].path.c_str()) == 0) note_made(env, steps[j].path, false);
     }
     break;
   }
@@ -195,8 +222,8 @@ Napi::Value results_to_js(Napi::Env env, const std::vector<Step> &steps, const s
 // to without waiting on any other thread.
 class StepsJob : public LaneJob {
  public:
-  StepsJob(Napi::Function cb, std::vector<Step> steps) : cb_(Napi::Persistent(cb)), steps_(std::move(steps)) {}
-  void run() override { results_ = run_steps(steps_); }
+  StepsJob(napi_env env, Napi::Function cb, std::vector<Step> steps) : env_(env), cb_(Napi::Persistent(cb)), steps_(std::move(steps)) {}
+  void run() override { results_ = run_steps(env_, steps_); }
   void done(napi_env env) override {
     Napi::Env e(env);
     Napi::HandleScope scope(e);
@@ -204,6 +231,7 @@ class StepsJob : public LaneJob {
   }
 
  private:
+  napi_env env_;
   Napi::FunctionReference cb_;
   std::vector<Step> steps_;
   std::vector<Result> results_;
@@ -219,7 +247,7 @@ Napi::Value CgroupSteps(const Napi::CallbackInfo &info) {
     Napi::TypeError::New(env, "Expected (steps: string) of NUL-ended kind, path, text fields for cgroupSteps").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  return results_to_js(env, steps, run_steps(steps));
+  return results_to_js(env, steps, run_steps(env, steps));
 }
 
 // cgroupStepsAsync(steps, done): the same as one job on the addon's lane (lane.h); done(results).
@@ -230,14 +258,73 @@ Napi::Value CgroupStepsAsync(const Napi::CallbackInfo &info) {
     Napi::TypeError::New(env, "Expected (steps: string, done: function) for cgroupStepsAsync").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  lane_run(env, new StepsJob(info[1].As<Napi::Function>(), std::move(steps)));
+  lane_run(env, new StepsJob(env, info[1].As<Napi::Function>(), std::move(steps)));
   return env.Undefined();
 }
 
+namespace {
+
+// CLOCK_MONOTONIC in µs: where the serials of this load of the addon start.
+uint64_t monotonic_us() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+}  // namespace
+
 // cgroupSerial() → a number unique in this process: the last part of a sandbox cgroup's name
 // (lib/cgroup/stale.ts). Process-wide, unlike a JS counter: each worker thread has its own module
-// state, and two workers counting from 0 would make the same cgroup (EEXIST).
+// state. Not from 0: Node unloads the addon when the last environment holding it ends (a worker
+// terminated, the main thread never having loaded it), and a later load counting from 0 again would
+// meet a cgroup of the earlier one. Each load starts at the monotonic clock in µs, past every serial
+// an earlier load gave: it takes one per cgroup made, and making one takes more than a µs.
 Napi::Value CgroupSerial(const Napi::CallbackInfo &info) {
-  static std::atomic<uint64_t> next{0};
+  static std::atomic<uint64_t> next{monotonic_us()};
   return Napi::Number::New(info.Env(), (double)next.fetch_add(1));
 }
+
+namespace {
+
+// SIGKILLs every task listed in `dir`'s cgroup.procs (v2) or tasks (v1): a directory this
+// environment made, so whatever is in it is one of its sandboxes'.
+void kill_tasks_in(const std::string &dir) {
+  std::string text;
+  if (read_text(dir + "/cgroup.procs", &text) < 0 && read_text(dir + "/tasks", &text) < 0) return;
+  const char *p = text.c_str();
+  while (*p) {
+    char *end;
+    long pid = strtol(p, &end, 10);
+    if (end == p) break;
+    if (pid > 0) kill((pid_t)pid, SIGKILL);
+    p = *end ? end + 1 : end;
+  }
+}
+
+// The environment ends (its sandboxes were killed and reaped by the addon's own cleanup, which
+// runs before this one): every cgroup it made and did not remove goes, deepest first. A task
+// still exiting makes rmdir fail with EBUSY for a moment: killed again and retried, for up to
+// about a second, then left to a later start's stale sweep (lib/cgroup/stale.ts).
+void remove_left_cgroups(void *arg) {
+  napi_env env = (napi_env)arg;
+  std::vector<std::string> dirs;
+  {
+    std::lock_guard<std::mutex> hold(g_made_lock);
+    auto it = g_made.find(env);
+    if (it == g_made.end()) return;
+    dirs.assign(it->second.begin(), it->second.end());
+    g_made.erase(it);
+  }
+  std::sort(dirs.begin(), dirs.end(), [](const std::string &a, const std::string &b) { return a.size() > b.size(); });
+  for (const std::string &dir : dirs) {
+    for (int attempt = 0; rmdir(dir.c_str()) < 0 && errno == EBUSY && attempt < 10; attempt++) {
+      kill_tasks_in(dir);
+      struct timespec ts = {0, (long)(1000000L << attempt)};  // 1, 2, 4 ... 512 ms
+      nanosleep(&ts, nullptr);
+    }
+  }
+}
+
+}  // namespace
+
+void remove_cgroups_at_teardown(napi_env env) { napi_add_env_cleanup_hook(env, remove_left_cgroups, env); }

@@ -9,3 +9,7 @@ Napi::Value WriteSmallFile(const Napi::CallbackInfo &info);
 Napi::Value CgroupSteps(const Napi::CallbackInfo &info);
 Napi::Value CgroupStepsAsync(const Napi::CallbackInfo &info);
 Napi::Value CgroupSerial(const Napi::CallbackInfo &info);
+
+// At the environment's teardown, removes the cgroup directories it made and did not remove (a
+// worker terminated mid-run). Added before the hook that ends the sandboxes, so it runs after it.
+void remove_cgroups_at_teardown(napi_env env);

@@ -126,7 +126,7 @@ int child_main(void *p) {
   return 127;
 }
 
-int fail_with(LaunchFailure *f, const char *stage, const std::string &detail, int err) {
+int fail_with(LaunchFailure *f, const std::string &stage, const std::string &detail, int err) {
   f->stage = stage;
   f->detail = detail;
   f->err = err;
@@ -194,14 +194,14 @@ int launch_sandbox(const LaunchSpec &spec, Launched *out, LaunchFailure *fail) {
   if (made < 0) {
     int e = errno;
     close(plan_fd);
-    return fail_with(fail, "pipe", "create the report pipe", e);
+    return fail_with(fail, "pipe", "create the sandbox's report pipe", e);
   }
   if (pipe2(sync, O_CLOEXEC) < 0) {
     int e = errno;
     close(plan_fd);
     close(report[0]);
     close(report[1]);
-    return fail_with(fail, "pipe", "create the sync pipe", e);
+    return fail_with(fail, "pipe", "create the sandbox's sync pipe", e);
   }
   // The cgroup files are opened here, by the caller, who may write them; init writes "0" (itself)
   // to each. Not the caller writing init's pid: on cgroup v1 that takes the kernel's global
@@ -301,6 +301,8 @@ int launch_sandbox(const LaunchSpec &spec, Launched *out, LaunchFailure *fail) {
     close(report[0]);
     close(sync[1]);
     if (!cg_failed.empty()) return fail_with(fail, "cgroup", "open " + cg_failed, (int)-pid);
+    // CLONE_PIDFD makes an fd: out of them, the clone fails with EMFILE/ENFILE.
+    if (pid == -EMFILE || pid == -ENFILE) return fail_with(fail, "clone", "create the sandbox's pidfd", (int)-pid);
     return fail_with(fail, "clone", "create the sandbox's user and pid namespaces", (int)-pid);
   }
 
@@ -332,6 +334,16 @@ int launch_sandbox(const LaunchSpec &spec, Launched *out, LaunchFailure *fail) {
     siginfo_t si;
     syscall(SYS_waitid, P_PIDFD, pidfd, &si, WEXITED, nullptr);
     close(pidfd);
+    // EPIPE: the child had already failed (e.g. no fd left to dup its own into place) and said
+    // why on the report pipe: that is the failure to name, not the release it made impossible.
+    wire::Report r;
+    fcntl(report[0], F_SETFL, O_NONBLOCK);
+    if (read(report[0], &r, sizeof r) == (ssize_t)sizeof r && r.kind == wire::kReportError) {
+      r.stage[sizeof r.stage - 1] = 0;
+      r.detail[sizeof r.detail - 1] = 0;
+      close(report[0]);
+      return fail_with(fail, r.stage, r.detail, r.err);
+    }
     close(report[0]);
     return fail_with(fail, "setup", what, err);
   }

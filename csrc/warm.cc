@@ -135,7 +135,7 @@ Napi::Value RunIn(const Napi::CallbackInfo &info, int socket_fd) {
   if (pipe2(report, O_CLOEXEC) < 0) {
     int e = errno;
     close_owned();
-    return throw_failure(env, "pipe", "create the report pipe", e);
+    return throw_failure(env, "pipe", "create the run's report pipe", e);
   }
   owned.push_back(report[1]);
   int fds[wire::kMaxRunFds] = {plan_fd, report[1], spec.stdio[0], spec.stdio[1], spec.stdio[2]};

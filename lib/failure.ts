@@ -1,7 +1,9 @@
 // Setup failures from the native layer → SandboxError with a message naming verb, object and
 // cause, and a hint where the cause is known.
+import { constants } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
 import { SandboxError } from './errors.js';
+import { openFileLimit } from './fd-budget.js';
 
 // Built on first use: making the map is ~0.3 ms of every CLI start, and most runs never fail.
 let systemErrors: Map<number, [string, string]> | null = null;
@@ -21,8 +23,21 @@ function hint(stage: string, errno: number): string {
     return ` (the kernel or a container refused it: ${DOCTOR})`;
   }
   if (stage === 'setup' && errno === 13) return ` (no permission: ${DOCTOR})`;
+  if (errno === constants.errno.EMFILE) {
+    const limit = openFileLimit();
+    return ` (this process is at its open-file limit, RLIMIT_NOFILE${limit === null ? '' : ` = ${limit}`}: each running sandbox holds a few fds, docs/faults.md)`;
+  }
+  if (errno === constants.errno.ENFILE) return ' (the system-wide open-file limit, fs.file-max, is reached)';
   return '';
 }
+
+/** What a stage reported without a detail of its own was doing (the clone child's stages, csrc/spawn.cc). */
+const STAGE_DETAIL: Record<string, string> = {
+  prctl: "set the sandbox init's parent-death signal",
+  capabilities: "set the sandbox init's capabilities",
+  fds: "give the sandbox's init its fds (dup)",
+  'exec-init': 'execute sandbox-init',
+};
 
 interface NativeFailure {
   stage?: unknown;
@@ -37,7 +52,10 @@ export function setupError(e: unknown): Error {
   const f = (e ?? {}) as NativeFailure;
   const stage = typeof f.stage === 'string' && f.stage !== '' ? f.stage : 'launch';
   const errno = typeof f.errno === 'number' ? f.errno : null;
-  const detail = typeof f.detail === 'string' && f.detail !== '' ? f.detail : typeof f.message === 'string' ? f.message : 'start the sandbox';
+  const detail =
+    typeof f.detail === 'string' && f.detail !== ''
+      ? f.detail
+      : (STAGE_DETAIL[stage] ?? (typeof f.message === 'string' && f.message !== '' ? f.message : 'start the sandbox'));
   const cause = errno === null ? '' : `: ${errnoMessage(errno)}`;
   const message = `cannot ${detail}${cause}${errno === null ? '' : hint(stage, errno)}`;
   return new SandboxError(message, { stage, errno, syscall: stage, cause: e instanceof Error ? e : undefined });

@@ -60,7 +60,11 @@ export interface SandboxOptions {
   cpuQuota?: number;
   /** Memory cap, swap included: bytes or '256m'. */
   memory?: number | string;
-  /** Most processes and threads at once (the sandbox's init counts), 1 to 4194304. */
+  /**
+   * Most processes and threads at once in the sandbox, its init included (init is pid 1 inside:
+   * `pids: 32` leaves room for the command and 30 more), 1 to 4194304. The same with and without
+   * `pool`: a warm sandbox's init sits outside its runs' cgroups, so their `pids.max` is one less.
+   */
   pids?: number;
   /** CPU time limit in seconds, user+sys, whole tree. A number: sizes alone take unit strings. */
   timeLimit?: number;

@@ -1,10 +1,12 @@
 // The Sandbox class: reusable configuration; run() and spawn() start one sandboxed command each.
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
-import { cgroupManager, CgroupReserve, type MemorySplit, type SandboxCgroup } from './cgroup/index.js';
+import { cgroupManager, CgroupReserve, sweepStaleCgroups, type MemorySplit, type SandboxCgroup } from './cgroup/index.js';
 import { SandboxError } from './errors.js';
 import { setupError } from './failure.js';
+import { checkFdBudget, LAUNCH_FDS, WARM_RUN_FDS, WARM_SANDBOX_FDS } from './fd-budget.js';
 import { native, TERMINATE_SIGNAL, type NativeExitReport } from './native.js';
+import { setLongTimeout, type LongTimer } from './long-timer.js';
 import { netnsPool } from './netns-pool.js';
 import type { RunOptions, SandboxOptions } from './options.js';
 import { buildResult, type LimitKill } from './outcome.js';
@@ -95,7 +97,19 @@ export class Sandbox {
    */
   async warm(): Promise<void> {
     if (this.#flattening !== null) await this.#flattening;
-    if (this.#pool !== null) await this.#pool.ready();
+    if (this.#pool === null) return;
+    this.#checkFds();
+    await this.#pool.ready();
+  }
+
+  /** A pool whose sandboxes could not all run at once under RLIMIT_NOFILE is refused (lib/fd-budget.ts). */
+  #checkFds(): void {
+    const c = this.#config;
+    const reserve = wantsCgroup(c) ? this.#reserveOf() : null;
+    const ahead = reserve?.fds() ?? 0;
+    const need = c.pool * (WARM_SANDBOX_FDS + WARM_RUN_FDS) + ahead + LAUNCH_FDS;
+    const parts = `${WARM_SANDBOX_FDS} per sandbox, ${WARM_RUN_FDS} per run on it` + (ahead > 0 ? `, ${ahead} for the cgroups made ahead of runs` : '');
+    checkFdBudget(need, `a pool of ${c.pool} warm sandboxes (${parts})`);
   }
 
   /** Ends the warm sandboxes (busy ones when their run ends). Runs after close() build their own. */
@@ -142,7 +156,9 @@ export class Sandbox {
       }
       const manager = found.manager;
       const c = this.#config;
-      const limits = { cpuQuota: c.cpuQuota, memoryBytes: c.memoryBytes, pids: c.pids };
+      // A warm sandbox's init is not in its runs' cgroups: one fewer there keeps `pids` counting
+      // the init, as a one-shot run's cgroup does (lib/options.ts).
+      const limits = { cpuQuota: c.cpuQuota, memoryBytes: c.memoryBytes, pids: warmPids(c.pids) };
       this.#reserve = new CgroupReserve(manager, limits, Math.min(c.pool, MAX_CGROUPS_AHEAD));
     }
     return this.#reserve;
@@ -190,6 +206,8 @@ export class Sandbox {
   }
 
   #start(argvIn: string[], options: RunOptions, capture: boolean): SandboxProcess {
+    // What a killed process left: its cgroups go at the next start, with limits or without.
+    sweepStaleCgroups(this.#config.cgroupParent);
     const cfg = applyRunOptions(this.#config, options);
     // In an image, the command is Entrypoint + (argv, else Cmd); argv may be empty.
     const argv = cfg.imageRun === null ? checkArgv(argvIn) : imageArgv(cfg.imageRun, Array.isArray(argvIn) && argvIn.length === 0 ? [] : checkArgv(argvIn));
@@ -207,8 +225,19 @@ export class Sandbox {
       wallTimeLimitMs: cfg.wallTimeLimitMs,
       outputLimitBytes: cfg.outputLimitBytes,
     };
-    const reserve = this.#pool !== null && wantsCgroup(this.#config) ? this.#reserveOf() : null;
-    const opened = reserve !== null ? { cgroup: reserve.take(), reason: null } : openCgroup(cfg);
+    // A warm sandbox, when one is idle and this run's options keep to its filesystem (the cwd).
+    // Not with `pids: 1`: only the init fits, which a one-shot run says (fork: EAGAIN) and a
+    // run's cgroup without its warm init could not (pids.max 0 does not stop the command joining).
+    const warmPid = this.#pool !== null && cfg.cwd === this.#config.cwd && cfg.pids !== 1 ? this.#pool.take() : null;
+    let opened: { cgroup: SandboxCgroup | null; reason: string | null };
+    try {
+      // The reserve's cgroups are for warm runs (their pids.max leaves the init out).
+      const reserve = warmPid !== null && wantsCgroup(this.#config) ? this.#reserveOf() : null;
+      opened = reserve !== null ? { cgroup: reserve.take(), reason: null } : openCgroup(cfg);
+    } catch (e) {
+      if (warmPid !== null) this.#pool!.putBack(warmPid);
+      throw e;
+    }
     const cgroup = opened.cgroup;
     const noCgroupReason = cgroup === null ? (opened.reason ?? this.#noReserveReason) : null;
     const enforcement: Enforcement = cgroup === null ? 'rlimit' : cgroup.mode;
@@ -223,13 +252,12 @@ export class Sandbox {
         tty: cfg.tty,
       });
     } catch (e) {
+      if (warmPid !== null) this.#pool!.putBack(warmPid);
       void cgroup?.destroy();
-      throw e;
+      throw setupError(e);
     }
     let plan;
     let subordinate;
-    // A warm sandbox, when one is idle and this run's options keep to its filesystem (the cwd).
-    const warmPid = this.#pool !== null && cfg.cwd === this.#config.cwd ? this.#pool.take() : null;
     // Lent until the sandbox has ended (lib/netns-pool.ts); -1: init makes its own.
     let netnsFd = cfg.network === 'none' && warmPid === null ? netnsPool().take() : -1;
     const returnNetns = (empty: boolean) => {
@@ -308,6 +336,7 @@ export class Sandbox {
       returnNetns(false); // the clone may have happened
       throw setupError(e);
     }
+    cgroup?.joined();
     for (const fd of stdio.childSide) addon.close(fd);
     // Closed: a later abort() must not close these numbers again, another run may hold them now.
     stdio.childSide.length = 0;
@@ -324,17 +353,19 @@ export class Sandbox {
         addon.signal(pid, constants.signals.SIGKILL);
       }, TERMINATE_GRACE_MS);
     };
-    const timers: NodeJS.Timeout[] = [];
+    // Long timers (lib/long-timer.ts): a limit up to the documented maximum plus the setup
+    // allowance would overflow a single Node timer.
+    const timers: LongTimer[] = [];
     if (cfg.wallTimeLimitMs !== null) {
       // The limit counts from the command's execve (as wallTimeMs does): armed when init reports
       // it, with a backstop from launch in case setup itself hangs (e.g. a bind of a dead NFS mount).
       const limitMs = cfg.wallTimeLimitMs;
-      const backstop = setTimeout(() => terminate('wall-time-limit'), limitMs + SETUP_ALLOWANCE_MS);
+      const backstop = setLongTimeout(() => terminate('wall-time-limit'), limitMs + SETUP_ALLOWANCE_MS);
       timers.push(backstop);
       onStart = (startNs) => {
-        clearTimeout(backstop);
+        backstop.clear();
         const elapsedMs = (addon.monotonicNs() - startNs) / 1e6;
-        timers.push(setTimeout(() => terminate('wall-time-limit'), Math.max(0, limitMs - elapsedMs)));
+        timers.push(setLongTimeout(() => terminate('wall-time-limit'), Math.max(0, limitMs - elapsedMs)));
       };
     }
     let cpuPoll: NodeJS.Timeout | null = null;
@@ -378,7 +409,7 @@ export class Sandbox {
       // The init has been reaped, and with it everything in its pid namespace.
       returnNetns(exit.netnsEmpty);
       const endedAt = addon.monotonicNs();
-      for (const t of timers) clearTimeout(t);
+      for (const t of timers) t.clear();
       if (cpuPoll !== null) clearTimeout(cpuPoll);
       if (graceTimer !== null) clearTimeout(graceTimer);
       if (splitTimer !== null) clearTimeout(splitTimer);
@@ -436,6 +467,11 @@ export class Sandbox {
       result,
     };
   }
+}
+
+/** pids.max of a warm run's cgroup: `pids` less the warm sandbox's init, which sits outside it. */
+function warmPids(pids: number | null): number | null {
+  return pids === null ? null : Math.max(1, pids - 1);
 }
 
 /** Whether runs of `cfg` are meant to have cgroups (limits on them, or one asked for outright). */

@@ -8,6 +8,7 @@ import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import type { ReadStream } from 'node:tty';
 import { openFailure, optionError } from './errors.js';
+import { setupError } from './failure.js';
 import { native } from './native.js';
 import type { OutputOption, StdinOption } from './options.js';
 
@@ -50,6 +51,16 @@ function newSocket(options: import('node:net').SocketConstructorOpts): Socket {
 function newTtyReader(fd: number): ReadStream {
   ttyModule ??= require('node:tty') as typeof import('node:tty');
   return new ttyModule.ReadStream(fd);
+}
+
+/** A pipe for the command's `name` (stdin, stdout, stderr): a SandboxError naming it when none can be had (EMFILE). */
+function pipeFor(name: string): [number, number] {
+  try {
+    return native().pipe();
+  } catch (e) {
+    const errno = (e as { errno?: unknown }).errno;
+    throw setupError({ stage: 'pipe', errno: typeof errno === 'number' ? errno : null, detail: `create a pipe for the command's ${name}` });
+  }
 }
 
 let devNull: number | null = null;
@@ -148,7 +159,7 @@ function stdinFd(
   if (v !== 'pipe' && typeof v !== 'string' && !Buffer.isBuffer(v) && !isReadable(v)) {
     throw optionError('stdin', "a string, Buffer, Readable, { file }, 'pipe', 'inherit' or 'ignore'", v);
   }
-  const [r, w] = native().pipe();
+  const [r, w] = pipeFor('stdin');
   childSide.push(r);
   parentSide.push(w);
   const sock = (): Socket => {
@@ -196,7 +207,7 @@ function outputFd(
   if (v !== 'pipe' && v !== 'inherit' && !isWritable(v)) {
     throw optionError(name, "'pipe', 'inherit', 'ignore', { file } or a Writable", v);
   }
-  const [r, w] = native().pipe();
+  const [r, w] = pipeFor(name);
   childSide.push(w);
   parentSide.push(r);
   if (v === 'pipe' && req.capture) {

@@ -2,12 +2,14 @@
 // The launcher (C++) gets SandboxCgroup.fd for clone3(CLONE_INTO_CGROUP), or opens SandboxCgroup.join
 // for init, which writes "0" (itself) to each before anything else, so no sandboxed code runs outside
 // its cgroup.
+import fs from 'node:fs';
 import { SandboxError } from '../errors.js';
 import { currentLayout } from './detect.js';
+import { sweepOnce } from './stale.js';
 import type { CgroupManagerResult } from './types.js';
 import { createManagerV1, parentDirsV1 } from './v1.js';
 import { namedParentDir } from './detect.js';
-import { createManagerV2 } from './v2.js';
+import { createManagerV2, parentDirV2 } from './v2.js';
 
 export { CgroupReserve } from './reserve.js';
 export type {
@@ -73,4 +75,43 @@ export function namedParentDirs(parent: string): { dirs: string[] } | { reason: 
   }
   const dirs = parentDirsV1(layout, parent);
   return typeof dirs === 'string' ? { reason: dirs } : { dirs: [...new Set(Object.values(dirs))] };
+}
+
+const sweptParents = new Set<string>();
+
+/**
+ * Removes the cgroups dead owners left under `parent` (default: the caller's cgroup), at the first
+ * start of a sandbox whatever its options: a process killed outright leaves its sandboxes'
+ * cgroups (lib/cgroup/stale.ts), and the next process to start one may run no limits at all.
+ * Nothing is prepared here (no controller enabled, no process moved); cgroupManager() sweeps too.
+ * Only directories this process may write, only names the project gives (stale.ts).
+ */
+export function sweepStaleCgroups(parent: string | null): void {
+  const key = parent ?? '';
+  if (sweptParents.has(key)) return;
+  sweptParents.add(key);
+  // After the launch, not before it: a readdir of each parent and a look at each owner (~0.6 ms
+  // with some eighty cgroups of live processes there) need not delay a run that uses no cgroup.
+  setTimeout(() => sweepNow(parent), 0).unref();
+}
+
+function sweepNow(parent: string | null): void {
+  const detected = currentLayout();
+  if (detected.layout === null) return;
+  const writable = (dir: string): boolean => {
+    try {
+      fs.accessSync(dir, fs.constants.W_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (detected.layout.mode === 'cgroup2') {
+    const dir = parentDirV2(detected.layout, parent);
+    if (dir !== null && writable(dir)) sweepOnce([dir], { supervisors: true });
+    return;
+  }
+  const dirs = parentDirsV1(detected.layout, parent);
+  if (typeof dirs === 'string') return;
+  sweepOnce([...new Set(Object.values(dirs))].filter(writable), { supervisors: false });
 }

@@ -43,6 +43,14 @@ export class CgroupReserve {
     removeAtExit();
   }
 
+  /**
+   * The most fds the reserve holds: each cgroup made ahead keeps the files its run joins by open
+   * until the run is sent, and one more is being made while a run holds the one it took.
+   */
+  fds(): number {
+    return (this.#size + 1) * this.#manager.aheadFds(this.#limits);
+  }
+
   /** A cgroup for a run: one from the stock, else one made now (which throws as create() does). */
   take(): SandboxCgroup {
     let cg = this.#stock.pop();

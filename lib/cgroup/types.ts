@@ -66,6 +66,11 @@ export interface SandboxCgroup {
   end(): Promise<CgroupUsage | null>;
   /** A cgroup nothing ever ran in: close the fd and remove the directories on this thread, errors ignored (at exit). */
   destroyNow(): void;
+  /**
+   * Its run has been launched or sent with copies of `fd` and `join` (init's, the command's): this
+   * process's are closed now, not at the run's end (a running sandbox then holds no cgroup fd here).
+   */
+  joined(): void;
 }
 
 export interface CgroupManager {
@@ -82,6 +87,8 @@ export interface CgroupManager {
    * the cgroup tree while other cgroups are made and removed, which the event loop's thread need not.
    */
   createLater(limits: CgroupLimits): Promise<SandboxCgroup>;
+  /** The fds a cgroup made ahead (createLater) holds until its run: the files it is joined by, v2's directory too. */
+  aheadFds(limits: CgroupLimits): number;
 }
 
 /** Why no cgroup can be used: the CLI falls back to rlimits and reports it. */

@@ -17,11 +17,11 @@ import {
 import { cgroupDirFor, V1_CONTROLLERS, type LayoutV1, type V1Controller } from './detect.js';
 import { checkLimits, CPU_PERIOD_US, cpuQuotaUs, formatCount } from './limits.js';
 import { parseKeyValue, parseNumber, splitCpu } from './proc.js';
-import { nextSandboxName, removeStale } from './stale.js';
+import { nextSandboxName, sweepOnce } from './stale.js';
 import { closeSteps, makeLater, makeNow, readThenRemove, removeCgroupDirs, runSteps, type CgroupStep } from './steps.js';
 import type { CgroupLimits, CgroupManager, CgroupManagerResult, CgroupUsage, MemorySplit, SandboxCgroup } from './types.js';
 
-/** One sandbox's directories; cpu is null when no cpu hierarchy is mounted. */
+/** One sandbox's directories; cpu is null without a CPU quota (or when no cpu hierarchy is mounted). */
 export interface V1Dirs {
   cpu: string | null;
   cpuacct: string;
@@ -194,6 +194,11 @@ class SandboxCgroupV1 implements SandboxCgroup {
   destroyNow(): void {
     runSteps([...closeSteps(this.#takeFds()), ...this.paths.map((dir): CgroupStep => ({ kind: 'rmdir', path: dir }))]);
   }
+
+  joined(): void {
+    const fds = this.#takeFds();
+    if (fds.length > 0) runSteps(closeSteps(fds));
+  }
 }
 
 /** A sandbox's directories, once each (cpu and cpuacct are one when co-mounted). */
@@ -254,7 +259,7 @@ export function createManagerV1(layout: LayoutV1, parent: string | null): Cgroup
     }
   }
   const uniqueParents = [...new Set(Object.values(parents))];
-  removeStale(uniqueParents, { supervisors: false });
+  sweepOnce(uniqueParents, { supervisors: false });
   const controllers = V1_CONTROLLERS.filter((c) => parents[c] !== undefined);
 
   // Swap accounting is on for every memory cgroup or none: looked up once, not per run.
@@ -279,7 +284,14 @@ export function createManagerV1(layout: LayoutV1, parent: string | null): Cgroup
       }
       return dir;
     };
-    const dirs: V1Dirs = { cpu: dirFor('cpu'), cpuacct: dirFor('cpuacct')!, memory: dirFor('memory')!, pids: dirFor('pids')! };
+    // A cpu cgroup only for a quota (when cpu is not co-mounted with cpuacct, which accounts):
+    // without one it would limit nothing and cost a mkdir, an rmdir and, made ahead, an fd.
+    const dirs: V1Dirs = {
+      cpu: limits.cpuQuota !== null ? dirFor('cpu') : null,
+      cpuacct: dirFor('cpuacct')!,
+      memory: dirFor('memory')!,
+      pids: dirFor('pids')!,
+    };
     steps.push(...limitStepsV1(dirs, limits, memsw));
     if (ahead) steps.push(...v1Paths(dirs).map((dir): CgroupStep => ({ kind: 'open-w', path: inDir(dir, 'tasks') })));
     return { dirs, steps };
@@ -289,6 +301,7 @@ export function createManagerV1(layout: LayoutV1, parent: string | null): Cgroup
     mode: 'cgroup1',
     parents: uniqueParents,
     controllers,
+    aheadFds: (limits) => v1Paths(making(limits, false).dirs).length,
     create(limits: CgroupLimits): SandboxCgroup {
       const { dirs, steps } = making(limits, false);
       makeNow(steps);

@@ -19,7 +19,7 @@ import {
 import { namedParentDir, V2_CONTROLLERS, V2_REQUIRED, type LayoutV2 } from './detect.js';
 import { checkLimits, formatCount, formatCpuMax } from './limits.js';
 import { parseKeyValue, parseNumber, parsePids, splitCpu } from './proc.js';
-import { nextSandboxName, removeStale, SUPERVISOR_NAME, supervisorName } from './stale.js';
+import { nextSandboxName, SUPERVISOR_NAME, supervisorName, sweepOnce } from './stale.js';
 import { closeSteps, makeLater, makeNow, readThenRemove, removeCgroupDirs, runSteps, type CgroupStep } from './steps.js';
 import type {
   CgroupLimits,
@@ -160,6 +160,11 @@ class SandboxCgroupV2 implements SandboxCgroup {
   destroyNow(): void {
     runSteps([...closeSteps(this.#takeFds()), { kind: 'rmdir', path: this.dir }]);
   }
+
+  joined(): void {
+    const fds = this.#takeFds();
+    if (fds.length > 0) runSteps(closeSteps(fds));
+  }
 }
 
 type Unavailable = { manager: null; reason: string; code: CgroupUnavailableCode };
@@ -224,18 +229,17 @@ export function commonAncestor(a: string, b: string): string {
   return pa.slice(0, n).join('/') || '/';
 }
 
+/** The directory sandbox cgroups go in: the named parent, or the caller's cgroup (above its supervisor leaf). */
+export function parentDirV2(layout: LayoutV2, parent: string | null): string | null {
+  if (parent !== null) return namedParentDir(layout, layout.cgroupPath, parent);
+  // Already moved into a supervisor leaf (by us, or by the process we were forked from): the
+  // parent is the cgroup above it.
+  return SUPERVISOR_NAME.test(path.basename(layout.dir)) ? path.dirname(layout.dir) : layout.dir;
+}
+
 export function createManagerV2(layout: LayoutV2, parent: string | null): CgroupManagerResult {
-  let dir: string;
-  if (parent === null) {
-    dir = layout.dir;
-    // Already moved into a supervisor leaf (by us, or by the process we were forked from): the
-    // parent is the cgroup above it.
-    if (SUPERVISOR_NAME.test(path.basename(dir))) dir = path.dirname(dir);
-  } else {
-    const named = namedParentDir(layout, layout.cgroupPath, parent);
-    if (named === null) return unavailable('parent', `cgroup parent ${parent} is not visible under ${layout.mountPoint}`);
-    dir = named;
-  }
+  const dir = parentDirV2(layout, parent);
+  if (dir === null) return unavailable('parent', `cgroup parent ${parent} is not visible under ${layout.mountPoint}`);
   const controllersText = readOptionalCgroupFile(dir, 'cgroup.controllers');
   if (controllersText === null) return unavailable('parent', `${dir} is not a cgroup v2 directory (no cgroup.controllers)`);
   const available = controllersText.trim().split(/\s+/);
@@ -270,7 +274,7 @@ export function createManagerV2(layout: LayoutV2, parent: string | null): Cgroup
       `cannot move processes below ${ancestor}: cgroup.procs: ${describeError(err)} (not a delegated cgroup; ${DELEGATE_HINT})`,
     );
   }
-  removeStale([dir], { supervisors: true });
+  sweepOnce([dir], { supervisors: true });
 
   /**
    * A new leaf and the steps that make it: mkdir, the limits, an fd of it for CLONE_INTO_CGROUP;
@@ -288,6 +292,7 @@ export function createManagerV2(layout: LayoutV2, parent: string | null): Cgroup
     mode: 'cgroup2',
     parents: [dir],
     controllers: [...wanted],
+    aheadFds: () => 2, // the leaf (CLONE_INTO_CGROUP) and its cgroup.procs
     create(limits: CgroupLimits): SandboxCgroup {
       const { leaf, steps } = making(limits, false);
       const results = makeNow(steps);

@@ -3,12 +3,12 @@
 // delegated cgroup (bash test/vm/run.sh x86_64 v2 [--user]; docs/development.md, Guests).
 // Without a usable cgroup it checks that cgroupManager says so, and why.
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { cgroupManager } from '../../lib/cgroup/index.js';
 import { removeStale } from '../../lib/cgroup/stale.js';
 import { buildDriver } from '../helpers/cgroup-build.js';
+import { runCaptured } from '../helpers/scoped.js';
 import { collectDriverReport, leftovers, type DriverReport } from '../helpers/cgroup-driver.js';
 
 const MiB = 1 << 20;
@@ -41,15 +41,7 @@ async function runDriver(prefix: string[], args: string[], env: NodeJS.ProcessEn
   const { dir, main } = await buildDriver();
   try {
     const argv = [...prefix, process.execPath, main, ...args];
-    return await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn(argv[0]!, argv.slice(1), { cwd: dir, env: { ...env, CGROUP_TEST_CPU_SECONDS: String(cpuSeconds) }, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-      child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-      child.on('error', reject);
-      child.on('close', (status) => resolve({ status, stdout, stderr }));
-    });
+    return await runCaptured(argv, { cwd: dir, env: { ...env, CGROUP_TEST_CPU_SECONDS: String(cpuSeconds) } });
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

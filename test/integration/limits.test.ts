@@ -3,30 +3,11 @@
 // test/vm/run.sh as root and as a delegated user: cgroup2) and without (rootless on this host: the
 // rlimit fallback, which the result must say).
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
+import { runScoped } from '../helpers/scoped.js';
 
 const MiB = 1 << 20;
-const root = path.resolve(import.meta.dirname, '../..');
 const inGuest = process.env['VM_GUEST'] === '1';
-
-function onPath(command: string): string | null {
-  for (const dir of (process.env['PATH'] ?? '').split(':')) {
-    if (dir !== '' && fs.existsSync(path.join(dir, command))) return path.join(dir, command);
-  }
-  return null;
-}
-
-/** On pure cgroup v2, a scope of its own (the runner's cgroup has other processes in it). */
-function scopePrefix(): string[] {
-  const unified = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.includes(' /sys/fs/cgroup ') && l.includes(' - cgroup2 '));
-  if (!unified) return [];
-  const v = onPath('vm-run-scope');
-  if (v !== null) return [v];
-  const s = onPath('systemd-run');
-  return s === null ? [] : [s, ...(process.getuid?.() === 0 ? [] : ['--user']), '--scope', '-p', 'Delegate=yes', '--quiet', '--collect'];
-}
 
 interface Summary {
   outcome: string;
@@ -58,22 +39,8 @@ interface Report {
 let report: Report;
 
 /** limits-main.mjs (or another helper) with args, alone in a scope of its own on v2: its JSON line. */
-async function scenarios(args: string[], script = 'limits-main.mjs'): Promise<unknown> {
-  const argv = [...scopePrefix(), process.execPath, path.join(root, 'test/helpers', script), ...args];
-  const out = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-  try {
-    return JSON.parse(out.stdout.trim().split('\n').pop() ?? '');
-  } catch {
-    throw new Error(`limits scenarios ${args.join(' ')} failed (status ${out.status}): ${out.stdout.slice(-500)} ${out.stderr.slice(-2000)}`);
-  }
+function scenarios(args: string[], script = 'limits-main.mjs'): Promise<unknown> {
+  return runScoped(script, args);
 }
 
 let busy: { during: string; after: string; mode: string | null };

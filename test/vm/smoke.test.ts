@@ -3,41 +3,14 @@
 // must be enforced with cgroup v2, as root and as the delegated user; elsewhere with whatever the
 // process may use (cgroup1 as root here, the rlimit fallback rootless).
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { runCaptured, scopePrefix } from '../helpers/scoped.js';
 
 const MiB = 1 << 20;
 const projectRoot = path.resolve(import.meta.dirname, '../..');
 const main = path.join(projectRoot, 'test/vm/smoke-main.mjs');
-const euid = process.geteuid?.() ?? -1;
 const inGuest = process.env['VM_GUEST'] === '1';
-
-function onPath(command: string): string | null {
-  for (const dir of (process.env['PATH'] ?? '').split(':')) {
-    if (dir !== '' && fs.existsSync(path.join(dir, command))) return path.join(dir, command);
-  }
-  return null;
-}
-
-/**
- * On pure cgroup v2 the test runner's cgroup holds ava's processes too, so controllers cannot be
- * enabled there ("no internal processes"): start the scenarios alone in a fresh scope.
- */
-function scopePrefix(): string[] {
-  let unified = false;
-  try {
-    unified = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.includes(' /sys/fs/cgroup ') && l.includes(' - cgroup2 '));
-  } catch {
-    /* no /proc: no scope */
-  }
-  if (!unified) return [];
-  const vmRunScope = onPath('vm-run-scope');
-  if (vmRunScope !== null) return [vmRunScope];
-  const systemdRun = onPath('systemd-run');
-  if (systemdRun !== null) return [systemdRun, ...(euid === 0 ? [] : ['--user']), '--scope', '-p', 'Delegate=yes', '--quiet', '--collect'];
-  return [];
-}
 
 interface RunSummary {
   outcome: string;
@@ -62,15 +35,7 @@ let report: Report;
 test.before(async () => {
   if (!fs.existsSync(path.join(projectRoot, 'dist/lib/index.js'))) throw new Error('dist/lib is missing: npm run build:ts');
   const argv = [...scopePrefix(), process.execPath, main];
-  const out = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
+  const out = await runCaptured(argv, { cwd: projectRoot });
   const line = out.stdout.trim().split('\n').pop() ?? '';
   try {
     report = JSON.parse(line) as Report;

@@ -330,7 +330,7 @@ function checkImage(o: SandboxOptions): { ref: string | ResolvedImage; entrypoin
     ref = checkString(o.image, 'image');
   } else if (typeof o.image === 'object' && Array.isArray(o.image.layers) && typeof o.image.config === 'object' && o.image.config !== null) {
     checkString(o.image.ref, 'image.ref');
-    o.image.layers.forEach((l, i) => checkAbsolute(l, `image.layers[${i}]`));
+    for (const [i, l] of o.image.layers.entries()) checkAbsolute(l, `image.layers[${i}]`);
     if (o.image.flat !== null) checkAbsolute(o.image.flat, 'image.flat');
     const c = o.image.config;
     const strings = (v: unknown, name: string) => {

@@ -19,6 +19,8 @@ export interface NativeExitReport extends NativeExit {
   commandExited: boolean;
   /** A network namespace lent from the pool held nothing when the sandbox ended (init's own check). */
   netnsEmpty: boolean;
+  /** Bytes left in the sandbox's tmpfs mounts and /dev/shm when its tree ended (init's statfs). */
+  tmpfsBytes: number;
 }
 
 export interface NativeAddon {

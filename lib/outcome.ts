@@ -52,7 +52,9 @@ export function buildResult(f: Figures): RunResult {
   const userUs = usage ? Math.max(0, usage.userUs - exit.initUserUs) : (exit.treeUserUs ?? exit.userUs);
   const sysUs = usage ? Math.max(0, usage.sysUs - exit.initSysUs) : (exit.treeSysUs ?? exit.sysUs);
   const rssKb = exit.treeMaxRssKb ?? 0;
-  const memoryPeakBytes = usage?.memoryPeakBytes != null ? usage.memoryPeakBytes : rssKb * 1024;
+  // tmpfs pages are memory a cgroup charges but rusage does not see: without a cgroup's peak, what
+  // the run left in its tmpfs mounts counts too.
+  const memoryPeakBytes = usage?.memoryPeakBytes != null ? usage.memoryPeakBytes : rssKb * 1024 + (exit.tmpfsBytes ?? 0);
   const wallTimeMs = exit.startNs > 0 && exit.endNs > 0 ? (exit.endNs - exit.startNs) / 1e6 : f.fallbackWallMs;
   const cpuTimeMs = (userUs + sysUs) / 1000;
 

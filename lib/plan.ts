@@ -7,6 +7,7 @@ import { directoryRootMount } from './rootfs/directory.js';
 import { hostPath } from './rootfs/host-path.js';
 import { hostViewMounts } from './rootfs/host-view.js';
 import { hostFileOf, rootfsIdentity } from './rootfs/identity.js';
+import { SHM_DEFAULT_BYTES, TMPFS_DEFAULT_BYTES, tmpfsBytes, tmpfsData } from './tmpfs-caps.js';
 import type { ResolvedConfig } from './validate.js';
 
 /** Ids inside the sandbox: an ordinary user, so nothing inside is root even by name. */
@@ -61,9 +62,9 @@ export function identity(
 
 function mountList(cfg: ResolvedConfig): NativeMount[] {
   const user: NativeMount[] = [];
+  const capped = (asked: number | null, fallback: number) => tmpfsData(tmpfsBytes(asked, fallback, cfg.memoryBytes));
   for (const t of cfg.tmpfs) {
-    const data = t.size === null ? 'mode=1777' : `mode=1777,size=${t.size}`;
-    user.push({ op: MountOp.tmpfs, src: '', dst: t.dst, data, flags: 0 });
+    user.push({ op: MountOp.tmpfs, src: '', dst: t.dst, data: capped(t.size, TMPFS_DEFAULT_BYTES), flags: 0 });
   }
   for (const b of cfg.binds) {
     user.push({ op: MountOp.bind, src: hostPath(b.src), dst: b.dst, data: '', flags: b.rw ? 0 : 1 });
@@ -76,12 +77,16 @@ function mountList(cfg: ResolvedConfig): NativeMount[] {
     user.unshift({ op: MountOp.bind, src: hostPath('/etc/resolv.conf'), dst: '/etc/resolv.conf', data: '', flags: MountFlag.readOnly | MountFlag.optional });
   }
   // On /dev/shm, which the /dev op makes: a tmpfs of its own, sized.
-  if (cfg.shmSize !== null) user.push({ op: MountOp.tmpfs, src: '', dst: '/dev/shm', data: `mode=1777,size=${cfg.shmSize}`, flags: 0 });
+  if (cfg.shmSize !== null) user.push({ op: MountOp.tmpfs, src: '', dst: '/dev/shm', data: capped(cfg.shmSize, SHM_DEFAULT_BYTES), flags: 0 });
   const base: NativeMount[] = [
     { op: MountOp.proc, src: '', dst: '/proc', data: '', flags: 0 },
-    { op: MountOp.dev, src: '', dst: '/dev', data: '', flags: 0 },
-    { op: MountOp.tmpfs, src: '', dst: '/tmp', data: 'mode=1777', flags: 0 },
+    // The /dev entry's data is its /dev/shm's mount options.
+    { op: MountOp.dev, src: '', dst: '/dev', data: capped(null, SHM_DEFAULT_BYTES), flags: 0 },
   ];
+  // /tmp is always a fresh tmpfs; a --tmpfs /tmp of the user's is that one.
+  if (!cfg.tmpfs.some((t) => t.dst === '/tmp')) {
+    base.push({ op: MountOp.tmpfs, src: '', dst: '/tmp', data: capped(null, TMPFS_DEFAULT_BYTES), flags: 0 });
+  }
   // A rootfs directory gets its identity files bound over its own (lib/rootfs/identity.ts).
   const identityBinds: NativeMount[] =
     cfg.rootfs === null

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>  // ST_* flags
 #include <sys/vfs.h>
+#include <linux/magic.h>  // TMPFS_MAGIC
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -38,7 +39,8 @@ int g_newroot = -1;  // O_PATH fd of the new root, the root that paths.cc confin
 const char *g_host = "/oldroot";
 constexpr const char *kBuildInPlace = "/proc/irq";
 constexpr const char *kRootTmpfsData = "mode=0755";
-// /dev/shm: made with /dev, made again between the runs of a warm sandbox.
+// /dev/shm: made with /dev, made again between the runs of a warm sandbox. The plan's /dev entry
+// carries its options (a size and inode cap, lib/tmpfs-caps.ts); this is the default without one.
 constexpr const char *kShmData = "mode=1777";
 constexpr unsigned long kShmFlags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
 const char *g_build_at = "/newroot";  // the new root's mount point while it is built
@@ -323,9 +325,13 @@ void bind_console(int dev, const char *dst) {
   if (r < 0) die("mount", -r, "bind the terminal %s on %s/console", name, dst);
 }
 
+const char *shm_data_of(const MountSpec &m) {
+  return m.data != nullptr && m.data[0] != 0 ? m.data : kShmData;
+}
+
 // A minimal /dev: the harmless character devices bound from the host (a user namespace cannot
 // mknod), a private /dev/shm, a private devpts instance and the usual links.
-void do_dev(const char *dst, bool tty) {
+void do_dev(const char *dst, const char *shm_data, bool tty) {
   // Everything below is made in this fresh tmpfs, relative to its fd: no lookup from the root.
   int dev = mount_at(dst, kCreateDir, "tmpfs", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k", "tmpfs");
   static const char *const nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
@@ -344,7 +350,7 @@ void do_dev(const char *dst, bool tty) {
   };
   // A new devpts instance: ptys opened inside are the sandbox's own, none of the host's. Only a
   // tty run needs it; older kernels refuse it in a user namespace.
-  const Sub subs[] = {{"shm", "tmpfs", kShmData, kShmFlags, true},
+  const Sub subs[] = {{"shm", "tmpfs", shm_data, kShmFlags, true},
                       {"pts", "devpts", "newinstance,ptmxmode=0666,mode=620", MS_NOSUID | MS_NOEXEC, tty}};
   for (const Sub &m : subs) {
     int d = mkdirat(dev, m.name, 0755) < 0 ? -1 : openat(dev, m.name, O_PATH | O_CLOEXEC | O_NOFOLLOW | O_DIRECTORY);
@@ -504,7 +510,7 @@ void setup_mounts(const Plan &plan) {
       case wire::kBind: do_bind(m); break;
       case wire::kTmpfs: do_tmpfs(m.dst, m.data, 0); break;
       case wire::kProc: do_proc(m.dst); break;
-      case wire::kDevfs: do_dev(m.dst, plan.tty); break;
+      case wire::kDevfs: do_dev(m.dst, shm_data_of(m), plan.tty); break;
       case wire::kSymlink: do_symlink(m.src, m.dst); break;
       case wire::kDir: {
         int fd = make_path(m.dst, kCreateDir);
@@ -561,7 +567,7 @@ void reset_writable_mounts(const Plan &plan) {
     // Lazily: a file still open would hold it, but everything a run started has been reaped.
     if (umount2(dst, MNT_DETACH | UMOUNT_NOFOLLOW) < 0) die("reset", errno, "unmount %s", dst);
     if (m.op == wire::kDevfs) {
-      close(mount_at(dst, kCreateDir, "tmpfs", "tmpfs", kShmFlags, kShmData, "tmpfs"));
+      close(mount_at(dst, kCreateDir, "tmpfs", "tmpfs", kShmFlags, shm_data_of(m), "tmpfs"));
       continue;
     }
     do_tmpfs(m.dst, m.data, 0);
@@ -575,4 +581,26 @@ void reset_writable_mounts(const Plan &plan) {
   }
   forget_parent();
   close(root);
+}
+
+// Bytes in use on one mounted tmpfs, 0 when it cannot be read.
+static uint64_t used_bytes(const char *path) {
+  struct statfs st;
+  if (statfs(path, &st) < 0 || st.f_type != TMPFS_MAGIC) return 0;
+  return (uint64_t)(st.f_blocks - st.f_bfree) * (uint64_t)st.f_bsize;
+}
+
+uint64_t tmpfs_used_bytes(const Plan &plan) {
+  uint64_t total = 0;
+  for (uint32_t i = 0; i < plan.nmounts; i++) {
+    const MountSpec &m = plan.mounts[i];
+    if (m.op == wire::kTmpfs) {
+      total += used_bytes(m.dst);
+    } else if (m.op == wire::kDevfs) {
+      char shm[PATH_MAX];
+      snprintf(shm, sizeof shm, "%s/shm", m.dst);
+      total += used_bytes(shm);
+    }
+  }
+  return total;
 }

@@ -86,7 +86,7 @@ void report_started(int fd, int pid, uint64_t t_ns, const TreeUsage &setup) {
   write_full(fd, &r, sizeof r);
 }
 
-void report_exit(int fd, int status, uint64_t t_ns, bool netns_empty, const TreeUsage &tree) {
+void report_exit(int fd, int status, uint64_t t_ns, bool netns_empty, const TreeUsage &tree, uint64_t tmpfs_bytes) {
   wire::Report r;
   memset(&r, 0, sizeof r);
   r.kind = wire::kReportExited;
@@ -96,5 +96,7 @@ void report_exit(int fd, int status, uint64_t t_ns, bool netns_empty, const Tree
   r.user_us = tree.user_us;
   r.sys_us = tree.sys_us;
   r.maxrss_kb = tree.maxrss_kb;
+  uint64_t kb = (tmpfs_bytes + 1023) / 1024;
+  r.tmpfs_kb = kb > UINT32_MAX ? UINT32_MAX : (uint32_t)kb;
   write_full(fd, &r, sizeof r);
 }

@@ -28,9 +28,9 @@ void add_usage(TreeUsage *total, const struct rusage &ru);
 // sandbox's cgroup (init's own, for a one-shot), which the parent subtracts from the cgroup's figure.
 void report_started(int fd, int pid, uint64_t t_ns, const TreeUsage &setup);
 
-// The command's end: wait status, time, what the whole tree used, and whether a network namespace
-// lent to the sandbox is empty (netns_empty()).
-void report_exit(int fd, int status, uint64_t t_ns, bool netns_empty, const TreeUsage &tree);
+// The command's end: wait status, time, what the whole tree used, whether a network namespace
+// lent to the sandbox is empty (netns_empty()), and the bytes left in its tmpfs mounts.
+void report_exit(int fd, int status, uint64_t t_ns, bool netns_empty, const TreeUsage &tree, uint64_t tmpfs_bytes);
 
 // Reports and ends init with status 1: setup cannot continue.
 [[noreturn]] void die(const char *stage, int err, const char *detail_fmt, ...)

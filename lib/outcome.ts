@@ -2,7 +2,7 @@
 // checked before the exit status): a limit the runner enforced, then kernel evidence (an OOM
 // kill recorded by the cgroup), then limits exceeded by the figures, then the wait status.
 import { constants } from 'node:os';
-import type { CgroupUsage } from './cgroup/index.js';
+import type { CgroupUsage, CgroupVia } from './cgroup/index.js';
 import { enforcedLimits } from './enforced.js';
 import type { NativeExitReport } from './native.js';
 import type { AppliedLimits, Enforcement, FigureSources, Outcome, RunResult } from './result.js';
@@ -23,6 +23,8 @@ export interface Figures {
   killedFor: LimitKill | null;
   usage: CgroupUsage | null;
   enforcement: Enforcement;
+  /** The run's cgroup and how its parent was chosen; null without one. */
+  cgroup: { dir: string; via: CgroupVia } | null;
   /** The limits as requested: the figures are judged against these, whatever enforced them. */
   limits: AppliedLimits;
   /** Why no cgroup enforced the run's limits (null: one did, or none was needed). */
@@ -81,6 +83,8 @@ export function buildResult(f: Figures): RunResult {
     memoryAnonBytes: usage?.anonBytes ?? null,
     memoryFileBytes: usage?.fileBytes ?? null,
     enforcement: f.enforcement,
+    cgroup: f.cgroup?.dir ?? null,
+    cgroupVia: f.cgroup?.via ?? null,
     ...honestLimits(limits, f.noCgroupReason ?? null),
     sources,
     stdout: f.stdout,

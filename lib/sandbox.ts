@@ -241,6 +241,9 @@ export class Sandbox {
     const cgroup = opened.cgroup;
     const noCgroupReason = cgroup === null ? (opened.reason ?? this.#noReserveReason) : null;
     const enforcement: Enforcement = cgroup === null ? 'rlimit' : cgroup.mode;
+    // The manager is cached: asking again names the way its parent was chosen.
+    const via = cgroup === null ? null : cgroupManager({ parent: this.#config.cgroupParent }).manager?.via ?? null;
+    const cgroupFigure = cgroup === null || via === null ? null : { dir: cgroup.paths[0]!, via };
     let stdio;
     try {
       stdio = setupStdio({
@@ -443,6 +446,7 @@ export class Sandbox {
         killedFor,
         usage,
         enforcement,
+        cgroup: cgroupFigure,
         limits,
         noCgroupReason,
         fallbackWallMs: ((exit.startNs > 0 ? endedAt - exit.startNs : endedAt - launchedAt)) / 1e6,

@@ -55,36 +55,26 @@ function run(argv: string[]): Promise<Ran> {
 
 const sandboxExec = (...args: string[]) => [process.execPath, cli, 'exec', '--json', ...args];
 
-/** Every cgroup directory, but the sandboxes' own and systemd's transient units (which come and go). */
-function cgroupDirs(): string[] {
+/** Cgroup directories below /sys/fs/cgroup: `take` says which to list, `enter` which to walk into. */
+function cgroupsWhere(take: (name: string) => boolean, enter: (name: string) => boolean): string[] {
   const out: string[] = [];
   const walk = (dir: string) => {
     for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
       if (!e.isDirectory()) continue;
       const full = path.join(dir, e.name);
-      if (/^(sandbox|run-)/.test(e.name) || e.name.endsWith('.mount')) continue;
-      out.push(full);
-      walk(full);
+      if (take(e.name)) out.push(full);
+      if (enter(e.name)) walk(full);
     }
   };
   walk(CGROUP_ROOT);
   return out.sort();
 }
 
+/** Every cgroup directory, but the sandboxes' own and systemd's transient units (which come and go). */
+const transient = (name: string) => /^(sandbox|run-)/.test(name) || name.endsWith('.mount');
+const cgroupDirs = () => cgroupsWhere((n) => !transient(n), (n) => !transient(n));
 /** Directories whose name is one of the sandbox's (leaves, supervisor leaves, scopes, the own subtree). */
-function sandboxDirs(): string[] {
-  const out: string[] = [];
-  const walk = (dir: string) => {
-    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-      if (!e.isDirectory()) continue;
-      const full = path.join(dir, e.name);
-      if (e.name.startsWith('sandbox')) out.push(full);
-      walk(full);
-    }
-  };
-  walk(CGROUP_ROOT);
-  return out;
-}
+const sandboxDirs = () => cgroupsWhere((n) => n.startsWith('sandbox'), () => true);
 
 const before = ready ? cgroupDirs() : [];
 /** Supervisor leaves of processes that outlive the test (ava's own, when it moved itself): not ours to judge. */

@@ -291,6 +291,27 @@ test('v2 not delegated: warn with the exact systemd-run command', async (t) => {
   t.is(r.exitCode, 0);
 });
 
+test('v2 not delegated, with a user manager on its bus and busctl: cgroup2 in a delegated scope of its systemd', async (t) => {
+  const r = await diagnose(
+    machine(v2User({ writable: [], env: { XDG_RUNTIME_DIR: '/run/user/1000' }, files: { '/run/user/1000/bus': '', '/run/systemd/system': '' }, bins: ['/usr/bin/busctl'] })),
+  );
+  t.is(r.cgroup.enforcement, 'cgroup2');
+  t.is(r.cgroup.route, 'systemd-scope');
+  t.is(byId(r, 'cgroup-limits').status, 'ok');
+  t.regex(byId(r, 'cgroup-limits').detail, /delegated scope the user's systemd makes/);
+  t.regex(byId(r, 'cgroup-routes').detail, /^this caller \(uid 1000\): a delegated scope of its systemd; root: .*; an ordinary user: a delegated cgroup it is alone in, else a delegated scope of its systemd/);
+});
+
+test('v2 root sharing its cgroup with other processes: cgroup2 in the own subtree', async (t) => {
+  const r = await diagnose(
+    machine(v2User({ uid: 0, files: { [`${USER_DIR}/cgroup.procs`]: '1\n2\n' }, writable: [USER_DIR, `${USER_DIR}/cgroup.procs`, `${USER_DIR}/cgroup.subtree_control`, '/sys/fs/cgroup'] })),
+  );
+  t.is(r.cgroup.v2Others, 2);
+  t.is(r.cgroup.route, 'own-subtree');
+  t.is(r.cgroup.enforcement, 'cgroup2');
+  t.regex(byId(r, 'cgroup-limits').detail, /^cgroup2: in \/sys\/fs\/cgroup\/sandbox \(2 other processes share /);
+});
+
 test('v2 delegated without cpu: warn naming the missing controller', async (t) => {
   const r = await diagnose(machine(v2User({ files: { [`${USER_DIR}/cgroup.controllers`]: 'memory pids\n' } })));
   const c = byId(r, 'cgroup-limits');

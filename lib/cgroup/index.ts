@@ -30,7 +30,7 @@ const managers = new Map<string, CgroupManagerResult>();
 /** The user manager was asked for a scope (once per process, whatever its answer). */
 let scopeAsked: { reason: string | null; ms: number } | null = null;
 
-/** What asking the user's systemd for a scope cost, in ms (null: not asked); for doctor and benches. */
+/** What asking the user's systemd for a scope cost, in ms (null: not asked or refused): the figure docs/cgroups-v2.md gives. */
 export function scopeCostMs(): number | null {
   return scopeAsked?.ms ?? null;
 }

@@ -28,7 +28,7 @@ export type {
 
 const managers = new Map<string, CgroupManagerResult>();
 /** The user manager was asked for a scope (once per process, whatever its answer). */
-let scopeAsked: { reason: string | null; ms: number } | null = null;
+let scopeAsked: { reason: string | null; ms: number | null } | null = null;
 
 /** What asking the user's systemd for a scope cost, in ms (null: not asked or refused): the figure docs/cgroups-v2.md gives. */
 export function scopeCostMs(): number | null {
@@ -50,7 +50,7 @@ function managerV2(layout: LayoutV2): CgroupManagerResult {
   }
   if (scopeAsked === null) {
     const moved = moveIntoUserScope();
-    scopeAsked = moved.unit === null ? { reason: moved.reason, ms: 0 } : { reason: null, ms: moved.ms };
+    scopeAsked = moved.unit === null ? { reason: moved.reason, ms: null } : { reason: null, ms: moved.ms };
     if (moved.unit !== null) {
       forgetLayout();
       const now = currentLayout();

@@ -76,6 +76,9 @@ const cgroupDirs = () => cgroupsWhere((n) => !transient(n), (n) => !transient(n)
 /** Directories whose name is one of the sandbox's (leaves, supervisor leaves, scopes, the own subtree). */
 const sandboxDirs = () => cgroupsWhere((n) => n.startsWith('sandbox'), () => true);
 
+// The user's D-Bus daemon is socket-activated by its first client (the route's busctl call): started
+// before the snapshot, it is not taken for a change of ours.
+if (ready && euid !== 0) spawnSync('busctl', ['--user', 'list', '--no-pager'], { stdio: 'ignore' });
 const before = ready ? cgroupDirs() : [];
 /** Supervisor leaves of processes that outlive the test (ava's own, when it moved itself): not ours to judge. */
 const preexisting = ready ? new Set(sandboxDirs()) : new Set<string>();

@@ -89,7 +89,7 @@ cliTest('the CLI says in one line when -m and --cpus fall back, with the reason;
   const lines = r.stderr.split('\n').filter((l) => l.startsWith('sandbox:'));
   if (result.enforcement === 'rlimit') {
     t.is(lines.length, 1, r.stderr);
-    t.regex(lines[0]!, /^sandbox: no cgroup for the limits \(--memory is an address-space rlimit, --cpus is not enforced\): .+/);
+    t.regex(lines[0]!, /^sandbox: limits not enforced as asked \(.+\): .*--cpus 0\.5 not enforced/);
     t.is(result.cgroup, null);
     t.is(result.cgroupVia, null);
   } else {

@@ -1,11 +1,9 @@
 // The pieces of the cgroup v2 routes and the tmpfs caps that need no kernel: the tmpfs mount
-// options in the plan, the user manager's call, the CLI's fallback line.
+// options in the plan, the user manager's call.
 import test from 'ava';
 import { startScopeArgs, userBus } from '../../lib/cgroup/systemd-scope.js';
-import { limitFallbackLine } from '../../lib/cli/limit-fallback.js';
 import { MountOp } from '../../lib/native-plan.js';
 import { buildPlan } from '../../lib/plan.js';
-import type { RunResult } from '../../lib/result.js';
 import { tmpfsBytes, tmpfsData, tmpfsInodes } from '../../lib/tmpfs-caps.js';
 import { resolveOptions } from '../../lib/validate.js';
 import type { SandboxOptions } from '../../lib/options.js';
@@ -67,12 +65,4 @@ test('the scope asked for holds this process only, delegated, collected when it 
   t.deepEqual(props.slice(4, 7), ['Delegate', 'b', 'true']);
   t.deepEqual(props.slice(7, 10), ['CollectMode', 's', 'inactive-or-failed']);
   t.is(args[args.length - 1], '0', 'no auxiliary units');
-});
-
-test('the CLI says once which limits fell back and why, and nothing when none was asked', (t) => {
-  const result = { enforcement: 'rlimit' } as RunResult;
-  const line = limitFallbackLine({ memory: '64m', cpuQuota: 0.5 }, result, 'why; the fix');
-  t.is(line, 'sandbox: no cgroup for the limits (--memory is an address-space rlimit, --cpus is not enforced): why; the fix\n');
-  t.is(limitFallbackLine({}, result, 'why'), null);
-  t.is(limitFallbackLine({ memory: '64m' }, { enforcement: 'cgroup2' } as RunResult, 'why'), null);
 });

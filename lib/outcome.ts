@@ -7,9 +7,7 @@ import { enforcedLimits } from './enforced.js';
 import type { NativeExitReport } from './native.js';
 import type { AppliedLimits, Enforcement, FigureSources, Outcome, RunResult } from './result.js';
 
-const signalNames: Record<number, string> = Object.fromEntries(
-  Object.entries(constants.signals).map(([name, num]) => [num, name]),
-);
+const signalNames: Record<number, string> = Object.fromEntries(Object.entries(constants.signals).map(([name, num]) => [num, name]));
 
 export function signalName(signo: number): string {
   return signalNames[signo] ?? `SIG${signo}`;
@@ -48,7 +46,7 @@ export function buildResult(f: Figures): RunResult {
   }
   const sources: FigureSources = {
     cpuTime: usage?.cpuSource ?? 'rusage',
-    memoryPeak: usage?.memoryPeakBytes != null ? usage.memorySource ?? 'rusage' : 'rusage',
+    memoryPeak: usage?.memoryPeakBytes != null ? (usage.memorySource ?? 'rusage') : 'rusage',
   };
   // The cgroup also holds init, whose setup (mounts, pivot_root) is not the program's time.
   const userUs = usage ? Math.max(0, usage.userUs - exit.initUserUs) : (exit.treeUserUs ?? exit.userUs);
@@ -66,7 +64,11 @@ export function buildResult(f: Figures): RunResult {
   else if (usage !== null && usage.oomKills > 0) outcome = 'memory-limit';
   else if (limits.timeLimitMs !== null && (cpuTimeMs > limits.timeLimitMs || sig === 'SIGXCPU')) outcome = 'cpu-time-limit';
   else if (limits.wallTimeLimitMs !== null && wallTimeMs > limits.wallTimeLimitMs) outcome = 'wall-time-limit';
-  else if (limits.outputLimitBytes !== null && (sig === 'SIGXFSZ' || f.outputBytes.stdout > limits.outputLimitBytes || f.outputBytes.stderr > limits.outputLimitBytes)) outcome = 'output-limit';
+  else if (
+    limits.outputLimitBytes !== null &&
+    (sig === 'SIGXFSZ' || f.outputBytes.stdout > limits.outputLimitBytes || f.outputBytes.stderr > limits.outputLimitBytes)
+  )
+    outcome = 'output-limit';
   else if (sig !== null) outcome = 'signaled';
   else if (exitCode !== 0) outcome = 'nonzero-exit';
   else outcome = 'ok';
@@ -92,7 +94,10 @@ export function buildResult(f: Figures): RunResult {
   };
 }
 
-function honestLimits(requested: AppliedLimits, noCgroupReason: string | null): Pick<RunResult, 'limits' | 'limitsRequested' | 'limitFallbacks'> {
+function honestLimits(
+  requested: AppliedLimits,
+  noCgroupReason: string | null,
+): Pick<RunResult, 'limits' | 'limitsRequested' | 'limitFallbacks'> {
   const { limits, fallbacks } = enforcedLimits(requested, noCgroupReason);
   return { limits, limitsRequested: requested, limitFallbacks: fallbacks };
 }

@@ -27,7 +27,11 @@ export interface IdentityPlan {
 }
 
 /** The host ids the sandbox's ids map to: the caller's own; a root caller's choice (`user`) or nobody. */
-export function hostIdentity(callerUid: number, callerGid: number, user: { uid: number; gid: number } | null): { uid: number; gid: number } {
+export function hostIdentity(
+  callerUid: number,
+  callerGid: number,
+  user: { uid: number; gid: number } | null,
+): { uid: number; gid: number } {
   if (callerUid !== 0) return { uid: callerUid, gid: callerGid };
   return user ?? { uid: ROOT_CALLER_HOST_ID, gid: ROOT_CALLER_HOST_ID };
 }
@@ -74,10 +78,17 @@ function mountList(cfg: ResolvedConfig): NativeMount[] {
   // image has: making one would need write access to its /etc, which a root caller's sandbox lacks
   // (docs/images-run.md, "Owners").
   if (cfg.imageRun !== null && cfg.network === 'host' && existsInImage(cfg.imageRun.image, '/etc/resolv.conf')) {
-    user.unshift({ op: MountOp.bind, src: hostPath('/etc/resolv.conf'), dst: '/etc/resolv.conf', data: '', flags: MountFlag.readOnly | MountFlag.optional });
+    user.unshift({
+      op: MountOp.bind,
+      src: hostPath('/etc/resolv.conf'),
+      dst: '/etc/resolv.conf',
+      data: '',
+      flags: MountFlag.readOnly | MountFlag.optional,
+    });
   }
   // On /dev/shm, which the /dev op makes: a tmpfs of its own, sized.
-  if (cfg.shmSize !== null) user.push({ op: MountOp.tmpfs, src: '', dst: '/dev/shm', data: capped(cfg.shmSize, SHM_DEFAULT_BYTES), flags: 0 });
+  if (cfg.shmSize !== null)
+    user.push({ op: MountOp.tmpfs, src: '', dst: '/dev/shm', data: capped(cfg.shmSize, SHM_DEFAULT_BYTES), flags: 0 });
   const base: NativeMount[] = [
     { op: MountOp.proc, src: '', dst: '/proc', data: '', flags: 0 },
     // The /dev entry's data is its /dev/shm's mount options.
@@ -92,11 +103,18 @@ function mountList(cfg: ResolvedConfig): NativeMount[] {
     cfg.rootfs === null
       ? []
       : rootfsIdentity(cfg.rootfs, INSIDE_UID, INSIDE_GID, cfg.hostname).map((f) => ({
-          op: MountOp.bind, src: hostFileOf(f.data), dst: f.dst, data: '', flags: MountFlag.readOnly,
+          op: MountOp.bind,
+          src: hostFileOf(f.data),
+          dst: f.dst,
+          data: '',
+          flags: MountFlag.readOnly,
         }));
   // Mount points the root must have, or be overlaid to get; those in /dev are made by the /dev op,
   // the identity files are there (rootfsIdentity binds only over files the rootfs has).
-  const mountPoints = [...base, ...user].map((m) => m.dst).filter((d) => !d.startsWith('/dev/')).concat(cfg.cwd);
+  const mountPoints = [...base, ...user]
+    .map((m) => m.dst)
+    .filter((d) => !d.startsWith('/dev/'))
+    .concat(cfg.cwd);
   let root: NativeMount[];
   let makeCwd = cfg.rootfs === null && cfg.imageRun === null && cfg.cwd !== '/';
   if (cfg.imageRun !== null) {

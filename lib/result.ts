@@ -1,14 +1,7 @@
 // RunResult: flat, JSON-ready, null rather than absent (docs/result.md).
 import type { CgroupVia } from './cgroup/types.js';
 
-export type Outcome =
-  | 'ok'
-  | 'nonzero-exit'
-  | 'signaled'
-  | 'cpu-time-limit'
-  | 'wall-time-limit'
-  | 'memory-limit'
-  | 'output-limit';
+export type Outcome = 'ok' | 'nonzero-exit' | 'signaled' | 'cpu-time-limit' | 'wall-time-limit' | 'memory-limit' | 'output-limit';
 
 export type Enforcement = 'cgroup2' | 'cgroup1' | 'rlimit';
 

@@ -44,7 +44,7 @@ constexpr const char *kRootTmpfsData = "mode=0755";
 constexpr const char *kShmData = "mode=1777";
 constexpr unsigned long kShmFlags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
 const char *g_build_at = "/newroot";  // the new root's mount point while it is built
-bool g_have_setattr = true;  // mount_setattr(2), Linux 5.12: decides whether binds are recursive
+bool g_have_setattr = true;           // mount_setattr(2), Linux 5.12: decides whether binds are recursive
 
 // The new mount API spelled out: older headers lack it. The call numbers are the same on every
 // architecture (the generic table): open_tree and move_mount 5.2, mount_setattr 5.12.
@@ -61,9 +61,9 @@ struct SetAttr {
   uint64_t attr_set, attr_clr, propagation, userns_fd;
 };
 constexpr uint64_t kAttrRdonly = 0x1, kAttrNosuid = 0x2, kAttrNodev = 0x4, kAttrNoexec = 0x8;  // MOUNT_ATTR_*
-constexpr unsigned kAtRecursive = 0x8000;                                                    // AT_RECURSIVE
-constexpr unsigned kOpenTreeClone = 1;                                                       // OPEN_TREE_CLONE
-constexpr unsigned kMoveFromEmpty = 0x4, kMoveToEmpty = 0x40;  // MOVE_MOUNT_F_EMPTY_PATH, _T_EMPTY_PATH
+constexpr unsigned kAtRecursive = 0x8000;                                                      // AT_RECURSIVE
+constexpr unsigned kOpenTreeClone = 1;                                                         // OPEN_TREE_CLONE
+constexpr unsigned kMoveFromEmpty = 0x4, kMoveToEmpty = 0x40;                                  // MOVE_MOUNT_F_EMPTY_PATH, _T_EMPTY_PATH
 
 // Binds are made with open_tree + mount_setattr + move_mount when the kernel has all three (and a
 // container's seccomp profile allows them): false after the first ENOSYS or EPERM from open_tree.
@@ -145,8 +145,7 @@ int restrict_tree(int fd, unsigned long add) {
 
 // Mounts something on `dst` (inside the new root): the target is made first, then re-opened
 // after the mount so that flags apply to the new mount. Returns the new mount's fd.
-int mount_at(const char *dst, Create create, const char *src, const char *fstype,
-             unsigned long flags, const char *data, const char *what) {
+int mount_at(const char *dst, Create create, const char *src, const char *fstype, unsigned long flags, const char *data, const char *what) {
   int fd = make_path(dst, create);
   if (fd < 0) die("mount", -fd, "create mount point %s for %s", dst, what);
   FdPath p = fd_path(fd);
@@ -325,9 +324,7 @@ void bind_console(int dev, const char *dst) {
   if (r < 0) die("mount", -r, "bind the terminal %s on %s/console", name, dst);
 }
 
-const char *shm_data_of(const MountSpec &m) {
-  return m.data != nullptr && m.data[0] != 0 ? m.data : kShmData;
-}
+const char *shm_data_of(const MountSpec &m) { return m.data != nullptr && m.data[0] != 0 ? m.data : kShmData; }
 
 // A minimal /dev: the harmless character devices bound from the host (a user namespace cannot
 // mknod), a private /dev/shm, a private devpts instance and the usual links.
@@ -360,8 +357,10 @@ void do_dev(const char *dst, const char *shm_data, bool tty) {
     }
     close(d);
   }
-  static const char *const links[][2] = {{"/proc/self/fd", "fd"},   {"/proc/self/fd/0", "stdin"},
-                                         {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"},
+  static const char *const links[][2] = {{"/proc/self/fd", "fd"},
+                                         {"/proc/self/fd/0", "stdin"},
+                                         {"/proc/self/fd/1", "stdout"},
+                                         {"/proc/self/fd/2", "stderr"},
                                          {"pts/ptmx", "ptmx"}};
   for (auto &l : links) {
     if (symlinkat(l[0], dev, l[1]) < 0) die("mount", errno, "create symlink %s/%s", dst, l[1]);
@@ -487,7 +486,8 @@ void setup_mounts(const Plan &plan) {
     g_host = "";
     g_build_at = kBuildInPlace;
   } else {
-    if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0) die("mount", errno, "mount tmpfs on /tmp (the staging area)");
+    if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
+      die("mount", errno, "mount tmpfs on /tmp (the staging area)");
     if (chdir("/tmp") < 0 || mkdir("newroot", 0755) < 0 || mkdir("oldroot", 0755) < 0) die("mount", errno, "prepare the staging area");
     if (syscall(SYS_pivot_root, "/tmp", "/tmp/oldroot") < 0) die("pivot_root", errno, "pivot_root to the staging area");
     if (chdir("/") < 0) die("mount", errno, "chdir /");
@@ -533,7 +533,8 @@ void setup_mounts(const Plan &plan) {
   close(g_newroot);
 
   // The host's root goes rprivate first, or its unmount could propagate to the host.
-  if (mount(nullptr, in_place ? "/" : "/oldroot", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0) die("mount", errno, "make the host's root private");
+  if (mount(nullptr, in_place ? "/" : "/oldroot", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0)
+    die("mount", errno, "make the host's root private");
   // pivot_root(".", ".") stacks the old root (the staging tmpfs with the host's root below it at
   // /oldroot, or the host's root itself) on the new one; one lazy unmount of "." then detaches it
   // all (pivot_root(2), "new_root and put_old may be the same directory"): one unmount, one RCU
@@ -541,7 +542,8 @@ void setup_mounts(const Plan &plan) {
   int old = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
   if (old < 0 || chdir(g_build_at) < 0) die("pivot_root", errno, "enter the new root");
   if (syscall(SYS_pivot_root, ".", ".") < 0) die("pivot_root", errno, "pivot_root into the new root");
-  if (fchdir(old) < 0 || umount2(".", MNT_DETACH) < 0 || chdir("/") < 0) die("pivot_root", errno, "detach the staging area and the host's root");
+  if (fchdir(old) < 0 || umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
+    die("pivot_root", errno, "detach the staging area and the host's root");
   close(old);
 }
 

@@ -56,9 +56,7 @@ void die(const char *stage, int err, const char *fmt, ...) {
   _exit(1);
 }
 
-static int64_t timeval_us(const struct timeval &tv) {
-  return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
-}
+static int64_t timeval_us(const struct timeval &tv) { return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec; }
 
 TreeUsage usage_of(const struct rusage &ru) {
   TreeUsage u;

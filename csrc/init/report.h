@@ -9,8 +9,7 @@ uint64_t now_ns();
 
 // Writes an error record: `stage` is a short step name, `detail` names the object, e.g.
 // "mount proc on /proc". `fd` is the pipe to write to.
-void report_error(int fd, const char *stage, int err, const char *detail_fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+void report_error(int fd, const char *stage, int err, const char *detail_fmt, ...) __attribute__((format(printf, 4, 5)));
 
 void report_event(int fd, uint32_t kind, int64_t value, uint64_t t_ns);
 
@@ -33,5 +32,4 @@ void report_started(int fd, int pid, uint64_t t_ns, const TreeUsage &setup);
 void report_exit(int fd, int status, uint64_t t_ns, bool netns_empty, const TreeUsage &tree, uint64_t tmpfs_bytes);
 
 // Reports and ends init with status 1: setup cannot continue.
-[[noreturn]] void die(const char *stage, int err, const char *detail_fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+[[noreturn]] void die(const char *stage, int err, const char *detail_fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -72,7 +72,10 @@ function ownCgroupPath(): string | null {
 /** Moves this process into a new delegated scope of the user's systemd. */
 export function moveIntoUserScope(): ScopeResult {
   if (userBus() === null) {
-    return { unit: null, reason: 'no user manager to ask for a delegated scope (neither $DBUS_SESSION_BUS_ADDRESS nor $XDG_RUNTIME_DIR/bus)' };
+    return {
+      unit: null,
+      reason: 'no user manager to ask for a delegated scope (neither $DBUS_SESSION_BUS_ADDRESS nor $XDG_RUNTIME_DIR/bus)',
+    };
   }
   const start = performance.now();
   const unit = `sandbox-${process.pid}-${randomBytes(4).toString('hex')}.scope`;
@@ -83,7 +86,10 @@ export function moveIntoUserScope(): ScopeResult {
   });
   if (call.error !== undefined) {
     const code = (call.error as NodeJS.ErrnoException).code;
-    return { unit: null, reason: `cannot run busctl to ask the user manager for a delegated scope: ${code === 'ENOENT' ? 'busctl not found' : call.error.message}` };
+    return {
+      unit: null,
+      reason: `cannot run busctl to ask the user manager for a delegated scope: ${code === 'ENOENT' ? 'busctl not found' : call.error.message}`,
+    };
   }
   if (call.status !== 0) {
     const why = (call.stderr || call.stdout).trim().split('\n')[0] || `busctl exited with ${call.status ?? call.signal}`;

@@ -14,9 +14,7 @@ export const LIMIT_CONTROLLERS_V1 = ['cpu', 'cpuacct', 'memory', 'pids'];
 const V1_NON_CONTROLLER_OPTIONS = new Set(['rw', 'ro', 'noprefix', 'clone_children', 'xattr', 'cpuset_v2_mode']);
 
 function v1ControllersOf(m: MountInfo): string[] {
-  return m.superOptions.filter(
-    (o) => !V1_NON_CONTROLLER_OPTIONS.has(o) && !o.startsWith('name=') && !o.startsWith('release_agent='),
-  );
+  return m.superOptions.filter((o) => !V1_NON_CONTROLLER_OPTIONS.has(o) && !o.startsWith('name=') && !o.startsWith('release_agent='));
 }
 
 /**
@@ -42,8 +40,7 @@ export function detectCgroup(sys: System): CgroupFacts {
   const v2Mounts = mounts.filter((m) => m.fsType === 'cgroup2').sort(preferSysFs);
   const v1Controllers = [...new Set(v1Mounts.flatMap(v1ControllersOf))].sort();
 
-  const mode: CgroupMode =
-    v1Mounts.length > 0 ? (v2Mounts.length > 0 ? 'hybrid' : 'v1') : v2Mounts.length > 0 ? 'v2' : 'none';
+  const mode: CgroupMode = v1Mounts.length > 0 ? (v2Mounts.length > 0 ? 'hybrid' : 'v1') : v2Mounts.length > 0 ? 'v2' : 'none';
 
   const v2Path = own.find((l) => l.hierarchyId === 0)?.path ?? null;
   let v2Mount: string | null = v2Mounts[0]?.mountPoint ?? null;
@@ -62,17 +59,13 @@ export function detectCgroup(sys: System): CgroupFacts {
   // common ancestor, which is this cgroup; enabling controllers for it needs cgroup.subtree_control
   // (Documentation/admin-guide/cgroup-v2.rst, "Delegation Containment").
   const v2Writable =
-    v2Dir !== null &&
-    sys.writable(v2Dir) &&
-    sys.writable(`${v2Dir}/cgroup.procs`) &&
-    sys.writable(`${v2Dir}/cgroup.subtree_control`);
+    v2Dir !== null && sys.writable(v2Dir) && sys.writable(`${v2Dir}/cgroup.procs`) && sys.writable(`${v2Dir}/cgroup.subtree_control`);
   const v2Controllers = v2Dir === null ? [] : parseWords(sys.readFile(`${v2Dir}/cgroup.controllers`));
   const v2SubtreeControl = v2Dir === null ? [] : parseWords(sys.readFile(`${v2Dir}/cgroup.subtree_control`));
 
   // In hybrid mode the controllers live on v1 unless the v2 tree has them all (then it is unified in all but
   // name, as with cgroup_no_v1=).
-  const limitsOnV2 =
-    mode === 'v2' || (mode === 'hybrid' && LIMIT_CONTROLLERS_V2.every((c) => v2Controllers.includes(c)));
+  const limitsOnV2 = mode === 'v2' || (mode === 'hybrid' && LIMIT_CONTROLLERS_V2.every((c) => v2Controllers.includes(c)));
 
   const v1 =
     mode === 'v1' || (mode === 'hybrid' && !limitsOnV2)
@@ -127,10 +120,20 @@ export function cgroupRoutesCheck(sys: System, cg: CgroupFacts): Check {
   const check: Check = { id: 'cgroup-routes', title: 'cgroup routes', status: 'info', detail: '', fix: null, neededByDefaults: false };
   const v2 = cg.mode === 'v2' || (cg.mode === 'hybrid' && cg.v1.length === 0);
   if (!v2) {
-    check.detail = cg.mode === 'none' ? 'no cgroups: rlimits for everyone' : 'cgroup v1: root uses its own cgroup; ordinary users get rlimits (v1 is not delegated)';
+    check.detail =
+      cg.mode === 'none'
+        ? 'no cgroups: rlimits for everyone'
+        : 'cgroup v1: root uses its own cgroup; ordinary users get rlimits (v1 is not delegated)';
     return check;
   }
-  const here = cg.route === null ? 'rlimits' : cg.route === 'own-subtree' ? `${cg.v2Mount}/sandbox` : cg.route === 'systemd-scope' ? 'a delegated scope of its systemd' : `its own cgroup ${cg.v2Path}`;
+  const here =
+    cg.route === null
+      ? 'rlimits'
+      : cg.route === 'own-subtree'
+        ? `${cg.v2Mount}/sandbox`
+        : cg.route === 'systemd-scope'
+          ? 'a delegated scope of its systemd'
+          : `its own cgroup ${cg.v2Path}`;
   const root = `root: its own cgroup when nothing else is in it (a service, a container), else ${cg.v2Mount}/sandbox`;
   const underSystemd = sys.stat('/run/systemd/system') !== null;
   const user = underSystemd
@@ -147,9 +150,9 @@ function containerCgroupFix(container: ContainerFacts): string {
     case 'podman':
       return 'give the container a writable cgroup of its own: `podman run --cgroupns=private --systemd=always ...` (or --privileged)';
     case 'kubernetes':
-      return 'the pod\'s cgroup is read-only to containers unless `securityContext.privileged: true`; limits fall back to rlimits otherwise';
+      return "the pod's cgroup is read-only to containers unless `securityContext.privileged: true`; limits fall back to rlimits otherwise";
     case 'lxc':
-      return 'LXD/Incus: `lxc config set CONTAINER security.nesting=true` delegates the container\'s cgroup to it';
+      return "LXD/Incus: `lxc config set CONTAINER security.nesting=true` delegates the container's cgroup to it";
     default:
       return 'give the container a writable cgroup of its own: `docker run --cgroupns=private --privileged ...` (Docker mounts /sys/fs/cgroup read-only otherwise)';
   }
@@ -198,7 +201,9 @@ export function cgroupChecks(sys: System, cg: CgroupFacts, container: ContainerF
   const fallback = 'limits fall back to rlimits (enforcement: rlimit); --require-cgroup would fail';
 
   if (cg.enforcement === 'cgroup2' && cg.route !== 'caller') {
-    const why = cg.v2Writable ? `${cg.v2Others} other process${cg.v2Others === 1 ? '' : 'es'} share ${cg.v2Path}` : `${cg.v2Path} is not delegated`;
+    const why = cg.v2Writable
+      ? `${cg.v2Others} other process${cg.v2Others === 1 ? '' : 'es'} share ${cg.v2Path}`
+      : `${cg.v2Path} is not delegated`;
     limits.detail =
       cg.route === 'own-subtree'
         ? `cgroup2: in ${cg.v2Mount}/sandbox (${why})`
@@ -239,9 +244,7 @@ export function cgroupChecks(sys: System, cg: CgroupFacts, container: ContainerF
           : `run in a delegated scope: \`${SYSTEMD_RUN}\` (services: Delegate=yes in the unit's [Service] section)`;
     } else if (cg.mode === 'v1' || cg.mode === 'hybrid') {
       const own = cg.v1.map((c) => c.dir ?? `${c.controller}: not mounted`).filter((d) => d !== null);
-      limits.detail = root
-        ? `cgroup1: cannot write ${own.join(', ')}; ${fallback}`
-        : `cgroup1: not writable without root; ${fallback}`;
+      limits.detail = root ? `cgroup1: cannot write ${own.join(', ')}; ${fallback}` : `cgroup1: not writable without root; ${fallback}`;
       limits.fix = container.inContainer
         ? containerCgroupFix(container)
         : root

@@ -15,7 +15,10 @@ const CGROUP_ROOT = '/sys/fs/cgroup';
 
 function unifiedV2(): boolean {
   try {
-    return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => / \/sys\/fs\/cgroup .* - cgroup2 /.test(l));
+    return fs
+      .readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .some((l) => / \/sys\/fs\/cgroup .* - cgroup2 /.test(l));
   } catch {
     return false;
   }
@@ -72,9 +75,17 @@ function cgroupsWhere(take: (name: string) => boolean, enter: (name: string) => 
 
 /** Every cgroup directory, but the sandboxes' own and systemd's transient units (which come and go). */
 const transient = (name: string) => /^(sandbox|run-)/.test(name) || name.endsWith('.mount');
-const cgroupDirs = () => cgroupsWhere((n) => !transient(n), (n) => !transient(n));
+const cgroupDirs = () =>
+  cgroupsWhere(
+    (n) => !transient(n),
+    (n) => !transient(n),
+  );
 /** Directories whose name is one of the sandbox's (leaves, supervisor leaves, scopes, the own subtree). */
-const sandboxDirs = () => cgroupsWhere((n) => n.startsWith('sandbox'), () => true);
+const sandboxDirs = () =>
+  cgroupsWhere(
+    (n) => n.startsWith('sandbox'),
+    () => true,
+  );
 
 // The user's D-Bus daemon is socket-activated by its first client (the route's busctl call): started
 // before the snapshot, it is not taken for a change of ours.
@@ -100,13 +111,19 @@ v2test('the cost of the first cgroupManager() call (a scope from the user manage
     native();
     const t0 = performance.now(); const r = cgroupManager(); const ms = performance.now() - t0;
     console.log(JSON.stringify({ via: r.manager?.via ?? null, reason: r.manager === null ? r.reason : null, ms, scopeMs: scopeCostMs() }));`;
-  const out = spawnSync('bash', ['-c', 'sleep 30 & s=$!; "$@"; r=$?; kill $s; exit $r', 'bash', process.execPath, '--input-type=module', '-e', code], {
-    cwd: root,
-    encoding: 'utf8',
-  });
+  const out = spawnSync(
+    'bash',
+    ['-c', 'sleep 30 & s=$!; "$@"; r=$?; kill $s; exit $r', 'bash', process.execPath, '--input-type=module', '-e', code],
+    {
+      cwd: root,
+      encoding: 'utf8',
+    },
+  );
   t.is(out.status, 0, out.stderr);
   const figures = JSON.parse(out.stdout.trim()) as { via: string; ms: number; scopeMs: number | null };
-  t.log(`uid ${euid}: first cgroupManager() ${figures.ms.toFixed(1)} ms, of which the scope ${figures.scopeMs?.toFixed(1) ?? '-'} ms (under emulation)`);
+  t.log(
+    `uid ${euid}: first cgroupManager() ${figures.ms.toFixed(1)} ms, of which the scope ${figures.scopeMs?.toFixed(1) ?? '-'} ms (under emulation)`,
+  );
   t.is(figures.via, SHARED_VIA);
 });
 
@@ -124,12 +141,26 @@ v2test("from the caller's cgroup shared with other processes (the session scope;
 });
 
 v2test('from a service with Delegate=yes: the CLI moves itself into a leaf of it', async (t) => {
-  const systemdRun = ['systemd-run', ...(euid === 0 ? [] : ['--user']), '--wait', '--pipe', '--quiet', '--collect', '-p', 'Delegate=yes', `--working-directory=${root}`];
+  const systemdRun = [
+    'systemd-run',
+    ...(euid === 0 ? [] : ['--user']),
+    '--wait',
+    '--pipe',
+    '--quiet',
+    '--collect',
+    '-p',
+    'Delegate=yes',
+    `--working-directory=${root}`,
+  ];
   memoryLimited(t, await run([...systemdRun, '--', ...sandboxExec('-m', '64m', '--', ...TOUCHER)]), 'caller');
 });
 
 v2test('--cpus 0.5 on two busy processes gets about half a CPU', async (t) => {
-  const r = await run(['timeout', '600', ...sandboxExec('--cpus', '0.5', '--wall-time-limit', '5', '--', 'sh', '-c', 'while :; do :; done & while :; do :; done')]);
+  const r = await run([
+    'timeout',
+    '600',
+    ...sandboxExec('--cpus', '0.5', '--wall-time-limit', '5', '--', 'sh', '-c', 'while :; do :; done & while :; do :; done'),
+  ]);
   t.not(r.result, null, r.stderr);
   t.is(r.result!['enforcement'], 'cgroup2');
   t.is(r.result!['outcome'], 'wall-time-limit');
@@ -141,8 +172,13 @@ v2test('--cpus 0.5 on two busy processes gets about half a CPU', async (t) => {
 v2test('nothing is left in any cgroup, and the cgroups the project did not make are unchanged', async (t) => {
   // Scopes and units end with their processes: systemd collects them shortly after.
   for (let i = 0; i < 50 && sandboxDirs().some((d) => !preexisting.has(d)); i++) await new Promise((r) => setTimeout(r, 100));
-  t.deepEqual(sandboxDirs().filter((d) => !preexisting.has(d)), []);
+  t.deepEqual(
+    sandboxDirs().filter((d) => !preexisting.has(d)),
+    [],
+  );
   t.deepEqual(cgroupDirs(), before);
-  const units = spawnSync('systemctl', [...(euid === 0 ? [] : ['--user']), 'list-units', '--all', '--no-legend', 'sandbox-*'], { encoding: 'utf8' });
+  const units = spawnSync('systemctl', [...(euid === 0 ? [] : ['--user']), 'list-units', '--all', '--no-legend', 'sandbox-*'], {
+    encoding: 'utf8',
+  });
   t.is(units.stdout.trim(), '');
 });

@@ -16,9 +16,12 @@ const cli = join(root, 'dist/lib/sandbox-cli.cjs');
 /** df's 1K-blocks and inodes of each path inside. */
 async function capsInside(sandbox: Sandbox, paths: string[]): Promise<Record<string, { kb: number; inodes: number }>> {
   const r = await sandbox.run(['sh', '-c', `df -Pk ${paths.join(' ')} | tail -n +2; df -Pi ${paths.join(' ')} | tail -n +2`]);
-  const lines = text(r.stdout).trim().split('\n').map((l) => l.split(/\s+/));
+  const lines = text(r.stdout)
+    .trim()
+    .split('\n')
+    .map((l) => l.split(/\s+/));
   const out: Record<string, { kb: number; inodes: number }> = {};
-  paths.forEach((p, i) => (out[p] = { kb: Number(lines[i]![1]), inodes: Number(lines[paths.length + i]![1]) }));
+  for (const [i, p] of paths.entries()) out[p] = { kb: Number(lines[i]![1]), inodes: Number(lines[paths.length + i]![1]) };
   return out;
 }
 
@@ -39,7 +42,10 @@ test('a warm sandbox gets its caps back after each run', async (t) => {
   try {
     await sandbox.warm();
     for (let i = 0; i < 2; i++) {
-      t.deepEqual(await capsInside(sandbox, ['/tmp', '/dev/shm']), { '/tmp': { kb: 128 * 1024, inodes: 4096 }, '/dev/shm': { kb: 64 * 1024, inodes: 4096 } });
+      t.deepEqual(await capsInside(sandbox, ['/tmp', '/dev/shm']), {
+        '/tmp': { kb: 128 * 1024, inodes: 4096 },
+        '/dev/shm': { kb: 64 * 1024, inodes: 4096 },
+      });
     }
   } finally {
     await sandbox.close();
@@ -85,7 +91,11 @@ const cliTest = existsSync(cli) ? test : test.skip;
 cliTest('the CLI says in one line when -m and --cpus fall back, with the reason; nothing when a cgroup holds them', async (t) => {
   const r = await runCli(['exec', '-m', '64m', '--cpus', '0.5', '--json', '--', 'true']);
   t.is(r.status, 0, r.stderr);
-  const result = JSON.parse(r.stderr.split('\n').find((l) => l.startsWith('{'))!) as { enforcement: string; cgroup: string | null; cgroupVia: string | null };
+  const result = JSON.parse(r.stderr.split('\n').find((l) => l.startsWith('{'))!) as {
+    enforcement: string;
+    cgroup: string | null;
+    cgroupVia: string | null;
+  };
   const lines = r.stderr.split('\n').filter((l) => l.startsWith('sandbox:'));
   if (result.enforcement === 'rlimit') {
     t.is(lines.length, 1, r.stderr);

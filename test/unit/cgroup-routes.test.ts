@@ -25,7 +25,10 @@ function mounts(options: SandboxOptions) {
   });
   return plan.mounts;
 }
-const tmpfsAt = (options: SandboxOptions, dst: string) => mounts(options).filter((m) => m.op === MountOp.tmpfs && m.dst === dst).map((m) => m.data);
+const tmpfsAt = (options: SandboxOptions, dst: string) =>
+  mounts(options)
+    .filter((m) => m.op === MountOp.tmpfs && m.dst === dst)
+    .map((m) => m.data);
 const shmData = (options: SandboxOptions) => mounts(options).find((m) => m.op === MountOp.dev)!.data;
 
 test('every tmpfs has a size and an inode cap by default: /tmp 128 MiB, /dev/shm 64 MiB, 4096 inodes', (t) => {
@@ -49,10 +52,22 @@ test('no tmpfs is larger than the memory limit', (t) => {
 });
 
 test('the user manager is found as sd_bus_open_user() finds it', (t) => {
-  t.is(userBus({ DBUS_SESSION_BUS_ADDRESS: 'unix:path=/x' }, () => false), 'unix:path=/x');
-  t.is(userBus({ XDG_RUNTIME_DIR: '/run/user/1000' }, (p) => p === '/run/user/1000/bus'), 'unix:path=/run/user/1000/bus');
-  t.is(userBus({ XDG_RUNTIME_DIR: '/run/user/1000' }, () => false), null);
-  t.is(userBus({}, () => true), null);
+  t.is(
+    userBus({ DBUS_SESSION_BUS_ADDRESS: 'unix:path=/x' }, () => false),
+    'unix:path=/x',
+  );
+  t.is(
+    userBus({ XDG_RUNTIME_DIR: '/run/user/1000' }, (p) => p === '/run/user/1000/bus'),
+    'unix:path=/run/user/1000/bus',
+  );
+  t.is(
+    userBus({ XDG_RUNTIME_DIR: '/run/user/1000' }, () => false),
+    null,
+  );
+  t.is(
+    userBus({}, () => true),
+    null,
+  );
 });
 
 test('the scope asked for holds this process only, delegated, collected when it ends', (t) => {

@@ -17,6 +17,7 @@ Napi::Value exit_object(Napi::Env env, const siginfo_t &si, const struct rusage 
   o.Set("treeSysUs", null);
   o.Set("treeMaxRssKb", null);
   o.Set("netnsEmpty", false);
+  o.Set("tmpfsBytes", 0.0);
   bool exited = false;
   for (const wire::Report &r : records) {
     if (r.kind == wire::kReportError && o.Get("error").IsNull()) {
@@ -39,6 +40,7 @@ Napi::Value exit_object(Napi::Env env, const siginfo_t &si, const struct rusage 
       o.Set("treeSysUs", (double)r.sys_us);
       o.Set("treeMaxRssKb", (double)r.maxrss_kb);
       o.Set("netnsEmpty", r.netns_empty == 1);
+      o.Set("tmpfsBytes", (double)r.tmpfs_kb * 1024);
     }
   }
   // The init's own fate: it is killed (wall-time limit, abort, the cgroup) or fails before

@@ -96,7 +96,8 @@ struct Report {
   // kReportExited, when init did not make its network namespace (one lent from the pool): 1 when
   // that namespace held nothing once everything else had ended (setup.cc, netns_empty()).
   uint32_t netns_empty;
-  uint32_t reserved;
+  // kReportExited: KiB left in the sandbox's tmpfs mounts and /dev/shm when the tree ended.
+  uint32_t tmpfs_kb;
   char stage[24];
   char detail[424];
 };

@@ -19,13 +19,24 @@ export interface NativeExitReport extends NativeExit {
   commandExited: boolean;
   /** A network namespace lent from the pool held nothing when the sandbox ended (init's own check). */
   netnsEmpty: boolean;
+  /** Bytes left in the sandbox's tmpfs mounts and /dev/shm when its tree ended (init's statfs). */
+  tmpfsBytes: number;
 }
 
 export interface NativeAddon {
   /** onStart when the command has exec'd; for a warm sandbox (plan.serveRuns), onReady each time it is idle. */
-  launch(plan: NativePlan, onExit: (exit: NativeExitReport) => void, onStart?: (startNs: number, initCpuUs: number) => void): { pid: number };
+  launch(
+    plan: NativePlan,
+    onExit: (exit: NativeExitReport) => void,
+    onStart?: (startNs: number, initCpuUs: number) => void,
+  ): { pid: number };
   /** A run on the idle warm sandbox `pid` (csrc/warm.cc): the callbacks as for launch(). */
-  runIn(pid: number, plan: NativePlan, onExit: (exit: NativeExitReport) => void, onStart?: (startNs: number, setupCpuUs: number) => void): void;
+  runIn(
+    pid: number,
+    plan: NativePlan,
+    onExit: (exit: NativeExitReport) => void,
+    onStart?: (startNs: number, setupCpuUs: number) => void,
+  ): void;
   signal(pid: number, signal: number): boolean;
   release(pid: number, go: boolean): boolean;
   pipe(): [number, number];

@@ -2,14 +2,12 @@
 // checked before the exit status): a limit the runner enforced, then kernel evidence (an OOM
 // kill recorded by the cgroup), then limits exceeded by the figures, then the wait status.
 import { constants } from 'node:os';
-import type { CgroupUsage } from './cgroup/index.js';
+import type { CgroupUsage, CgroupVia } from './cgroup/index.js';
 import { enforcedLimits } from './enforced.js';
 import type { NativeExitReport } from './native.js';
 import type { AppliedLimits, Enforcement, FigureSources, Outcome, RunResult } from './result.js';
 
-const signalNames: Record<number, string> = Object.fromEntries(
-  Object.entries(constants.signals).map(([name, num]) => [num, name]),
-);
+const signalNames: Record<number, string> = Object.fromEntries(Object.entries(constants.signals).map(([name, num]) => [num, name]));
 
 export function signalName(signo: number): string {
   return signalNames[signo] ?? `SIG${signo}`;
@@ -23,6 +21,8 @@ export interface Figures {
   killedFor: LimitKill | null;
   usage: CgroupUsage | null;
   enforcement: Enforcement;
+  /** The run's cgroup and how its parent was chosen; null without one. */
+  cgroup: { dir: string; via: CgroupVia } | null;
   /** The limits as requested: the figures are judged against these, whatever enforced them. */
   limits: AppliedLimits;
   /** Why no cgroup enforced the run's limits (null: one did, or none was needed). */
@@ -46,13 +46,15 @@ export function buildResult(f: Figures): RunResult {
   }
   const sources: FigureSources = {
     cpuTime: usage?.cpuSource ?? 'rusage',
-    memoryPeak: usage?.memoryPeakBytes != null ? usage.memorySource ?? 'rusage' : 'rusage',
+    memoryPeak: usage?.memoryPeakBytes != null ? (usage.memorySource ?? 'rusage') : 'rusage',
   };
   // The cgroup also holds init, whose setup (mounts, pivot_root) is not the program's time.
   const userUs = usage ? Math.max(0, usage.userUs - exit.initUserUs) : (exit.treeUserUs ?? exit.userUs);
   const sysUs = usage ? Math.max(0, usage.sysUs - exit.initSysUs) : (exit.treeSysUs ?? exit.sysUs);
   const rssKb = exit.treeMaxRssKb ?? 0;
-  const memoryPeakBytes = usage?.memoryPeakBytes != null ? usage.memoryPeakBytes : rssKb * 1024;
+  // tmpfs pages are memory a cgroup charges but rusage does not see: without a cgroup's peak, what
+  // the run left in its tmpfs mounts counts too.
+  const memoryPeakBytes = usage?.memoryPeakBytes != null ? usage.memoryPeakBytes : rssKb * 1024 + (exit.tmpfsBytes ?? 0);
   const wallTimeMs = exit.startNs > 0 && exit.endNs > 0 ? (exit.endNs - exit.startNs) / 1e6 : f.fallbackWallMs;
   const cpuTimeMs = (userUs + sysUs) / 1000;
 
@@ -62,7 +64,11 @@ export function buildResult(f: Figures): RunResult {
   else if (usage !== null && usage.oomKills > 0) outcome = 'memory-limit';
   else if (limits.timeLimitMs !== null && (cpuTimeMs > limits.timeLimitMs || sig === 'SIGXCPU')) outcome = 'cpu-time-limit';
   else if (limits.wallTimeLimitMs !== null && wallTimeMs > limits.wallTimeLimitMs) outcome = 'wall-time-limit';
-  else if (limits.outputLimitBytes !== null && (sig === 'SIGXFSZ' || f.outputBytes.stdout > limits.outputLimitBytes || f.outputBytes.stderr > limits.outputLimitBytes)) outcome = 'output-limit';
+  else if (
+    limits.outputLimitBytes !== null &&
+    (sig === 'SIGXFSZ' || f.outputBytes.stdout > limits.outputLimitBytes || f.outputBytes.stderr > limits.outputLimitBytes)
+  )
+    outcome = 'output-limit';
   else if (sig !== null) outcome = 'signaled';
   else if (exitCode !== 0) outcome = 'nonzero-exit';
   else outcome = 'ok';
@@ -79,6 +85,8 @@ export function buildResult(f: Figures): RunResult {
     memoryAnonBytes: usage?.anonBytes ?? null,
     memoryFileBytes: usage?.fileBytes ?? null,
     enforcement: f.enforcement,
+    cgroup: f.cgroup?.dir ?? null,
+    cgroupVia: f.cgroup?.via ?? null,
     ...honestLimits(limits, f.noCgroupReason ?? null),
     sources,
     stdout: f.stdout,
@@ -86,7 +94,10 @@ export function buildResult(f: Figures): RunResult {
   };
 }
 
-function honestLimits(requested: AppliedLimits, noCgroupReason: string | null): Pick<RunResult, 'limits' | 'limitsRequested' | 'limitFallbacks'> {
+function honestLimits(
+  requested: AppliedLimits,
+  noCgroupReason: string | null,
+): Pick<RunResult, 'limits' | 'limitsRequested' | 'limitFallbacks'> {
   const { limits, fallbacks } = enforcedLimits(requested, noCgroupReason);
   return { limits, limitsRequested: requested, limitFallbacks: fallbacks };
 }

@@ -7,6 +7,7 @@ import { directoryRootMount } from './rootfs/directory.js';
 import { hostPath } from './rootfs/host-path.js';
 import { hostViewMounts } from './rootfs/host-view.js';
 import { hostFileOf, rootfsIdentity } from './rootfs/identity.js';
+import { SHM_DEFAULT_BYTES, TMPFS_DEFAULT_BYTES, tmpfsBytes, tmpfsData } from './tmpfs-caps.js';
 import type { ResolvedConfig } from './validate.js';
 
 /** Ids inside the sandbox: an ordinary user, so nothing inside is root even by name. */
@@ -26,7 +27,11 @@ export interface IdentityPlan {
 }
 
 /** The host ids the sandbox's ids map to: the caller's own; a root caller's choice (`user`) or nobody. */
-export function hostIdentity(callerUid: number, callerGid: number, user: { uid: number; gid: number } | null): { uid: number; gid: number } {
+export function hostIdentity(
+  callerUid: number,
+  callerGid: number,
+  user: { uid: number; gid: number } | null,
+): { uid: number; gid: number } {
   if (callerUid !== 0) return { uid: callerUid, gid: callerGid };
   return user ?? { uid: ROOT_CALLER_HOST_ID, gid: ROOT_CALLER_HOST_ID };
 }
@@ -61,9 +66,9 @@ export function identity(
 
 function mountList(cfg: ResolvedConfig): NativeMount[] {
   const user: NativeMount[] = [];
+  const capped = (asked: number | null, fallback: number) => tmpfsData(tmpfsBytes(asked, fallback, cfg.memoryBytes));
   for (const t of cfg.tmpfs) {
-    const data = t.size === null ? 'mode=1777' : `mode=1777,size=${t.size}`;
-    user.push({ op: MountOp.tmpfs, src: '', dst: t.dst, data, flags: 0 });
+    user.push({ op: MountOp.tmpfs, src: '', dst: t.dst, data: capped(t.size, TMPFS_DEFAULT_BYTES), flags: 0 });
   }
   for (const b of cfg.binds) {
     user.push({ op: MountOp.bind, src: hostPath(b.src), dst: b.dst, data: '', flags: b.rw ? 0 : 1 });
@@ -73,25 +78,43 @@ function mountList(cfg: ResolvedConfig): NativeMount[] {
   // image has: making one would need write access to its /etc, which a root caller's sandbox lacks
   // (docs/images-run.md, "Owners").
   if (cfg.imageRun !== null && cfg.network === 'host' && existsInImage(cfg.imageRun.image, '/etc/resolv.conf')) {
-    user.unshift({ op: MountOp.bind, src: hostPath('/etc/resolv.conf'), dst: '/etc/resolv.conf', data: '', flags: MountFlag.readOnly | MountFlag.optional });
+    user.unshift({
+      op: MountOp.bind,
+      src: hostPath('/etc/resolv.conf'),
+      dst: '/etc/resolv.conf',
+      data: '',
+      flags: MountFlag.readOnly | MountFlag.optional,
+    });
   }
   // On /dev/shm, which the /dev op makes: a tmpfs of its own, sized.
-  if (cfg.shmSize !== null) user.push({ op: MountOp.tmpfs, src: '', dst: '/dev/shm', data: `mode=1777,size=${cfg.shmSize}`, flags: 0 });
+  if (cfg.shmSize !== null)
+    user.push({ op: MountOp.tmpfs, src: '', dst: '/dev/shm', data: capped(cfg.shmSize, SHM_DEFAULT_BYTES), flags: 0 });
   const base: NativeMount[] = [
     { op: MountOp.proc, src: '', dst: '/proc', data: '', flags: 0 },
-    { op: MountOp.dev, src: '', dst: '/dev', data: '', flags: 0 },
-    { op: MountOp.tmpfs, src: '', dst: '/tmp', data: 'mode=1777', flags: 0 },
+    // The /dev entry's data is its /dev/shm's mount options.
+    { op: MountOp.dev, src: '', dst: '/dev', data: capped(null, SHM_DEFAULT_BYTES), flags: 0 },
   ];
+  // /tmp is always a fresh tmpfs; a --tmpfs /tmp of the user's is that one.
+  if (!cfg.tmpfs.some((t) => t.dst === '/tmp')) {
+    base.push({ op: MountOp.tmpfs, src: '', dst: '/tmp', data: capped(null, TMPFS_DEFAULT_BYTES), flags: 0 });
+  }
   // A rootfs directory gets its identity files bound over its own (lib/rootfs/identity.ts).
   const identityBinds: NativeMount[] =
     cfg.rootfs === null
       ? []
       : rootfsIdentity(cfg.rootfs, INSIDE_UID, INSIDE_GID, cfg.hostname).map((f) => ({
-          op: MountOp.bind, src: hostFileOf(f.data), dst: f.dst, data: '', flags: MountFlag.readOnly,
+          op: MountOp.bind,
+          src: hostFileOf(f.data),
+          dst: f.dst,
+          data: '',
+          flags: MountFlag.readOnly,
         }));
   // Mount points the root must have, or be overlaid to get; those in /dev are made by the /dev op,
   // the identity files are there (rootfsIdentity binds only over files the rootfs has).
-  const mountPoints = [...base, ...user].map((m) => m.dst).filter((d) => !d.startsWith('/dev/')).concat(cfg.cwd);
+  const mountPoints = [...base, ...user]
+    .map((m) => m.dst)
+    .filter((d) => !d.startsWith('/dev/'))
+    .concat(cfg.cwd);
   let root: NativeMount[];
   let makeCwd = cfg.rootfs === null && cfg.imageRun === null && cfg.cwd !== '/';
   if (cfg.imageRun !== null) {

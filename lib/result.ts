@@ -1,13 +1,7 @@
 // RunResult: flat, JSON-ready, null rather than absent (docs/result.md).
+import type { CgroupVia } from './cgroup/types.js';
 
-export type Outcome =
-  | 'ok'
-  | 'nonzero-exit'
-  | 'signaled'
-  | 'cpu-time-limit'
-  | 'wall-time-limit'
-  | 'memory-limit'
-  | 'output-limit';
+export type Outcome = 'ok' | 'nonzero-exit' | 'signaled' | 'cpu-time-limit' | 'wall-time-limit' | 'memory-limit' | 'output-limit';
 
 export type Enforcement = 'cgroup2' | 'cgroup1' | 'rlimit';
 
@@ -61,6 +55,10 @@ export interface RunResult {
   memoryAnonBytes: number | null;
   memoryFileBytes: number | null;
   enforcement: Enforcement;
+  /** The run's cgroup directory (removed after the run; v1: the first of its hierarchies); null under rlimits. */
+  cgroup: string | null;
+  /** How its parent was chosen (docs/cgroups-v2.md); null under rlimits. */
+  cgroupVia: CgroupVia | null;
   /** The limits that were enforced: null where none was set, or where one set was not enforced at all. */
   limits: AppliedLimits;
   /** The limits as asked by the options. */

@@ -187,7 +187,12 @@ export class Sandbox {
   }
 
   /** Sends the run to the idle warm sandbox `pid`; one that cannot take it is ended. */
-  #runWarm(pid: number, plan: NativePlan, onExit: (e: NativeExitReport) => void, onStart: (startNs: number, cpuUs: number) => void): number {
+  #runWarm(
+    pid: number,
+    plan: NativePlan,
+    onExit: (e: NativeExitReport) => void,
+    onStart: (startNs: number, cpuUs: number) => void,
+  ): number {
     try {
       native().runIn(pid, plan, onExit, onStart);
     } catch (e) {
@@ -215,7 +220,8 @@ export class Sandbox {
     if (abortSignal !== undefined && !(abortSignal instanceof AbortSignal)) {
       throw new SandboxError(`Expected an AbortSignal for runOptions.signal but received ${typeof abortSignal}`, { stage: 'options' });
     }
-    if (abortSignal?.aborted) throw new SandboxError('the run was aborted before it started', { stage: 'aborted', cause: abortSignal.reason });
+    if (abortSignal?.aborted)
+      throw new SandboxError('the run was aborted before it started', { stage: 'aborted', cause: abortSignal.reason });
     const seccomp = this.#program(cfg);
     const limits: AppliedLimits = {
       cpuQuota: cfg.cpuQuota,
@@ -241,6 +247,9 @@ export class Sandbox {
     const cgroup = opened.cgroup;
     const noCgroupReason = cgroup === null ? (opened.reason ?? this.#noReserveReason) : null;
     const enforcement: Enforcement = cgroup === null ? 'rlimit' : cgroup.mode;
+    // The manager is cached: asking again names the way its parent was chosen.
+    const via = cgroup === null ? null : (cgroupManager({ parent: this.#config.cgroupParent }).manager?.via ?? null);
+    const cgroupFigure = cgroup === null || via === null ? null : { dir: cgroup.paths[0]!, via };
     let stdio;
     try {
       stdio = setupStdio({
@@ -266,17 +275,17 @@ export class Sandbox {
     };
     try {
       plan = buildPlan({
-      argv,
-      cfg,
-      stdio: stdio.childFds,
-      seccomp,
-      cgroupFd: cgroup?.fd ?? -1,
-      cgroupProcs: cgroup?.join ?? [],
-      cgroupEnforced: cgroup !== null,
-      callerUid: process.getuid?.() ?? 0,
-      callerGid: process.getgid?.() ?? 0,
-      netnsFd,
-      withoutMounts: warmPid !== null,
+        argv,
+        cfg,
+        stdio: stdio.childFds,
+        seccomp,
+        cgroupFd: cgroup?.fd ?? -1,
+        cgroupProcs: cgroup?.join ?? [],
+        cgroupEnforced: cgroup !== null,
+        callerUid: process.getuid?.() ?? 0,
+        callerGid: process.getgid?.() ?? 0,
+        netnsFd,
+        withoutMounts: warmPid !== null,
       });
       subordinate = plan.deferRelease && warmPid === null ? subordinateMaps(INSIDE_UID, INSIDE_GID) : null;
     } catch (e) {
@@ -443,9 +452,10 @@ export class Sandbox {
         killedFor,
         usage,
         enforcement,
+        cgroup: cgroupFigure,
         limits,
         noCgroupReason,
-        fallbackWallMs: ((exit.startNs > 0 ? endedAt - exit.startNs : endedAt - launchedAt)) / 1e6,
+        fallbackWallMs: (exit.startNs > 0 ? endedAt - exit.startNs : endedAt - launchedAt) / 1e6,
         stdout: stdio.out.chunks === null ? null : Buffer.concat(stdio.out.chunks),
         stderr: stdio.err.chunks === null ? null : Buffer.concat(stdio.err.chunks),
         outputBytes: { stdout: stdio.out.bytes, stderr: stdio.err.bytes },
@@ -459,7 +469,8 @@ export class Sandbox {
       stderr: stdio.stderr,
       kill(signal: NodeJS.Signals | number = 'SIGTERM') {
         const signo = typeof signal === 'number' ? signal : constants.signals[signal];
-        if (signo === undefined) throw new SandboxError(`Expected a signal name or number for kill but received ${String(signal)}`, { stage: 'options' });
+        if (signo === undefined)
+          throw new SandboxError(`Expected a signal name or number for kill but received ${String(signal)}`, { stage: 'options' });
         if (ended) return;
         if (signo === constants.signals.SIGKILL) terminate(null);
         else addon.signal(pid, signo);

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>  // ST_* flags
 #include <sys/vfs.h>
+#include <linux/magic.h>  // TMPFS_MAGIC
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -38,11 +39,12 @@ int g_newroot = -1;  // O_PATH fd of the new root, the root that paths.cc confin
 const char *g_host = "/oldroot";
 constexpr const char *kBuildInPlace = "/proc/irq";
 constexpr const char *kRootTmpfsData = "mode=0755";
-// /dev/shm: made with /dev, made again between the runs of a warm sandbox.
+// /dev/shm: made with /dev, made again between the runs of a warm sandbox. The plan's /dev entry
+// carries its options (a size and inode cap, lib/tmpfs-caps.ts); this is the default without one.
 constexpr const char *kShmData = "mode=1777";
 constexpr unsigned long kShmFlags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
 const char *g_build_at = "/newroot";  // the new root's mount point while it is built
-bool g_have_setattr = true;  // mount_setattr(2), Linux 5.12: decides whether binds are recursive
+bool g_have_setattr = true;           // mount_setattr(2), Linux 5.12: decides whether binds are recursive
 
 // The new mount API spelled out: older headers lack it. The call numbers are the same on every
 // architecture (the generic table): open_tree and move_mount 5.2, mount_setattr 5.12.
@@ -59,9 +61,9 @@ struct SetAttr {
   uint64_t attr_set, attr_clr, propagation, userns_fd;
 };
 constexpr uint64_t kAttrRdonly = 0x1, kAttrNosuid = 0x2, kAttrNodev = 0x4, kAttrNoexec = 0x8;  // MOUNT_ATTR_*
-constexpr unsigned kAtRecursive = 0x8000;                                                    // AT_RECURSIVE
-constexpr unsigned kOpenTreeClone = 1;                                                       // OPEN_TREE_CLONE
-constexpr unsigned kMoveFromEmpty = 0x4, kMoveToEmpty = 0x40;  // MOVE_MOUNT_F_EMPTY_PATH, _T_EMPTY_PATH
+constexpr unsigned kAtRecursive = 0x8000;                                                      // AT_RECURSIVE
+constexpr unsigned kOpenTreeClone = 1;                                                         // OPEN_TREE_CLONE
+constexpr unsigned kMoveFromEmpty = 0x4, kMoveToEmpty = 0x40;                                  // MOVE_MOUNT_F_EMPTY_PATH, _T_EMPTY_PATH
 
 // Binds are made with open_tree + mount_setattr + move_mount when the kernel has all three (and a
 // container's seccomp profile allows them): false after the first ENOSYS or EPERM from open_tree.
@@ -143,8 +145,7 @@ int restrict_tree(int fd, unsigned long add) {
 
 // Mounts something on `dst` (inside the new root): the target is made first, then re-opened
 // after the mount so that flags apply to the new mount. Returns the new mount's fd.
-int mount_at(const char *dst, Create create, const char *src, const char *fstype,
-             unsigned long flags, const char *data, const char *what) {
+int mount_at(const char *dst, Create create, const char *src, const char *fstype, unsigned long flags, const char *data, const char *what) {
   int fd = make_path(dst, create);
   if (fd < 0) die("mount", -fd, "create mount point %s for %s", dst, what);
   FdPath p = fd_path(fd);
@@ -323,9 +324,11 @@ void bind_console(int dev, const char *dst) {
   if (r < 0) die("mount", -r, "bind the terminal %s on %s/console", name, dst);
 }
 
+const char *shm_data_of(const MountSpec &m) { return m.data != nullptr && m.data[0] != 0 ? m.data : kShmData; }
+
 // A minimal /dev: the harmless character devices bound from the host (a user namespace cannot
 // mknod), a private /dev/shm, a private devpts instance and the usual links.
-void do_dev(const char *dst, bool tty) {
+void do_dev(const char *dst, const char *shm_data, bool tty) {
   // Everything below is made in this fresh tmpfs, relative to its fd: no lookup from the root.
   int dev = mount_at(dst, kCreateDir, "tmpfs", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k", "tmpfs");
   static const char *const nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
@@ -344,7 +347,7 @@ void do_dev(const char *dst, bool tty) {
   };
   // A new devpts instance: ptys opened inside are the sandbox's own, none of the host's. Only a
   // tty run needs it; older kernels refuse it in a user namespace.
-  const Sub subs[] = {{"shm", "tmpfs", kShmData, kShmFlags, true},
+  const Sub subs[] = {{"shm", "tmpfs", shm_data, kShmFlags, true},
                       {"pts", "devpts", "newinstance,ptmxmode=0666,mode=620", MS_NOSUID | MS_NOEXEC, tty}};
   for (const Sub &m : subs) {
     int d = mkdirat(dev, m.name, 0755) < 0 ? -1 : openat(dev, m.name, O_PATH | O_CLOEXEC | O_NOFOLLOW | O_DIRECTORY);
@@ -354,8 +357,10 @@ void do_dev(const char *dst, bool tty) {
     }
     close(d);
   }
-  static const char *const links[][2] = {{"/proc/self/fd", "fd"},   {"/proc/self/fd/0", "stdin"},
-                                         {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"},
+  static const char *const links[][2] = {{"/proc/self/fd", "fd"},
+                                         {"/proc/self/fd/0", "stdin"},
+                                         {"/proc/self/fd/1", "stdout"},
+                                         {"/proc/self/fd/2", "stderr"},
                                          {"pts/ptmx", "ptmx"}};
   for (auto &l : links) {
     if (symlinkat(l[0], dev, l[1]) < 0) die("mount", errno, "create symlink %s/%s", dst, l[1]);
@@ -481,7 +486,8 @@ void setup_mounts(const Plan &plan) {
     g_host = "";
     g_build_at = kBuildInPlace;
   } else {
-    if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0) die("mount", errno, "mount tmpfs on /tmp (the staging area)");
+    if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
+      die("mount", errno, "mount tmpfs on /tmp (the staging area)");
     if (chdir("/tmp") < 0 || mkdir("newroot", 0755) < 0 || mkdir("oldroot", 0755) < 0) die("mount", errno, "prepare the staging area");
     if (syscall(SYS_pivot_root, "/tmp", "/tmp/oldroot") < 0) die("pivot_root", errno, "pivot_root to the staging area");
     if (chdir("/") < 0) die("mount", errno, "chdir /");
@@ -504,7 +510,7 @@ void setup_mounts(const Plan &plan) {
       case wire::kBind: do_bind(m); break;
       case wire::kTmpfs: do_tmpfs(m.dst, m.data, 0); break;
       case wire::kProc: do_proc(m.dst); break;
-      case wire::kDevfs: do_dev(m.dst, plan.tty); break;
+      case wire::kDevfs: do_dev(m.dst, shm_data_of(m), plan.tty); break;
       case wire::kSymlink: do_symlink(m.src, m.dst); break;
       case wire::kDir: {
         int fd = make_path(m.dst, kCreateDir);
@@ -527,7 +533,8 @@ void setup_mounts(const Plan &plan) {
   close(g_newroot);
 
   // The host's root goes rprivate first, or its unmount could propagate to the host.
-  if (mount(nullptr, in_place ? "/" : "/oldroot", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0) die("mount", errno, "make the host's root private");
+  if (mount(nullptr, in_place ? "/" : "/oldroot", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0)
+    die("mount", errno, "make the host's root private");
   // pivot_root(".", ".") stacks the old root (the staging tmpfs with the host's root below it at
   // /oldroot, or the host's root itself) on the new one; one lazy unmount of "." then detaches it
   // all (pivot_root(2), "new_root and put_old may be the same directory"): one unmount, one RCU
@@ -535,7 +542,8 @@ void setup_mounts(const Plan &plan) {
   int old = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
   if (old < 0 || chdir(g_build_at) < 0) die("pivot_root", errno, "enter the new root");
   if (syscall(SYS_pivot_root, ".", ".") < 0) die("pivot_root", errno, "pivot_root into the new root");
-  if (fchdir(old) < 0 || umount2(".", MNT_DETACH) < 0 || chdir("/") < 0) die("pivot_root", errno, "detach the staging area and the host's root");
+  if (fchdir(old) < 0 || umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
+    die("pivot_root", errno, "detach the staging area and the host's root");
   close(old);
 }
 
@@ -561,7 +569,7 @@ void reset_writable_mounts(const Plan &plan) {
     // Lazily: a file still open would hold it, but everything a run started has been reaped.
     if (umount2(dst, MNT_DETACH | UMOUNT_NOFOLLOW) < 0) die("reset", errno, "unmount %s", dst);
     if (m.op == wire::kDevfs) {
-      close(mount_at(dst, kCreateDir, "tmpfs", "tmpfs", kShmFlags, kShmData, "tmpfs"));
+      close(mount_at(dst, kCreateDir, "tmpfs", "tmpfs", kShmFlags, shm_data_of(m), "tmpfs"));
       continue;
     }
     do_tmpfs(m.dst, m.data, 0);
@@ -575,4 +583,26 @@ void reset_writable_mounts(const Plan &plan) {
   }
   forget_parent();
   close(root);
+}
+
+// Bytes in use on one mounted tmpfs, 0 when it cannot be read.
+static uint64_t used_bytes(const char *path) {
+  struct statfs st;
+  if (statfs(path, &st) < 0 || st.f_type != TMPFS_MAGIC) return 0;
+  return (uint64_t)(st.f_blocks - st.f_bfree) * (uint64_t)st.f_bsize;
+}
+
+uint64_t tmpfs_used_bytes(const Plan &plan) {
+  uint64_t total = 0;
+  for (uint32_t i = 0; i < plan.nmounts; i++) {
+    const MountSpec &m = plan.mounts[i];
+    if (m.op == wire::kTmpfs) {
+      total += used_bytes(m.dst);
+    } else if (m.op == wire::kDevfs) {
+      char shm[PATH_MAX];
+      snprintf(shm, sizeof shm, "%s/shm", m.dst);
+      total += used_bytes(shm);
+    }
+  }
+  return total;
 }

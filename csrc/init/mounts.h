@@ -10,3 +10,7 @@ void setup_mounts(const Plan &plan);
 // a new empty one, and the directories the plan made in them are made again. With /dev and the
 // root read-only, these are all the places a run can write that are not the caller's own binds.
 void reset_writable_mounts(const Plan &plan);
+
+// What the run left in the plan's tmpfs mounts and /dev/shm, in bytes: tmpfs pages are memory that
+// no rlimit counts, so without a cgroup the parent adds them to the memory figure.
+uint64_t tmpfs_used_bytes(const Plan &plan);

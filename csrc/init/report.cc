@@ -56,9 +56,7 @@ void die(const char *stage, int err, const char *fmt, ...) {
   _exit(1);
 }
 
-static int64_t timeval_us(const struct timeval &tv) {
-  return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
-}
+static int64_t timeval_us(const struct timeval &tv) { return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec; }
 
 TreeUsage usage_of(const struct rusage &ru) {
   TreeUsage u;
@@ -86,7 +84,7 @@ void report_started(int fd, int pid, uint64_t t_ns, const TreeUsage &setup) {
   write_full(fd, &r, sizeof r);
 }
 
-void report_exit(int fd, int status, uint64_t t_ns, bool netns_empty, const TreeUsage &tree) {
+void report_exit(int fd, int status, uint64_t t_ns, bool netns_empty, const TreeUsage &tree, uint64_t tmpfs_bytes) {
   wire::Report r;
   memset(&r, 0, sizeof r);
   r.kind = wire::kReportExited;
@@ -96,5 +94,7 @@ void report_exit(int fd, int status, uint64_t t_ns, bool netns_empty, const Tree
   r.user_us = tree.user_us;
   r.sys_us = tree.sys_us;
   r.maxrss_kb = tree.maxrss_kb;
+  uint64_t kb = (tmpfs_bytes + 1023) / 1024;
+  r.tmpfs_kb = kb > UINT32_MAX ? UINT32_MAX : (uint32_t)kb;
   write_full(fd, &r, sizeof r);
 }

@@ -9,8 +9,7 @@ uint64_t now_ns();
 
 // Writes an error record: `stage` is a short step name, `detail` names the object, e.g.
 // "mount proc on /proc". `fd` is the pipe to write to.
-void report_error(int fd, const char *stage, int err, const char *detail_fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+void report_error(int fd, const char *stage, int err, const char *detail_fmt, ...) __attribute__((format(printf, 4, 5)));
 
 void report_event(int fd, uint32_t kind, int64_t value, uint64_t t_ns);
 
@@ -28,10 +27,9 @@ void add_usage(TreeUsage *total, const struct rusage &ru);
 // sandbox's cgroup (init's own, for a one-shot), which the parent subtracts from the cgroup's figure.
 void report_started(int fd, int pid, uint64_t t_ns, const TreeUsage &setup);
 
-// The command's end: wait status, time, what the whole tree used, and whether a network namespace
-// lent to the sandbox is empty (netns_empty()).
-void report_exit(int fd, int status, uint64_t t_ns, bool netns_empty, const TreeUsage &tree);
+// The command's end: wait status, time, what the whole tree used, whether a network namespace
+// lent to the sandbox is empty (netns_empty()), and the bytes left in its tmpfs mounts.
+void report_exit(int fd, int status, uint64_t t_ns, bool netns_empty, const TreeUsage &tree, uint64_t tmpfs_bytes);
 
 // Reports and ends init with status 1: setup cannot continue.
-[[noreturn]] void die(const char *stage, int err, const char *detail_fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+[[noreturn]] void die(const char *stage, int err, const char *detail_fmt, ...) __attribute__((format(printf, 3, 4)));

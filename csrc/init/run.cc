@@ -12,6 +12,7 @@
 
 #include "../wire.h"
 #include "command.h"
+#include "mounts.h"
 #include "report.h"
 #include "setup.h"
 
@@ -62,7 +63,7 @@ bool exec_failed(int fd, uint64_t *started, wire::Report *rec) {
 
 namespace {
 
-[[noreturn]] void reap(pid_t command, bool lent_netns) {
+[[noreturn]] void reap(const Plan &plan, pid_t command, bool lent_netns) {
   sigset_t all;
   sigfillset(&all);
   int status = 0;
@@ -99,7 +100,7 @@ namespace {
   struct rusage ru;
   memset(&ru, 0, sizeof ru);
   getrusage(RUSAGE_CHILDREN, &ru);
-  report_exit(wire::kReportFd, status, ended, lent_netns && netns_empty(), usage_of(ru));
+  report_exit(wire::kReportFd, status, ended, lent_netns && netns_empty(), usage_of(ru), tmpfs_used_bytes(plan));
   _exit(0);
 }
 
@@ -135,5 +136,5 @@ void run_command(const Plan &plan, bool lent_netns) {
   close(0);
   close(1);
   close(2);
-  reap(command, lent_netns);
+  reap(plan, command, lent_netns);
 }

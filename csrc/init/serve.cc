@@ -231,7 +231,7 @@ void serve(const Plan &plan) {
       // The command is gone: nothing it started may outlive it (docs/security.md).
       kill(-1, SIGKILL);
       reap_some(&run, true);
-      if (!run.failed) report_exit(run.report, run.status, run.ended_ns, false, run.tree);
+      if (!run.failed) report_exit(run.report, run.status, run.ended_ns, false, run.tree, tmpfs_used_bytes(plan));
       close(run.report);
       run = Run();
       busy = false;

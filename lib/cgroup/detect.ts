@@ -143,6 +143,11 @@ export function detectLayout(mountinfoText: string, procCgroupText: string): Lay
 
 let cachedLayout: LayoutResult | null = null;
 
+/** Forget the layout: this process has moved to another cgroup (./systemd-scope.ts). */
+export function forgetLayout(): void {
+  cachedLayout = null;
+}
+
 /** The layout of this process, detected once. */
 export function currentLayout(): LayoutResult {
   if (cachedLayout === null) {

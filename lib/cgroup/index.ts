@@ -4,8 +4,10 @@
 // its cgroup.
 import fs from 'node:fs';
 import { SandboxError } from '../errors.js';
-import { currentLayout } from './detect.js';
+import { currentLayout, forgetLayout, type LayoutV2 } from './detect.js';
+import { ownSubtreeManager } from './own-subtree.js';
 import { sweepOnce } from './stale.js';
+import { moveIntoUserScope } from './systemd-scope.js';
 import type { CgroupManagerResult } from './types.js';
 import { createManagerV1, parentDirsV1 } from './v1.js';
 import { namedParentDir } from './detect.js';
@@ -19,19 +21,60 @@ export type {
   CgroupMode,
   CgroupUnavailableCode,
   CgroupUsage,
+  CgroupVia,
   MemorySplit,
   SandboxCgroup,
 } from './types.js';
 
 const managers = new Map<string, CgroupManagerResult>();
+/** The user manager was asked for a scope (once per process, whatever its answer). */
+let scopeAsked: { reason: string | null; ms: number | null } | null = null;
+
+/** What asking the user's systemd for a scope cost, in ms (null: not asked or refused): the figure docs/cgroups-v2.md gives. */
+export function scopeCostMs(): number | null {
+  return scopeAsked?.ms ?? null;
+}
+
+/**
+ * cgroup v2 without a named parent: the caller's cgroup; when it cannot be used, root makes the
+ * sandbox cgroups in its own subtree and an ordinary user moves this process into a delegated
+ * scope of its systemd (docs/cgroups-v2.md says how each is chosen).
+ */
+function managerV2(layout: LayoutV2): CgroupManagerResult {
+  const own = createManagerV2(layout, null);
+  if (own.manager !== null || own.code === 'no-cgroupfs' || own.code === 'parent') return own;
+  if (process.geteuid?.() === 0) {
+    const subtree = ownSubtreeManager(layout);
+    if (subtree.manager !== null) return subtree;
+    return { ...own, reason: `${own.reason}; and ${subtree.reason}` };
+  }
+  if (scopeAsked === null) {
+    const moved = moveIntoUserScope();
+    scopeAsked = moved.unit === null ? { reason: moved.reason, ms: null } : { reason: null, ms: moved.ms };
+    if (moved.unit !== null) {
+      forgetLayout();
+      const now = currentLayout();
+      if (now.layout === null) return { manager: null, code: now.code, reason: now.reason };
+      if (now.layout.mode !== 'cgroup2') return own;
+      const scoped = createManagerV2(now.layout, null, 'systemd-scope');
+      if (scoped.manager !== null || scoped.code === 'busy') return scoped;
+      return { ...scoped, reason: `in the delegated scope ${moved.unit}: ${scoped.reason}` };
+    }
+  }
+  if (scopeAsked.reason === null) {
+    // Already moved into a scope of ours: what createManagerV2 said about it stands.
+    return own;
+  }
+  return { ...own, reason: `${own.reason}; and ${scopeAsked.reason}` };
+}
 
 /**
  * The manager for sandbox cgroups under `parent` (default: the caller's own cgroup, per hierarchy on
- * v1), or null and the reason when no usable cgroup exists (rootless on v1, v2 without delegation,
- * missing controllers, other processes in the v2 parent). Cached per parent, but for "other
- * processes" (tried again at the next call): the first call also prepares the parent (v2: enables
- * controllers, moving this process into a leaf of its own when needed) and removes cgroups left
- * behind by dead owners.
+ * v1; on v2 the fallbacks of managerV2), or null and the reason when no usable cgroup exists
+ * (rootless on v1, v2 without delegation or a user manager, missing controllers). Cached per parent,
+ * but for "other processes" (tried again at the next call): the first call also prepares the parent
+ * (v2: enables controllers, moving this process into a leaf of its own when needed) and removes
+ * cgroups left behind by dead owners.
  */
 export function cgroupManager(opts: { parent?: string | null } = {}): CgroupManagerResult {
   const key = opts.parent ?? '';
@@ -42,10 +85,9 @@ export function cgroupManager(opts: { parent?: string | null } = {}): CgroupMana
       result = { manager: null, reason: detected.reason, code: detected.code };
     } else {
       try {
-        result =
-          detected.layout.mode === 'cgroup2'
-            ? createManagerV2(detected.layout, opts.parent ?? null)
-            : createManagerV1(detected.layout, opts.parent ?? null);
+        const layout = detected.layout;
+        if (layout.mode === 'cgroup1') result = createManagerV1(layout, opts.parent ?? null);
+        else result = opts.parent == null ? managerV2(layout) : createManagerV2(layout, opts.parent);
       } catch (err) {
         // A cgroup file we could not read while preparing the parent: no usable cgroup, not a crash.
         if (!(err instanceof SandboxError)) throw err;

@@ -2,6 +2,13 @@
 
 export type CgroupMode = 'cgroup1' | 'cgroup2';
 
+/**
+ * Where the sandbox cgroups' parent came from (docs/cgroups-v2.md): the caller's own cgroup (on v2
+ * possibly after this process moved itself into a leaf of it), the cgroupParent option, the
+ * project's own subtree (root on v2), or a delegated scope of the user's systemd holding this process.
+ */
+export type CgroupVia = 'caller' | 'parent-option' | 'own-subtree' | 'systemd-scope';
+
 /** Limits for one sandbox; null = not limited by this cgroup. */
 export interface CgroupLimits {
   /** CPU bandwidth in cores (0.5 = half a core), enforced over a 100 ms period. */
@@ -75,6 +82,7 @@ export interface SandboxCgroup {
 
 export interface CgroupManager {
   readonly mode: CgroupMode;
+  readonly via: CgroupVia;
   /** The directories sandbox cgroups are created in (one per hierarchy on v1). */
   readonly parents: string[];
   /** Controllers available to the sandbox cgroups ('cpu' is optional: without it cpuQuota is refused). */

@@ -299,6 +299,7 @@ export function createManagerV1(layout: LayoutV1, parent: string | null): Cgroup
 
   const manager: CgroupManager = {
     mode: 'cgroup1',
+    via: parent === null ? 'caller' : 'parent-option',
     parents: uniqueParents,
     controllers,
     aheadFds: (limits) => v1Paths(making(limits, false).dirs).length,

@@ -27,11 +27,12 @@ import type {
   CgroupManagerResult,
   CgroupUnavailableCode,
   CgroupUsage,
+  CgroupVia,
   MemorySplit,
   SandboxCgroup,
 } from './types.js';
 
-const DELEGATE_HINT = 'run it in a delegated cgroup: systemd-run --user --scope -p Delegate=yes -- CMD';
+export const DELEGATE_HINT = 'run it in a delegated cgroup: systemd-run --user --scope -p Delegate=yes -- CMD';
 
 /** The writes that put the limits on a sandbox's (fresh) leaf. */
 export function limitStepsV2(dir: string, limits: CgroupLimits): CgroupStep[] {
@@ -237,7 +238,7 @@ export function parentDirV2(layout: LayoutV2, parent: string | null): string | n
   return SUPERVISOR_NAME.test(path.basename(layout.dir)) ? path.dirname(layout.dir) : layout.dir;
 }
 
-export function createManagerV2(layout: LayoutV2, parent: string | null): CgroupManagerResult {
+export function createManagerV2(layout: LayoutV2, parent: string | null, via: CgroupVia = parent === null ? 'caller' : 'parent-option'): CgroupManagerResult {
   const dir = parentDirV2(layout, parent);
   if (dir === null) return unavailable('parent', `cgroup parent ${parent} is not visible under ${layout.mountPoint}`);
   const controllersText = readOptionalCgroupFile(dir, 'cgroup.controllers');
@@ -290,6 +291,7 @@ export function createManagerV2(layout: LayoutV2, parent: string | null): Cgroup
 
   const manager: CgroupManager = {
     mode: 'cgroup2',
+    via,
     parents: [dir],
     controllers: [...wanted],
     aheadFds: () => 2, // the leaf (CLONE_INTO_CGROUP) and its cgroup.procs

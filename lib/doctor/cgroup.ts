@@ -2,7 +2,8 @@
 // child of the caller's cgroup when the caller may write there, else limits fall back to rlimits).
 import { parseMountinfo, parseProcCgroup, type MountInfo } from '../cgroup/proc.js';
 import { parseWords } from './parse.js';
-import type { System } from './system.js';
+import { userBus } from '../cgroup/systemd-scope.js';
+import { which, type System } from './system.js';
 import type { CgroupFacts, CgroupMode, Check, ContainerFacts, Enforcement } from './types.js';
 
 /** The controllers the limits use: --memory, --pids, --cpus (and cpuacct for CPU time on v1). */
@@ -13,9 +14,7 @@ export const LIMIT_CONTROLLERS_V1 = ['cpu', 'cpuacct', 'memory', 'pids'];
 const V1_NON_CONTROLLER_OPTIONS = new Set(['rw', 'ro', 'noprefix', 'clone_children', 'xattr', 'cpuset_v2_mode']);
 
 function v1ControllersOf(m: MountInfo): string[] {
-  return m.superOptions.filter(
-    (o) => !V1_NON_CONTROLLER_OPTIONS.has(o) && !o.startsWith('name=') && !o.startsWith('release_agent='),
-  );
+  return m.superOptions.filter((o) => !V1_NON_CONTROLLER_OPTIONS.has(o) && !o.startsWith('name=') && !o.startsWith('release_agent='));
 }
 
 /**
@@ -41,8 +40,7 @@ export function detectCgroup(sys: System): CgroupFacts {
   const v2Mounts = mounts.filter((m) => m.fsType === 'cgroup2').sort(preferSysFs);
   const v1Controllers = [...new Set(v1Mounts.flatMap(v1ControllersOf))].sort();
 
-  const mode: CgroupMode =
-    v1Mounts.length > 0 ? (v2Mounts.length > 0 ? 'hybrid' : 'v1') : v2Mounts.length > 0 ? 'v2' : 'none';
+  const mode: CgroupMode = v1Mounts.length > 0 ? (v2Mounts.length > 0 ? 'hybrid' : 'v1') : v2Mounts.length > 0 ? 'v2' : 'none';
 
   const v2Path = own.find((l) => l.hierarchyId === 0)?.path ?? null;
   let v2Mount: string | null = v2Mounts[0]?.mountPoint ?? null;
@@ -61,17 +59,13 @@ export function detectCgroup(sys: System): CgroupFacts {
   // common ancestor, which is this cgroup; enabling controllers for it needs cgroup.subtree_control
   // (Documentation/admin-guide/cgroup-v2.rst, "Delegation Containment").
   const v2Writable =
-    v2Dir !== null &&
-    sys.writable(v2Dir) &&
-    sys.writable(`${v2Dir}/cgroup.procs`) &&
-    sys.writable(`${v2Dir}/cgroup.subtree_control`);
+    v2Dir !== null && sys.writable(v2Dir) && sys.writable(`${v2Dir}/cgroup.procs`) && sys.writable(`${v2Dir}/cgroup.subtree_control`);
   const v2Controllers = v2Dir === null ? [] : parseWords(sys.readFile(`${v2Dir}/cgroup.controllers`));
   const v2SubtreeControl = v2Dir === null ? [] : parseWords(sys.readFile(`${v2Dir}/cgroup.subtree_control`));
 
   // In hybrid mode the controllers live on v1 unless the v2 tree has them all (then it is unified in all but
   // name, as with cgroup_no_v1=).
-  const limitsOnV2 =
-    mode === 'v2' || (mode === 'hybrid' && LIMIT_CONTROLLERS_V2.every((c) => v2Controllers.includes(c)));
+  const limitsOnV2 = mode === 'v2' || (mode === 'hybrid' && LIMIT_CONTROLLERS_V2.every((c) => v2Controllers.includes(c)));
 
   const v1 =
     mode === 'v1' || (mode === 'hybrid' && !limitsOnV2)
@@ -84,9 +78,21 @@ export function detectCgroup(sys: System): CgroupFacts {
         })
       : [];
 
+  // The order of lib/cgroup/index.ts (managerV2): the caller's cgroup when it can hand the
+  // controllers down (they are enabled already, or nothing but this process is in it); else root's
+  // own subtree; else a delegated scope from the user's systemd.
+  const v2Others = v2Dir === null ? 0 : parseWords(sys.readFile(`${v2Dir}/cgroup.procs`)).filter((p) => p !== String(process.pid)).length;
+  const handsDown = ['memory', 'pids'].every((c) => v2SubtreeControl.includes(c)) || v2Others === 0;
   let enforcement: Enforcement = 'rlimit';
-  if (limitsOnV2 && v2Writable) enforcement = 'cgroup2';
-  else if (v1.length > 0 && v1.some((c) => c.writable)) enforcement = 'cgroup1';
+  let route: CgroupFacts['route'] = null;
+  if (limitsOnV2 && v2Writable && handsDown) route = 'caller';
+  else if (limitsOnV2 && sys.uid === 0 && v2Mount !== null && sys.writable(v2Mount)) route = 'own-subtree';
+  else if (limitsOnV2 && sys.uid !== 0 && userManagerReachable(sys)) route = 'systemd-scope';
+  if (route !== null) enforcement = 'cgroup2';
+  else if (v1.length > 0 && v1.some((c) => c.writable)) {
+    enforcement = 'cgroup1';
+    route = 'caller';
+  }
 
   return {
     mode,
@@ -99,7 +105,42 @@ export function detectCgroup(sys: System): CgroupFacts {
     v2SubtreeControl,
     v1,
     enforcement,
+    route,
+    v2Others,
   };
+}
+
+/** The user's systemd can be asked for a scope: its bus is there and busctl to call it (lib/cgroup/systemd-scope.ts). */
+function userManagerReachable(sys: System): boolean {
+  return userBus(sys.env as NodeJS.ProcessEnv, (p) => sys.stat(p) !== null) !== null && which(sys, 'busctl') !== null;
+}
+
+/** "cgroup-routes": which way a root caller and an ordinary user get their cgroups here (docs/cgroups-v2.md). */
+export function cgroupRoutesCheck(sys: System, cg: CgroupFacts): Check {
+  const check: Check = { id: 'cgroup-routes', title: 'cgroup routes', status: 'info', detail: '', fix: null, neededByDefaults: false };
+  const v2 = cg.mode === 'v2' || (cg.mode === 'hybrid' && cg.v1.length === 0);
+  if (!v2) {
+    check.detail =
+      cg.mode === 'none'
+        ? 'no cgroups: rlimits for everyone'
+        : 'cgroup v1: root uses its own cgroup; ordinary users get rlimits (v1 is not delegated)';
+    return check;
+  }
+  const here =
+    cg.route === null
+      ? 'rlimits'
+      : cg.route === 'own-subtree'
+        ? `${cg.v2Mount}/sandbox`
+        : cg.route === 'systemd-scope'
+          ? 'a delegated scope of its systemd'
+          : `its own cgroup ${cg.v2Path}`;
+  const root = `root: its own cgroup when nothing else is in it (a service, a container), else ${cg.v2Mount}/sandbox`;
+  const underSystemd = sys.stat('/run/systemd/system') !== null;
+  const user = underSystemd
+    ? 'an ordinary user: a delegated cgroup it is alone in, else a delegated scope of its systemd (user@UID.service, a login session)'
+    : 'an ordinary user: only a delegated cgroup it is alone in (no systemd here to ask for one), else rlimits';
+  check.detail = `this caller (uid ${sys.uid}): ${here}; ${root}; ${user}`;
+  return check;
 }
 
 const SYSTEMD_RUN = 'systemd-run --user --scope -p Delegate=yes -- sandbox exec ...';
@@ -109,9 +150,9 @@ function containerCgroupFix(container: ContainerFacts): string {
     case 'podman':
       return 'give the container a writable cgroup of its own: `podman run --cgroupns=private --systemd=always ...` (or --privileged)';
     case 'kubernetes':
-      return 'the pod\'s cgroup is read-only to containers unless `securityContext.privileged: true`; limits fall back to rlimits otherwise';
+      return "the pod's cgroup is read-only to containers unless `securityContext.privileged: true`; limits fall back to rlimits otherwise";
     case 'lxc':
-      return 'LXD/Incus: `lxc config set CONTAINER security.nesting=true` delegates the container\'s cgroup to it';
+      return "LXD/Incus: `lxc config set CONTAINER security.nesting=true` delegates the container's cgroup to it";
     default:
       return 'give the container a writable cgroup of its own: `docker run --cgroupns=private --privileged ...` (Docker mounts /sys/fs/cgroup read-only otherwise)';
   }
@@ -159,7 +200,15 @@ export function cgroupChecks(sys: System, cg: CgroupFacts, container: ContainerF
   };
   const fallback = 'limits fall back to rlimits (enforcement: rlimit); --require-cgroup would fail';
 
-  if (cg.enforcement === 'cgroup2') {
+  if (cg.enforcement === 'cgroup2' && cg.route !== 'caller') {
+    const why = cg.v2Writable
+      ? `${cg.v2Others} other process${cg.v2Others === 1 ? '' : 'es'} share ${cg.v2Path}`
+      : `${cg.v2Path} is not delegated`;
+    limits.detail =
+      cg.route === 'own-subtree'
+        ? `cgroup2: in ${cg.v2Mount}/sandbox (${why})`
+        : `cgroup2: in a delegated scope the user's systemd makes for the process (${why})`;
+  } else if (cg.enforcement === 'cgroup2') {
     const missing = LIMIT_CONTROLLERS_V2.filter((c) => !cg.v2Controllers.includes(c));
     const how = root ? 'writable' : 'delegated';
     const have = LIMIT_CONTROLLERS_V2.filter((c) => cg.v2Controllers.includes(c));
@@ -195,9 +244,7 @@ export function cgroupChecks(sys: System, cg: CgroupFacts, container: ContainerF
           : `run in a delegated scope: \`${SYSTEMD_RUN}\` (services: Delegate=yes in the unit's [Service] section)`;
     } else if (cg.mode === 'v1' || cg.mode === 'hybrid') {
       const own = cg.v1.map((c) => c.dir ?? `${c.controller}: not mounted`).filter((d) => d !== null);
-      limits.detail = root
-        ? `cgroup1: cannot write ${own.join(', ')}; ${fallback}`
-        : `cgroup1: not writable without root; ${fallback}`;
+      limits.detail = root ? `cgroup1: cannot write ${own.join(', ')}; ${fallback}` : `cgroup1: not writable without root; ${fallback}`;
       limits.fix = container.inContainer
         ? containerCgroupFix(container)
         : root

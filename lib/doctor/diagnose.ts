@@ -1,5 +1,5 @@
 // diagnose(): gather the facts, run the probes in parallel, and decide each check.
-import { cgroupChecks, detectCgroup } from './cgroup.js';
+import { cgroupChecks, cgroupRoutesCheck, detectCgroup } from './cgroup.js';
 import {
   cgroupFeatureChecks,
   containerCheck,
@@ -48,6 +48,7 @@ export async function diagnose(sys: System = realSystem()): Promise<DoctorReport
     ...guarded('kernel', 'kernel', false, () => kernelCheck(sys)),
     ...needed,
     ...guarded('cgroup', 'cgroup', false, () => cgroupChecks(sys, cgroup, container)),
+    ...guarded('cgroup-routes', 'cgroup routes', false, () => cgroupRoutesCheck(sys, cgroup)),
     ...guarded('syscalls', 'system calls', false, () => syscallChecks(sys, probes)),
     ...guarded('cgroup-features', 'cgroup v2 features', false, () => cgroupFeatureChecks(sys, probes, cgroup)),
     ...guarded('container', 'container', false, () => containerCheck(container, failed)),

@@ -49,6 +49,10 @@ export interface CgroupFacts {
   v1: CgroupV1Controller[];
   /** What the launcher can use for limits with default options (RunResult.enforcement). */
   enforcement: Enforcement;
+  /** How the sandbox cgroups' parent would be chosen for this caller (RunResult.cgroupVia); null under rlimits. */
+  route: 'caller' | 'own-subtree' | 'systemd-scope' | null;
+  /** Other processes in the caller's v2 cgroup (it cannot hand controllers down while they are there). */
+  v2Others: number;
 }
 
 export interface ContainerFacts {

@@ -286,9 +286,49 @@ test('v2 not delegated: warn with the exact systemd-run command', async (t) => {
   const c = byId(r, 'cgroup-limits');
   t.is(r.cgroup.enforcement, 'rlimit');
   t.is(c.status, 'warn');
-  t.is(c.fix, 'run in a delegated scope: `systemd-run --user --scope -p Delegate=yes -- sandbox exec ...` (services: Delegate=yes in the unit\'s [Service] section)');
+  t.is(
+    c.fix,
+    "run in a delegated scope: `systemd-run --user --scope -p Delegate=yes -- sandbox exec ...` (services: Delegate=yes in the unit's [Service] section)",
+  );
   t.is(byId(r, 'clone_into_cgroup').status, 'info');
   t.is(r.exitCode, 0);
+});
+
+test('v2 not delegated, with a user manager on its bus and busctl: cgroup2 in a delegated scope of its systemd', async (t) => {
+  const r = await diagnose(
+    machine(
+      v2User({
+        writable: [],
+        env: { XDG_RUNTIME_DIR: '/run/user/1000' },
+        files: { '/run/user/1000/bus': '', '/run/systemd/system': '' },
+        bins: ['/usr/bin/busctl'],
+      }),
+    ),
+  );
+  t.is(r.cgroup.enforcement, 'cgroup2');
+  t.is(r.cgroup.route, 'systemd-scope');
+  t.is(byId(r, 'cgroup-limits').status, 'ok');
+  t.regex(byId(r, 'cgroup-limits').detail, /delegated scope the user's systemd makes/);
+  t.regex(
+    byId(r, 'cgroup-routes').detail,
+    /^this caller \(uid 1000\): a delegated scope of its systemd; root: .*; an ordinary user: a delegated cgroup it is alone in, else a delegated scope of its systemd/,
+  );
+});
+
+test('v2 root sharing its cgroup with other processes: cgroup2 in the own subtree', async (t) => {
+  const r = await diagnose(
+    machine(
+      v2User({
+        uid: 0,
+        files: { [`${USER_DIR}/cgroup.procs`]: '1\n2\n' },
+        writable: [USER_DIR, `${USER_DIR}/cgroup.procs`, `${USER_DIR}/cgroup.subtree_control`, '/sys/fs/cgroup'],
+      }),
+    ),
+  );
+  t.is(r.cgroup.v2Others, 2);
+  t.is(r.cgroup.route, 'own-subtree');
+  t.is(r.cgroup.enforcement, 'cgroup2');
+  t.regex(byId(r, 'cgroup-limits').detail, /^cgroup2: in \/sys\/fs\/cgroup\/sandbox \(2 other processes share /);
 });
 
 test('v2 delegated without cpu: warn naming the missing controller', async (t) => {
@@ -337,7 +377,10 @@ test('user namespaces disabled by Debian sysctl: fail with the sysctl, exit 1', 
   t.is(byId(r, 'proc').status, 'fail');
   t.false(r.ok);
   t.is(r.exitCode, 1);
-  t.true(sys.calls.some((c) => c.includes('--net') && c.length === 5), 'per-namespace probes ran');
+  t.true(
+    sys.calls.some((c) => c.includes('--net') && c.length === 5),
+    'per-namespace probes ran',
+  );
 });
 
 test('user.max_user_namespaces=0 is named even for root', async (t) => {
@@ -422,7 +465,13 @@ test('inside Docker: masked /proc and seccomp explained with the docker options'
     },
     links: { '/proc/self/ns/pid': 'pid:[4026532301]' },
     writable: [],
-    probes: { namespaces: eperm, perNamespace: { user: eperm }, proc: procFail, mounts: eperm, syscalls: { stdout: '435=38 434=22 436=22' } },
+    probes: {
+      namespaces: eperm,
+      perNamespace: { user: eperm },
+      proc: procFail,
+      mounts: eperm,
+      syscalls: { stdout: '435=38 434=22 436=22' },
+    },
   });
   const container = detectContainer(sys);
   t.true(container.inContainer);
@@ -474,9 +523,7 @@ test('/.dockerenv alone, in the host namespaces, is not a container', (t) => {
 });
 
 test('podman and kubernetes are recognised', (t) => {
-  const podman = detectContainer(
-    machine({ files: { '/run/.containerenv': 'engine="podman-4.9.3"\n' }, env: { container: 'podman' } }),
-  );
+  const podman = detectContainer(machine({ files: { '/run/.containerenv': 'engine="podman-4.9.3"\n' }, env: { container: 'podman' } }));
   t.true(podman.inContainer);
   t.is(podman.engine, 'podman');
   const k8s = detectContainer(
@@ -610,6 +657,9 @@ test('a probe that times out leaves the line undecided (warn), not failed', asyn
   const r = await diagnose(slow);
   t.is(byId(r, 'userns').status, 'warn');
   t.regex(byId(r, 'userns').detail, /^undecided: the namespace probe did not finish within 20 s/);
-  t.false(sys.calls.some((c) => c.length === 5 && c.includes('--net')), 'no per-namespace probes after a timeout');
+  t.false(
+    sys.calls.some((c) => c.length === 5 && c.includes('--net')),
+    'no per-namespace probes after a timeout',
+  );
   t.is(r.exitCode, 0);
 });

@@ -128,9 +128,20 @@ export async function accuracy(o: BenchOptions): Promise<Row[]> {
         dflt.push(await plainSbx.run([spin, 'cpu', String(cpuMs)]));
       }
       const b = median(base);
-      for (const [name, rs] of [['memory 512m, pids 64', cg], ['defaults', dflt]] as const) {
+      for (const [name, rs] of [
+        ['memory 512m, pids 64', cg],
+        ['defaults', dflt],
+      ] as const) {
         const v = median(rs.map((r) => r.cpuTimeMs));
-        rows.push(row(`cpuTimeMs, ${cpuMs} ms busy loop, ${name} ${tag(rs[0]!, 'cpu')} (median of ${n})`, ms(v, 1), `plain spawn rusage ${ms(b, 1)}`, err(v, b), 'within ±2%'));
+        rows.push(
+          row(
+            `cpuTimeMs, ${cpuMs} ms busy loop, ${name} ${tag(rs[0]!, 'cpu')} (median of ${n})`,
+            ms(v, 1),
+            `plain spawn rusage ${ms(b, 1)}`,
+            err(v, b),
+            'within ±2%',
+          ),
+        );
       }
     }
 
@@ -138,16 +149,48 @@ export async function accuracy(o: BenchOptions): Promise<Row[]> {
     const expected = 100 * 1048576;
     const memCg = await judged.run([spin, 'touch', '100']);
     const memDflt = await plainSbx.run([spin, 'touch', '100']);
-    rows.push(row(`memoryPeakBytes, touch 100 MiB, memory 512m ${tag(memCg, 'mem')}`, mib(memCg.memoryPeakBytes), `100 MiB (plain maxrss ${mib(memBase.maxRssBytes)})`, err(memCg.memoryPeakBytes, expected), 'within ±5%'));
+    rows.push(
+      row(
+        `memoryPeakBytes, touch 100 MiB, memory 512m ${tag(memCg, 'mem')}`,
+        mib(memCg.memoryPeakBytes),
+        `100 MiB (plain maxrss ${mib(memBase.maxRssBytes)})`,
+        err(memCg.memoryPeakBytes, expected),
+        'within ±5%',
+      ),
+    );
     if (memCg.memoryAnonBytes !== null) {
-      rows.push(row('  of which anon / file (memory.stat, the largest sample while it ran)', `${mib(memCg.memoryAnonBytes)} / ${mib(memCg.memoryFileBytes ?? 0)}`, '', '', ''));
+      rows.push(
+        row(
+          '  of which anon / file (memory.stat, the largest sample while it ran)',
+          `${mib(memCg.memoryAnonBytes)} / ${mib(memCg.memoryFileBytes ?? 0)}`,
+          '',
+          '',
+          '',
+        ),
+      );
     }
-    rows.push(row(`memoryPeakBytes, touch 100 MiB, defaults ${tag(memDflt, 'mem')}`, mib(memDflt.memoryPeakBytes), `100 MiB (plain maxrss ${mib(memBase.maxRssBytes)})`, err(memDflt.memoryPeakBytes, expected), 'within ±5%'));
+    rows.push(
+      row(
+        `memoryPeakBytes, touch 100 MiB, defaults ${tag(memDflt, 'mem')}`,
+        mib(memDflt.memoryPeakBytes),
+        `100 MiB (plain maxrss ${mib(memBase.maxRssBytes)})`,
+        err(memDflt.memoryPeakBytes, expected),
+        'within ±5%',
+      ),
+    );
 
     const tl: RunResult[] = [];
     for (let i = 0; i < reps; i++) tl.push(await judged.run([spin, 'forever'], { timeLimit: 1 }));
     const tlMs = tl.map((r) => r.cpuTimeMs);
-    rows.push(row(`timeLimit 1, endless loop: cpuTimeMs ${tag(tl[0]!, 'cpu')} (${reps} runs)`, `${ms(Math.min(...tlMs), 0)} – ${ms(Math.max(...tlMs), 0)}`, '1000 ms', ratio(Math.max(...tlMs), 1000), '[1000, 1100]'));
+    rows.push(
+      row(
+        `timeLimit 1, endless loop: cpuTimeMs ${tag(tl[0]!, 'cpu')} (${reps} runs)`,
+        `${ms(Math.min(...tlMs), 0)} – ${ms(Math.max(...tlMs), 0)}`,
+        '1000 ms',
+        ratio(Math.max(...tlMs), 1000),
+        '[1000, 1100]',
+      ),
+    );
     rows.push(row('  outcome', [...new Set(tl.map((r) => r.outcome))].join(', '), '', '', 'cpu-time-limit'));
 
     const wl: { r: RunResult; awaited: number }[] = [];
@@ -157,14 +200,32 @@ export async function accuracy(o: BenchOptions): Promise<Row[]> {
       wl.push({ r, awaited: nowMs() - t0 });
     }
     const wlMs = wl.map((x) => x.r.wallTimeMs);
-    rows.push(row(`wallTimeLimit 1, sleep 10: wallTimeMs ${tag(wl[0]!.r, 'wall')} (${reps} runs)`, `${ms(Math.min(...wlMs), 0)} – ${ms(Math.max(...wlMs), 0)}`, '1000 ms', ratio(Math.max(...wlMs), 1000), '≤ 1100 ms'));
-    rows.push(row('  outcome; run() settled after', `${[...new Set(wl.map((x) => x.r.outcome))].join(', ')}; ${ms(Math.max(...wl.map((x) => x.awaited)), 0)}`, '', '', 'wall-time-limit'));
+    rows.push(
+      row(
+        `wallTimeLimit 1, sleep 10: wallTimeMs ${tag(wl[0]!.r, 'wall')} (${reps} runs)`,
+        `${ms(Math.min(...wlMs), 0)} – ${ms(Math.max(...wlMs), 0)}`,
+        '1000 ms',
+        ratio(Math.max(...wlMs), 1000),
+        '≤ 1100 ms',
+      ),
+    );
+    rows.push(
+      row(
+        '  outcome; run() settled after',
+        `${[...new Set(wl.map((x) => x.r.outcome))].join(', ')}; ${ms(Math.max(...wl.map((x) => x.awaited)), 0)}`,
+        '',
+        '',
+        'wall-time-limit',
+      ),
+    );
 
     const quota = new Sandbox({ ...bind, cpuQuota: 0.5, pids: 64 });
     const q: RunResult[] = [];
     for (let i = 0; i < Math.min(2, reps); i++) q.push(await quota.run([spin, 'threads', '2', '2000']));
     const qMs = median(q.map((r) => r.cpuTimeMs));
-    rows.push(row(`cpuQuota 0.5, 2 threads for 2 s wall: cpuTimeMs ${tag(q[0]!, 'cpu')}`, ms(qMs, 0), '1000 ms', err(qMs, 1000), '≈ 1000 ms'));
+    rows.push(
+      row(`cpuQuota 0.5, 2 threads for 2 s wall: cpuTimeMs ${tag(q[0]!, 'cpu')}`, ms(qMs, 0), '1000 ms', err(qMs, 1000), '≈ 1000 ms'),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

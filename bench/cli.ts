@@ -30,7 +30,8 @@ export async function cli(o: BenchOptions): Promise<Row[]> {
   const deadline = nowMs() + o.budgetS * 1000;
   for (let i = 0; i < 30 && (i < 10 || nowMs() < deadline); i++) {
     // Alternate which goes first, so neither always follows the other's page-cache warm-up.
-    const order = i % 2 === 0 ? [variants.sandbox, variants.node, variants.unbundled] : [variants.unbundled, variants.node, variants.sandbox];
+    const order =
+      i % 2 === 0 ? [variants.sandbox, variants.node, variants.unbundled] : [variants.unbundled, variants.node, variants.sandbox];
     for (const args of order) (args === variants.node ? nodeT : args === variants.sandbox ? cliT : unbundledT).push(timed(args).msec);
   }
   note(`cli: ${cliT.length} runs each`);

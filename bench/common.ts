@@ -76,9 +76,28 @@ export const BWRAP = '/usr/bin/bwrap';
 
 /** The bubblewrap baseline: every namespace, the same read-only /usr view, /bin/true. */
 export const BWRAP_TRUE = [
-  BWRAP, '--unshare-all', '--die-with-parent', '--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin',
-  '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64', '--proc', '/proc', '--dev', '/dev',
-  '--tmpfs', '/tmp', '/bin/true',
+  BWRAP,
+  '--unshare-all',
+  '--die-with-parent',
+  '--ro-bind',
+  '/usr',
+  '/usr',
+  '--symlink',
+  'usr/bin',
+  '/bin',
+  '--symlink',
+  'usr/lib',
+  '/lib',
+  '--symlink',
+  'usr/lib64',
+  '/lib64',
+  '--proc',
+  '/proc',
+  '--dev',
+  '/dev',
+  '--tmpfs',
+  '/tmp',
+  '/bin/true',
 ];
 
 let bwrapState: boolean | null = null;

@@ -64,10 +64,11 @@ async function delayUnderLoad(n: number, seconds: number, limits: boolean, calle
   const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   const exited = new Promise<number | null>((r) => child.once('exit', r));
   const lines = createInterface({ input: child.stdout! });
-  const next = () => new Promise<string>((resolve, reject) => {
-    lines.once('line', resolve);
-    child.once('exit', () => reject(new Error('the load driver ended early')));
-  });
+  const next = () =>
+    new Promise<string>((resolve, reject) => {
+      lines.once('line', resolve);
+      child.once('exit', () => reject(new Error('the load driver ended early')));
+    });
   try {
     if ((await next()) !== 'ready') throw new Error('the load driver did not start');
     const h = monitorEventLoopDelay({ resolution: 1 });
@@ -85,7 +86,13 @@ async function delayUnderLoad(n: number, seconds: number, limits: boolean, calle
 
 /** A floor (delayUnderLoad) beside the same series measured here. */
 function floorRow(figure: string, floor: Delay, here: Delay): Row {
-  return row(figure, `${ms(floor.p99)} / ${ms(floor.max)} (${floor.runs} runs there)`, `the same here ${ms(here.p99)} / ${ms(here.max)}`, ratio(here.p99, floor.p99), '');
+  return row(
+    figure,
+    `${ms(floor.p99)} / ${ms(floor.max)} (${floor.runs} runs there)`,
+    `the same here ${ms(here.p99)} / ${ms(here.max)}`,
+    ratio(here.p99, floor.p99),
+    '',
+  );
 }
 
 /** Synchronous time of sandbox.spawn() (it returns once the sandbox is cloned and released). */
@@ -176,25 +183,67 @@ export async function eventloop(o: BenchOptions): Promise<Row[]> {
   const syncWarmLim = await syncLaunch(warmLimited, m, true);
   await Promise.all([warm.close(), warmLimited.close()]);
   return [
-    row(`event-loop delay p99, ${CALLERS} callers, defaults`, delayText(sbx, ''), delayText(base, 'spawn '), ratio(sbx.p99, base.p99), '≤ 1 ms'),
+    row(
+      `event-loop delay p99, ${CALLERS} callers, defaults`,
+      delayText(sbx, ''),
+      delayText(base, 'spawn '),
+      ratio(sbx.p99, base.p99),
+      '≤ 1 ms',
+    ),
     row('event-loop delay max, defaults', ms(sbx.max), `spawn ${ms(base.max)}`, ratio(sbx.max, base.max), '≤ 1 ms'),
     row('event-loop delay p99, limits', delayText(lim, ''), `spawn ${ms(base.p99)}`, ratio(lim.p99, base.p99), '≤ 1 ms'),
     row('event-loop delay max, limits', ms(lim.max), `spawn ${ms(base.max)}`, ratio(lim.max, base.max), '≤ 1 ms'),
-    row(`event-loop delay p99, ${CALLERS} callers, warm sandboxes (pool: ${CALLERS})`, delayText(wrm, ''), `spawn ${ms(base.p99)}`, ratio(wrm.p99, base.p99), '≤ 1 ms'),
+    row(
+      `event-loop delay p99, ${CALLERS} callers, warm sandboxes (pool: ${CALLERS})`,
+      delayText(wrm, ''),
+      `spawn ${ms(base.p99)}`,
+      ratio(wrm.p99, base.p99),
+      '≤ 1 ms',
+    ),
     row('event-loop delay max, warm sandboxes', ms(wrm.max), `spawn ${ms(base.max)}`, ratio(wrm.max, base.max), '≤ 1 ms'),
-    row('event-loop delay p99, warm sandboxes, 1 / 2 callers', `${ms(wrm1.p99)} / ${ms(wrm2.p99)} (${wrm1.runs} / ${wrm2.runs} runs)`, `4 callers ${ms(wrm.p99)}`, ratio(wrm2.p99, wrm.p99), '≤ 1 ms'),
-    row('event-loop delay p99, warm sandboxes with limits', delayText(wrmLim, ''), `spawn ${ms(base.p99)}`, ratio(wrmLim.p99, base.p99), '≤ 1 ms'),
+    row(
+      'event-loop delay p99, warm sandboxes, 1 / 2 callers',
+      `${ms(wrm1.p99)} / ${ms(wrm2.p99)} (${wrm1.runs} / ${wrm2.runs} runs)`,
+      `4 callers ${ms(wrm.p99)}`,
+      ratio(wrm2.p99, wrm.p99),
+      '≤ 1 ms',
+    ),
+    row(
+      'event-loop delay p99, warm sandboxes with limits',
+      delayText(wrmLim, ''),
+      `spawn ${ms(base.p99)}`,
+      ratio(wrmLim.p99, base.p99),
+      '≤ 1 ms',
+    ),
     row('event-loop delay max, warm sandboxes with limits', ms(wrmLim.max), `spawn ${ms(base.max)}`, ratio(wrmLim.max, base.max), '≤ 1 ms'),
-    row('event-loop delay p99, warm sandboxes with limits, 1 / 2 callers', `${ms(wrmLim1.p99)} / ${ms(wrmLim2.p99)} (${wrmLim1.runs} / ${wrmLim2.runs} runs)`, `4 callers ${ms(wrmLim.p99)}`, ratio(wrmLim2.p99, wrmLim.p99), '≤ 1 ms'),
+    row(
+      'event-loop delay p99, warm sandboxes with limits, 1 / 2 callers',
+      `${ms(wrmLim1.p99)} / ${ms(wrmLim2.p99)} (${wrmLim1.runs} / ${wrmLim2.runs} runs)`,
+      `4 callers ${ms(wrmLim.p99)}`,
+      ratio(wrmLim2.p99, wrmLim.p99),
+      '≤ 1 ms',
+    ),
     row(
       `diag: event-loop delay p99, ${CALLERS} callers, warm, the loop's thread alone on a CPU (taskset)`,
-      alone === null || aloneLim === null ? 'missing (taskset or a second CPU)' : `${ms(alone.p99)}; with limits ${ms(aloneLim.p99)} (${alone.runs} / ${aloneLim.runs} runs)`,
+      alone === null || aloneLim === null
+        ? 'missing (taskset or a second CPU)'
+        : `${ms(alone.p99)}; with limits ${ms(aloneLim.p99)} (${alone.runs} / ${aloneLim.runs} runs)`,
       `sharing the CPUs ${ms(wrm.p99)}; with limits ${ms(wrmLim.p99)}`,
       alone === null ? '' : ratio(alone.p99, wrm.p99),
       '',
     ),
-    row('diag: event-loop delay p99 / max of this loop idle (no runs anywhere)', `${ms(idle.p99)} / ${ms(idle.max)} (${idle.samples} timer samples)`, '', '', ''),
-    floorRow(`diag: event-loop delay p99 / max of a loop that launches nothing, while another process runs ${CALLERS} callers on warm sandboxes`, floor, wrm),
+    row(
+      'diag: event-loop delay p99 / max of this loop idle (no runs anywhere)',
+      `${ms(idle.p99)} / ${ms(idle.max)} (${idle.samples} timer samples)`,
+      '',
+      '',
+      '',
+    ),
+    floorRow(
+      `diag: event-loop delay p99 / max of a loop that launches nothing, while another process runs ${CALLERS} callers on warm sandboxes`,
+      floor,
+      wrm,
+    ),
     floorRow('diag: the same, warm sandboxes with limits', floorLim, wrmLim),
     row(
       'diag: the same floors at 1 caller, warm sandboxes / with limits',
@@ -203,10 +252,34 @@ export async function eventloop(o: BenchOptions): Promise<Row[]> {
       ratio(wrmLim1.p99, floorLim1.p99),
       '',
     ),
-    row(`diag: spawn() holds the caller's thread p50/p99, stdout+stderr pipes (n=${m})`, `${ms(percentile(syncPlain, 50))} / ${ms(percentile(syncPlain, 99))}`, `no pipes ${ms(percentile(syncQuiet, 50))} / ${ms(percentile(syncQuiet, 99))}`, ratio(percentile(syncPlain, 50), percentile(syncQuiet, 50)), ''),
-    row("diag: spawn() holds the caller's thread p50/p99, warm sandbox, pipes", `${ms(percentile(syncWarm, 50))} / ${ms(percentile(syncWarm, 99))}`, `defaults ${ms(percentile(syncPlain, 50))} / ${ms(percentile(syncPlain, 99))}`, ratio(percentile(syncWarm, 50), percentile(syncPlain, 50)), ''),
-    row("diag: spawn() holds the caller's thread p50/p99, warm sandbox with limits", `${ms(percentile(syncWarmLim, 50))} / ${ms(percentile(syncWarmLim, 99))}`, `warm ${ms(percentile(syncWarm, 50))} / ${ms(percentile(syncWarm, 99))}`, ratio(percentile(syncWarmLim, 50), percentile(syncWarm, 50)), ''),
-    row("diag: spawn() holds the caller's thread p50/p99, limits", `${ms(percentile(syncLim, 50))} / ${ms(percentile(syncLim, 99))}`, `defaults ${ms(percentile(syncPlain, 50))} / ${ms(percentile(syncPlain, 99))}`, ratio(percentile(syncLim, 50), percentile(syncPlain, 50)), ''),
+    row(
+      `diag: spawn() holds the caller's thread p50/p99, stdout+stderr pipes (n=${m})`,
+      `${ms(percentile(syncPlain, 50))} / ${ms(percentile(syncPlain, 99))}`,
+      `no pipes ${ms(percentile(syncQuiet, 50))} / ${ms(percentile(syncQuiet, 99))}`,
+      ratio(percentile(syncPlain, 50), percentile(syncQuiet, 50)),
+      '',
+    ),
+    row(
+      "diag: spawn() holds the caller's thread p50/p99, warm sandbox, pipes",
+      `${ms(percentile(syncWarm, 50))} / ${ms(percentile(syncWarm, 99))}`,
+      `defaults ${ms(percentile(syncPlain, 50))} / ${ms(percentile(syncPlain, 99))}`,
+      ratio(percentile(syncWarm, 50), percentile(syncPlain, 50)),
+      '',
+    ),
+    row(
+      "diag: spawn() holds the caller's thread p50/p99, warm sandbox with limits",
+      `${ms(percentile(syncWarmLim, 50))} / ${ms(percentile(syncWarmLim, 99))}`,
+      `warm ${ms(percentile(syncWarm, 50))} / ${ms(percentile(syncWarm, 99))}`,
+      ratio(percentile(syncWarmLim, 50), percentile(syncWarm, 50)),
+      '',
+    ),
+    row(
+      "diag: spawn() holds the caller's thread p50/p99, limits",
+      `${ms(percentile(syncLim, 50))} / ${ms(percentile(syncLim, 99))}`,
+      `defaults ${ms(percentile(syncPlain, 50))} / ${ms(percentile(syncPlain, 99))}`,
+      ratio(percentile(syncLim, 50), percentile(syncPlain, 50)),
+      '',
+    ),
   ];
 }
 

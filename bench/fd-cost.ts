@@ -27,7 +27,10 @@ await new Sandbox(LIMITS).run(['true']);
 await settle();
 const base = fds();
 rows.push(row("the process's own, after its first runs (addon, lane, /dev/null, sandbox-init memfd)", String(base - start)));
-for (const [name, options] of [['no limits', {}], ['memory + pids', LIMITS]] as const) {
+for (const [name, options] of [
+  ['no limits', {}],
+  ['memory + pids', LIMITS],
+] as const) {
   for (const n of [1, 4, 16]) {
     const pool = new Sandbox({ ...options, pool: n });
     await pool.warm();
@@ -37,7 +40,10 @@ for (const [name, options] of [['no limits', {}], ['memory + pids', LIMITS]] as 
     await settle();
   }
 }
-for (const [name, options] of [['no limits', {}], ['memory + pids', LIMITS]] as const) {
+for (const [name, options] of [
+  ['no limits', {}],
+  ['memory + pids', LIMITS],
+] as const) {
   const before = fds();
   const h = new Sandbox(options).spawn(['sleep', '1'], { stdout: 'ignore', stderr: 'ignore' });
   await settle();

@@ -77,13 +77,37 @@ export async function imageRunBench(o: BenchOptions): Promise<Row[]> {
   const more = (a: number, b: number) => `${a - b >= 0 ? '+' : ''}${ms(a - b)}`;
   const base = p('default');
   return [
-    row(`image (2 layers, overlay) run(/bin/true) p50 (n=${iter - warmup})`, ms(p('image')), `default root ${ms(base)}`, more(p('image'), base), '≤ +0.30 ms'),
+    row(
+      `image (2 layers, overlay) run(/bin/true) p50 (n=${iter - warmup})`,
+      ms(p('image')),
+      `default root ${ms(base)}`,
+      more(p('image'), base),
+      '≤ +0.30 ms',
+    ),
     row('image (1 layer, bind) run(/bin/true) p50', ms(p('single')), `default root ${ms(base)}`, more(p('single'), base), '≤ +0.30 ms'),
     row('image writable (tmpfs upper) run(/bin/true) p50', ms(p('writable')), `default root ${ms(base)}`, more(p('writable'), base), ''),
     row('image run(/bin/true) p99', ms(p('image', 99)), `default root ${ms(p('default', 99))}`, more(p('image', 99), p('default', 99)), ''),
-    row('warm image (pool: 1) run(/bin/true) p50', ms(p('warm-image')), `spawn ${ms(p('spawn'))}`, ratio(p('warm-image'), p('spawn')), '≤ 1.00×'),
-    row('warm image run(/bin/true) p50 vs warm default root', ms(p('warm-image')), `warm default ${ms(p('warm'))}`, more(p('warm-image'), p('warm')), ''),
-    row('diag: the same /bin/busybox true, image vs default root p50', ms(p('image-busybox')), `default root ${ms(p('default-busybox'))}`, more(p('image-busybox'), p('default-busybox')), ''),
+    row(
+      'warm image (pool: 1) run(/bin/true) p50',
+      ms(p('warm-image')),
+      `spawn ${ms(p('spawn'))}`,
+      ratio(p('warm-image'), p('spawn')),
+      '≤ 1.00×',
+    ),
+    row(
+      'warm image run(/bin/true) p50 vs warm default root',
+      ms(p('warm-image')),
+      `warm default ${ms(p('warm'))}`,
+      more(p('warm-image'), p('warm')),
+      '',
+    ),
+    row(
+      'diag: the same /bin/busybox true, image vs default root p50',
+      ms(p('image-busybox')),
+      `default root ${ms(p('default-busybox'))}`,
+      more(p('image-busybox'), p('default-busybox')),
+      '',
+    ),
   ];
 }
 

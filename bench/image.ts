@@ -83,30 +83,52 @@ export async function imageBench(): Promise<Row[]> {
       removeTree(store);
       const oci = join(work, `oci-${i}`);
       const bundle = join(work, `bundle-${i}`);
-      theirs.push(await timed(() => {
-        sh('skopeo', ['copy', '-q', `oci-archive:${archive}`, `oci:${oci}:t`]);
-        sh('umoci', ['unpack', ...(rootless ? ['--rootless'] : []), '--image', `${oci}:t`, bundle]);
-      }));
+      theirs.push(
+        await timed(() => {
+          sh('skopeo', ['copy', '-q', `oci-archive:${archive}`, `oci:${oci}:t`]);
+          sh('umoci', ['unpack', ...(rootless ? ['--rootless'] : []), '--image', `${oci}:t`, bundle]);
+        }),
+      );
       removeTree(oci);
       removeTree(bundle);
       const dest = join(work, `tarx-${i}`);
       execFileSync('mkdir', ['-p', dest]);
-      tarx.push(await timed(() => {
-        for (const b of blobs) sh('tar', ['-xzf', b, '-C', dest, '--numeric-owner']);
-      }));
+      tarx.push(
+        await timed(() => {
+          for (const b of blobs) sh('tar', ['-xzf', b, '-C', dest, '--numeric-owner']);
+        }),
+      );
       removeTree(dest);
     }
     const o = median(ours);
     const s = median(theirs);
     const x = median(tarx);
-    rows.push(row(`import OCI archive (${mb(compressed)} gz), median of ${RUNS}`, secs(o), `skopeo copy + umoci unpack ${secs(s)}`, ratio(o, s), '≤ 1.0'));
-    rows.push(row('extraction throughput (tar bytes / import time)', `${(uncompressed / 1e6 / (o / 1000)).toFixed(0)} MB/s`, `tar -xzf ${(uncompressed / 1e6 / (x / 1000)).toFixed(0)} MB/s`, ratio(x, o)));
+    rows.push(
+      row(
+        `import OCI archive (${mb(compressed)} gz), median of ${RUNS}`,
+        secs(o),
+        `skopeo copy + umoci unpack ${secs(s)}`,
+        ratio(o, s),
+        '≤ 1.0',
+      ),
+    );
+    rows.push(
+      row(
+        'extraction throughput (tar bytes / import time)',
+        `${(uncompressed / 1e6 / (o / 1000)).toFixed(0)} MB/s`,
+        `tar -xzf ${(uncompressed / 1e6 / (x / 1000)).toFixed(0)} MB/s`,
+        ratio(x, o),
+      ),
+    );
     rows.push(row('store size (layers, extracted)', mb(storeBytes), `compressed layers ${mb(compressed)}`, ratio(storeBytes, compressed)));
 
     // Pull from a local registry vs skopeo + umoci.
     const port = await freePort();
     const cfg = join(work, 'registry.yml');
-    writeFileSync(cfg, `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${work}/registry\nhttp:\n  addr: 127.0.0.1:${port}\n`);
+    writeFileSync(
+      cfg,
+      `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${work}/registry\nhttp:\n  addr: 127.0.0.1:${port}\n`,
+    );
     const reg = spawn('docker-registry', ['serve', cfg], { stdio: 'ignore' });
     try {
       const host = `127.0.0.1:${port}`;
@@ -128,14 +150,24 @@ export async function imageBench(): Promise<Row[]> {
         removeTree(store);
         const oci = join(work, `poci-${i}`);
         const bundle = join(work, `pbundle-${i}`);
-        base.push(await timed(() => {
-          sh('skopeo', ['copy', '-q', '--authfile', auth, '--src-tls-verify=false', `docker://${host}/bench:1`, `oci:${oci}:t`]);
-          sh('umoci', ['unpack', ...(rootless ? ['--rootless'] : []), '--image', `${oci}:t`, bundle]);
-        }));
+        base.push(
+          await timed(() => {
+            sh('skopeo', ['copy', '-q', '--authfile', auth, '--src-tls-verify=false', `docker://${host}/bench:1`, `oci:${oci}:t`]);
+            sh('umoci', ['unpack', ...(rootless ? ['--rootless'] : []), '--image', `${oci}:t`, bundle]);
+          }),
+        );
         removeTree(oci);
         removeTree(bundle);
       }
-      rows.push(row(`pull from docker-registry on 127.0.0.1, median of ${RUNS}`, secs(median(pulls)), `skopeo copy + umoci unpack ${secs(median(base))}`, ratio(median(pulls), median(base)), '≤ 1.0'));
+      rows.push(
+        row(
+          `pull from docker-registry on 127.0.0.1, median of ${RUNS}`,
+          secs(median(pulls)),
+          `skopeo copy + umoci unpack ${secs(median(base))}`,
+          ratio(median(pulls), median(base)),
+          '≤ 1.0',
+        ),
+      );
     } finally {
       reg.kill('SIGTERM');
     }

@@ -3,8 +3,19 @@
 // spikes hit all of them alike). Targets 1 and 2 of bench/README.md.
 import { Sandbox } from '../lib/index.js';
 import {
-  BWRAP_TRUE, haveBwrap, isMain, ms, note, nowMs, percentile, ratio, row, runAlone, spawnToExit,
-  type BenchOptions, type Row,
+  BWRAP_TRUE,
+  haveBwrap,
+  isMain,
+  ms,
+  note,
+  nowMs,
+  percentile,
+  ratio,
+  row,
+  runAlone,
+  spawnToExit,
+  type BenchOptions,
+  type Row,
 } from './common.js';
 
 export const LIMITS = { cpuQuota: 1, memory: '256m', pids: 64 } as const;
@@ -57,22 +68,78 @@ export async function latency(o: BenchOptions): Promise<Row[]> {
   const rows: Row[] = [
     row(`run(/bin/true) p50, defaults (n=${n})`, ms(p('sandbox', 50)), `spawn ${ms(spawn50)}`, ratio(p('sandbox', 50), spawn50), '≤ 1.00×'),
     row('run(/bin/true) p90, defaults', ms(p('sandbox', 90)), `spawn ${ms(p('spawn', 90))}`, ratio(p('sandbox', 90), p('spawn', 90)), ''),
-    row('run(/bin/true) p99, defaults', ms(p('sandbox', 99)), `own p50 ${ms(p('sandbox', 50))}`, ratio(p('sandbox', 99), p('sandbox', 50)), '≤ 3.00×'),
-    row('run(/bin/true) p50, limits cpu 1/mem 256m/pids 64', ms(p('limits', 50)), `spawn ${ms(spawn50)}`, ratio(p('limits', 50), spawn50), '≤ 1.30×'),
+    row(
+      'run(/bin/true) p99, defaults',
+      ms(p('sandbox', 99)),
+      `own p50 ${ms(p('sandbox', 50))}`,
+      ratio(p('sandbox', 99), p('sandbox', 50)),
+      '≤ 3.00×',
+    ),
+    row(
+      'run(/bin/true) p50, limits cpu 1/mem 256m/pids 64',
+      ms(p('limits', 50)),
+      `spawn ${ms(spawn50)}`,
+      ratio(p('limits', 50), spawn50),
+      '≤ 1.30×',
+    ),
     row('run(/bin/true) p90, limits', ms(p('limits', 90)), `spawn ${ms(p('spawn', 90))}`, ratio(p('limits', 90), p('spawn', 90)), ''),
-    row('run(/bin/true) p99, limits', ms(p('limits', 99)), `own p50 ${ms(p('limits', 50))}`, ratio(p('limits', 99), p('limits', 50)), '≤ 3.00×'),
+    row(
+      'run(/bin/true) p99, limits',
+      ms(p('limits', 99)),
+      `own p50 ${ms(p('limits', 50))}`,
+      ratio(p('limits', 99), p('limits', 50)),
+      '≤ 3.00×',
+    ),
     row('run(/bin/true) p50, warm sandbox (pool: 1)', ms(p('warm', 50)), `spawn ${ms(spawn50)}`, ratio(p('warm', 50), spawn50), '≤ 1.00×'),
-    row('run(/bin/true) p99, warm sandbox', ms(p('warm', 99)), `own p50 ${ms(p('warm', 50))}`, ratio(p('warm', 99), p('warm', 50)), '≤ 3.00×'),
-    row('run(/bin/true) p50, warm sandbox with limits', ms(p('warm-limits', 50)), `spawn ${ms(spawn50)}`, ratio(p('warm-limits', 50), spawn50), '≤ 1.30×'),
-    row('run(/bin/true) p99, warm sandbox with limits', ms(p('warm-limits', 99)), `own p50 ${ms(p('warm-limits', 50))}`, ratio(p('warm-limits', 99), p('warm-limits', 50)), '≤ 3.00×'),
+    row(
+      'run(/bin/true) p99, warm sandbox',
+      ms(p('warm', 99)),
+      `own p50 ${ms(p('warm', 50))}`,
+      ratio(p('warm', 99), p('warm', 50)),
+      '≤ 3.00×',
+    ),
+    row(
+      'run(/bin/true) p50, warm sandbox with limits',
+      ms(p('warm-limits', 50)),
+      `spawn ${ms(spawn50)}`,
+      ratio(p('warm-limits', 50), spawn50),
+      '≤ 1.30×',
+    ),
+    row(
+      'run(/bin/true) p99, warm sandbox with limits',
+      ms(p('warm-limits', 99)),
+      `own p50 ${ms(p('warm-limits', 50))}`,
+      ratio(p('warm-limits', 99), p('warm-limits', 50)),
+      '≤ 3.00×',
+    ),
     row('spawn(/bin/true) p99 (baseline tail)', ms(p('spawn', 99)), `own p50 ${ms(spawn50)}`, ratio(p('spawn', 99), spawn50), ''),
-    row("diag: run(/bin/true) p50, network 'host'", ms(p('hostnet', 50)), `defaults ${ms(p('sandbox', 50))}`, ratio(p('hostnet', 50), p('sandbox', 50)), ''),
-    row("diag: run(/bin/true) p99, network 'host'", ms(p('hostnet', 99)), `own p50 ${ms(p('hostnet', 50))}`, ratio(p('hostnet', 99), p('hostnet', 50)), ''),
+    row(
+      "diag: run(/bin/true) p50, network 'host'",
+      ms(p('hostnet', 50)),
+      `defaults ${ms(p('sandbox', 50))}`,
+      ratio(p('hostnet', 50), p('sandbox', 50)),
+      '',
+    ),
+    row(
+      "diag: run(/bin/true) p99, network 'host'",
+      ms(p('hostnet', 99)),
+      `own p50 ${ms(p('hostnet', 50))}`,
+      ratio(p('hostnet', 99), p('hostnet', 50)),
+      '',
+    ),
   ];
   await Promise.all([warm.close(), warmLimited.close()]);
   if (bwrap) {
     rows.push(row('bwrap /bin/true from Node p50', ms(p('bwrap', 50)), `spawn ${ms(spawn50)}`, ratio(p('bwrap', 50), spawn50), ''));
-    rows.push(row('run(/bin/true) p50 vs bwrap p50', ms(p('sandbox', 50)), `bwrap ${ms(p('bwrap', 50))}`, ratio(p('sandbox', 50), p('bwrap', 50)), ''));
+    rows.push(
+      row(
+        'run(/bin/true) p50 vs bwrap p50',
+        ms(p('sandbox', 50)),
+        `bwrap ${ms(p('bwrap', 50))}`,
+        ratio(p('sandbox', 50), p('bwrap', 50)),
+        '',
+      ),
+    );
   } else {
     rows.push(row('bwrap /bin/true from Node p50', 'missing', '', '', ''));
   }

@@ -17,7 +17,15 @@ const cli = join(dirname(fileURLToPath(import.meta.url)), '../lib/sandbox-cli.cj
 const TRUE: JobRequest = { cmd: [{ args: ['/bin/true'] }] };
 const SOURCE = '#include <stdio.h>\nint main(void){puts("hi");return 0;}\n';
 const COMPILE: JobRequest = {
-  cmd: [{ args: ['/usr/bin/gcc', '-O0', '-o', 'prog', 'prog.c'], env: ['PATH=/usr/bin:/bin'], copyIn: { 'prog.c': { content: SOURCE } }, copyOutCached: ['prog'], cpuLimit: 30e9 }],
+  cmd: [
+    {
+      args: ['/usr/bin/gcc', '-O0', '-o', 'prog', 'prog.c'],
+      env: ['PATH=/usr/bin:/bin'],
+      copyIn: { 'prog.c': { content: SOURCE } },
+      copyOutCached: ['prog'],
+      cpuLimit: 30e9,
+    },
+  ],
 };
 const RUN = (fileId: string): JobRequest => ({
   cmd: [{ args: ['prog'], copyIn: { prog: { fileId } }, files: [null, { name: 'stdout', max: 1024 }, null] }],
@@ -68,7 +76,10 @@ async function compare(direct: () => Promise<void>, queued: () => Promise<void>,
   const q: number[] = [];
   const end = nowMs() + (seconds / 2) * 1000;
   while (nowMs() < end || d.length < 5) {
-    for (const [fn, xs] of [[direct, d], [queued, q]] as const) {
+    for (const [fn, xs] of [
+      [direct, d],
+      [queued, q],
+    ] as const) {
       const t0 = nowMs();
       await fn();
       xs.push(nowMs() - t0);
@@ -83,7 +94,9 @@ async function compare(direct: () => Promise<void>, queued: () => Promise<void>,
 }
 
 function startWorker(redis: TestRedis, queue: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [cli, 'worker', '--redis', redis.url, '--queue', queue, '--quiet'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [cli, 'worker', '--redis', redis.url, '--queue', queue, '--quiet'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let err = '';
   return new Promise((resolve, reject) => {
     child.stderr!.on('data', (c: Buffer) => {
@@ -121,11 +134,31 @@ export async function queueBench(o: BenchOptions): Promise<Row[]> {
           const workers = await Promise.all(Array.from({ length: processes }, () => startWorker(redis, name)));
           const q = new SandboxQueue({ connection: redis.url, name });
           try {
-            const [d, f] = await compare(() => w.direct(runner), () => w.queued(q), seconds);
+            const [d, f] = await compare(
+              () => w.direct(runner),
+              () => w.queued(q),
+              seconds,
+            );
             const added = f.p50 - d.p50;
             const label = `${w.name}, ${processes} worker process${processes > 1 ? 'es' : ''}`;
-            rows.push(row(`${label}: p50 / p99 queued (baseline: direct)`, `${ms(f.p50)} / ${ms(f.p99)}`, `${ms(d.p50)} / ${ms(d.p99)}`, `${added >= 0 ? '+' : ''}${ms(added)}`, '≤ +2 ms at p50'));
-            rows.push(row(`${label}: jobs/s queued, 16 callers (baseline: direct)`, perS(f.perS), perS(d.perS), `${((f.perS / d.perS) * 100).toFixed(0)}%`, '≥ 70%'));
+            rows.push(
+              row(
+                `${label}: p50 / p99 queued (baseline: direct)`,
+                `${ms(f.p50)} / ${ms(f.p99)}`,
+                `${ms(d.p50)} / ${ms(d.p99)}`,
+                `${added >= 0 ? '+' : ''}${ms(added)}`,
+                '≤ +2 ms at p50',
+              ),
+            );
+            rows.push(
+              row(
+                `${label}: jobs/s queued, 16 callers (baseline: direct)`,
+                perS(f.perS),
+                perS(d.perS),
+                `${((f.perS / d.perS) * 100).toFixed(0)}%`,
+                '≥ 70%',
+              ),
+            );
           } finally {
             await q.close();
             await stopWorkers(workers);

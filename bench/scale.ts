@@ -92,7 +92,9 @@ export async function scale(o: BenchOptions): Promise<Row[]> {
   const initRss = avgKb('VmRSS');
   const initAnon = avgKb('RssAnon');
   const initShared = avgKb('RssFile') + avgKb('RssShmem');
-  note(`scale: ${n} launched in ${(launchMs / 1000).toFixed(1)} s, ${ready} with their sleep running${stopped ? `; stopped: ${stopped}` : ''}`);
+  note(
+    `scale: ${n} launched in ${(launchMs / 1000).toFixed(1)} s, ${ready} with their sleep running${stopped ? `; stopped: ${stopped}` : ''}`,
+  );
 
   const k0 = nowMs();
   for (const h of handles) h.kill('SIGKILL');
@@ -109,8 +111,20 @@ export async function scale(o: BenchOptions): Promise<Row[]> {
   return [
     row(`sandboxes alive at once (sleep 30)`, label, `${ready} with sleep running`, '', '1,000'),
     row('host memory per idle sandbox (MemAvailable Δ / N)', mib(d('MemAvailable')), '', '', 'printed'),
-    row('diag: kernel slab + page tables + kernel stacks per sandbox', kib(grew('Slab') + grew('PageTables') + grew('KernelStack')), `Slab ${kib(grew('Slab'))}`, '', ''),
-    row('init RSS per sandbox (/proc/PID/status VmRSS)', `${initRss.toFixed(0)} KiB`, `RssAnon ${initAnon.toFixed(0)} KiB; shared file/memfd ${initShared.toFixed(0)} KiB`, '', 'printed'),
+    row(
+      'diag: kernel slab + page tables + kernel stacks per sandbox',
+      kib(grew('Slab') + grew('PageTables') + grew('KernelStack')),
+      `Slab ${kib(grew('Slab'))}`,
+      '',
+      '',
+    ),
+    row(
+      'init RSS per sandbox (/proc/PID/status VmRSS)',
+      `${initRss.toFixed(0)} KiB`,
+      `RssAnon ${initAnon.toFixed(0)} KiB; shared file/memfd ${initShared.toFixed(0)} KiB`,
+      '',
+      'printed',
+    ),
     row('Node RSS growth per idle sandbox', kib((rss1 - rss0) / Math.max(1, n)), '', '', ''),
     row('fds held by Node per idle sandbox', ((fds1 - fds0) / Math.max(1, n)).toFixed(2), `after kill: ${fds2 - fds0} left`, '', 'printed'),
     row(`launch rate while filling up to ${n}`, `${(n / (launchMs / 1000)).toFixed(0)}/s`, '', '', ''),

@@ -4,7 +4,20 @@
 // of runs after a warm-up. The CPU split says where a launch's cost is (Node's side, or init's
 // setup in the children).
 import { Sandbox } from '../lib/index.js';
-import { cpuMs, isMain, machineBusyMs, ms, note, nowMs, percentile, row, runAlone, spawnToExit, type BenchOptions, type Row } from './common.js';
+import {
+  cpuMs,
+  isMain,
+  machineBusyMs,
+  ms,
+  note,
+  nowMs,
+  percentile,
+  row,
+  runAlone,
+  spawnToExit,
+  type BenchOptions,
+  type Row,
+} from './common.js';
 
 async function block(name: string, run: () => Promise<unknown>, budgetMs: number): Promise<Row> {
   for (let i = 0; i < 30; i++) await run();

@@ -3,8 +3,23 @@
 // series (targets 3 and 6 of bench/README.md).
 import { Sandbox } from '../lib/index.js';
 import {
-  BWRAP_TRUE, haveBwrap, isMain, ms, note, nowMs, percentile, perS, rate, ratio, row, runAlone, spawnToExit, throughput,
-  type BenchOptions, type Rate, type Row,
+  BWRAP_TRUE,
+  haveBwrap,
+  isMain,
+  ms,
+  note,
+  nowMs,
+  percentile,
+  perS,
+  rate,
+  ratio,
+  row,
+  runAlone,
+  spawnToExit,
+  throughput,
+  type BenchOptions,
+  type Rate,
+  type Row,
 } from './common.js';
 import { LIMITS } from './latency.js';
 
@@ -45,26 +60,103 @@ export async function throughputBench(o: BenchOptions): Promise<Row[]> {
   note(`throughput: windows of ${win.toFixed(1)} s`);
 
   const rows: Row[] = [
-    row('runs/s, 2 callers, defaults', perS(sbx2), bwrap ? `bwrap ${perS(bwrap2)}` : 'bwrap missing', bwrap ? ratio(sbx2, bwrap2) : '', '≥ 900/s and ≥ 3× bwrap'),
-    row('runs/s, 2 callers, limits', perS(lim2), bwrap ? `bwrap ${perS(bwrap2)}` : 'bwrap missing', bwrap ? ratio(lim2, bwrap2) : '', '≥ 600/s'),
-    row('runs/s, 2 callers, warm sandboxes (pool: 2)', perS(warmR.perS), bwrap ? `bwrap ${perS(bwrap2)}` : `spawn ${perS(spawn2)}`, bwrap ? ratio(warmR.perS, bwrap2) : ratio(warmR.perS, spawn2), '≥ 900/s and ≥ 3× bwrap'),
-    row('runs/s, 2 callers, warm sandboxes with limits', perS(warmLimR.perS), bwrap ? `bwrap ${perS(bwrap2)}` : `spawn ${perS(spawn2)}`, bwrap ? ratio(warmLimR.perS, bwrap2) : ratio(warmLimR.perS, spawn2), '≥ 600/s'),
+    row(
+      'runs/s, 2 callers, defaults',
+      perS(sbx2),
+      bwrap ? `bwrap ${perS(bwrap2)}` : 'bwrap missing',
+      bwrap ? ratio(sbx2, bwrap2) : '',
+      '≥ 900/s and ≥ 3× bwrap',
+    ),
+    row(
+      'runs/s, 2 callers, limits',
+      perS(lim2),
+      bwrap ? `bwrap ${perS(bwrap2)}` : 'bwrap missing',
+      bwrap ? ratio(lim2, bwrap2) : '',
+      '≥ 600/s',
+    ),
+    row(
+      'runs/s, 2 callers, warm sandboxes (pool: 2)',
+      perS(warmR.perS),
+      bwrap ? `bwrap ${perS(bwrap2)}` : `spawn ${perS(spawn2)}`,
+      bwrap ? ratio(warmR.perS, bwrap2) : ratio(warmR.perS, spawn2),
+      '≥ 900/s and ≥ 3× bwrap',
+    ),
+    row(
+      'runs/s, 2 callers, warm sandboxes with limits',
+      perS(warmLimR.perS),
+      bwrap ? `bwrap ${perS(bwrap2)}` : `spawn ${perS(spawn2)}`,
+      bwrap ? ratio(warmLimR.perS, bwrap2) : ratio(warmLimR.perS, spawn2),
+      '≥ 600/s',
+    ),
     row('runs/s, 2 callers, spawn(/bin/true)', perS(spawn2), '', '', ''),
     row('runs/s, 2 callers, warm vs spawn', perS(warmR.perS), `spawn ${perS(spawn2)}`, ratio(warmR.perS, spawn2), ''),
     row('runs/s, 2 callers, defaults vs spawn', perS(sbx2), `spawn ${perS(spawn2)}`, ratio(sbx2, spawn2), ''),
     row("diag: runs/s, 2 callers, network 'host'", perS(hostR.perS), `defaults ${perS(sbx2)}`, ratio(hostR.perS, sbx2), ''),
-    row('diag: CPU per run, Node + its children, 2 callers, defaults', cpuText(sbxR), `spawn ${cpuText(spawnR)}`, ratio(sbxR.selfMs + sbxR.childrenMs, spawnR.selfMs + spawnR.childrenMs), ''),
+    row(
+      'diag: CPU per run, Node + its children, 2 callers, defaults',
+      cpuText(sbxR),
+      `spawn ${cpuText(spawnR)}`,
+      ratio(sbxR.selfMs + sbxR.childrenMs, spawnR.selfMs + spawnR.childrenMs),
+      '',
+    ),
     // A warm sandbox's runs are reaped by its init, not by Node: the whole machine's busy time.
-    row('diag: machine CPU per run (all processes), warm sandboxes', ms(warmR.machineMs), `spawn ${ms(spawnR.machineMs)}`, ratio(warmR.machineMs, spawnR.machineMs), ''),
-    row('diag: machine CPU per run, warm sandboxes with limits', ms(warmLimR.machineMs), `spawn ${ms(spawnR.machineMs)}`, ratio(warmLimR.machineMs, spawnR.machineMs), ''),
-    row('diag: machine CPU per run, defaults', ms(sbxR.machineMs), `spawn ${ms(spawnR.machineMs)}`, ratio(sbxR.machineMs, spawnR.machineMs), ''),
+    row(
+      'diag: machine CPU per run (all processes), warm sandboxes',
+      ms(warmR.machineMs),
+      `spawn ${ms(spawnR.machineMs)}`,
+      ratio(warmR.machineMs, spawnR.machineMs),
+      '',
+    ),
+    row(
+      'diag: machine CPU per run, warm sandboxes with limits',
+      ms(warmLimR.machineMs),
+      `spawn ${ms(spawnR.machineMs)}`,
+      ratio(warmLimR.machineMs, spawnR.machineMs),
+      '',
+    ),
+    row(
+      'diag: machine CPU per run, defaults',
+      ms(sbxR.machineMs),
+      `spawn ${ms(spawnR.machineMs)}`,
+      ratio(sbxR.machineMs, spawnR.machineMs),
+      '',
+    ),
     row('diag: Node CPU per run, warm sandboxes', ms(warmR.selfMs), `spawn ${ms(spawnR.selfMs)}`, ratio(warmR.selfMs, spawnR.selfMs), ''),
-    row('diag: CPU per run, limits', cpuText(limR), `defaults ${cpuText(sbxR)}`, ratio(limR.selfMs + limR.childrenMs, sbxR.selfMs + sbxR.childrenMs), ''),
-    row("diag: CPU per run, network 'host'", cpuText(hostR), `defaults ${cpuText(sbxR)}`, ratio(hostR.selfMs + hostR.childrenMs, sbxR.selfMs + sbxR.childrenMs), ''),
+    row(
+      'diag: CPU per run, limits',
+      cpuText(limR),
+      `defaults ${cpuText(sbxR)}`,
+      ratio(limR.selfMs + limR.childrenMs, sbxR.selfMs + sbxR.childrenMs),
+      '',
+    ),
+    row(
+      "diag: CPU per run, network 'host'",
+      cpuText(hostR),
+      `defaults ${cpuText(sbxR)}`,
+      ratio(hostR.selfMs + hostR.childrenMs, sbxR.selfMs + sbxR.childrenMs),
+      '',
+    ),
   ];
-  if (bwrapR !== null) rows.push(row('diag: CPU per run, bwrap from Node', cpuText(bwrapR), `defaults ${cpuText(sbxR)}`, ratio(bwrapR.selfMs + bwrapR.childrenMs, sbxR.selfMs + sbxR.childrenMs), ''));
+  if (bwrapR !== null)
+    rows.push(
+      row(
+        'diag: CPU per run, bwrap from Node',
+        cpuText(bwrapR),
+        `defaults ${cpuText(sbxR)}`,
+        ratio(bwrapR.selfMs + bwrapR.childrenMs, sbxR.selfMs + sbxR.childrenMs),
+        '',
+      ),
+    );
   for (const [callers, r] of scaling) {
-    rows.push(row(`runs/s, ${callers} caller${callers > 1 ? 's' : ''}, defaults`, perS(r), `1 caller ${perS(scaling[0]![1])}`, ratio(r, scaling[0]![1]), ''));
+    rows.push(
+      row(
+        `runs/s, ${callers} caller${callers > 1 ? 's' : ''}, defaults`,
+        perS(r),
+        `1 caller ${perS(scaling[0]![1])}`,
+        ratio(r, scaling[0]![1]),
+        '',
+      ),
+    );
   }
 
   // Drift: up to 10,000 sequential runs, cut short when the budget is spent; the first and last
@@ -83,13 +175,23 @@ export async function throughputBench(o: BenchOptions): Promise<Row[]> {
   const first = perSecond(times.slice(0, w));
   const last = perSecond(times.slice(n - w));
   const shortened = n < target ? ` (budget: ${n} of 10,000 ran)` : '';
-  rows.push(row(`runs/s, last ${w} of ${n} sequential${shortened}`, perS(last), `first ${w}: ${perS(first)}`, ratio(last, first), '≥ 0.90×'));
+  rows.push(
+    row(`runs/s, last ${w} of ${n} sequential${shortened}`, perS(last), `first ${w}: ${perS(first)}`, ratio(last, first), '≥ 0.90×'),
+  );
   // Means move with the machine's other load; the windows in order, and the medians, tell a trend
   // (a leak slows every run) from a noisy minute (a few slow runs).
   const byWindow = Array.from({ length: Math.floor(n / w) }, (_, i) => Math.round(perSecond(times.slice(i * w, (i + 1) * w))));
   const p50First = percentile(times.slice(0, w), 50);
   const p50Last = percentile(times.slice(n - w), 50);
-  rows.push(row(`diag: the same, p50 per run, last vs first ${w}; runs/s per window in order`, `${ms(p50Last)} vs ${ms(p50First)}; ${byWindow.join(' ')}`, '', ratio(p50First, p50Last), ''));
+  rows.push(
+    row(
+      `diag: the same, p50 per run, last vs first ${w}; runs/s per window in order`,
+      `${ms(p50Last)} vs ${ms(p50First)}; ${byWindow.join(' ')}`,
+      '',
+      ratio(p50First, p50Last),
+      '',
+    ),
+  );
   return rows;
 }
 

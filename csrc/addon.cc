@@ -256,7 +256,8 @@ Napi::Value RunInSandbox(const Napi::CallbackInfo &info) {
 // release(pid, go) → lets a deferred init go on (go = true) or makes it exit (go = false).
 Napi::Value Release(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsBoolean()) return throw_type(env, "Expected (pid: number, go: boolean) for release");
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsBoolean())
+    return throw_type(env, "Expected (pid: number, go: boolean) for release");
   auto &children = registry(env)->children;
   auto it = children.find(info[0].As<Napi::Number>().Int32Value());
   if (it == children.end() || it->second->sync_fd < 0) return Napi::Boolean::New(env, false);

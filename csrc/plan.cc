@@ -39,8 +39,7 @@ std::string expected(const char *what, const std::string &field, const Napi::Val
 }
 
 // A string without NUL bytes.
-bool get_string(const Napi::Object &o, const char *key, std::string *out, std::string *err,
-                const std::string &prefix = "plan.") {
+bool get_string(const Napi::Object &o, const char *key, std::string *out, std::string *err, const std::string &prefix = "plan.") {
   Napi::Value v = o.Get(key);
   if (!v.IsString()) {
     *err = expected("a string", prefix + key, v);
@@ -139,9 +138,8 @@ std::string plan_from_js(const Napi::Object &js, LaunchSpec *spec, bool for_warm
   std::string err, cwd, hostname;
   std::vector<std::string> argv, env;
   uint32_t namespaces, uid, gid;
-  if (!get_strings(js, "argv", &argv, &err) || !get_strings(js, "env", &env, &err) ||
-      !get_string(js, "cwd", &cwd, &err) || !get_string(js, "hostname", &hostname, &err) ||
-      !get_u32(js, "namespaces", &namespaces, &err) || !get_u32(js, "uid", &uid, &err) ||
+  if (!get_strings(js, "argv", &argv, &err) || !get_strings(js, "env", &env, &err) || !get_string(js, "cwd", &cwd, &err) ||
+      !get_string(js, "hostname", &hostname, &err) || !get_u32(js, "namespaces", &namespaces, &err) || !get_u32(js, "uid", &uid, &err) ||
       !get_u32(js, "gid", &gid, &err) || !get_string(js, "uidMap", &spec->uid_map, &err) ||
       !get_string(js, "gidMap", &spec->gid_map, &err)) {
     return err;
@@ -198,9 +196,8 @@ std::string plan_from_js(const Napi::Object &js, LaunchSpec *spec, bool for_warm
     Napi::Object m = e.As<Napi::Object>();
     uint32_t op, flags;
     std::string src, dst, data;
-    if (!get_u32(m, "op", &op, &err) || !get_u32(m, "flags", &flags, &err) ||
-        !get_string(m, "src", &src, &err, field + ".") || !get_string(m, "dst", &dst, &err, field + ".") ||
-        !get_string(m, "data", &data, &err, field + ".")) {
+    if (!get_u32(m, "op", &op, &err) || !get_u32(m, "flags", &flags, &err) || !get_string(m, "src", &src, &err, field + ".") ||
+        !get_string(m, "dst", &dst, &err, field + ".") || !get_string(m, "data", &data, &err, field + ".")) {
       return err;
     }
     if (op < 1 || op > wire::kMountOpLast) return "Expected a known mount op for " + field + ".op";
@@ -234,7 +231,8 @@ std::string plan_from_js(const Napi::Object &js, LaunchSpec *spec, bool for_warm
       Napi::Value n = r.Get(k);
       if (!n.IsNumber()) return expected("a number", std::string("plan.rlimits[].") + k, n);
       double d = n.As<Napi::Number>().DoubleValue();
-      if (d != -1 && !(d >= 0 && d <= 9007199254740991.0)) return std::string("Expected -1 or a non-negative integer for plan.rlimits[].") + k;
+      if (d != -1 && !(d >= 0 && d <= 9007199254740991.0))
+        return std::string("Expected -1 or a non-negative integer for plan.rlimits[].") + k;
       w.u64(d == -1 ? (uint64_t)RLIM64_INFINITY : (uint64_t)d);
     }
   }
@@ -271,7 +269,8 @@ std::string plan_from_js(const Napi::Object &js, LaunchSpec *spec, bool for_warm
     LaunchSpec::CgroupJoin join;
     if (e.IsNumber()) {
       double d = e.As<Napi::Number>().DoubleValue();
-      if (!(d >= 0 && d < 1 << 30) || d != (double)(int)d) return expected("an fd number", "plan.cgroupProcs[" + std::to_string(i) + "]", e);
+      if (!(d >= 0 && d < 1 << 30) || d != (double)(int)d)
+        return expected("an fd number", "plan.cgroupProcs[" + std::to_string(i) + "]", e);
       join.fd = (int)d;
       join.path = "fd " + std::to_string(join.fd);
       // Only a cgroup file: init writes "0" to it, which must not land anywhere else.

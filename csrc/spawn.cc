@@ -287,8 +287,9 @@ int launch_sandbox(const LaunchSpec &spec, Launched *out, LaunchFailure *fail) {
     // No clone3 (Linux < 5.3, or a container's seccomp profile): clone(2) has CLONE_PIDFD too.
     int e = into_cgroup ? pass_cgroup_files() : 0;
     into_cgroup = false;
-    pid = e < 0 ? e : clone(child_main, (char *)t_stack + kStackSize,
-                CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE_NEWUSER | CLONE_NEWPID | SIGCHLD, &args, &pidfd);
+    pid = e < 0 ? e
+                : clone(child_main, (char *)t_stack + kStackSize,
+                        CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE_NEWUSER | CLONE_NEWPID | SIGCHLD, &args, &pidfd);
     if (e == 0 && pid < 0) pid = -errno;
   }
   if (lent) netns_leave();

@@ -16,7 +16,10 @@ const STAND_IN: Partial<Record<keyof AppliedLimits, LimitFallback['instead']>> =
  * a cgroup would have enforced is listed as a fallback, and dropped from the limits when nothing
  * stands in for it.
  */
-export function enforcedLimits(requested: AppliedLimits, noCgroupReason: string | null): { limits: AppliedLimits; fallbacks: LimitFallback[] } {
+export function enforcedLimits(
+  requested: AppliedLimits,
+  noCgroupReason: string | null,
+): { limits: AppliedLimits; fallbacks: LimitFallback[] } {
   const limits = { ...requested };
   const fallbacks: LimitFallback[] = [];
   if (noCgroupReason === null) return { limits, fallbacks };

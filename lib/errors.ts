@@ -1,9 +1,7 @@
 // SandboxError: the sandbox itself could not be set up. The program's fate is never thrown.
 import { constants } from 'node:os';
 
-const errnoNames: Record<number, string> = Object.fromEntries(
-  Object.entries(constants.errno).map(([name, num]) => [num, name]),
-);
+const errnoNames: Record<number, string> = Object.fromEntries(Object.entries(constants.errno).map(([name, num]) => [num, name]));
 
 export interface SandboxErrorInit {
   /** The setup step that failed, e.g. 'options', 'clone', 'mount', 'exec'. */
@@ -52,7 +50,9 @@ export function describe(value: unknown): string {
 /** A file the caller named that cannot be opened: "cannot open WHAT file PATH: no such file or directory". */
 export function openFailure(e: unknown, what: string, path: string): SandboxError {
   const err = e as NodeJS.ErrnoException;
-  const why = String(err?.message ?? e).replace(/^E[A-Z0-9]+: /, '').replace(/, open .*$/s, '');
+  const why = String(err?.message ?? e)
+    .replace(/^E[A-Z0-9]+: /, '')
+    .replace(/, open .*$/s, '');
   return new SandboxError(`cannot open ${what} file ${path}: ${why}`, {
     stage: 'options',
     errno: typeof err?.errno === 'number' ? -err.errno : null,

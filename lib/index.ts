@@ -3,7 +3,17 @@ export { Sandbox } from './sandbox.js';
 export type { SandboxProcess } from './sandbox.js';
 export { SandboxError } from './errors.js';
 export type { SandboxErrorInit } from './errors.js';
-export type { BindMount, HostUser, OutputOption, RunOptions, SandboxOptions, SeccompOption, StdinOption, TmpfsMount, Ulimit } from './options.js';
+export type {
+  BindMount,
+  HostUser,
+  OutputOption,
+  RunOptions,
+  SandboxOptions,
+  SeccompOption,
+  StdinOption,
+  TmpfsMount,
+  Ulimit,
+} from './options.js';
 export type { AppliedLimits, Enforcement, FigureSources, LimitFallback, Outcome, RunResult } from './result.js';
 export { diagnose, formatReport } from './doctor/index.js';
 export type { CgroupFacts, CgroupMode, CgroupV1Controller, Check, CheckStatus, ContainerFacts, DoctorReport } from './doctor/index.js';
@@ -32,6 +42,17 @@ export type {
   StoreOptions,
 } from './image/index.js';
 export { FileStore, JobRunner, parseRequest, runJob } from './job/index.js';
-export type { Cmd, CmdFile, FileError, JobRequest, JobResult, JobRunnerOptions, PipeMap, RunJobOptions, SandboxExtension, Status } from './job/index.js';
+export type {
+  Cmd,
+  CmdFile,
+  FileError,
+  JobRequest,
+  JobResult,
+  JobRunnerOptions,
+  PipeMap,
+  RunJobOptions,
+  SandboxExtension,
+  Status,
+} from './job/index.js';
 export { JudgeServer } from './serve/index.js';
 export type { ServeOptions } from './serve/index.js';

@@ -108,7 +108,8 @@ export class Sandbox {
     const reserve = wantsCgroup(c) ? this.#reserveOf() : null;
     const ahead = reserve?.fds() ?? 0;
     const need = c.pool * (WARM_SANDBOX_FDS + WARM_RUN_FDS) + ahead + LAUNCH_FDS;
-    const parts = `${WARM_SANDBOX_FDS} per sandbox, ${WARM_RUN_FDS} per run on it` + (ahead > 0 ? `, ${ahead} for the cgroups made ahead of runs` : '');
+    const parts =
+      `${WARM_SANDBOX_FDS} per sandbox, ${WARM_RUN_FDS} per run on it` + (ahead > 0 ? `, ${ahead} for the cgroups made ahead of runs` : '');
     checkFdBudget(need, `a pool of ${c.pool} warm sandboxes (${parts})`);
   }
 
@@ -215,7 +216,10 @@ export class Sandbox {
     sweepStaleCgroups(this.#config.cgroupParent);
     const cfg = applyRunOptions(this.#config, options);
     // In an image, the command is Entrypoint + (argv, else Cmd); argv may be empty.
-    const argv = cfg.imageRun === null ? checkArgv(argvIn) : imageArgv(cfg.imageRun, Array.isArray(argvIn) && argvIn.length === 0 ? [] : checkArgv(argvIn));
+    const argv =
+      cfg.imageRun === null
+        ? checkArgv(argvIn)
+        : imageArgv(cfg.imageRun, Array.isArray(argvIn) && argvIn.length === 0 ? [] : checkArgv(argvIn));
     const abortSignal = options.signal;
     if (abortSignal !== undefined && !(abortSignal instanceof AbortSignal)) {
       throw new SandboxError(`Expected an AbortSignal for runOptions.signal but received ${typeof abortSignal}`, { stage: 'options' });

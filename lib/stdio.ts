@@ -275,9 +275,10 @@ function setupTty(req: StdioRequest): StdioSetup {
   // A file for stdin is typed into the terminal, as a pipe would be; opened now, so a bad path is a
   // setup failure before anything starts.
   const stdinFile = req.stdin;
-  const fileIn = typeof stdinFile === 'object' && stdinFile !== null && !Buffer.isBuffer(stdinFile) && !isReadable(stdinFile) && 'file' in stdinFile
-    ? openFile(stdinFile.file, 'r', 'stdin', [])
-    : null;
+  const fileIn =
+    typeof stdinFile === 'object' && stdinFile !== null && !Buffer.isBuffer(stdinFile) && !isReadable(stdinFile) && 'file' in stdinFile
+      ? openFile(stdinFile.file, 'r', 'stdin', [])
+      : null;
   let master: number;
   let slave: number;
   try {

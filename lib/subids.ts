@@ -56,7 +56,10 @@ export function subordinateMaps(insideUid: number, insideGid: number): Subordina
   const u = parseSubordinate(read('/etc/subuid'), me.username, me.uid);
   const g = parseSubordinate(read('/etc/subgid'), me.username, me.gid);
   if (u === null || g === null) {
-    throw new SandboxError(`cannot map subordinate ids: no range for ${me.username} in ${u === null ? '/etc/subuid' : '/etc/subgid'} (run \`sandbox doctor\`)`, { stage: 'userns' });
+    throw new SandboxError(
+      `cannot map subordinate ids: no range for ${me.username} in ${u === null ? '/etc/subuid' : '/etc/subgid'} (run \`sandbox doctor\`)`,
+      { stage: 'userns' },
+    );
   }
   return { uidArgs: subordinateMap(insideUid, me.uid, u).map(String), gidArgs: subordinateMap(insideGid, me.gid, g).map(String) };
 }
@@ -70,7 +73,13 @@ function run(helper: string, args: string[]): Promise<void> {
     execFile(helper, args, { timeout: 10_000 }, (err, _stdout, stderr) => {
       if (err === null) return resolve();
       const why = String(stderr).trim().split('\n')[0] || err.message.split('\n')[0];
-      reject(new SandboxError(`cannot map subordinate ids with ${helper}: ${why}`, { stage: 'userns', errno: typeof err.code === 'number' ? null : null, cause: err }));
+      reject(
+        new SandboxError(`cannot map subordinate ids with ${helper}: ${why}`, {
+          stage: 'userns',
+          errno: typeof err.code === 'number' ? null : null,
+          cause: err,
+        }),
+      );
     });
   });
 }

@@ -52,9 +52,32 @@ export const DEFAULT_ENV: Readonly<Record<string, string>> = {
 };
 
 const KNOWN_OPTIONS = new Set([
-  'rootfs', 'binds', 'tmpfs', 'env', 'cwd', 'hostname', 'network', 'cpuQuota', 'memory', 'pids', 'timeLimit',
-  'wallTimeLimit', 'outputLimit', 'cgroupParent', 'requireCgroup', 'seccomp', 'tty', 'idMap', 'pool', 'user',
-  'ulimits', 'shmSize', 'image', 'entrypoint', 'writable', 'writableSize',
+  'rootfs',
+  'binds',
+  'tmpfs',
+  'env',
+  'cwd',
+  'hostname',
+  'network',
+  'cpuQuota',
+  'memory',
+  'pids',
+  'timeLimit',
+  'wallTimeLimit',
+  'outputLimit',
+  'cgroupParent',
+  'requireCgroup',
+  'seccomp',
+  'tty',
+  'idMap',
+  'pool',
+  'user',
+  'ulimits',
+  'shmSize',
+  'image',
+  'entrypoint',
+  'writable',
+  'writableSize',
 ]);
 /** The writable layer's cap when `writableSize` is not given: 1 GiB, as the CLI's --writable-size. */
 export const DEFAULT_WRITABLE_SIZE = 1 << 30;
@@ -71,14 +94,25 @@ export const CPUS_MIN = 0.01;
 const ID_MAX = 0xfffffffe;
 /** RLIMIT_* numbers --ulimit and `ulimits` know (asm-generic, the same on x86_64 and arm64). */
 export const ULIMIT_RESOURCES: Readonly<Record<string, number>> = {
-  cpu: 0, fsize: 1, data: 2, stack: 3, core: 4, nproc: 6, nofile: 7, memlock: 8, as: 9, locks: 10,
-  sigpending: 11, msgqueue: 12, nice: 13, rtprio: 14, rttime: 15,
+  cpu: 0,
+  fsize: 1,
+  data: 2,
+  stack: 3,
+  core: 4,
+  nproc: 6,
+  nofile: 7,
+  memlock: 8,
+  as: 9,
+  locks: 10,
+  sigpending: 11,
+  msgqueue: 12,
+  nice: 13,
+  rtprio: 14,
+  rttime: 15,
 };
 /** Most warm sandboxes one Sandbox keeps (each is an idle init: ~0.1 MiB and a few fds). */
 export const MAX_POOL = 256;
-const KNOWN_RUN_OPTIONS = new Set([
-  'stdin', 'stdout', 'stderr', 'env', 'cwd', 'timeLimit', 'wallTimeLimit', 'outputLimit', 'signal',
-]);
+const KNOWN_RUN_OPTIONS = new Set(['stdin', 'stdout', 'stderr', 'env', 'cwd', 'timeLimit', 'wallTimeLimit', 'outputLimit', 'signal']);
 
 function noNul(value: string, option: string): string {
   if (value.includes('\0')) throw optionError(option, 'a string without NUL bytes', value);
@@ -147,7 +181,10 @@ export function checkCgroupParent(value: unknown, option: string): string {
     try {
       if (!statSync(dir).isDirectory()) why = `${dir} is not a directory`;
     } catch (e) {
-      why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? `${dir} does not exist` : `${dir} cannot be read (${(e as NodeJS.ErrnoException).code})`;
+      why =
+        (e as NodeJS.ErrnoException).code === 'ENOENT'
+          ? `${dir} does not exist`
+          : `${dir} cannot be read (${(e as NodeJS.ErrnoException).code})`;
     }
   }
   if (why !== null) throw new SandboxError(`${option} ${parent} is not an existing cgroup: ${why}`, { stage: 'options' });
@@ -173,7 +210,9 @@ export function checkUser(value: unknown, option: string): Required<HostUser> {
   const callerUid = process.getuid?.() ?? 0;
   const callerGid = process.getgid?.() ?? 0;
   if (callerUid !== 0 && (uid !== callerUid || gid !== callerGid)) {
-    throw new SandboxError(`${option}: only root may choose the host identity; uid ${callerUid} runs as ${callerUid}:${callerGid}`, { stage: 'options' });
+    throw new SandboxError(`${option}: only root may choose the host identity; uid ${callerUid} runs as ${callerUid}:${callerGid}`, {
+      stage: 'options',
+    });
   }
   return { uid, gid };
 }
@@ -184,7 +223,8 @@ export function checkUlimits(value: unknown, option: string): { resource: number
   const out: { resource: number; soft: number; hard: number }[] = [];
   const limit = (v: unknown, name: string): number => {
     if (v === -1) return -1;
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw optionError(name, 'a whole number from 0, or -1 for unlimited', v);
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
+      throw optionError(name, 'a whole number from 0, or -1 for unlimited', v);
     return v;
   };
   for (const [name, v] of Object.entries(value as Record<string, Ulimit>)) {
@@ -199,7 +239,8 @@ export function checkUlimits(value: unknown, option: string): { resource: number
       soft = limit(v.soft, `${option}.${name}.soft`);
       hard = limit(v.hard, `${option}.${name}.hard`);
     } else throw optionError(`${option}.${name}`, 'a number or { soft, hard }', v);
-    if (hard !== -1 && (soft === -1 || soft > hard)) throw optionError(`${option}.${name}`, 'a soft limit no higher than the hard one', `${soft}:${hard}`);
+    if (hard !== -1 && (soft === -1 || soft > hard))
+      throw optionError(`${option}.${name}`, 'a soft limit no higher than the hard one', `${soft}:${hard}`);
     out.push({ resource, soft, hard });
   }
   return out;
@@ -280,9 +321,11 @@ export function resolveOptions(options: SandboxOptions = {}): ResolvedConfig {
   const o = options;
   const hostname = o.hostname === undefined ? 'sandbox' : checkHostname(o.hostname, 'hostname');
   if (o.network !== undefined && o.network !== 'none' && o.network !== 'host') throw optionError('network', "'none' or 'host'", o.network);
-  if (o.idMap !== undefined && o.idMap !== 'single' && o.idMap !== 'subordinate') throw optionError('idMap', "'single' or 'subordinate'", o.idMap);
+  if (o.idMap !== undefined && o.idMap !== 'single' && o.idMap !== 'subordinate')
+    throw optionError('idMap', "'single' or 'subordinate'", o.idMap);
   const image = checkImage(o);
-  if (image !== null && o.rootfs !== undefined && o.rootfs !== null) throw optionError('rootfs', 'no rootfs with image (they exclude each other)', o.rootfs);
+  if (image !== null && o.rootfs !== undefined && o.rootfs !== null)
+    throw optionError('rootfs', 'no rootfs with image (they exclude each other)', o.rootfs);
   const writable = o.writable === undefined ? false : checkBool(o.writable, 'writable');
   if (writable && image === null && (o.rootfs === undefined || o.rootfs === null)) {
     throw optionError('writable', "writable only with image or rootfs (the default root is the host's, never writable)", o.writable);
@@ -328,13 +371,19 @@ function checkImage(o: SandboxOptions): { ref: string | ResolvedImage; entrypoin
   if (typeof o.image === 'string') {
     if (o.image === '') throw optionError('image', 'an image name', o.image);
     ref = checkString(o.image, 'image');
-  } else if (typeof o.image === 'object' && Array.isArray(o.image.layers) && typeof o.image.config === 'object' && o.image.config !== null) {
+  } else if (
+    typeof o.image === 'object' &&
+    Array.isArray(o.image.layers) &&
+    typeof o.image.config === 'object' &&
+    o.image.config !== null
+  ) {
     checkString(o.image.ref, 'image.ref');
     for (const [i, l] of o.image.layers.entries()) checkAbsolute(l, `image.layers[${i}]`);
     if (o.image.flat !== null) checkAbsolute(o.image.flat, 'image.flat');
     const c = o.image.config;
     const strings = (v: unknown, name: string) => {
-      if (v !== null && (!Array.isArray(v) || v.some((x) => typeof x !== 'string'))) throw optionError(name, 'an array of strings or null', v);
+      if (v !== null && (!Array.isArray(v) || v.some((x) => typeof x !== 'string')))
+        throw optionError(name, 'an array of strings or null', v);
     };
     strings(c.env, 'image.config.env');
     if (c.env === null) throw optionError('image.config.env', 'an array of strings', c.env);

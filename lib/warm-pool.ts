@@ -27,7 +27,8 @@ export function poolRefusal(cfg: ResolvedConfig): string | null {
   if (cfg.tty) return 'a tty sandbox gives each run a terminal of its own';
   // The writable layer is the upper of the root's overlay, the mount everything inside stands on:
   // it cannot be replaced between runs the way a tmpfs is, and must not pass from one run to the next.
-  if (cfg.writable) return 'a writable root is a layer of one run; warm sandboxes share one root between runs (drop writable, or add tmpfs mounts where runs write)';
+  if (cfg.writable)
+    return 'a writable root is a layer of one run; warm sandboxes share one root between runs (drop writable, or add tmpfs mounts where runs write)';
   // Each tmpfs (and /dev/shm) is replaced between runs: a mount inside one, or on one, would go.
   const replaced = ['/tmp', '/dev/shm', ...cfg.tmpfs.map((t) => t.dst)];
   const mounts = [...cfg.binds.map((b) => b.dst), ...cfg.tmpfs.map((t) => t.dst)];

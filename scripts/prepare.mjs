@@ -39,7 +39,9 @@ const target = existsSync(join(root, 'dist')) ? join(root, 'dist') : root;
 try {
   accessSync(target, constants.W_OK);
 } catch {
-  console.error(`prepare: dist/ is ${built < 0 ? 'missing' : 'older than lib/'} and ${target} is not writable by uid ${process.getuid()}: run \`npm run build:ts\` as its owner`);
+  console.error(
+    `prepare: dist/ is ${built < 0 ? 'missing' : 'older than lib/'} and ${target} is not writable by uid ${process.getuid()}: run \`npm run build:ts\` as its owner`,
+  );
   process.exit(1);
 }
 const r = spawnSync('npm', ['run', 'build:ts'], { cwd: root, stdio: 'inherit' });

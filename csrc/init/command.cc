@@ -61,9 +61,8 @@ void reset_signals() {
 // Every capability gone from every set, and securebits locked so that neither uid 0 nor a
 // setuid transition brings any back (capabilities(7), "securebits").
 void drop_capabilities() {
-  if (prctl(PR_SET_SECUREBITS, SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED |
-                                   SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
-                                   SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED) < 0) {
+  if (prctl(PR_SET_SECUREBITS, SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_NOROOT |
+                                   SECBIT_NOROOT_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED) < 0) {
     fail("capabilities", errno, "lock securebits");
   }
   if (int r = drop_bounding_set(); r < 0) fail("capabilities", -r, "drop the bounding set");

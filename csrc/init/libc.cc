@@ -31,10 +31,7 @@ long raw(long n, long a = 0, long b = 0, long c = 0, long d = 0, long e = 0, lon
   register long r8 __asm__("r8") = e;
   register long r9 __asm__("r9") = f;
   long ret;
-  __asm__ volatile("syscall"
-                   : "=a"(ret)
-                   : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
-                   : "rcx", "r11", "memory");
+  __asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9) : "rcx", "r11", "memory");
   return ret;
 #elif defined(__aarch64__)
   register long x8 __asm__("x8") = n;
@@ -60,9 +57,7 @@ long ret(long r) {
   return r;
 }
 
-long sys(long n, long a = 0, long b = 0, long c = 0, long d = 0, long e = 0, long f = 0) {
-  return ret(raw(n, a, b, c, d, e, f));
-}
+long sys(long n, long a = 0, long b = 0, long c = 0, long d = 0, long e = 0, long f = 0) { return ret(raw(n, a, b, c, d, e, f)); }
 
 constexpr long kAtFdcwd = -100;
 constexpr long kAtEmptyPath = 0x1000;
@@ -239,9 +234,7 @@ int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap) {
         for (s = s ? s : "(null)"; *s; s++) put(*s);
         break;
       }
-      case 'c':
-        put((char)va_arg(ap, int));
-        break;
+      case 'c': put((char)va_arg(ap, int)); break;
       case 'd':
       case 'u':
       case 'x': {
@@ -263,9 +256,7 @@ int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap) {
         while (n) put(digits[--n]);
         break;
       }
-      case '%':
-        put('%');
-        break;
+      case '%': put('%'); break;
       default:  // not used by init: shown as is
         put('%');
         if (*f) put(*f);
@@ -394,9 +385,7 @@ int fork() { return (int)sys(SYS_clone, kSigChld, 0, 0, 0, 0); }
 
 int waitpid(int pid, int *status, int options) { return (int)sys(SYS_wait4, pid, (long)status, options, 0); }
 
-int execve(const char *path, char *const argv[], char *const envp[]) {
-  return (int)sys(SYS_execve, (long)path, (long)argv, (long)envp);
-}
+int execve(const char *path, char *const argv[], char *const envp[]) { return (int)sys(SYS_execve, (long)path, (long)argv, (long)envp); }
 
 // ---- signals: glibc's sigset_t is 1024 bits, the kernel reads the first 64.
 
@@ -414,9 +403,7 @@ int sigprocmask(int how, const uint64_t *set, uint64_t *old) {
   return (int)sys(SYS_rt_sigprocmask, how, (long)set, (long)old, kSigsetBytes);
 }
 
-int sigwaitinfo(const uint64_t *set, void *info) {
-  return (int)sys(SYS_rt_sigtimedwait, (long)set, (long)info, 0, kSigsetBytes);
-}
+int sigwaitinfo(const uint64_t *set, void *info) { return (int)sys(SYS_rt_sigtimedwait, (long)set, (long)info, 0, kSigsetBytes); }
 
 // glibc's struct sigaction: handler, a 1024-bit mask, flags, restorer (x86_64 and aarch64).
 struct LibcSigaction {

@@ -70,6 +70,4 @@ static bool file_counts_zero(const char *path, bool missing) {
   return strstr(buf, "inuse ") != nullptr && counts_zero(buf);  // not the format this reads: false
 }
 
-bool netns_empty() {
-  return file_counts_zero("/proc/self/net/sockstat", false) && file_counts_zero("/proc/self/net/sockstat6", true);
-}
+bool netns_empty() { return file_counts_zero("/proc/self/net/sockstat", false) && file_counts_zero("/proc/self/net/sockstat6", true); }

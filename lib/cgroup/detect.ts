@@ -169,11 +169,7 @@ export function currentLayout(): LayoutResult {
  * the mount point is taken as is; any other absolute path is a cgroup path ("/judge"); a relative path
  * is relative to the caller's cgroup (callerPath). null when the mount does not show it.
  */
-export function namedParentDir(
-  mount: { mountPoint: string; root: string },
-  callerPath: string,
-  parent: string,
-): string | null {
+export function namedParentDir(mount: { mountPoint: string; root: string }, callerPath: string, parent: string): string | null {
   const normalized = path.posix.normalize(parent);
   if (normalized === mount.mountPoint || normalized.startsWith(mount.mountPoint.replace(/\/$/, '') + '/')) {
     return normalized.replace(/\/+$/, '') || '/';

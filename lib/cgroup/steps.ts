@@ -163,7 +163,9 @@ export async function removeCgroupDirs(dirs: string[], killTasks: () => void, cl
   // is ~17 µs, four per run), all in one job on the addon's lane: removing a memory cgroup takes
   // ~0.1 ms of the kernel's time, which the event loop need not wait through. Anything else
   // (EBUSY: tasks or child cgroups) takes the walk below.
-  const removed = (await runStepsAsync([...closeSteps(closeFds), ...dirs.map((dir): CgroupStep => ({ kind: 'rmdir', path: dir }))])).slice(closeFds.length);
+  const removed = (await runStepsAsync([...closeSteps(closeFds), ...dirs.map((dir): CgroupStep => ({ kind: 'rmdir', path: dir }))])).slice(
+    closeFds.length,
+  );
   for (const [i, top] of dirs.entries()) {
     if (removed[i] === 0) continue;
     for (const dir of cgroupTree(top)) {

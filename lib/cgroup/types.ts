@@ -107,6 +107,4 @@ export type CgroupUnavailableCode =
   | 'busy' // v2: other processes sit in the parent, so controllers cannot be enabled
   | 'parent'; // the named parent does not exist or is not a cgroup
 
-export type CgroupManagerResult =
-  | { manager: CgroupManager }
-  | { manager: null; reason: string; code: CgroupUnavailableCode };
+export type CgroupManagerResult = { manager: CgroupManager } | { manager: null; reason: string; code: CgroupUnavailableCode };

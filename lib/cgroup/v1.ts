@@ -82,7 +82,10 @@ export function readCpuUsageUsV1(cpuacctDir: string): number {
  * kernel >= 4.11) and cpuacct.stat (USER_HZ ticks) are tick-sampled splits whose sum drifts from the
  * total by a few %, so they only give the proportion.
  */
-export function readCpuV1(cpuacctDir: string, read: CgroupReader = readOptionalCgroupFile): Pick<CgroupUsage, 'userUs' | 'sysUs' | 'cpuSource'> {
+export function readCpuV1(
+  cpuacctDir: string,
+  read: CgroupReader = readOptionalCgroupFile,
+): Pick<CgroupUsage, 'userUs' | 'sysUs' | 'cpuSource'> {
   const usage = read(cpuacctDir, 'cpuacct.usage');
   const totalNs = usage === null ? null : parseNumber(usage);
   const userNs = parseNumber(read(cpuacctDir, 'cpuacct.usage_user') ?? '');
@@ -188,7 +191,13 @@ class SandboxCgroupV1 implements SandboxCgroup {
   }
 
   end(): Promise<CgroupUsage | null> {
-    return readThenRemove(usageFilesV1(this.dirs), this.paths, (read) => readUsageV1(this.dirs, read), () => this.kill(), this.#takeFds());
+    return readThenRemove(
+      usageFilesV1(this.dirs),
+      this.paths,
+      (read) => readUsageV1(this.dirs, read),
+      () => this.kill(),
+      this.#takeFds(),
+    );
   }
 
   destroyNow(): void {
@@ -254,7 +263,9 @@ export function createManagerV1(layout: LayoutV1, parent: string | null): Cgroup
         code: 'permission',
         reason:
           `cannot create cgroups in ${dir}: ${describeError(err)}` +
-          (uid === 0 ? '' : ` (cgroup v1 is not delegated to ordinary users, running as uid ${uid}: run as root, or on a cgroup v2 system in a delegated cgroup)`),
+          (uid === 0
+            ? ''
+            : ` (cgroup v1 is not delegated to ordinary users, running as uid ${uid}: run as root, or on a cgroup v2 system in a delegated cgroup)`),
       };
     }
   }

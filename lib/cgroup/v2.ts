@@ -37,9 +37,12 @@ export const DELEGATE_HINT = 'run it in a delegated cgroup: systemd-run --user -
 /** The writes that put the limits on a sandbox's (fresh) leaf. */
 export function limitStepsV2(dir: string, limits: CgroupLimits): CgroupStep[] {
   const steps: CgroupStep[] = [];
-  const write = (file: string, text: string, more: Partial<CgroupStep> = {}) => steps.push({ kind: 'write', path: inDir(dir, file), text, ...more });
+  const write = (file: string, text: string, more: Partial<CgroupStep> = {}) =>
+    steps.push({ kind: 'write', path: inDir(dir, file), text, ...more });
   if (limits.cpuQuota !== null) {
-    write('cpu.max', formatCpuMax(limits.cpuQuota), { missing: `cannot limit the CPU quota: the cpu controller is not enabled for ${dir}` });
+    write('cpu.max', formatCpuMax(limits.cpuQuota), {
+      missing: `cannot limit the CPU quota: the cpu controller is not enabled for ${dir}`,
+    });
   }
   if (limits.memoryBytes !== null) {
     write('memory.max', formatCount(limits.memoryBytes));
@@ -155,7 +158,13 @@ class SandboxCgroupV2 implements SandboxCgroup {
 
   end(): Promise<CgroupUsage | null> {
     const files = USAGE_FILES_V2.map((f) => inDir(this.dir, f));
-    return readThenRemove(files, this.paths, (read) => readUsageV2(this.dir, read), () => this.kill(), this.#takeFds());
+    return readThenRemove(
+      files,
+      this.paths,
+      (read) => readUsageV2(this.dir, read),
+      () => this.kill(),
+      this.#takeFds(),
+    );
   }
 
   destroyNow(): void {
@@ -238,7 +247,11 @@ export function parentDirV2(layout: LayoutV2, parent: string | null): string | n
   return SUPERVISOR_NAME.test(path.basename(layout.dir)) ? path.dirname(layout.dir) : layout.dir;
 }
 
-export function createManagerV2(layout: LayoutV2, parent: string | null, via: CgroupVia = parent === null ? 'caller' : 'parent-option'): CgroupManagerResult {
+export function createManagerV2(
+  layout: LayoutV2,
+  parent: string | null,
+  via: CgroupVia = parent === null ? 'caller' : 'parent-option',
+): CgroupManagerResult {
   const dir = parentDirV2(layout, parent);
   if (dir === null) return unavailable('parent', `cgroup parent ${parent} is not visible under ${layout.mountPoint}`);
   const controllersText = readOptionalCgroupFile(dir, 'cgroup.controllers');

@@ -8,7 +8,17 @@ import { SandboxError, optionError } from '../errors.js';
 import type { SandboxOptions, RunOptions, Ulimit } from '../options.js';
 import { parseSeccompFile } from '../seccomp/index.js';
 import { parseSeconds, parseSize } from '../units.js';
-import { checkAbsolute, checkArgv, checkCgroupParent, checkCpuQuota, checkHostname, checkPids, checkSeconds, checkUlimits, checkUser } from '../validate.js';
+import {
+  checkAbsolute,
+  checkArgv,
+  checkCgroupParent,
+  checkCpuQuota,
+  checkHostname,
+  checkPids,
+  checkSeconds,
+  checkUlimits,
+  checkUser,
+} from '../validate.js';
 import { DOCKER_REFUSED } from './docker-flags.js';
 
 export interface ExecOutput {
@@ -64,47 +74,311 @@ export interface Flag {
 }
 
 export const FLAGS: Flag[] = [
-  { long: 'rootfs', value: true, type: 'path', group: 'Filesystem', help: 'Root directory of the sandbox (default: a read-only view of the host)', apply: (p, v, f) => (p.options.rootfs = hostPath(v, f)) },
-  { long: 'image', value: true, type: 'string', group: 'Filesystem', help: 'Run in an image of the store: its Env, WorkingDir, User apply; no COMMAND runs its Entrypoint + Cmd', apply: (p, v, f) => (p.options.image = nonEmpty(v, f, 'an image name')) },
+  {
+    long: 'rootfs',
+    value: true,
+    type: 'path',
+    group: 'Filesystem',
+    help: 'Root directory of the sandbox (default: a read-only view of the host)',
+    apply: (p, v, f) => (p.options.rootfs = hostPath(v, f)),
+  },
+  {
+    long: 'image',
+    value: true,
+    type: 'string',
+    group: 'Filesystem',
+    help: 'Run in an image of the store: its Env, WorkingDir, User apply; no COMMAND runs its Entrypoint + Cmd',
+    apply: (p, v, f) => (p.options.image = nonEmpty(v, f, 'an image name')),
+  },
   // docker's --entrypoint: one executable; "" clears the image's Entrypoint.
-  { long: 'entrypoint', value: true, type: 'string', group: 'Filesystem', help: 'Replace the image\'s Entrypoint (and drop its Cmd); "" clears it', apply: (p, v) => (p.options.entrypoint = v === '' ? [] : [v]) },
-  { long: 'writable', value: false, group: 'Filesystem', help: 'With --image or --rootfs: a writable root, changes on a tmpfs of the run\'s own, discarded at its end', apply: (p) => (p.options.writable = true) },
-  { long: 'writable-size', value: true, type: 'bytes', group: 'Filesystem', help: 'Cap of the writable layer (default 1g; it is memory: it counts toward --memory)', apply: (p, v, f) => (p.options.writableSize = parseSize(v, f)) },
-  { long: 'bind', short: 'v', value: true, type: 'list', group: 'Filesystem', help: 'Bind mount SRC:DST[:ro|rw], read-only unless :rw (writes: see --user)', apply: (p, v, f) => p.options.binds.push(parseBind(v, f)) },
-  { long: 'volume', value: true, type: 'list', group: 'Filesystem', help: 'Same as --bind', alias: true, apply: (p, v, f) => p.options.binds.push(parseBind(v, f)) },
-  { long: 'mount', value: true, type: 'mount', group: 'Filesystem', help: 'type=bind|tmpfs,src=SRC,dst=DST[,readonly][,tmpfs-size=SIZE] (docker\'s form)', apply: (p, v, f) => parseMount(p, v, f) },
-  { long: 'tmpfs', value: true, type: 'list', group: 'Filesystem', help: 'Mount a tmpfs at DST[:SIZE] or DST:rw,size=SIZE', apply: (p, v, f) => p.options.tmpfs.push(parseTmpfs(v, f)) },
-  { long: 'shm-size', value: true, type: 'bytes', group: 'Filesystem', help: 'Size of /dev/shm', apply: (p, v, f) => (p.options.shmSize = parseSize(v, f)) },
-  { long: 'workdir', short: 'w', value: true, type: 'string', group: 'Filesystem', help: 'Working directory inside (default /)', apply: (p, v, f) => (p.options.cwd = checkAbsolute(v, f)) },
-  { long: 'env', short: 'e', value: true, type: 'list', group: 'Process', help: 'Set KEY=VALUE; -e KEY copies the caller\'s value if set (default: only PATH and HOME=/tmp)', apply: (p, v, f, env) => parseEnv(p.options.env, v, f, env) },
-  { long: 'env-file', value: true, type: 'list', group: 'Process', help: 'Read variables from a file of KEY=VALUE lines (# comments)', apply: (p, v, f, env) => parseEnvFile(p.options.env, v, f, env) },
-  { long: 'user', short: 'u', value: true, type: 'string', group: 'Process', help: 'Root callers: the host UID[:GID] the sandbox maps to (default 65534); inside it is uid 1000', apply: (p, v, f) => (p.options.user = parseUser(v, f)) },
-  { long: 'hostname', value: true, type: 'string', group: 'Process', help: 'Hostname inside (default sandbox)', apply: (p, v, f) => (p.options.hostname = checkHostname(v, f)) },
-  { long: 'network', value: true, type: 'string', group: 'Process', help: 'none: a loopback of its own (default); host: the host\'s network', apply: (p, v, f) => (p.options.network = parseNet(v, f)) },
-  { long: 'net', value: true, type: 'string', group: 'Process', help: 'Same as --network', alias: true, apply: (p, v, f) => (p.options.network = parseNet(v, f)) },
-  { long: 'seccomp', value: true, type: 'string', group: 'Process', help: 'System-call filter: default, none or a policy FILE', apply: (p, v, f) => (p.options.seccomp = parseSeccomp(v, f)) },
+  {
+    long: 'entrypoint',
+    value: true,
+    type: 'string',
+    group: 'Filesystem',
+    help: 'Replace the image\'s Entrypoint (and drop its Cmd); "" clears it',
+    apply: (p, v) => (p.options.entrypoint = v === '' ? [] : [v]),
+  },
+  {
+    long: 'writable',
+    value: false,
+    group: 'Filesystem',
+    help: "With --image or --rootfs: a writable root, changes on a tmpfs of the run's own, discarded at its end",
+    apply: (p) => (p.options.writable = true),
+  },
+  {
+    long: 'writable-size',
+    value: true,
+    type: 'bytes',
+    group: 'Filesystem',
+    help: 'Cap of the writable layer (default 1g; it is memory: it counts toward --memory)',
+    apply: (p, v, f) => (p.options.writableSize = parseSize(v, f)),
+  },
+  {
+    long: 'bind',
+    short: 'v',
+    value: true,
+    type: 'list',
+    group: 'Filesystem',
+    help: 'Bind mount SRC:DST[:ro|rw], read-only unless :rw (writes: see --user)',
+    apply: (p, v, f) => p.options.binds.push(parseBind(v, f)),
+  },
+  {
+    long: 'volume',
+    value: true,
+    type: 'list',
+    group: 'Filesystem',
+    help: 'Same as --bind',
+    alias: true,
+    apply: (p, v, f) => p.options.binds.push(parseBind(v, f)),
+  },
+  {
+    long: 'mount',
+    value: true,
+    type: 'mount',
+    group: 'Filesystem',
+    help: "type=bind|tmpfs,src=SRC,dst=DST[,readonly][,tmpfs-size=SIZE] (docker's form)",
+    apply: (p, v, f) => parseMount(p, v, f),
+  },
+  {
+    long: 'tmpfs',
+    value: true,
+    type: 'list',
+    group: 'Filesystem',
+    help: 'Mount a tmpfs at DST[:SIZE] or DST:rw,size=SIZE',
+    apply: (p, v, f) => p.options.tmpfs.push(parseTmpfs(v, f)),
+  },
+  {
+    long: 'shm-size',
+    value: true,
+    type: 'bytes',
+    group: 'Filesystem',
+    help: 'Size of /dev/shm',
+    apply: (p, v, f) => (p.options.shmSize = parseSize(v, f)),
+  },
+  {
+    long: 'workdir',
+    short: 'w',
+    value: true,
+    type: 'string',
+    group: 'Filesystem',
+    help: 'Working directory inside (default /)',
+    apply: (p, v, f) => (p.options.cwd = checkAbsolute(v, f)),
+  },
+  {
+    long: 'env',
+    short: 'e',
+    value: true,
+    type: 'list',
+    group: 'Process',
+    help: "Set KEY=VALUE; -e KEY copies the caller's value if set (default: only PATH and HOME=/tmp)",
+    apply: (p, v, f, env) => parseEnv(p.options.env, v, f, env),
+  },
+  {
+    long: 'env-file',
+    value: true,
+    type: 'list',
+    group: 'Process',
+    help: 'Read variables from a file of KEY=VALUE lines (# comments)',
+    apply: (p, v, f, env) => parseEnvFile(p.options.env, v, f, env),
+  },
+  {
+    long: 'user',
+    short: 'u',
+    value: true,
+    type: 'string',
+    group: 'Process',
+    help: 'Root callers: the host UID[:GID] the sandbox maps to (default 65534); inside it is uid 1000',
+    apply: (p, v, f) => (p.options.user = parseUser(v, f)),
+  },
+  {
+    long: 'hostname',
+    value: true,
+    type: 'string',
+    group: 'Process',
+    help: 'Hostname inside (default sandbox)',
+    apply: (p, v, f) => (p.options.hostname = checkHostname(v, f)),
+  },
+  {
+    long: 'network',
+    value: true,
+    type: 'string',
+    group: 'Process',
+    help: "none: a loopback of its own (default); host: the host's network",
+    apply: (p, v, f) => (p.options.network = parseNet(v, f)),
+  },
+  {
+    long: 'net',
+    value: true,
+    type: 'string',
+    group: 'Process',
+    help: 'Same as --network',
+    alias: true,
+    apply: (p, v, f) => (p.options.network = parseNet(v, f)),
+  },
+  {
+    long: 'seccomp',
+    value: true,
+    type: 'string',
+    group: 'Process',
+    help: 'System-call filter: default, none or a policy FILE',
+    apply: (p, v, f) => (p.options.seccomp = parseSeccomp(v, f)),
+  },
   { long: 'interactive', short: 'i', value: false, group: 'Process', help: 'Accepted: stdin is passed through anyway', apply: () => {} },
-  { long: 'tty', short: 't', value: false, group: 'Process', help: 'Give the command a pseudo-terminal of its own (TERM from the caller)', apply: (p) => (p.options.tty = true) },
-  { long: 'init', value: false, group: 'Process', help: 'Accepted: pid 1 is always the sandbox\'s own init', apply: () => {} },
+  {
+    long: 'tty',
+    short: 't',
+    value: false,
+    group: 'Process',
+    help: 'Give the command a pseudo-terminal of its own (TERM from the caller)',
+    apply: (p) => (p.options.tty = true),
+  },
+  { long: 'init', value: false, group: 'Process', help: "Accepted: pid 1 is always the sandbox's own init", apply: () => {} },
   { long: 'rm', value: false, group: 'Process', help: 'Accepted: every sandbox is removed when its command ends', apply: () => {} },
-  { long: 'cpus', value: true, type: 'decimal', group: 'Limits', help: 'CPU quota in cores (0.5 = half a core)', apply: (p, v, f) => (p.options.cpuQuota = parseCpus(v, f)) },
-  { long: 'memory', short: 'm', value: true, type: 'bytes', group: 'Limits', help: 'Memory cap, swap included', apply: (p, v, f) => (p.options.memory = parseSize(v, f)) },
-  { long: 'memory-swap', value: true, type: 'bytes', group: 'Limits', help: 'Accepted when equal to --memory (which includes swap)', apply: (p, v, f) => (p.memorySwap = { value: parseSize(v, f), flag: f }) },
-  { long: 'pids', value: true, type: 'int', group: 'Limits', help: 'Most processes and threads at once (init counts)', apply: (p, v, f) => (p.options.pids = parsePids(v, f)) },
-  { long: 'pids-limit', value: true, type: 'int', group: 'Limits', help: 'Same as --pids', alias: true, apply: (p, v, f) => (p.options.pids = parsePids(v, f)) },
-  { long: 'time-limit', value: true, type: 'seconds', group: 'Limits', help: 'CPU time limit (user+sys, whole process tree)', apply: (p, v, f) => (p.options.timeLimit = checkSeconds(parseSeconds(v, f), f)) },
-  { long: 'wall-time-limit', value: true, type: 'seconds', group: 'Limits', help: 'Wall-clock time limit', apply: (p, v, f) => (p.options.wallTimeLimit = checkSeconds(parseSeconds(v, f), f)) },
-  { long: 'output-limit', value: true, type: 'bytes', group: 'Limits', help: 'Most bytes on stdout, and separately on stderr', apply: (p, v, f) => (p.options.outputLimit = parseSize(v, f)) },
-  { long: 'ulimit', value: true, type: 'ulimit', group: 'Limits', help: 'rlimit NAME=SOFT[:HARD] (nofile, nproc, core, stack, ...; -1 or unlimited)', apply: (p, v, f) => parseUlimit(p, v, f) },
-  { long: 'cgroup-parent', value: true, type: 'string', group: 'Limits', help: 'Create the sandbox\'s cgroup under this existing cgroup (a path under a cgroup mount, or a cgroup path)', apply: (p, v, f) => (p.options.cgroupParent = checkCgroupParent(v, f)) },
-  { long: 'require-cgroup', value: false, group: 'Limits', help: 'Fail (125) rather than fall back to rlimits without a usable cgroup', apply: (p) => (p.options.requireCgroup = true) },
-  { long: 'stdin', value: true, type: 'path', group: 'Input and output', help: 'Read stdin from a file (default: this process\'s)', apply: (p, v, f) => (p.run.stdin = { file: hostPath(v, f) }) },
-  { long: 'stdout', value: true, type: 'path', group: 'Input and output', help: 'Write stdout to a file', apply: (p, v, f) => (p.run.stdout = { file: hostPath(v, f) }) },
-  { long: 'stderr', value: true, type: 'path', group: 'Input and output', help: 'Write stderr to a file', apply: (p, v, f) => (p.run.stderr = { file: hostPath(v, f) }) },
-  { long: 'result', value: true, type: 'path', group: 'Input and output', help: 'Write the RunResult as JSON to a file (- for stdout)', apply: (p, v, f) => (p.output.result = reportPath(v, f)) },
-  { long: 'json', value: false, group: 'Input and output', help: 'Print the RunResult as one line of JSON on stderr after the run', apply: (p) => (p.output.json = true) },
-  { long: 'meta', value: true, type: 'path', group: 'Input and output', help: 'Write the run in isolate\'s meta-file format (- for stdout)', apply: (p, v, f) => (p.output.meta = reportPath(v, f)) },
-  { long: 'quiet', short: 'q', value: false, group: 'Input and output', help: 'No notices on stderr (limits that fell back, a limit that killed the command)', apply: (p) => (p.output.quiet = true) },
+  {
+    long: 'cpus',
+    value: true,
+    type: 'decimal',
+    group: 'Limits',
+    help: 'CPU quota in cores (0.5 = half a core)',
+    apply: (p, v, f) => (p.options.cpuQuota = parseCpus(v, f)),
+  },
+  {
+    long: 'memory',
+    short: 'm',
+    value: true,
+    type: 'bytes',
+    group: 'Limits',
+    help: 'Memory cap, swap included',
+    apply: (p, v, f) => (p.options.memory = parseSize(v, f)),
+  },
+  {
+    long: 'memory-swap',
+    value: true,
+    type: 'bytes',
+    group: 'Limits',
+    help: 'Accepted when equal to --memory (which includes swap)',
+    apply: (p, v, f) => (p.memorySwap = { value: parseSize(v, f), flag: f }),
+  },
+  {
+    long: 'pids',
+    value: true,
+    type: 'int',
+    group: 'Limits',
+    help: 'Most processes and threads at once (init counts)',
+    apply: (p, v, f) => (p.options.pids = parsePids(v, f)),
+  },
+  {
+    long: 'pids-limit',
+    value: true,
+    type: 'int',
+    group: 'Limits',
+    help: 'Same as --pids',
+    alias: true,
+    apply: (p, v, f) => (p.options.pids = parsePids(v, f)),
+  },
+  {
+    long: 'time-limit',
+    value: true,
+    type: 'seconds',
+    group: 'Limits',
+    help: 'CPU time limit (user+sys, whole process tree)',
+    apply: (p, v, f) => (p.options.timeLimit = checkSeconds(parseSeconds(v, f), f)),
+  },
+  {
+    long: 'wall-time-limit',
+    value: true,
+    type: 'seconds',
+    group: 'Limits',
+    help: 'Wall-clock time limit',
+    apply: (p, v, f) => (p.options.wallTimeLimit = checkSeconds(parseSeconds(v, f), f)),
+  },
+  {
+    long: 'output-limit',
+    value: true,
+    type: 'bytes',
+    group: 'Limits',
+    help: 'Most bytes on stdout, and separately on stderr',
+    apply: (p, v, f) => (p.options.outputLimit = parseSize(v, f)),
+  },
+  {
+    long: 'ulimit',
+    value: true,
+    type: 'ulimit',
+    group: 'Limits',
+    help: 'rlimit NAME=SOFT[:HARD] (nofile, nproc, core, stack, ...; -1 or unlimited)',
+    apply: (p, v, f) => parseUlimit(p, v, f),
+  },
+  {
+    long: 'cgroup-parent',
+    value: true,
+    type: 'string',
+    group: 'Limits',
+    help: "Create the sandbox's cgroup under this existing cgroup (a path under a cgroup mount, or a cgroup path)",
+    apply: (p, v, f) => (p.options.cgroupParent = checkCgroupParent(v, f)),
+  },
+  {
+    long: 'require-cgroup',
+    value: false,
+    group: 'Limits',
+    help: 'Fail (125) rather than fall back to rlimits without a usable cgroup',
+    apply: (p) => (p.options.requireCgroup = true),
+  },
+  {
+    long: 'stdin',
+    value: true,
+    type: 'path',
+    group: 'Input and output',
+    help: "Read stdin from a file (default: this process's)",
+    apply: (p, v, f) => (p.run.stdin = { file: hostPath(v, f) }),
+  },
+  {
+    long: 'stdout',
+    value: true,
+    type: 'path',
+    group: 'Input and output',
+    help: 'Write stdout to a file',
+    apply: (p, v, f) => (p.run.stdout = { file: hostPath(v, f) }),
+  },
+  {
+    long: 'stderr',
+    value: true,
+    type: 'path',
+    group: 'Input and output',
+    help: 'Write stderr to a file',
+    apply: (p, v, f) => (p.run.stderr = { file: hostPath(v, f) }),
+  },
+  {
+    long: 'result',
+    value: true,
+    type: 'path',
+    group: 'Input and output',
+    help: 'Write the RunResult as JSON to a file (- for stdout)',
+    apply: (p, v, f) => (p.output.result = reportPath(v, f)),
+  },
+  {
+    long: 'json',
+    value: false,
+    group: 'Input and output',
+    help: 'Print the RunResult as one line of JSON on stderr after the run',
+    apply: (p) => (p.output.json = true),
+  },
+  {
+    long: 'meta',
+    value: true,
+    type: 'path',
+    group: 'Input and output',
+    help: "Write the run in isolate's meta-file format (- for stdout)",
+    apply: (p, v, f) => (p.output.meta = reportPath(v, f)),
+  },
+  {
+    long: 'quiet',
+    short: 'q',
+    value: false,
+    group: 'Input and output',
+    help: 'No notices on stderr (limits that fell back, a limit that killed the command)',
+    apply: (p) => (p.output.quiet = true),
+  },
   { long: 'help', short: 'h', value: false, group: 'Other', help: 'Print this help', apply: (p) => (p.help = true) },
 ];
 
@@ -204,7 +478,7 @@ function parse(argv: string[], hostEnv: NodeJS.ProcessEnv, imageFirst: boolean):
     throw usageError('missing command: usage is sandbox exec [OPTIONS] [--] COMMAND [ARG...]');
   }
   if (p.command.length > 0) {
-    if (p.command[0] === '') throw usageError('the command is empty: name a program, e.g. sandbox exec -- sh -c \'...\'');
+    if (p.command[0] === '') throw usageError("the command is empty: name a program, e.g. sandbox exec -- sh -c '...'");
     checkArgv(p.command, 'the command');
   }
   if (Object.keys(p.ulimits).length > 0) {
@@ -262,7 +536,9 @@ function distance(a: string, b: string): number {
 /** A user's string in a one-line message: JSON-quoted (so \n, NUL, U+2028 are escaped) and cut short. */
 function quote(s: string, bare = false): string {
   const cut = s.length > 60 ? s.slice(0, 57) + '...' : s;
-  const json = JSON.stringify(cut).replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  const json = JSON.stringify(cut)
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
   return bare && json === `"${cut}"` && /^[\x21-\x7e]+$/.test(cut) ? cut : json;
 }
 
@@ -318,7 +594,11 @@ function parseTmpfs(value: string, flag: string): { dst: string; size?: number }
   for (const opt of opts.split(',')) {
     if (opt.startsWith('size=')) size = parseSize(opt.slice(5), flag);
     else if (!['rw', 'mode=1777', 'nosuid', 'nodev'].includes(opt)) {
-      throw optionError(flag, 'DST[:SIZE] or DST:rw,size=SIZE (other tmpfs options are not supported: a tmpfs here is always rw, mode 1777, nosuid, nodev)', value);
+      throw optionError(
+        flag,
+        'DST[:SIZE] or DST:rw,size=SIZE (other tmpfs options are not supported: a tmpfs here is always rw, mode 1777, nosuid, nodev)',
+        value,
+      );
     }
   }
   return size === undefined ? { dst } : { dst, size };
@@ -346,7 +626,8 @@ function parseMount(p: Parse, value: string, flag: string): void {
   const dst = str('dst');
   if (dst === null) throw optionError(flag, 'a dst=DST (or target=, destination=)', value);
   const ro = fields.get('readonly');
-  const readonly = ro === undefined ? false : ro === true || ro === 'true' || ro === '1' ? true : ro === 'false' || ro === '0' ? false : null;
+  const readonly =
+    ro === undefined ? false : ro === true || ro === 'true' || ro === '1' ? true : ro === 'false' || ro === '0' ? false : null;
   if (readonly === null) throw optionError(flag, 'readonly, readonly=true or readonly=false', value);
   if (type === 'bind') {
     const src = str('src');
@@ -358,7 +639,9 @@ function parseMount(p: Parse, value: string, flag: string): void {
     if (fields.has('src')) throw optionError(flag, 'no src for type=tmpfs', value);
     if (readonly) throw optionError(flag, 'a writable tmpfs (a read-only one would stay empty)', value);
     const size = str('tmpfs-size');
-    p.options.tmpfs.push(size === null ? { dst: checkAbsolute(dst, flag) } : { dst: checkAbsolute(dst, flag), size: parseSize(size, flag) });
+    p.options.tmpfs.push(
+      size === null ? { dst: checkAbsolute(dst, flag) } : { dst: checkAbsolute(dst, flag), size: parseSize(size, flag) },
+    );
   } else {
     throw optionError(flag, 'type=bind or type=tmpfs (volumes need a volume store, which sandbox does not have)', value);
   }
@@ -389,7 +672,9 @@ function checkMemorySwap(swap: { value: number; flag: string }, memory: SandboxO
     throw usageError(`${swap.flag} needs --memory: --memory caps memory and swap together, so ${swap.flag} can only equal it`);
   }
   if (swap.value !== memory) {
-    throw usageError(`${swap.flag} must equal --memory (${String(memory)} bytes): --memory caps memory and swap together; swap beyond it cannot be allowed`);
+    throw usageError(
+      `${swap.flag} must equal --memory (${String(memory)} bytes): --memory caps memory and swap together; swap beyond it cannot be allowed`,
+    );
   }
 }
 
@@ -422,7 +707,8 @@ function parseEnvFile(env: Record<string, string>, value: string, flag: string, 
 }
 
 function parseNet(value: string, flag: string): 'none' | 'host' {
-  if (value !== 'none' && value !== 'host') throw optionError(flag, 'none or host (a bridge or a user-defined network needs a network daemon, which sandbox does not have)', value);
+  if (value !== 'none' && value !== 'host')
+    throw optionError(flag, 'none or host (a bridge or a user-defined network needs a network daemon, which sandbox does not have)', value);
   return value;
 }
 

@@ -9,21 +9,36 @@ const REFUSED: [string[], string][] = [
   [['-d', '--detach'], `${NO_DAEMON}; run it in the background with your shell (&, nohup, systemd-run)`],
   [['--name', '--restart', '--cidfile', '-l', '--label', '--label-file'], `${NO_DAEMON}, so there is nothing to name or restart`],
   [['-a', '--attach', '--detach-keys', '--sig-proxy'], 'stdio is always attached and signals are always forwarded'],
-  [['-p', '--publish', '-P', '--publish-all', '--expose'], 'there is no port forwarding; use --network host to share the host\'s network'],
-  [['--add-host', '--dns', '--dns-option', '--dns-search', '--ip', '--ip6', '--mac-address', '--link', '--network-alias'], 'only --network none (loopback) or --network host exist'],
-  [['--privileged', '--cap-add', '--cap-drop', '--device', '--device-cgroup-rule', '--gpus', '--group-add'], 'the command never gets capabilities or host devices; --seccomp sets the system-call filter'],
+  [['-p', '--publish', '-P', '--publish-all', '--expose'], "there is no port forwarding; use --network host to share the host's network"],
+  [
+    ['--add-host', '--dns', '--dns-option', '--dns-search', '--ip', '--ip6', '--mac-address', '--link', '--network-alias'],
+    'only --network none (loopback) or --network host exist',
+  ],
+  [
+    ['--privileged', '--cap-add', '--cap-drop', '--device', '--device-cgroup-rule', '--gpus', '--group-add'],
+    'the command never gets capabilities or host devices; --seccomp sets the system-call filter',
+  ],
   [['--security-opt'], 'use --seccomp default|none|FILE for the system-call filter'],
   [['--userns', '--pid', '--ipc', '--uts', '--cgroupns'], 'every namespace is always new; --network host is the one shared with the host'],
   [['--cpu-shares', '-c', '--cpu-period', '--cpu-quota', '--cpu-rt-period', '--cpu-rt-runtime'], 'use --cpus N (cores, e.g. 0.5)'],
   [['--cpuset-cpus', '--cpuset-mems'], 'pinning needs a cpuset cgroup, which sandbox does not manage; use --cpus N to cap CPU use'],
-  [['--memory-reservation', '--kernel-memory', '--memory-swappiness', '--oom-kill-disable', '--oom-score-adj'], 'use --memory SIZE (memory and swap together)'],
-  [['--blkio-weight', '--blkio-weight-device', '--device-read-bps', '--device-write-bps', '--device-read-iops', '--device-write-iops'], 'block I/O is not limited; use --output-limit SIZE to cap output'],
+  [
+    ['--memory-reservation', '--kernel-memory', '--memory-swappiness', '--oom-kill-disable', '--oom-score-adj'],
+    'use --memory SIZE (memory and swap together)',
+  ],
+  [
+    ['--blkio-weight', '--blkio-weight-device', '--device-read-bps', '--device-write-bps', '--device-read-iops', '--device-write-iops'],
+    'block I/O is not limited; use --output-limit SIZE to cap output',
+  ],
   [['--stop-signal', '--stop-timeout'], 'use --wall-time-limit SEC; a signal to `sandbox exec` reaches the command'],
   [['--read-only'], 'the root is always read-only; --tmpfs DST and -v SRC:DST:rw give writable places'],
   [['--volumes-from', '--volume-driver', '--storage-opt'], 'there are no volumes; use -v SRC:DST or --mount type=bind'],
   [['--health-cmd', '--health-interval', '--health-retries', '--health-start-period', '--health-timeout', '--no-healthcheck'], NO_DAEMON],
   [['--log-driver', '--log-opt'], 'output goes to stdout/stderr or --stdout/--stderr FILE'],
-  [['--platform', '--pull', '--runtime', '--isolation', '--sysctl'], 'not applicable: sandbox runs host binaries (or a rootfs) on this kernel'],
+  [
+    ['--platform', '--pull', '--runtime', '--isolation', '--sysctl'],
+    'not applicable: sandbox runs host binaries (or a rootfs) on this kernel',
+  ],
   [['--env-host'], 'the host environment is never inherited; pass variables with -e KEY'],
 ];
 

@@ -57,7 +57,8 @@ function parse(args: string[], allowed: Set<string>): Parsed {
     else if (a === '--json' && allowed.has('json')) r.json = true;
     else if ((a === '--platform' || a.startsWith('--platform=')) && allowed.has('platform')) {
       const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : args[++i];
-      if (v === undefined || !/^linux\/[a-z0-9]+(?:\/[a-z0-9]+)?$/.test(v)) throw usage(`--platform expects OS/ARCH such as linux/arm64, got ${JSON.stringify(v ?? '')}`);
+      if (v === undefined || !/^linux\/[a-z0-9]+(?:\/[a-z0-9]+)?$/.test(v))
+        throw usage(`--platform expects OS/ARCH such as linux/arm64, got ${JSON.stringify(v ?? '')}`);
       r.platform = v;
     } else if (a.startsWith('-') && a !== '-') throw usage(`unknown option ${JSON.stringify(a)}`);
     else r.positional.push(a);
@@ -119,7 +120,10 @@ export async function runImage(args: string[], io: Io = defaultIo()): Promise<nu
     return await dispatch(sub, rest, io);
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
-    const line = msg.split(/\r?\n/).filter((s) => s.trim() !== '').join(' ');
+    const line = msg
+      .split(/\r?\n/)
+      .filter((s) => s.trim() !== '')
+      .join(' ');
     io.err(`sandbox: ${line}\n`);
     return SETUP_FAILED;
   }
@@ -154,7 +158,9 @@ async function dispatch(sub: string | undefined, rest: string[], io: Io): Promis
       if (a.positional.length < 1 || a.positional.length > 2) throw usage('import takes PATH [NAME[:TAG]]');
       const bar = !a.quiet && io.isTTY ? progressBar(io, 'importing') : null;
       try {
-        const r = await abortable((signal) => img.importImage(a.positional[0]!, { name: a.positional[1], platform: a.platform, signal, onProgress: bar?.update }));
+        const r = await abortable((signal) =>
+          img.importImage(a.positional[0]!, { name: a.positional[1], platform: a.platform, signal, onProgress: bar?.update }),
+        );
         bar?.clear();
         for (const n of r.names) io.out(`${n} ${r.id}\n`);
       } finally {
@@ -173,7 +179,14 @@ async function dispatch(sub: string | undefined, rest: string[], io: Io): Promis
         return 0;
       }
       const table = [['NAME', 'ID', 'SIZE', 'CREATED', 'PLATFORM']];
-      for (const r of rows) table.push([r.familiarName ?? '<none>', r.id.slice(7, 19), human(r.size), r.created?.slice(0, 19).replace('T', ' ') ?? '-', r.platform]);
+      for (const r of rows)
+        table.push([
+          r.familiarName ?? '<none>',
+          r.id.slice(7, 19),
+          human(r.size),
+          r.created?.slice(0, 19).replace('T', ' ') ?? '-',
+          r.platform,
+        ]);
       const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
       for (const row of table) io.out(row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  ') + '\n');
       return 0;

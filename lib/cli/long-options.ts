@@ -24,7 +24,8 @@ export function eachOption(args: string[], command: string, take: (name: string,
 export function srcPrefixes(value: string): string[] {
   const dirs = value.split(',');
   for (const p of dirs) {
-    if (!p.startsWith('/')) throw new SandboxError(`Expected an absolute directory for --src-prefix but received ${JSON.stringify(p)}`, { stage: 'options' });
+    if (!p.startsWith('/'))
+      throw new SandboxError(`Expected an absolute directory for --src-prefix but received ${JSON.stringify(p)}`, { stage: 'options' });
   }
   return dirs;
 }

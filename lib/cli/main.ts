@@ -29,7 +29,12 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./image.js')).runImage(rest);
     case 'serve': {
       const [{ runServe }, { versionText }] = await Promise.all([import('./serve.js'), import('./help.js')]);
-      return runServe(rest, versionText().trim().replace(/^sandbox /, ''));
+      return runServe(
+        rest,
+        versionText()
+          .trim()
+          .replace(/^sandbox /, ''),
+      );
     }
     case 'worker':
       return (await import('./worker.js')).runWorker(rest);
@@ -52,9 +57,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     default:
-      return fail(
-        new SandboxError(`unknown command ${JSON.stringify(command)}; see 'sandbox --help'`, { stage: 'options' }),
-      );
+      return fail(new SandboxError(`unknown command ${JSON.stringify(command)}; see 'sandbox --help'`, { stage: 'options' }));
   }
 }
 
@@ -114,7 +117,11 @@ async function exec(args: string[], parse: (args: string[]) => ExecInvocation): 
   if (result.outcome !== 'ok' && inv.options.binds!.some((b) => b.rw === true)) {
     const { hostIdentity } = await import('../plan.js');
     const uid = process.getuid?.() ?? 0;
-    const host = hostIdentity(uid, process.getgid?.() ?? 0, inv.options.user === undefined ? null : { uid: inv.options.user.uid, gid: inv.options.user.gid ?? inv.options.user.uid });
+    const host = hostIdentity(
+      uid,
+      process.getgid?.() ?? 0,
+      inv.options.user === undefined ? null : { uid: inv.options.user.uid, gid: inv.options.user.gid ?? inv.options.user.uid },
+    );
     const hint = rwBindHint(inv.options.binds!, host, uid === 0);
     if (hint !== null) notice(hint);
   }
@@ -177,7 +184,10 @@ function asSandboxError(e: unknown): SandboxError {
  * could not be executed, 125 for anything else. */
 function fail(e: unknown): number {
   const error = asSandboxError(e);
-  const line = error.message.split(/\r?\n|\r|\u2028|\u2029/).filter((s) => s.trim() !== '').join(' ');
+  const line = error.message
+    .split(/\r?\n|\r|\u2028|\u2029/)
+    .filter((s) => s.trim() !== '')
+    .join(' ');
   process.stderr.write(`sandbox: ${line || 'unknown error'}\n`);
   return execFailureStatus(error) ?? SETUP_FAILED;
 }

@@ -12,7 +12,10 @@ export function setQuiet(value: boolean): void {
 /** Prints `sandbox: REASON` as one line on stderr, unless --quiet. */
 export function notice(reason: string): void {
   if (quiet) return;
-  const line = reason.split(/\r?\n|\r|\u2028|\u2029/).filter((s) => s.trim() !== '').join(' ');
+  const line = reason
+    .split(/\r?\n|\r|\u2028|\u2029/)
+    .filter((s) => s.trim() !== '')
+    .join(' ');
   try {
     writeSync(2, `sandbox: ${line}\n`);
   } catch {

@@ -27,7 +27,9 @@ const INSTEAD: Record<string, string> = {
 export function fallbackLine(result: RunResult): string | null {
   const list = result.limitFallbacks;
   if (list.length === 0) return null;
-  const parts = list.map((f) => `${FLAG[f.limit]} ${limitText(f.limit, f.requested)} ${f.instead === null ? 'not enforced' : INSTEAD[f.instead]}`);
+  const parts = list.map(
+    (f) => `${FLAG[f.limit]} ${limitText(f.limit, f.requested)} ${f.instead === null ? 'not enforced' : INSTEAD[f.instead]}`,
+  );
   return `limits not enforced as asked (${list[0]!.reason}): ${parts.join('; ')}`;
 }
 
@@ -55,7 +57,11 @@ function limitText(limit: keyof AppliedLimits, value: number): string {
 }
 
 function bytes(n: number): string {
-  for (const [unit, size] of [['GiB', 1024 ** 3], ['MiB', MiB], ['KiB', 1024]] as const) {
+  for (const [unit, size] of [
+    ['GiB', 1024 ** 3],
+    ['MiB', MiB],
+    ['KiB', 1024],
+  ] as const) {
     if (n >= size) return Number.isInteger(n / size) ? `${n / size} ${unit}` : `${(n / size).toFixed(1)} ${unit}`;
   }
   return `${n} bytes`;

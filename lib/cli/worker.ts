@@ -53,7 +53,8 @@ function optionError(message: string): SandboxError {
 
 function integer(v: string, name: string, min: number, max: number): number {
   const n = Number(v);
-  if (!/^\d+$/.test(v) || n < min || n > max) throw optionError(`Expected an integer from ${min} to ${max} for ${name} but received ${JSON.stringify(v)}`);
+  if (!/^\d+$/.test(v) || n < min || n > max)
+    throw optionError(`Expected an integer from ${min} to ${max} for ${name} but received ${JSON.stringify(v)}`);
   return n;
 }
 
@@ -94,17 +95,22 @@ export function parseWorkerArgs(args: string[]): WorkerInvocation {
         break;
       case '--redis': {
         const v = value();
-        if (!/^rediss?:\/\//.test(v)) throw optionError(`Expected a redis:// or rediss:// URL for --redis but received ${JSON.stringify(v)}`);
+        if (!/^rediss?:\/\//.test(v))
+          throw optionError(`Expected a redis:// or rediss:// URL for --redis but received ${JSON.stringify(v)}`);
         inv.redis = v;
         break;
       }
       case '--queue':
         inv.queue = value();
-        if (!/^[\w.-]{1,128}$/.test(inv.queue)) throw optionError(`Expected a queue name of letters, digits, '_', '.', '-' for --queue but received ${JSON.stringify(inv.queue)}`);
+        if (!/^[\w.-]{1,128}$/.test(inv.queue))
+          throw optionError(
+            `Expected a queue name of letters, digits, '_', '.', '-' for --queue but received ${JSON.stringify(inv.queue)}`,
+          );
         break;
       case '--prefix':
         inv.prefix = value();
-        if (!/^[\w.-]{1,64}$/.test(inv.prefix)) throw optionError(`Expected a prefix of letters, digits, '_', '.', '-' for --prefix but received ${JSON.stringify(inv.prefix)}`);
+        if (!/^[\w.-]{1,64}$/.test(inv.prefix))
+          throw optionError(`Expected a prefix of letters, digits, '_', '.', '-' for --prefix but received ${JSON.stringify(inv.prefix)}`);
         break;
       case '--concurrency':
         inv.concurrency = integer(value(), name, 1, 1024);
@@ -151,7 +157,8 @@ async function checkImageSupport(image: string): Promise<void> {
   try {
     await new Sandbox({ image } as ConstructorParameters<typeof Sandbox>[0] & { image: string }).close();
   } catch (e) {
-    if (e instanceof SandboxError && /options\.image/.test(e.message)) throw optionError('--image: this build of sandbox runs no images (its Sandbox has no image option)');
+    if (e instanceof SandboxError && /options\.image/.test(e.message))
+      throw optionError('--image: this build of sandbox runs no images (its Sandbox has no image option)');
     throw e;
   }
 }
@@ -187,7 +194,12 @@ export async function runWorker(args: string[]): Promise<number> {
     let first: NodeJS.Signals | null = null;
     const onSignal = (signal: NodeJS.Signals) => {
       if (first !== null) {
-        log({ level: 'warn', event: 'worker.abandon', signal, message: 'second signal: exiting now; running jobs are retried by other workers' });
+        log({
+          level: 'warn',
+          event: 'worker.abandon',
+          signal,
+          message: 'second signal: exiting now; running jobs are retried by other workers',
+        });
         process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
       }
       first = signal;
@@ -211,7 +223,9 @@ export async function runWorker(args: string[]): Promise<number> {
         });
   if (server !== null) {
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (e) => reject(optionError(`cannot listen on ${inv.metrics!.host}:${inv.metrics!.port} for --metrics: ${e.message}`)));
+      server.once('error', (e) =>
+        reject(optionError(`cannot listen on ${inv.metrics!.host}:${inv.metrics!.port} for --metrics: ${e.message}`)),
+      );
       server.listen(inv.metrics!.port, inv.metrics!.host, resolve);
     });
     const a = server.address() as { address: string; port: number };

@@ -3,19 +3,19 @@
 import { parseMountinfo, type MountInfo } from '../cgroup/proc.js';
 import { containerAllowances } from './container.js';
 import { lastLine, parseIntFile, parseStatus, parseSubids, passwdName, versionAtLeast } from './parse.js';
-import {
-  ERRNO,
-  PROBE_TIMEOUT_MS,
-  isSetuidRoot,
-  parseSyscallProbe,
-  probeOk,
-  probeTimedOut,
-  type Probes,
-} from './probes.js';
+import { ERRNO, PROBE_TIMEOUT_MS, isSetuidRoot, parseSyscallProbe, probeOk, probeTimedOut, type Probes } from './probes.js';
 import { which, type ProbeResult, type System } from './system.js';
 import type { CgroupFacts, Check, ContainerFacts } from './types.js';
 
-const ERRNO_NAMES: Record<number, string> = { 1: 'EPERM', 13: 'EACCES', 14: 'EFAULT', 19: 'ENODEV', 22: 'EINVAL', 38: 'ENOSYS', 95: 'EOPNOTSUPP' };
+const ERRNO_NAMES: Record<number, string> = {
+  1: 'EPERM',
+  13: 'EACCES',
+  14: 'EFAULT',
+  19: 'ENODEV',
+  22: 'EINVAL',
+  38: 'ENOSYS',
+  95: 'EOPNOTSUPP',
+};
 const errnoName = (n: number): string => ERRNO_NAMES[n] ?? `errno ${n}`;
 const since = (v: [number, number]): string => `${v[0]}.${v[1]}`;
 
@@ -100,8 +100,7 @@ export function syscallChecks(sys: System, probes: Probes): Check[] {
 
 /** CLONE_INTO_CGROUP, memory.peak, cgroup.kill: cgroup v2 features, meaningful only where limits use v2. */
 export function cgroupFeatureChecks(sys: System, probes: Probes, cg: CgroupFacts): Check[] {
-  const notUsed =
-    cg.enforcement === 'cgroup1' ? 'not used: limits use cgroup v1' : 'not used: no writable cgroup (rlimits)';
+  const notUsed = cg.enforcement === 'cgroup1' ? 'not used: limits use cgroup v1' : 'not used: no writable cgroup (rlimits)';
   const v2 = cg.enforcement === 'cgroup2';
   const line = (id: string, title: string, ok: boolean, detail: string): Check => ({
     id,
@@ -195,7 +194,9 @@ export function usernsCheck(sys: System, probes: Probes, container: ContainerFac
     check.detail = disabledBySysctl
       ? 'disabled by sysctl (not probed: unshare(1) not found)'
       : 'not probed: unshare(1) from util-linux not found; sysctls allow them';
-    check.fix = disabledBySysctl ? causes.join('\n') : 'install util-linux (apt install util-linux, apk add util-linux) so doctor can probe';
+    check.fix = disabledBySysctl
+      ? causes.join('\n')
+      : 'install util-linux (apt install util-linux, apk add util-linux) so doctor can probe';
     return check;
   }
   if (probeOk(probes.namespaces)) {
@@ -230,9 +231,7 @@ export function usernsCheck(sys: System, probes: Probes, container: ContainerFac
 /** /proc submounts that make the kernel refuse a new proc (mount_too_revealing() in fs/namespace.c). */
 export function procOvermounts(mounts: MountInfo[]): string[] {
   // binfmt_misc sits on a permanently empty directory, which the kernel accepts.
-  return mounts
-    .filter((m) => m.mountPoint.startsWith('/proc/') && m.mountPoint !== '/proc/sys/fs/binfmt_misc')
-    .map((m) => m.mountPoint);
+  return mounts.filter((m) => m.mountPoint.startsWith('/proc/') && m.mountPoint !== '/proc/sys/fs/binfmt_misc').map((m) => m.mountPoint);
 }
 
 function needsUserns(probes: Probes): boolean {
@@ -355,7 +354,7 @@ export function seccompCheck(sys: System, container: ContainerFacts): Check {
   const how = 'filters available';
   if (mode === '2') {
     const n = filters === undefined ? 'a' : filters;
-    const whose = container.inContainer ? ' (the container runtime\'s)' : '';
+    const whose = container.inContainer ? " (the container runtime's)" : '';
     check.detail = `${how}; already under ${n} filter${n === '1' || n === 'a' ? '' : 's'}${whose}, in force inside too`;
   } else {
     check.detail = `${how}; none in force now`;
@@ -440,8 +439,11 @@ export function overlayCheck(sys: System): Check {
   check.status = 'warn';
   const why = support.errno === 0 ? support.detail : `probed: overlayfs in a user namespace refused (${errnoName(support.errno)})`;
   check.detail = `${why}; images run from their flattened trees (made once per image), --writable is refused`;
-  check.fix = support.errno === 0 ? 'unset SANDBOX_IMAGE_OVERLAY' : old
-    ? 'upgrade to Linux 5.11 or newer (unprivileged overlayfs with userxattr)'
-    : 'an LSM or a container runtime refuses it: allow mount of overlay in user namespaces (AppArmor: the profile of node needs `mount fstype=overlay`), or run outside the container';
+  check.fix =
+    support.errno === 0
+      ? 'unset SANDBOX_IMAGE_OVERLAY'
+      : old
+        ? 'upgrade to Linux 5.11 or newer (unprivileged overlayfs with userxattr)'
+        : 'an LSM or a container runtime refuses it: allow mount of overlay in user namespaces (AppArmor: the profile of node needs `mount fstype=overlay`), or run outside the container';
   return check;
 }

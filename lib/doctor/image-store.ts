@@ -15,9 +15,22 @@ export function imageStoreCheck(env: NodeJS.ProcessEnv = process.env): Check {
   } catch {
     writable = false;
   }
-  const source = env.SANDBOX_STORE ? '$SANDBOX_STORE' : process.getuid?.() === 0 ? 'root' : env.XDG_DATA_HOME ? '$XDG_DATA_HOME' : '~/.local/share';
+  const source = env.SANDBOX_STORE
+    ? '$SANDBOX_STORE'
+    : process.getuid?.() === 0
+      ? 'root'
+      : env.XDG_DATA_HOME
+        ? '$XDG_DATA_HOME'
+        : '~/.local/share';
   if (!writable) {
-    return { id: 'image-store', title, status: 'warn', detail: `${dir} (from ${source}) cannot be written by this user`, fix: 'set SANDBOX_STORE to a directory you own', neededByDefaults: false };
+    return {
+      id: 'image-store',
+      title,
+      status: 'warn',
+      detail: `${dir} (from ${source}) cannot be written by this user`,
+      fix: 'set SANDBOX_STORE to a directory you own',
+      neededByDefaults: false,
+    };
   }
   let images = 0;
   try {

@@ -87,9 +87,7 @@ export async function runProbes(sys: System): Promise<Probes> {
   const mounts = unshare === null ? none : sys.run(unshare, MOUNT_ARGS, opts);
   const syscalls = perl === null ? none : sys.run(perl, ['-e', SYSCALL_SCRIPT], opts);
   const getcapBin = which(sys, 'getcap');
-  const idmapNoSuid = ['newuidmap', 'newgidmap']
-    .map((n) => which(sys, n))
-    .filter((p): p is string => p !== null && !isSetuidRoot(sys, p));
+  const idmapNoSuid = ['newuidmap', 'newgidmap'].map((n) => which(sys, n)).filter((p): p is string => p !== null && !isSetuidRoot(sys, p));
   const getcap = getcapBin === null || idmapNoSuid.length === 0 ? none : sys.run(getcapBin, idmapNoSuid, opts);
 
   return {

@@ -52,11 +52,7 @@ const MAX_OUTPUT = 64 * 1024;
 /** ProbeResult.error of a probe that was killed for taking too long. */
 export const TIMED_OUT = 'timed out';
 
-function runProcess(
-  cmd: string,
-  args: string[],
-  options: { env?: Record<string, string>; timeoutMs?: number } = {},
-): Promise<ProbeResult> {
+function runProcess(cmd: string, args: string[], options: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<ProbeResult> {
   return new Promise((resolve) => {
     let stdout = '';
     let stderr = '';
@@ -79,9 +75,7 @@ function runProcess(
       if (stderr.length < MAX_OUTPUT) stderr += s;
     });
     child.on('error', (err: NodeJS.ErrnoException) => finish({ status: null, stdout, stderr, error: err.code ?? err.message }));
-    child.on('close', (code, signal) =>
-      finish({ status: code, stdout, stderr, error: signal === null ? null : `killed by ${signal}` }),
-    );
+    child.on('close', (code, signal) => finish({ status: code, stdout, stderr, error: signal === null ? null : `killed by ${signal}` }));
   });
 }
 

@@ -62,7 +62,11 @@ export async function addImage(p: StorePaths, plan: ImagePlan, onProgress?: Prog
   }
   const diffIds = config.rootfs?.diff_ids;
   if (plan.layers.some((l) => l.diffId !== null) && (!Array.isArray(diffIds) || diffIds.length !== plan.layers.length)) {
-    throw imageError(plan.image, 'config', new LayerError(`the config lists ${diffIds?.length ?? 0} layers, the manifest ${plan.layers.length}`));
+    throw imageError(
+      plan.image,
+      'config',
+      new LayerError(`the config lists ${diffIds?.length ?? 0} layers, the manifest ${plan.layers.length}`),
+    );
   }
   ensureStore(p);
   try {
@@ -94,10 +98,17 @@ export async function addImage(p: StorePaths, plan: ImagePlan, onProgress?: Prog
       } else {
         const src = await l.open();
         const dir = join(staging, `layer-${i}`);
-        const got = await ingestLayer({ ...src, bytes: counted(src.bytes, (n) => {
-          progress.bytesDone += n;
-          report(progress);
-        }) }, dir, signal);
+        const got = await ingestLayer(
+          {
+            ...src,
+            bytes: counted(src.bytes, (n) => {
+              progress.bytesDone += n;
+              report(progress);
+            }),
+          },
+          dir,
+          signal,
+        );
         if (!staged.has(got.diffId)) staged.set(got.diffId, dir);
         sizes.set(got.diffId, got.size);
         records[i] = { diffId: got.diffId, size: got.size };

@@ -47,7 +47,10 @@ export function applyImage(cfg: ResolvedConfig, image: ResolvedImage, cwdGiven: 
   const name = JSON.stringify(image.ref);
   const user = resolveImageUser(image.config.user, readImageFile(image, '/etc/passwd'), readImageFile(image, '/etc/group'), image.ref);
   if (cfg.idMap === 'subordinate' && (user.uid > SUBORDINATE_MAX_ID || user.gid > SUBORDINATE_MAX_ID)) {
-    throw new SandboxError(`image ${name}: its User ${user.uid}:${user.gid} is above ${SUBORDINATE_MAX_ID}, the highest id idMap 'subordinate' maps`, { stage: 'image' });
+    throw new SandboxError(
+      `image ${name}: its User ${user.uid}:${user.gid} is above ${SUBORDINATE_MAX_ID}, the highest id idMap 'subordinate' maps`,
+      { stage: 'image' },
+    );
   }
   const base = envObject(image.config.env);
   base.PATH ??= DOCKER_DEFAULT_PATH;

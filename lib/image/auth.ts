@@ -23,9 +23,10 @@ export function credentialsFor(registry: string, env: NodeJS.ProcessEnv = proces
   } catch {
     return null;
   }
-  const keys = registry === 'docker.io'
-    ? ['https://index.docker.io/v1/', 'index.docker.io', 'docker.io', 'registry-1.docker.io']
-    : [registry, `https://${registry}`, `http://${registry}`, `https://${registry}/v1/`, `https://${registry}/v2/`];
+  const keys =
+    registry === 'docker.io'
+      ? ['https://index.docker.io/v1/', 'index.docker.io', 'docker.io', 'registry-1.docker.io']
+      : [registry, `https://${registry}`, `http://${registry}`, `https://${registry}/v1/`, `https://${registry}/v2/`];
   for (const k of keys) {
     const e = auths[k];
     if (!e) continue;
@@ -45,6 +46,7 @@ export function parseChallenge(header: string): { scheme: string; params: Record
   const params: Record<string, string> = {};
   if (!m) return { scheme: '', params };
   const re = /(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))/g;
-  for (let r = re.exec(m[2]!); r; r = re.exec(m[2]!)) params[r[1]!.toLowerCase()] = r[2] !== undefined ? r[2].replace(/\\(.)/g, '$1') : r[3]!;
+  for (let r = re.exec(m[2]!); r; r = re.exec(m[2]!))
+    params[r[1]!.toLowerCase()] = r[2] !== undefined ? r[2].replace(/\\(.)/g, '$1') : r[3]!;
   return { scheme: m[1]!.toLowerCase(), params };
 }

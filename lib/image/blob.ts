@@ -58,7 +58,9 @@ export async function* decompress(source: Bytes): Bytes {
     return;
   }
   const z: NodeJS.ReadWriteStream =
-    kind === 'gzip' ? zlib.createGunzip({ chunkSize: OUT_CHUNK }) : (zlib as unknown as { createZstdDecompress(o: object): NodeJS.ReadWriteStream }).createZstdDecompress({ chunkSize: OUT_CHUNK });
+    kind === 'gzip'
+      ? zlib.createGunzip({ chunkSize: OUT_CHUNK })
+      : (zlib as unknown as { createZstdDecompress(o: object): NodeJS.ReadWriteStream }).createZstdDecompress({ chunkSize: OUT_CHUNK });
   const out = pipeline(Readable.from(rest), z as unknown as NodeJS.WritableStream & NodeJS.ReadableStream, () => {});
   try {
     for await (const chunk of out as AsyncIterable<Buffer>) yield chunk;

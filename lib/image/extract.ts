@@ -12,7 +12,24 @@
 // - Modes and mtimes are kept; setuid and setgid bits are dropped; device nodes and FIFOs are
 //   skipped (counted); xattrs from the archive (file capabilities among them) are not applied.
 // - Owners: as root the archive's uid/gid; as an ordinary user everything is the caller's.
-import { closeSync, constants, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, chmodSync, symlinkSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  fchownSync,
+  futimesSync,
+  lchownSync,
+  linkSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  openSync,
+  chmodSync,
+  symlinkSync,
+  unlinkSync,
+  utimesSync,
+  writeSync,
+} from 'node:fs';
 import { Parser, type ReadEntry } from 'tar';
 import { constants as osConstants } from 'node:os';
 import { native } from '../native.js';
@@ -185,7 +202,9 @@ export class LayerWriter {
         try {
           st = lstatSync(this.abs(targetRel));
         } catch {
-          throw new LayerError(`hard link ${JSON.stringify(entry.path)} names ${JSON.stringify(entry.linkpath)}, which is not an earlier entry of the layer`);
+          throw new LayerError(
+            `hard link ${JSON.stringify(entry.path)} names ${JSON.stringify(entry.linkpath)}, which is not an earlier entry of the layer`,
+          );
         }
         if (st.isDirectory() || targetRel === '') throw new LayerError(`hard link ${JSON.stringify(entry.path)} names a directory`);
         this.makeParents(parent);
@@ -227,7 +246,9 @@ export class LayerWriter {
         continue;
       }
       if (!st.isDirectory()) {
-        throw new LayerError(`${JSON.stringify(rel)} is a ${st.isSymbolicLink() ? 'symbolic link' : 'file'}, and an entry would be written through it`);
+        throw new LayerError(
+          `${JSON.stringify(rel)} is a ${st.isSymbolicLink() ? 'symbolic link' : 'file'}, and an entry would be written through it`,
+        );
       }
       this.dirs.set(rel, { mode: 0o755, mtime: null, uid: 0, gid: 0 });
     }
@@ -267,7 +288,8 @@ export class LayerWriter {
     if (what === '.wh..opq') {
       for (const attr of this.asRoot ? ['trusted.overlay.opaque', 'user.overlay.opaque'] : ['user.overlay.opaque']) {
         const r = addon.setXattr(dir, attr, 'y');
-        if (r < 0) throw new LayerError(`cannot mark ${JSON.stringify(parent.join('/') || '/')} opaque (setxattr ${attr}): ${errnoText(-r)}`);
+        if (r < 0)
+          throw new LayerError(`cannot mark ${JSON.stringify(parent.join('/') || '/')} opaque (setxattr ${attr}): ${errnoText(-r)}`);
       }
       this.result.whiteouts++;
       return;
@@ -277,7 +299,8 @@ export class LayerWriter {
       this.result.skipped++;
       return;
     }
-    if (what === '' || what === '.' || what === '..' || what.includes('/')) throw new LayerError(`whiteout ${JSON.stringify(name)} names nothing`);
+    if (what === '' || what === '.' || what === '..' || what.includes('/'))
+      throw new LayerError(`whiteout ${JSON.stringify(name)} names nothing`);
     const rel = [...parent, what].join('/');
     this.clearFor(rel, false);
     const r = addon.makeWhiteout(this.abs(rel));
@@ -310,6 +333,7 @@ function asLayerError(e: unknown, entryName?: string): Error {
   if (typeof err?.code === 'string' && err.code.startsWith('TAR_')) {
     return new LayerError(`not a valid tar archive (${msg.replace(/^TAR_[A-Z_]+: /, '')})`);
   }
-  if (err?.code === 'ENOSPC') return new LayerError(`no space left on the device${entryName ? ` writing ${JSON.stringify(entryName)}` : ''}`);
+  if (err?.code === 'ENOSPC')
+    return new LayerError(`no space left on the device${entryName ? ` writing ${JSON.stringify(entryName)}` : ''}`);
   return new LayerError(entryName ? `${JSON.stringify(entryName)}: ${msg}` : msg);
 }

@@ -1,7 +1,22 @@
 // The overlay fallback: one directory holding an image's whole root, whiteouts applied, made once per
 // image in STORE/flat/ID. Files are hard links to the layers' files (no data is copied; the trees are
 // read-only to sandboxes either way), copies where a link is refused.
-import { chmodSync, copyFileSync, existsSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, readdirSync, readlinkSync, renameSync, symlinkSync, unlinkSync, utimesSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  lchownSync,
+  linkSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  readdirSync,
+  readlinkSync,
+  renameSync,
+  symlinkSync,
+  unlinkSync,
+  utimesSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { setImmediate as yieldLoop } from 'node:timers/promises';
 import { native } from '../native.js';
@@ -89,14 +104,18 @@ export async function flattenImage(ref: string, opts: StoreOptions & { signal?: 
       chmodSync(f.path, f.mode);
       utimesSync(f.path, f.atime, f.mtime);
     }
-    return await withLock(p.lock, () => {
-      const dest = p.flat(img.id);
-      if (existsSync(dest)) return dest;
-      if (!existsSync(p.image(img.id))) throw new Error('the image was removed meanwhile');
-      mkdirSync(p.flats, { recursive: true, mode: 0o755 });
-      renameSync(root, dest);
-      return dest;
-    }, opts.signal);
+    return await withLock(
+      p.lock,
+      () => {
+        const dest = p.flat(img.id);
+        if (existsSync(dest)) return dest;
+        if (!existsSync(p.image(img.id))) throw new Error('the image was removed meanwhile');
+        mkdirSync(p.flats, { recursive: true, mode: 0o755 });
+        renameSync(root, dest);
+        return dest;
+      },
+      opts.signal,
+    );
   } catch (e) {
     throw imageError(ref, 'flatten', e);
   } finally {

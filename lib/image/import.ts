@@ -132,7 +132,10 @@ export async function importImage(path: string, opts: ImportOptions = {}): Promi
 
 function requireName(label: string, name: string | null, what: string): string {
   if (name === null) {
-    throw new SandboxError(`image ${JSON.stringify(label)}: import: ${what} names no image: give NAME[:TAG] ('sandbox image import PATH NAME')`, { stage: 'image' });
+    throw new SandboxError(
+      `image ${JSON.stringify(label)}: import: ${what} names no image: give NAME[:TAG] ('sandbox image import PATH NAME')`,
+      { stage: 'image' },
+    );
   }
   return name;
 }
@@ -207,7 +210,8 @@ interface OciManifest {
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
 
 function blobPath(d: Descriptor): string {
-  if (typeof d.digest !== 'string' || !DIGEST.test(d.digest)) throw new LayerError(`a descriptor has digest ${JSON.stringify(d.digest)} (only sha256 is read)`);
+  if (typeof d.digest !== 'string' || !DIGEST.test(d.digest))
+    throw new LayerError(`a descriptor has digest ${JSON.stringify(d.digest)} (only sha256 is read)`);
   return `blobs/sha256/${d.digest.slice(7)}`;
 }
 
@@ -242,7 +246,10 @@ function ociPlans(src: Source, label: string, name: string | null, rawName: stri
   let chosen = manifests;
   if (manifests.length > 1 && manifests.some((m) => m.platform)) {
     chosen = manifests.filter((m) => !m.platform || platformMatches(m, want));
-    if (chosen.length === 0) throw new LayerError(`no manifest for ${want} (the layout has ${manifests.map((m) => m.platform ? `${m.platform.os}/${m.platform.architecture}` : '?').join(', ')})`);
+    if (chosen.length === 0)
+      throw new LayerError(
+        `no manifest for ${want} (the layout has ${manifests.map((m) => (m.platform ? `${m.platform.os}/${m.platform.architecture}` : '?')).join(', ')})`,
+      );
   }
   const plans: ImagePlan[] = [];
   for (const d of chosen) {
@@ -266,7 +273,8 @@ function ociPlans(src: Source, label: string, name: string | null, rawName: stri
       const r = parseRef(name);
       // `import layout NAME` with a bare tag in the layout (skopeo's oci:DIR:TAG): NAME gets that tag
       // unless NAME gave one.
-      if (refName && /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(refName) && rawName !== undefined && !/:[^/]+$/.test(rawName.replace(/@.*$/, ''))) r.tag = refName;
+      if (refName && /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(refName) && rawName !== undefined && !/:[^/]+$/.test(rawName.replace(/@.*$/, '')))
+        r.tag = refName;
       names.push(formatRef(r));
     } else if (refName && (refName.includes('/') || refName.includes(':'))) {
       names.push(normalizeRef(refName));
@@ -277,7 +285,13 @@ function ociPlans(src: Source, label: string, name: string | null, rawName: stri
     const layers: LayerPlan[] = manifest.layers.map((l, i) => ({
       diffId: diffIds[i] ?? null,
       size: typeof l.size === 'number' ? l.size : null,
-      open: () => ({ bytes: src.stream(blobPath(l)).bytes, digest: l.digest!, size: typeof l.size === 'number' ? l.size : null, diffId: diffIds[i] ?? null, what: `layer ${l.digest}` }),
+      open: () => ({
+        bytes: src.stream(blobPath(l)).bytes,
+        digest: l.digest!,
+        size: typeof l.size === 'number' ? l.size : null,
+        diffId: diffIds[i] ?? null,
+        what: `layer ${l.digest}`,
+      }),
     }));
     if (layers.length !== diffIds.length) throw new LayerError(`the config lists ${diffIds.length} layers, the manifest ${layers.length}`);
     plans.push({ image: label, configBytes, layers, names, manifest: { digest: mdesc.digest!, bytes: mbytes }, concurrency: 1 });

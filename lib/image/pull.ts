@@ -69,7 +69,12 @@ export async function pullImage(ref: string, opts: PullOptions = {}): Promise<Pu
   const r = parseRef(ref);
   const name = formatRef(r);
   const want = opts.platform ?? hostPlatform();
-  const registryOpts: RegistryOptions = { timeoutMs: opts.timeoutMs, idleTimeoutMs: opts.idleTimeoutMs, signal: opts.signal, env: opts.env };
+  const registryOpts: RegistryOptions = {
+    timeoutMs: opts.timeoutMs,
+    idleTimeoutMs: opts.idleTimeoutMs,
+    signal: opts.signal,
+    env: opts.env,
+  };
   const reg = new Registry(r.registry, r.repository, registryOpts);
   opts.onProgress?.({ image: ref, step: 'resolve', layersDone: 0, layersTotal: 0, bytesDone: 0, bytesTotal: null, layersShared: 0 });
 
@@ -91,18 +96,23 @@ export async function pullImage(ref: string, opts: PullOptions = {}): Promise<Pu
     if (Array.isArray(manifest.manifests)) {
       const pick = manifest.manifests.find((m) => platformMatches(m, want));
       if (!pick) {
-        const have = manifest.manifests.map((m) => `${m.platform?.os}/${m.platform?.architecture}${m.platform?.variant ? '/' + m.platform.variant : ''}`).join(', ');
+        const have = manifest.manifests
+          .map((m) => `${m.platform?.os}/${m.platform?.architecture}${m.platform?.variant ? '/' + m.platform.variant : ''}`)
+          .join(', ');
         throw new LayerError(`no ${want} image in the index (it has ${have})`);
       }
       checkDescriptor(pick, 'the index entry');
       const second = await reg.getSmall(`manifests/${pick.digest}`, MANIFEST_TYPES);
       manifestBytes = second.bytes;
       manifestDigest = sha256(manifestBytes);
-      if (manifestDigest !== pick.digest) throw new LayerError(`manifest digest mismatch: content is ${manifestDigest}, the index says ${pick.digest}`);
+      if (manifestDigest !== pick.digest)
+        throw new LayerError(`manifest digest mismatch: content is ${manifestDigest}, the index says ${pick.digest}`);
       manifest = JSON.parse(manifestBytes.toString('utf8')) as typeof manifest;
     }
     if (manifest.schemaVersion !== 2 || !Array.isArray(manifest.layers)) {
-      throw new LayerError(`unsupported manifest (${manifest.mediaType ?? 'schema ' + manifest.schemaVersion}): not an OCI or docker v2 image manifest`);
+      throw new LayerError(
+        `unsupported manifest (${manifest.mediaType ?? 'schema ' + manifest.schemaVersion}): not an OCI or docker v2 image manifest`,
+      );
     }
     checkDescriptor(manifest.config, 'the config');
     const cfg = await reg.getSmall(`blobs/${manifest.config.digest}`, [], 4 << 20);
@@ -133,14 +143,27 @@ export async function pullImage(ref: string, opts: PullOptions = {}): Promise<Pu
       size: typeof l.size === 'number' ? l.size : null,
       open: async () => {
         const { body } = await reg.get(`blobs/${l.digest}`);
-        return { bytes: body(), digest: l.digest, size: typeof l.size === 'number' ? l.size : null, diffId: diffIds[i] ?? null, what: `layer ${l.digest}` };
+        return {
+          bytes: body(),
+          digest: l.digest,
+          size: typeof l.size === 'number' ? l.size : null,
+          diffId: diffIds[i] ?? null,
+          what: `layer ${l.digest}`,
+        };
       },
     };
   });
   const names = [name];
   const result = await addImage(
     storePaths(opts),
-    { image: ref, configBytes, layers, names, manifest: { digest: manifestDigest, bytes: manifestBytes }, concurrency: opts.concurrency ?? 3 },
+    {
+      image: ref,
+      configBytes,
+      layers,
+      names,
+      manifest: { digest: manifestDigest, bytes: manifestBytes },
+      concurrency: opts.concurrency ?? 3,
+    },
     opts.onProgress,
     opts.signal,
   );

@@ -41,8 +41,7 @@ export interface OciConfig {
 
 export function runConfigOf(c: OciConfig): ImageRunConfig {
   const cfg = c.config ?? {};
-  const strings = (v: unknown): string[] | null =>
-    Array.isArray(v) && v.every((s) => typeof s === 'string') ? (v as string[]) : null;
+  const strings = (v: unknown): string[] | null => (Array.isArray(v) && v.every((s) => typeof s === 'string') ? (v as string[]) : null);
   return {
     env: strings(cfg.Env) ?? [],
     workingDir: typeof cfg.WorkingDir === 'string' && cfg.WorkingDir !== '' ? cfg.WorkingDir : null,
@@ -58,6 +57,11 @@ export function platformOf(c: OciConfig): string {
 
 /** The host's platform in OCI terms. */
 export function hostPlatform(): string {
-  const arch = ({ x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' } as Record<string, string>)[process.arch];
+  const arch = (
+    { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' } as Record<
+      string,
+      string
+    >
+  )[process.arch];
   return `linux/${arch ?? process.arch}`;
 }

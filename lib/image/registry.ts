@@ -7,7 +7,10 @@ import { credentialsFor, parseChallenge, type Credentials } from './auth.js';
 
 export class RegistryError extends Error {
   override name = 'RegistryError';
-  constructor(message: string, readonly status: number | null = null) {
+  constructor(
+    message: string,
+    readonly status: number | null = null,
+  ) {
     super(message);
   }
 }
@@ -33,7 +36,11 @@ export class Registry {
   private token: string | null = null;
   private readonly creds: Credentials | null;
 
-  constructor(readonly registry: string, readonly repository: string, private readonly opts: RegistryOptions = {}) {
+  constructor(
+    readonly registry: string,
+    readonly repository: string,
+    private readonly opts: RegistryOptions = {},
+  ) {
     const host = registry === 'docker.io' ? 'registry-1.docker.io' : registry;
     this.base = `${isLocalHost(host) ? 'http' : 'https'}://${host}/v2/${repository}`;
     this.creds = credentialsFor(registry, opts.env);
@@ -127,11 +134,13 @@ export class Registry {
     const { scheme, params } = parseChallenge(header);
     const basic = this.creds ? 'Basic ' + Buffer.from(`${this.creds.username}:${this.creds.password}`).toString('base64') : null;
     if (scheme === 'basic') {
-      if (basic === null) throw new RegistryError(`the registry asks for credentials (none in ~/.docker/config.json or REGISTRY_AUTH_FILE)`, 401);
+      if (basic === null)
+        throw new RegistryError(`the registry asks for credentials (none in ~/.docker/config.json or REGISTRY_AUTH_FILE)`, 401);
       this.token = basic;
       return;
     }
-    if (scheme !== 'bearer' || !params.realm) throw new RegistryError(`the registry refused (401) with a challenge this client does not know: ${header || 'none'}`, 401);
+    if (scheme !== 'bearer' || !params.realm)
+      throw new RegistryError(`the registry refused (401) with a challenge this client does not know: ${header || 'none'}`, 401);
     const url = new URL(params.realm);
     if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLocalHost(url.host))) {
       throw new RegistryError(`the token service ${url.origin} is not HTTPS`);
@@ -164,6 +173,15 @@ function describeStatus(status: number, text: string): string {
   } catch {
     // not the spec's error body
   }
-  const name = status === 404 ? 'not found' : status === 401 ? 'unauthorized' : status === 403 ? 'denied' : status === 429 ? 'too many requests' : `HTTP ${status}`;
+  const name =
+    status === 404
+      ? 'not found'
+      : status === 401
+        ? 'unauthorized'
+        : status === 403
+          ? 'denied'
+          : status === 429
+            ? 'too many requests'
+            : `HTTP ${status}`;
   return `${name} (${status}${code ? ' ' + code : ''})`;
 }

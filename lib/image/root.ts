@@ -38,12 +38,21 @@ function imageName(image: ResolvedImage): string {
 function lowerdirs(image: ResolvedImage): string {
   for (const layer of image.layers) {
     if (layer.includes(',') || layer.includes('\\')) {
-      throw new SandboxError(`image ${imageName(image)}: layer path ${JSON.stringify(layer)} has a ',' or '\\', which overlayfs options cannot hold`, { stage: 'image' });
+      throw new SandboxError(
+        `image ${imageName(image)}: layer path ${JSON.stringify(layer)} has a ',' or '\\', which overlayfs options cannot hold`,
+        { stage: 'image' },
+      );
     }
   }
-  const list = [...image.layers].reverse().map((l) => l.replaceAll(':', '\\:')).join(':');
+  const list = [...image.layers]
+    .reverse()
+    .map((l) => l.replaceAll(':', '\\:'))
+    .join(':');
   if (Buffer.byteLength(list) + 8 * image.layers.length > MAX_LOWERDIR_BYTES) {
-    throw new SandboxError(`image ${imageName(image)}: its ${image.layers.length} layer paths are too long for one overlay mount (one page of options)`, { stage: 'image' });
+    throw new SandboxError(
+      `image ${imageName(image)}: its ${image.layers.length} layer paths are too long for one overlay mount (one page of options)`,
+      { stage: 'image' },
+    );
   }
   return list;
 }
@@ -58,7 +67,8 @@ function topLevelBinds(tree: string): NativeMount[] {
   for (const e of readdirSync(tree, { withFileTypes: true })) {
     const dst = `/${e.name}`;
     if (e.isSymbolicLink()) ops.push({ op: MountOp.symlink, src: readlinkSync(join(tree, e.name)), dst, data: '', flags: 0 });
-    else if (e.isDirectory() || e.isFile()) ops.push({ op: MountOp.bind, src: join(tree, e.name), dst, data: '', flags: MountFlag.readOnly });
+    else if (e.isDirectory() || e.isFile())
+      ops.push({ op: MountOp.bind, src: join(tree, e.name), dst, data: '', flags: MountFlag.readOnly });
   }
   return ops;
 }
@@ -67,11 +77,17 @@ function flatRoot(root: ImageRoot, complete: boolean): NativeMount[] {
   const { image } = root;
   const support = overlaySupport();
   if (root.writable) {
-    throw new SandboxError(`image ${imageName(image)}: a writable root needs overlayfs, which is refused here (${support.detail}); run it read-only, with tmpfs mounts where the program writes`, { stage: 'image' });
+    throw new SandboxError(
+      `image ${imageName(image)}: a writable root needs overlayfs, which is refused here (${support.detail}); run it read-only, with tmpfs mounts where the program writes`,
+      { stage: 'image' },
+    );
   }
   const tree = image.layers.length === 1 ? image.layers[0]! : image.flat;
   if (tree === null) {
-    throw new SandboxError(`image ${imageName(image)}: overlayfs is refused here and its flattened tree is not made yet: await sandbox.warm() before spawn()`, { stage: 'image' });
+    throw new SandboxError(
+      `image ${imageName(image)}: overlayfs is refused here and its flattened tree is not made yet: await sandbox.warm() before spawn()`,
+      { stage: 'image' },
+    );
   }
   if (!fallbackSaid) {
     fallbackSaid = true;

@@ -107,14 +107,20 @@ export function resolveImage(ref: string, opts: StoreOptions = {}): ResolvedImag
     found = findImage(p, ref);
   } catch (e) {
     if (e instanceof SandboxError) throw e;
-    throw new SandboxError(`image ${JSON.stringify(ref)}: cannot read the image store ${p.root}: ${(e as Error).message}`, { stage: 'image', cause: e });
+    throw new SandboxError(`image ${JSON.stringify(ref)}: cannot read the image store ${p.root}: ${(e as Error).message}`, {
+      stage: 'image',
+      cause: e,
+    });
   }
   if (found === null) throw notFound(ref, p);
   const { record } = found;
   const layers = record.layers.map((l) => p.layer(l.diffId));
   for (const dir of layers) {
     if (!existsSync(dir)) {
-      throw new SandboxError(`image ${JSON.stringify(ref)}: layer ${dir} is missing from the store (run 'sandbox image pull' or 'import' again)`, { stage: 'image' });
+      throw new SandboxError(
+        `image ${JSON.stringify(ref)}: layer ${dir} is missing from the store (run 'sandbox image pull' or 'import' again)`,
+        { stage: 'image' },
+      );
     }
   }
   const flat = p.flat(record.id);
@@ -182,7 +188,9 @@ export function inspectImage(ref: string, opts: StoreOptions = {}): ImageDetails
   const refs = readRefs(p);
   return {
     ...found.record,
-    names: Object.keys(refs).filter((n) => refs[n] === found.record.id).sort(),
+    names: Object.keys(refs)
+      .filter((n) => refs[n] === found.record.id)
+      .sort(),
     layerDirs: found.record.layers.map((l) => p.layer(l.diffId)),
   };
 }
@@ -204,24 +212,28 @@ export async function removeImage(refs: string | string[], opts: StoreOptions & 
   const p = storePaths(opts);
   const list = Array.isArray(refs) ? refs : [refs];
   if (!existsSync(p.root)) throw notFound(list[0] ?? '', p);
-  return withLock(p.lock, () => {
-    const names = readRefs(p);
-    const untagged: string[] = [];
-    for (const ref of list) {
-      const found = findImage(p, ref);
-      if (found === null) throw notFound(ref, p);
-      const byId = found.name === found.record.id;
-      for (const n of Object.keys(names)) {
-        if (byId ? names[n] === found.record.id : n === found.name) {
-          delete names[n];
-          untagged.push(n);
+  return withLock(
+    p.lock,
+    () => {
+      const names = readRefs(p);
+      const untagged: string[] = [];
+      for (const ref of list) {
+        const found = findImage(p, ref);
+        if (found === null) throw notFound(ref, p);
+        const byId = found.name === found.record.id;
+        for (const n of Object.keys(names)) {
+          if (byId ? names[n] === found.record.id : n === found.name) {
+            delete names[n];
+            untagged.push(n);
+          }
         }
       }
-    }
-    writeFileAtomic(p.refs, JSON.stringify(names, null, 1) + '\n');
-    const { deleted, layersRemoved } = collect(p, names);
-    return { untagged, deleted, layersRemoved };
-  }, opts.signal);
+      writeFileAtomic(p.refs, JSON.stringify(names, null, 1) + '\n');
+      const { deleted, layersRemoved } = collect(p, names);
+      return { untagged, deleted, layersRemoved };
+    },
+    opts.signal,
+  );
 }
 
 export interface PruneResult {
@@ -235,10 +247,14 @@ export interface PruneResult {
 export async function pruneImages(opts: StoreOptions & { signal?: AbortSignal } = {}): Promise<PruneResult> {
   const p = storePaths(opts);
   if (!existsSync(p.root)) return { deleted: [], layersRemoved: 0, stagingRemoved: 0 };
-  return withLock(p.lock, () => {
-    const { deleted, layersRemoved } = collect(p, readRefs(p));
-    return { deleted, layersRemoved, stagingRemoved: cleanStaging(p) };
-  }, opts.signal);
+  return withLock(
+    p.lock,
+    () => {
+      const { deleted, layersRemoved } = collect(p, readRefs(p));
+      return { deleted, layersRemoved, stagingRemoved: cleanStaging(p) };
+    },
+    opts.signal,
+  );
 }
 
 /** With the lock held: removes records no name holds, then layers, flat trees and blobs nothing uses. */
@@ -332,29 +348,31 @@ export interface Commit {
  * `rm` after this operation found them): nothing is committed then and the caller fetches them.
  */
 export async function commitImage(p: StorePaths, c: Commit, signal?: AbortSignal): Promise<string[]> {
-  return withLock(p.lock, () => {
-    const missing = c.record.layers
-      .map((l) => l.diffId)
-      .filter((d) => !c.staged.has(d) && !existsSync(p.layer(d)));
-    if (missing.length > 0) return missing;
-    if (signal?.aborted) throw signal.reason;
-    for (const [diffId, dir] of c.staged) {
-      const dest = p.layer(diffId);
-      if (existsSync(dest)) continue;
-      renameSync(dir, dest);
-    }
-    for (const [digest, data] of c.blobs) {
-      if (!existsSync(p.blob(digest))) writeFileAtomic(p.blob(digest), data);
-    }
-    const old = readRecord(p, c.record.id);
-    const record = old ? { ...c.record, stored: old.stored, manifestDigest: c.record.manifestDigest ?? old.manifestDigest } : c.record;
-    writeFileAtomic(p.image(c.record.id), JSON.stringify(record, null, 1) + '\n');
-    const refs = readRefs(p);
-    for (const n of c.names) refs[n] = c.record.id;
-    writeFileAtomic(p.refs, JSON.stringify(refs, null, 1) + '\n');
-    // A name moved off an image may leave it unnamed: collected by prune, as docker leaves <none>.
-    return [];
-  }, signal);
+  return withLock(
+    p.lock,
+    () => {
+      const missing = c.record.layers.map((l) => l.diffId).filter((d) => !c.staged.has(d) && !existsSync(p.layer(d)));
+      if (missing.length > 0) return missing;
+      if (signal?.aborted) throw signal.reason;
+      for (const [diffId, dir] of c.staged) {
+        const dest = p.layer(diffId);
+        if (existsSync(dest)) continue;
+        renameSync(dir, dest);
+      }
+      for (const [digest, data] of c.blobs) {
+        if (!existsSync(p.blob(digest))) writeFileAtomic(p.blob(digest), data);
+      }
+      const old = readRecord(p, c.record.id);
+      const record = old ? { ...c.record, stored: old.stored, manifestDigest: c.record.manifestDigest ?? old.manifestDigest } : c.record;
+      writeFileAtomic(p.image(c.record.id), JSON.stringify(record, null, 1) + '\n');
+      const refs = readRefs(p);
+      for (const n of c.names) refs[n] = c.record.id;
+      writeFileAtomic(p.refs, JSON.stringify(refs, null, 1) + '\n');
+      // A name moved off an image may leave it unnamed: collected by prune, as docker leaves <none>.
+      return [];
+    },
+    signal,
+  );
 }
 
 /** Bytes used on disk under DIR (st_blocks), hard links counted once. */

@@ -48,7 +48,11 @@ export class TarIndex {
   /** True when indexing stopped at LIMIT members (a root filesystem, not an image archive). */
   readonly truncatedIndex: boolean = false;
 
-  constructor(readonly file: string, fileSize: number, limit = Infinity) {
+  constructor(
+    readonly file: string,
+    fileSize: number,
+    limit = Infinity,
+  ) {
     const fd = openSync(file, 'r');
     try {
       let pos = 0;
@@ -126,7 +130,10 @@ export class TarIndex {
 }
 
 function normalize(name: string): string {
-  return name.split('/').filter((s) => s !== '' && s !== '.').join('/');
+  return name
+    .split('/')
+    .filter((s) => s !== '' && s !== '.')
+    .join('/');
 }
 
 function joinRel(from: string, link: string): string {

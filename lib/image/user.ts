@@ -52,7 +52,8 @@ export function resolveImageUser(user: string | null, passwd: string | null, gro
   const userPart = colon === -1 ? spec : spec.slice(0, colon);
   const groupPart = colon === -1 ? null : spec.slice(colon + 1);
   const users = passwd === null ? [] : parseEntries(passwd, false);
-  const fail = (what: string) => new SandboxError(`image ${JSON.stringify(image)}: cannot resolve its User ${JSON.stringify(spec)}: ${what}`, { stage: 'image' });
+  const fail = (what: string) =>
+    new SandboxError(`image ${JSON.stringify(image)}: cannot resolve its User ${JSON.stringify(spec)}: ${what}`, { stage: 'image' });
 
   let uid: number;
   let gid = 0;

@@ -10,7 +10,16 @@ import type { JobRequest, JobResult } from '../job/types.js';
 import { putBlob } from './blobs.js';
 import { bullConnection, redisClient, type Connection } from './connection.js';
 import { QueueJobError } from './failure.js';
-import { DEFAULT_ATTEMPTS, DEFAULT_BLOB_TTL_S, DEFAULT_MAX_JOB_BYTES, DEFAULT_PREFIX, DEFAULT_QUEUE, KEEP_COMPLETED, KEEP_FAILED, MAX_STEPS } from './limits.js';
+import {
+  DEFAULT_ATTEMPTS,
+  DEFAULT_BLOB_TTL_S,
+  DEFAULT_MAX_JOB_BYTES,
+  DEFAULT_PREFIX,
+  DEFAULT_QUEUE,
+  KEEP_COMPLETED,
+  KEEP_FAILED,
+  MAX_STEPS,
+} from './limits.js';
 import type { QueueAddOptions, QueueJobData, QueueJobReturn, QueueRunResult } from './types.js';
 
 export interface SandboxQueueOptions {
@@ -70,7 +79,8 @@ export class SandboxQueue {
    */
   async add(request: JobRequest | JobRequest[], options: QueueAddOptions = {}): Promise<string> {
     const steps = Array.isArray(request) ? request : [request];
-    if (steps.length === 0 || steps.length > MAX_STEPS) throw new SandboxError(`Expected 1 to ${MAX_STEPS} requests for a job but received ${steps.length}`, { stage: 'request' });
+    if (steps.length === 0 || steps.length > MAX_STEPS)
+      throw new SandboxError(`Expected 1 to ${MAX_STEPS} requests for a job but received ${steps.length}`, { stage: 'request' });
     steps.forEach((s, i) => {
       try {
         parseRequest(s);
@@ -82,11 +92,15 @@ export class SandboxQueue {
     if (priority !== undefined && (!Number.isSafeInteger(priority) || priority < 1 || priority > 2 ** 21)) {
       throw new SandboxError(`Expected an integer from 1 to 2097152 for priority but received ${priority}`, { stage: 'options' });
     }
-    if (timeout !== undefined && !(timeout > 0)) throw new SandboxError(`Expected a positive number of milliseconds for timeout but received ${timeout}`, { stage: 'options' });
+    if (timeout !== undefined && !(timeout > 0))
+      throw new SandboxError(`Expected a positive number of milliseconds for timeout but received ${timeout}`, { stage: 'options' });
     const data: QueueJobData = { steps, deadline: timeout === undefined ? null : Date.now() + timeout };
     const size = Buffer.byteLength(JSON.stringify(data));
     if (size > this.#maxJobBytes) {
-      throw new SandboxError(`the job is ${size} bytes, over the cap of ${this.#maxJobBytes} for inline contents: put large files with putFile() and pass { fileId }`, { stage: 'job-size' });
+      throw new SandboxError(
+        `the job is ${size} bytes, over the cap of ${this.#maxJobBytes} for inline contents: put large files with putFile() and pass { fileId }`,
+        { stage: 'job-size' },
+      );
     }
     const job = await this.#queue.add('run', data, {
       attempts: attempts ?? DEFAULT_ATTEMPTS,
@@ -203,7 +217,11 @@ export class SandboxQueue {
       }
       const replies = (await pipe.exec()) ?? [];
       ids.forEach((id, i) => {
-        const [fields, completed, failed] = [replies[3 * i]?.[1], replies[3 * i + 1]?.[1], replies[3 * i + 2]?.[1]] as [(string | null)[] | undefined, string | null, string | null];
+        const [fields, completed, failed] = [replies[3 * i]?.[1], replies[3 * i + 1]?.[1], replies[3 * i + 2]?.[1]] as [
+          (string | null)[] | undefined,
+          string | null,
+          string | null,
+        ];
         if (fields === undefined) return;
         if (completed !== null && fields[0] !== null) this.#settle(id, JSON.parse(fields[0]!) as QueueJobReturn, null);
         else if (failed !== null) this.#settle(id, null, new QueueJobError(id, fields[1] ?? 'unknown', Number(fields[2] ?? 0)));

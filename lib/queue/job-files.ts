@@ -28,10 +28,13 @@ export class JobFiles {
   async resolve(step: JobRequest): Promise<JobRequest> {
     const out: JobRequest = { ...step, cmd: [] };
     for (const c of step.cmd) {
-      const files = c.files === undefined ? undefined : await Promise.all(c.files.map((f) => (f !== null && 'fileId' in f ? this.#input(f) : f)));
+      const files =
+        c.files === undefined ? undefined : await Promise.all(c.files.map((f) => (f !== null && 'fileId' in f ? this.#input(f) : f)));
       let copyIn = c.copyIn;
       if (copyIn !== undefined) {
-        const entries = await Promise.all(Object.entries(copyIn).map(async ([k, f]) => [k, 'fileId' in f ? await this.#input(f) : f] as const));
+        const entries = await Promise.all(
+          Object.entries(copyIn).map(async ([k, f]) => [k, 'fileId' in f ? await this.#input(f) : f] as const),
+        );
         copyIn = Object.fromEntries(entries);
       }
       out.cmd.push({ ...c, ...(files === undefined ? {} : { files }), ...(copyIn === undefined ? {} : { copyIn }) });

@@ -12,7 +12,10 @@ class Histogram {
   readonly counts = BUCKETS.map(() => 0);
   count = 0;
   sum = 0;
-  constructor(readonly name: string, readonly help: string) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+  ) {}
   observe(seconds: number): void {
     this.count++;
     this.sum += seconds;
@@ -32,7 +35,11 @@ class Histogram {
 
 class Counter {
   readonly values = new Map<string, number>();
-  constructor(readonly name: string, readonly help: string, readonly label: string) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly label: string,
+  ) {}
   inc(value: string): void {
     this.values.set(value, (this.values.get(value) ?? 0) + 1);
   }
@@ -46,9 +53,17 @@ class Counter {
 export type JobOutcome = 'completed' | 'setup-error' | 'rejected' | 'expired';
 
 export class WorkerMetrics {
-  readonly jobs = new Counter('sandbox_worker_jobs_total', 'Job starts on this worker by outcome (setup-error: retried while attempts remain; rejected, expired: never retried).', 'outcome');
+  readonly jobs = new Counter(
+    'sandbox_worker_jobs_total',
+    'Job starts on this worker by outcome (setup-error: retried while attempts remain; rejected, expired: never retried).',
+    'outcome',
+  );
   readonly statuses = new Counter('sandbox_worker_results_total', 'Commands run, by go-judge status.', 'status');
-  readonly stalled = new Counter('sandbox_worker_stalled_total', 'Jobs this worker found stalled (their worker died) and put back to wait.', 'queue');
+  readonly stalled = new Counter(
+    'sandbox_worker_stalled_total',
+    'Jobs this worker found stalled (their worker died) and put back to wait.',
+    'queue',
+  );
   readonly wait = new Histogram('sandbox_worker_queue_wait_seconds', 'Time from a job being added to its start on this worker.');
   readonly run = new Histogram('sandbox_worker_run_seconds', 'Time this worker spent on a job (every step, files included).');
 

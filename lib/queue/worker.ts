@@ -198,7 +198,13 @@ export class SandboxWorker {
       { name: 'sandbox_worker_sandboxes', help: 'Sandboxes this worker keeps (busy or warm).', samples: [['', stats.slots]] },
       ...(counts === null
         ? []
-        : [{ name: 'sandbox_queue_jobs', help: 'Jobs in the queue by state (wait + prioritized is the backlog to scale on).', samples: Object.entries(counts).map(([k, v]) => [`{state="${k}"}`, v] as [string, number]) }]),
+        : [
+            {
+              name: 'sandbox_queue_jobs',
+              help: 'Jobs in the queue by state (wait + prioritized is the backlog to scale on).',
+              samples: Object.entries(counts).map(([k, v]) => [`{state="${k}"}`, v] as [string, number]),
+            },
+          ]),
     ]);
   }
 
@@ -220,7 +226,15 @@ export class SandboxWorker {
     try {
       const ret = await this.#run(job, signal, started, waitMs);
       outcome = 'completed';
-      this.#log({ level: 'info', event: 'job.completed', job: job.id, attempt: ret.attempt, waitMs, runMs: ret.runMs, statuses: ret.results.map((r) => r.map((c) => c.status)) });
+      this.#log({
+        level: 'info',
+        event: 'job.completed',
+        job: job.id,
+        attempt: ret.attempt,
+        waitMs,
+        runMs: ret.runMs,
+        statuses: ret.results.map((r) => r.map((c) => c.status)),
+      });
       return ret;
     } catch (e) {
       if (e instanceof UnrecoverableError) outcome = /^\[expired\]/.test(e.message) ? 'expired' : 'rejected';
@@ -234,10 +248,16 @@ export class SandboxWorker {
     }
   }
 
-  async #run(job: Job<QueueJobData, QueueJobReturn>, signal: AbortSignal | undefined, started: number, waitMs: number): Promise<QueueJobReturn> {
+  async #run(
+    job: Job<QueueJobData, QueueJobReturn>,
+    signal: AbortSignal | undefined,
+    started: number,
+    waitMs: number,
+  ): Promise<QueueJobReturn> {
     const steps = this.#steps(job.data);
     const deadline = job.data.deadline;
-    if (deadline !== null && started >= deadline) throw reject('expired', `the job passed its deadline ${started - deadline} ms before a worker took it`);
+    if (deadline !== null && started >= deadline)
+      throw reject('expired', `the job passed its deadline ${started - deadline} ms before a worker took it`);
     const kill = new AbortController();
     const onAbort = () => kill.abort();
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -252,7 +272,8 @@ export class SandboxWorker {
         results.push(res);
       }
     } catch (e) {
-      if (kill.signal.aborted && !signal?.aborted) throw reject('expired', 'the job passed its deadline while it ran: its sandboxes were killed');
+      if (kill.signal.aborted && !signal?.aborted)
+        throw reject('expired', 'the job passed its deadline while it ran: its sandboxes were killed');
       if (e instanceof SandboxError && e.stage === 'request') throw new UnrecoverableError(encodeFailure(e));
       throw e;
     } finally {
@@ -263,19 +284,33 @@ export class SandboxWorker {
     const ret: QueueJobReturn = { results, attempt: job.attemptsStarted, worker: this.id, waitMs, runMs: Date.now() - started };
     const size = Buffer.byteLength(JSON.stringify(ret));
     if (size > this.#maxResultBytes) {
-      throw reject('result-size', `the results are ${size} bytes, over the worker's cap of ${this.#maxResultBytes} (--max-result-size): lower copyOutMax or the collectors' max`);
+      throw reject(
+        'result-size',
+        `the results are ${size} bytes, over the worker's cap of ${this.#maxResultBytes} (--max-result-size): lower copyOutMax or the collectors' max`,
+      );
     }
     return ret;
   }
 
   /** The job's requests, checked; a job that can never run is failed at once. */
   #steps(data: QueueJobData): JobRequest[] {
-    if (typeof data !== 'object' || data === null || !Array.isArray(data.steps) || data.steps.length === 0 || data.steps.length > MAX_STEPS) {
+    if (
+      typeof data !== 'object' ||
+      data === null ||
+      !Array.isArray(data.steps) ||
+      data.steps.length === 0 ||
+      data.steps.length > MAX_STEPS
+    ) {
       throw reject('job', `Expected { steps: 1 to ${MAX_STEPS} /run requests, deadline } for the job's data`);
     }
-    if (data.deadline !== null && typeof data.deadline !== 'number') throw reject('job', 'Expected epoch milliseconds or null for the job\'s deadline');
+    if (data.deadline !== null && typeof data.deadline !== 'number')
+      throw reject('job', "Expected epoch milliseconds or null for the job's deadline");
     const size = Buffer.byteLength(JSON.stringify(data));
-    if (size > this.#maxJobBytes) throw reject('job-size', `the job is ${size} bytes, over the worker's cap of ${this.#maxJobBytes}: pass large files by blob (putFile)`);
+    if (size > this.#maxJobBytes)
+      throw reject(
+        'job-size',
+        `the job is ${size} bytes, over the worker's cap of ${this.#maxJobBytes}: pass large files by blob (putFile)`,
+      );
     return data.steps.map((s, i) => {
       let req: JobRequest;
       try {

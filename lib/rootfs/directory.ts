@@ -11,7 +11,11 @@ export function checkRootfs(rootfs: string): void {
   try {
     st = statSync(rootfs);
   } catch (e) {
-    throw new SandboxError(`rootfs ${rootfs} does not exist`, { stage: 'options', errno: (e as NodeJS.ErrnoException).errno ?? null, cause: e });
+    throw new SandboxError(`rootfs ${rootfs} does not exist`, {
+      stage: 'options',
+      errno: (e as NodeJS.ErrnoException).errno ?? null,
+      cause: e,
+    });
   }
   if (!st.isDirectory()) throw new SandboxError(`rootfs ${rootfs} is not a directory`, { stage: 'options' });
 }
@@ -35,5 +39,7 @@ export function directoryRootMount(rootfs: string, mountPoints: string[], writab
     return { op: MountOp.rootOverlay, src: rootfs.replaceAll(':', '\\:'), dst: '/', data: `mode=0755,size=${writableSize}`, flags: 0 };
   }
   const complete = mountPoints.every((dst) => existsInRootfs(rootfs, dst));
-  return complete ? { op: MountOp.rootBind, src: rootfs, dst: '/', data: '', flags: 0 } : { op: MountOp.rootOverlay, src: rootfs.replaceAll(':', '\\:'), dst: '/', data: '', flags: 0 };
+  return complete
+    ? { op: MountOp.rootBind, src: rootfs, dst: '/', data: '', flags: 0 }
+    : { op: MountOp.rootOverlay, src: rootfs.replaceAll(':', '\\:'), dst: '/', data: '', flags: 0 };
 }

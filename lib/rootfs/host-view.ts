@@ -10,8 +10,18 @@ const TOP_LEVEL = ['usr', 'bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32'];
 
 /** /etc entries bound read-only when the host has them: the dynamic loader, time zone, TLS roots, name lookup. */
 const ETC_FILES = [
-  'ld.so.cache', 'ld.so.conf', 'ld.so.conf.d', 'localtime', 'alternatives', 'ssl', 'ca-certificates',
-  'nsswitch.conf', 'host.conf', 'mime.types', 'python3', 'python3.11',
+  'ld.so.cache',
+  'ld.so.conf',
+  'ld.so.conf.d',
+  'localtime',
+  'alternatives',
+  'ssl',
+  'ca-certificates',
+  'nsswitch.conf',
+  'host.conf',
+  'mime.types',
+  'python3',
+  'python3.11',
 ];
 
 let cachedTop: NativeMount[] | null = null;
@@ -34,7 +44,13 @@ function topLevel(): NativeMount[] {
     }
   }
   for (const name of ETC_FILES) {
-    ops.push({ op: MountOp.bind, src: hostPath(`/etc/${name}`), dst: `/etc/${name}`, data: '', flags: MountFlag.readOnly | MountFlag.optional });
+    ops.push({
+      op: MountOp.bind,
+      src: hostPath(`/etc/${name}`),
+      dst: `/etc/${name}`,
+      data: '',
+      flags: MountFlag.readOnly | MountFlag.optional,
+    });
   }
   cachedTop = ops;
   return ops;
@@ -45,7 +61,13 @@ export function hostViewMounts(uid: number, gid: number, hostname: string, netwo
   // Written fresh, so the host's user list is not shown inside.
   for (const f of hostViewIdentity(uid, gid, hostname)) ops.push({ op: MountOp.file, src: '', dst: f.dst, data: f.data, flags: 0 });
   if (network === 'host') {
-    ops.push({ op: MountOp.bind, src: hostPath('/etc/resolv.conf'), dst: '/etc/resolv.conf', data: '', flags: MountFlag.readOnly | MountFlag.optional });
+    ops.push({
+      op: MountOp.bind,
+      src: hostPath('/etc/resolv.conf'),
+      dst: '/etc/resolv.conf',
+      data: '',
+      flags: MountFlag.readOnly | MountFlag.optional,
+    });
   }
   return ops;
 }

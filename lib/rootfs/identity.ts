@@ -28,7 +28,10 @@ function passwdLine(uid: number, gid: number): string {
 /** The files for the default root, which has no /etc of its own. */
 export function hostViewIdentity(uid: number, gid: number, hostname: string): IdentityFile[] {
   return [
-    { dst: '/etc/passwd', data: `root:x:0:0:root:/root:/bin/sh\n${passwdLine(uid, gid)}nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n` },
+    {
+      dst: '/etc/passwd',
+      data: `root:x:0:0:root:/root:/bin/sh\n${passwdLine(uid, gid)}nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`,
+    },
     { dst: '/etc/group', data: `root:x:0:\nsandbox:x:${gid}:\nnogroup:x:65534:\n` },
     ...hostFiles(hostname),
   ];

@@ -2,14 +2,7 @@
 // PR_SET_NO_NEW_PRIVS and right before execve (seccomp(SECCOMP_SET_MODE_FILTER, 0, &prog)).
 
 import { optionError, SandboxError } from '../errors.js';
-import {
-  assembleFilter,
-  AUDIT_ARCH_AARCH64,
-  AUDIT_ARCH_X86_64,
-  retErrno,
-  type FilterArch,
-  type FilterRule,
-} from './bpf.js';
+import { assembleFilter, AUDIT_ARCH_AARCH64, AUDIT_ARCH_X86_64, retErrno, type FilterArch, type FilterRule } from './bpf.js';
 import { defaultPrograms } from './default-programs.js';
 import { defaultPolicy, ERRNO, type PolicyRule } from './policy.js';
 import { syscallsArm64 } from './syscalls-arm64.js';

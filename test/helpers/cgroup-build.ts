@@ -13,7 +13,10 @@ const SOURCES = [
   // cgroup/files.ts reads through the addon when it loads; from this copy it does not (no build/
   // beside it), so the driver exercises the node:fs path.
   'lib/native.ts',
-  ...fs.readdirSync(path.join(projectRoot, 'lib/cgroup')).filter((f) => f.endsWith('.ts')).map((f) => `lib/cgroup/${f}`),
+  ...fs
+    .readdirSync(path.join(projectRoot, 'lib/cgroup'))
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => `lib/cgroup/${f}`),
   'test/helpers/cgroup-driver.ts',
   'test/helpers/cgroup-driver-main.ts',
 ];

@@ -179,7 +179,9 @@ async function busyLoop(manager: CgroupManager, seconds: number) {
 }
 
 async function quotaLoop(manager: CgroupManager, cores: number, wallSeconds: number) {
-  const code = HOLD + `t0 = time.monotonic()\nwhile time.monotonic() - t0 < ${wallSeconds}:\n    pass\n` +
+  const code =
+    HOLD +
+    `t0 = time.monotonic()\nwhile time.monotonic() - t0 < ${wallSeconds}:\n    pass\n` +
     'print(int((time.monotonic() - t0) * 1e6), flush=True)\nos._exit(0)\n';
   const report = await run(manager, { cpuQuota: cores, memoryBytes: null, pids: null }, code);
   return { ...report, wallUs: Number(report.stdout.trim()) };
@@ -265,5 +267,15 @@ export async function collectDriverReport(manager: CgroupManager, opts: { cpuSec
   const cpu = await busyLoop(manager, opts.cpuSeconds ?? 1);
   const quota = await quotaLoop(manager, 0.2, 1);
   const stale = await staleCleanup(manager);
-  return { mode: manager.mode, parents: manager.parents, pid: process.pid, memory, pids, cpu, quota, stale, leftovers: leftovers(manager.parents) };
+  return {
+    mode: manager.mode,
+    parents: manager.parents,
+    pid: process.pid,
+    memory,
+    pids,
+    cpu,
+    quota,
+    stale,
+    leftovers: leftovers(manager.parents),
+  };
 }

@@ -13,7 +13,13 @@ import { cgroupManager } from '../../dist/lib/cgroup/index.js';
 const here = path.dirname(new URL(import.meta.url).pathname);
 const { manager } = cgroupManager();
 const parents = manager?.parents ?? [];
-const theirs = (pid) => parents.flatMap((p) => fs.readdirSync(p).filter((n) => n.startsWith(`sandbox-${pid}-`)).map((n) => path.join(p, n)));
+const theirs = (pid) =>
+  parents.flatMap((p) =>
+    fs
+      .readdirSync(p)
+      .filter((n) => n.startsWith(`sandbox-${pid}-`))
+      .map((n) => path.join(p, n)),
+  );
 
 const victim = spawn(process.execPath, [path.join(here, 'faults-parent-dies.mjs')], { stdio: ['ignore', 'pipe', 'inherit'] });
 const ready = await new Promise((resolve, reject) => {

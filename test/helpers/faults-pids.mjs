@@ -14,7 +14,11 @@ const pool = new Sandbox({ pids: 32, pool: 1 });
 await pool.warm();
 const out = { oneShot: await count(new Sandbox({ pids: 32 })), warm: await count(pool) };
 // pids: 1 leaves room for the init alone, with a pool or without.
-const one = async (box) => box.run(['true']).then((r) => r.outcome, (e) => `${e.name} ${e.stage}`);
+const one = async (box) =>
+  box.run(['true']).then(
+    (r) => r.outcome,
+    (e) => `${e.name} ${e.stage}`,
+  );
 out.one = { oneShot: await one(new Sandbox({ pids: 1 })), warm: await one(new Sandbox({ pids: 1, pool: 1 })) };
 await pool.close();
 console.log(JSON.stringify(out));

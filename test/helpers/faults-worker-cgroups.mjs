@@ -29,7 +29,12 @@ const message = (w) => new Promise((resolve, reject) => (w.once('message', resol
 
 const { manager } = cgroupManager();
 const ours = () =>
-  (manager?.parents ?? []).flatMap((p) => fs.readdirSync(p).filter((n) => n.startsWith(`sandbox-${process.pid}-`)).map((n) => path.join(p, n)));
+  (manager?.parents ?? []).flatMap((p) =>
+    fs
+      .readdirSync(p)
+      .filter((n) => n.startsWith(`sandbox-${process.pid}-`))
+      .map((n) => path.join(p, n)),
+  );
 
 const a = start(holding);
 const held = await message(a);

@@ -150,12 +150,9 @@ export function snapshot(): HostSnapshot {
  */
 export async function settle(before: HostSnapshot, timeoutMs = 5000): Promise<HostSnapshot> {
   let now = snapshot();
-  await waitFor(
-    () => {
-      now = snapshot();
-      return now.fds <= before.fds && now.children.every((pid) => before.children.includes(pid));
-    },
-    timeoutMs,
-  );
+  await waitFor(() => {
+    now = snapshot();
+    return now.fds <= before.fds && now.children.every((pid) => before.children.includes(pid));
+  }, timeoutMs);
   return now;
 }

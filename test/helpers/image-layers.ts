@@ -9,12 +9,34 @@ import { dirname, join } from 'node:path';
 import type { ImageRunConfig, ResolvedImage } from '../../lib/image/types.js';
 
 /** busybox-static; SANDBOX_TEST_BUSYBOX names another copy (a guest of test/vm without the package). */
-export const BUSYBOX = [process.env.SANDBOX_TEST_BUSYBOX ?? '', '/bin/busybox', '/usr/bin/busybox'].find((p) => p !== '' && existsSync(p)) ?? null;
+export const BUSYBOX =
+  [process.env.SANDBOX_TEST_BUSYBOX ?? '', '/bin/busybox', '/usr/bin/busybox'].find((p) => p !== '' && existsSync(p)) ?? null;
 
-const APPLETS = ['sh', 'cat', 'ls', 'id', 'env', 'pwd', 'echo', 'touch', 'rm', 'mkdir', 'stat', 'sleep', 'true', 'test',
-  'printf', 'head', 'dd', 'wc', 'readlink', 'ps'];
+const APPLETS = [
+  'sh',
+  'cat',
+  'ls',
+  'id',
+  'env',
+  'pwd',
+  'echo',
+  'touch',
+  'rm',
+  'mkdir',
+  'stat',
+  'sleep',
+  'true',
+  'test',
+  'printf',
+  'head',
+  'dd',
+  'wc',
+  'readlink',
+  'ps',
+];
 
-export const PASSWD = 'root:x:0:0:root:/root:/bin/sh\napp:x:1234:2345:app:/home/app:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n';
+export const PASSWD =
+  'root:x:0:0:root:/root:/bin/sh\napp:x:1234:2345:app:/home/app:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n';
 export const GROUP = 'root:x:0:\nappgrp:x:2345:\nstaff:x:50:app\nnogroup:x:65534:\n';
 
 function write(root: string, path: string, text: string, mode = 0o644): void {
@@ -33,7 +55,7 @@ export function whiteout(root: string, path: string): void {
 function setOpaque(dir: string): string | null {
   const py = 'import os,sys; os.setxattr(sys.argv[1], "user.overlay.opaque", b"y")';
   const r = spawnSync('python3', ['-c', py, dir], { encoding: 'utf8' });
-  return r.status === 0 ? null : r.stderr.trim().split('\n').pop() ?? `status ${r.status}`;
+  return r.status === 0 ? null : (r.stderr.trim().split('\n').pop() ?? `status ${r.status}`);
 }
 
 /** Marks the directory `path` of the layer `root` opaque. */

@@ -74,14 +74,29 @@ export function podmanFixtures(): Fixtures | string {
   execFileSync('tar', ['-C', rootfs, '--numeric-owner', '-cf', f.rootfsTar, '.']);
   const tag = `localhost/sandbox-fixture-${key}`;
   const run = (args: string[]): void => void execFileSync('podman', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  run(['import', '--change', 'ENV=PATH=/bin:/usr/bin', '--change', 'ENV=GREETING=hi', '--change', 'WORKDIR=/etc', '--change', 'CMD=["/bin/cat","/etc/greeting"]', f.rootfsTar, `${tag}:1`]);
+  run([
+    'import',
+    '--change',
+    'ENV=PATH=/bin:/usr/bin',
+    '--change',
+    'ENV=GREETING=hi',
+    '--change',
+    'WORKDIR=/etc',
+    '--change',
+    'CMD=["/bin/cat","/etc/greeting"]',
+    f.rootfsTar,
+    `${tag}:1`,
+  ]);
   run(['save', '--format', 'docker-archive', '-o', f.dockerArchive, `${tag}:1`]);
   run(['save', '--format', 'oci-archive', '-o', f.ociArchive, `${tag}:1`]);
   execFileSync('skopeo', ['copy', '-q', `oci-archive:${f.ociArchive}`, `oci:${f.ociLayout}:v1`]);
   // A child image: one more layer on top of the first (a file added, one deleted: a whiteout).
   const ctx = join(work, 'ctx');
   mkdirSync(ctx);
-  writeFileSync(join(ctx, 'Containerfile'), `FROM ${tag}:1\nRUN ["/bin/sh", "-c", "echo child > /etc/child && rm /etc/greeting && mkdir -p /opt/d && echo x > /opt/d/x"]\n`);
+  writeFileSync(
+    join(ctx, 'Containerfile'),
+    `FROM ${tag}:1\nRUN ["/bin/sh", "-c", "echo child > /etc/child && rm /etc/greeting && mkdir -p /opt/d && echo x > /opt/d/x"]\n`,
+  );
   run(['build', '--isolation', 'chroot', '-q', '-t', `${tag}-child:1`, ctx]);
   run(['save', '--format', 'docker-archive', '-o', f.childDockerArchive, `${tag}-child:1`]);
   run(['import', '--arch', 'arm64', f.rootfsTar, `${tag}-arm64:1`]);
@@ -120,7 +135,9 @@ export async function startRegistry(): Promise<RunningRegistry> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'registry-'));
   const config = join(dir, 'config.yml');
-  writeFileSync(config, `version: 0.1
+  writeFileSync(
+    config,
+    `version: 0.1
 log:
   level: error
 storage:
@@ -130,7 +147,8 @@ storage:
     enabled: true
 http:
   addr: 127.0.0.1:${port}
-`);
+`,
+  );
   const child: ChildProcess = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -175,5 +193,9 @@ export function pushTo(src: string, host: string, repo: string, extra: string[] 
 /** Every path under DIR with its type and size: the store's state, to compare before and after. */
 export function snapshot(dir: string): string {
   const r = spawnSync('find', [dir, '-printf', '%P %y %s\\n'], { encoding: 'utf8' });
-  return (r.stdout ?? '').split('\n').filter((l) => l !== '' && !l.startsWith('lock')).sort().join('\n');
+  return (r.stdout ?? '')
+    .split('\n')
+    .filter((l) => l !== '' && !l.startsWith('lock'))
+    .sort()
+    .join('\n');
 }

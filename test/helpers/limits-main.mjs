@@ -34,7 +34,12 @@ function cgroupFileFds() {
   return n;
 }
 
-const summary = (r) => ({ ...r, stdout: r.stdout === null ? null : r.stdout.length, stdoutText: r.stdout?.toString('utf8', 0, 200) ?? null, stderr: r.stderr?.toString('utf8', 0, 300) ?? null });
+const summary = (r) => ({
+  ...r,
+  stdout: r.stdout === null ? null : r.stdout.length,
+  stdoutText: r.stdout?.toString('utf8', 0, 200) ?? null,
+  stderr: r.stderr?.toString('utf8', 0, 300) ?? null,
+});
 
 // `limits-main.mjs busy`: alone in its process, before anything prepares the cgroup parent, a
 // sandbox without limits, whose init sits in this process's cgroup while it runs. On v2 that
@@ -56,7 +61,8 @@ if (process.argv[2] === 'busy') {
 const warm = new Sandbox({ pool: 2, memory: '64m', pids: 64, timeLimit: 1, wallTimeLimit: 30 });
 await warm.warm();
 const out = { before: sandboxCgroups() };
-const forkLoop = 'import os,time\nn=0\ntry:\n  while n < 1000:\n    if os.fork() == 0:\n      time.sleep(3); os._exit(0)\n    n += 1\nexcept OSError:\n  pass\nprint(n)';
+const forkLoop =
+  'import os,time\nn=0\ntry:\n  while n < 1000:\n    if os.fork() == 0:\n      time.sleep(3); os._exit(0)\n    n += 1\nexcept OSError:\n  pass\nprint(n)';
 const lagStart = performance.now();
 let lagMax = 0;
 const ticker = setInterval(() => {
@@ -67,9 +73,13 @@ out.forkbomb = summary(await new Sandbox({ pids: 64, wallTimeLimit: 20 }).run(['
 clearInterval(ticker);
 out.memory = summary(await new Sandbox({ memory: '64m' }).run(['python3', '-c', 'b = bytearray(200 * 1024 * 1024)\nprint(len(b))']));
 // 48 MiB held for half a second: the anon/file split must see it (sampled while the command runs).
-out.split = summary(await new Sandbox({ memory: '256m' }).run(['python3', '-c', 'import time\nb = bytearray(48 * 1024 * 1024)\ntime.sleep(0.5)']));
+out.split = summary(
+  await new Sandbox({ memory: '256m' }).run(['python3', '-c', 'import time\nb = bytearray(48 * 1024 * 1024)\ntime.sleep(0.5)']),
+);
 out.cpu = summary(await new Sandbox({ timeLimit: 1, wallTimeLimit: 30 }).run(['python3', '-c', 'while True: pass']));
-out.output = summary(await new Sandbox({ outputLimit: '1m' }).run(['sh', '-c', 'while :; do echo yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy; done']));
+out.output = summary(
+  await new Sandbox({ outputLimit: '1m' }).run(['sh', '-c', 'while :; do echo yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy; done']),
+);
 const box = new Sandbox({ memory: '64m', pids: 32 });
 let ok = 0;
 for (let i = 0; i < many; i += 8) {
@@ -78,7 +88,10 @@ for (let i = 0; i < many; i += 8) {
 }
 out.many = { runs: many, ok };
 const ac = new AbortController();
-const aborted = box.run(['sleep', '30'], { signal: ac.signal }).then(() => 'resolved', (e) => e.stage);
+const aborted = box.run(['sleep', '30'], { signal: ac.signal }).then(
+  () => 'resolved',
+  (e) => e.stage,
+);
 setTimeout(() => ac.abort(), 300);
 out.aborted = await aborted;
 // The same limits on the warm sandboxes built above. The memory bomb may use more than the

@@ -16,7 +16,10 @@ function onPath(command: string): string | null {
 
 /** On pure cgroup v2, the command prefix that gives a process a delegated scope of its own. */
 export function scopePrefix(): string[] {
-  const unified = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.includes(' /sys/fs/cgroup ') && l.includes(' - cgroup2 '));
+  const unified = fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .some((l) => l.includes(' /sys/fs/cgroup ') && l.includes(' - cgroup2 '));
   if (!unified) return [];
   const v = onPath('vm-run-scope');
   if (v !== null) return [v];
@@ -33,7 +36,11 @@ export interface Captured {
 /** argv run to its end, stdout and stderr captured. */
 export function runCaptured(argv: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Captured> {
   return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { cwd: opts.cwd ?? root, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(argv[0]!, argv.slice(1), {
+      cwd: opts.cwd ?? root,
+      env: opts.env ?? process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));

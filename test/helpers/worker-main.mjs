@@ -27,16 +27,20 @@ const busy = warmRun.spawn(['sleep', '30']);
 parentPort.postMessage({ ok, pids: [oneShot.pid, busy.pid] });
 `;
 const workers = [1, 2].map(() => new Worker(new URL(`data:text/javascript,${encodeURIComponent(code)}`)));
-const reports = await Promise.all(workers.map((w) => new Promise((resolve, reject) => (w.once('message', resolve), w.once('error', reject)))));
+const reports = await Promise.all(
+  workers.map((w) => new Promise((resolve, reject) => (w.once('message', resolve), w.once('error', reject)))),
+);
 const exitCodes = await Promise.all(workers.map((w) => w.terminate()));
-const alive = reports.flatMap((r) => r.pids).filter((pid) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-});
+const alive = reports
+  .flatMap((r) => r.pids)
+  .filter((pid) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  });
 // The ended workers' lanes: none of their threads is left (the main thread has used no cgroup).
 const lanes = fs.readdirSync('/proc/self/task').filter((t) => {
   try {

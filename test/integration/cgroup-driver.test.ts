@@ -102,7 +102,9 @@ if (result.manager === null && scope === null) {
 
   test('memory 64 MiB: a 200 MiB allocation is OOM-killed and counted', (t) => {
     const { memory } = report;
-    t.log(`signal ${memory.signal}, oom_kill ${memory.usage.oomKills}, peak ${memory.usage.memoryPeakBytes} (${memory.usage.memorySource}), failcnt ${memory.usage.memoryFailcnt}`);
+    t.log(
+      `signal ${memory.signal}, oom_kill ${memory.usage.oomKills}, peak ${memory.usage.memoryPeakBytes} (${memory.usage.memorySource}), failcnt ${memory.usage.memoryFailcnt}`,
+    );
     t.is(memory.signal, 'SIGKILL');
     t.is(memory.stdout, '');
     t.true(memory.usage.oomKills >= 1);
@@ -125,7 +127,9 @@ if (result.manager === null && scope === null) {
   test('cpu: usage() agrees with the process rusage of a busy loop', (t) => {
     const { cpu } = report;
     const diff = cpu.cpuUsageUs - cpu.rusageUs;
-    t.log(`cgroup ${cpu.cpuUsageUs} µs (user ${cpu.usage.userUs}, sys ${cpu.usage.sysUs}, ${cpu.usage.cpuSource}), rusage ${cpu.rusageUs} µs: ${((100 * diff) / cpu.rusageUs).toFixed(2)}%`);
+    t.log(
+      `cgroup ${cpu.cpuUsageUs} µs (user ${cpu.usage.userUs}, sys ${cpu.usage.sysUs}, ${cpu.usage.cpuSource}), rusage ${cpu.rusageUs} µs: ${((100 * diff) / cpu.rusageUs).toFixed(2)}%`,
+    );
     t.is(cpu.exitCode, 0);
     t.true(Math.abs(diff) <= 0.03 * cpu.rusageUs + 30_000, `diff ${diff} µs`);
     t.true(Math.abs(cpu.usage.userUs - cpu.rusageUserUs) <= 0.1 * cpu.rusageUs + 20_000, 'user time');

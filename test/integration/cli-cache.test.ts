@@ -3,7 +3,19 @@
 // directory the caller cannot write still runs, with nothing left behind. Each test works on its own
 // copy of the built bin (dist/lib of a scratch package whose build/ is the real one).
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,9 +47,10 @@ const isRoot = process.getuid?.() === 0;
 function sandboxExec(bin: string, unprivileged = false): { status: number | null; stdout: string; stderr: string } {
   const argv = [process.execPath, bin, 'exec', '--', '/bin/sh', '-c', 'echo ran'];
   // Root writes anywhere: the read-only case runs as nobody then (rootless npm test is nobody already).
-  const r = unprivileged && isRoot
-    ? spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', ...argv], { encoding: 'utf8', timeout: 60_000 })
-    : spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: 60_000 });
+  const r =
+    unprivileged && isRoot
+      ? spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', ...argv], { encoding: 'utf8', timeout: 60_000 })
+      : spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: 60_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -77,7 +90,7 @@ test('a missing cache is made at exit; a matching one is used and left as it is'
   t.is(after.mtimeMs, before.mtimeMs);
 });
 
-test("a cache made for another bundle is not used and is replaced", (t) => {
+test('a cache made for another bundle is not used and is replaced', (t) => {
   const { lib, cache, bin } = packageCopy();
   t.is(sandboxExec(bin).status, 0);
   const real = readFileSync(cache);

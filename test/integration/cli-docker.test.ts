@@ -2,7 +2,18 @@
 // which limit ended the run, the host identity of a rw bind, docker's flags, and a consistent
 // identity inside (docs/cli.md).
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
@@ -49,41 +60,58 @@ test('-t with input that is not a terminal: its end reaches the command, which e
   t.true(file.stdout.includes('cd7'), '--stdin FILE is typed into the terminal, and its end ends the command');
 });
 
-test('-t passes the caller\'s TERM (xterm when it has none)', async (t) => {
+test("-t passes the caller's TERM (xterm when it has none)", async (t) => {
   t.timeout(HANG_MS * 3);
-  const ran = await cli(['exec', '-t', '--', 'sh', '-c', 'echo "[$TERM]"'], { input: 'null', env: { TERM: 'vt220' }, killAfterMs: HANG_MS });
+  const ran = await cli(['exec', '-t', '--', 'sh', '-c', 'echo "[$TERM]"'], {
+    input: 'null',
+    env: { TERM: 'vt220' },
+    killAfterMs: HANG_MS,
+  });
   t.is(ran.status, 0, ran.stderr);
   t.regex(ran.stdout, /\[vt220\]/);
-  const set = await cli(['exec', '-t', '-e', 'TERM=dumb', '--', 'sh', '-c', 'echo "[$TERM]"'], { input: 'null', env: { TERM: 'vt220' }, killAfterMs: HANG_MS });
+  const set = await cli(['exec', '-t', '-e', 'TERM=dumb', '--', 'sh', '-c', 'echo "[$TERM]"'], {
+    input: 'null',
+    env: { TERM: 'vt220' },
+    killAfterMs: HANG_MS,
+  });
   t.regex(set.stdout, /\[dumb\]/, '-e TERM wins');
 });
 
 /** Runs the CLI so that no cgroup is usable: as nobody when this test runs as root. */
 const fallbackRun = (args: string[]) => cli(args, isRoot ? { as: NOBODY } : {});
 
-(isRoot || !withCgroup ? test : test.skip)('a limit no cgroup enforces is not reported as applied, and one stderr line says so', async (t) => {
-  const out = join(scratch, 'fallback.json');
-  if (isRoot) writeFileSync(out, '');
-  if (isRoot) chownSync(out, NOBODY, NOBODY);
-  const ran = await fallbackRun(['exec', '--cpus', '0.5', '--memory', '64m', '--result', out, '--', 'true']);
-  t.is(ran.status, 0, ran.stderr);
-  const result = JSON.parse(readFileSync(out, 'utf8'));
-  t.is(result.enforcement, 'rlimit');
-  t.is(result.limits.cpuQuota, null, 'a CPU quota nothing enforced is not in limits');
-  t.is(result.limits.memoryBytes, 64 * 1024 ** 2, 'RLIMIT_AS stands in for memory');
-  t.is(result.limitsRequested.cpuQuota, 0.5);
-  t.deepEqual(result.limitFallbacks.map((f: { limit: string; instead: string | null }) => [f.limit, f.instead]), [['cpuQuota', null], ['memoryBytes', 'RLIMIT_AS']]);
-  t.true(result.limitFallbacks.every((f: { reason: string }) => f.reason.length > 0));
-  oneLine(t, ran.stderr, /^sandbox: limits not enforced as asked \(.+\): --cpus 0\.5 not enforced; --memory 64 MiB as RLIMIT_AS/);
+(isRoot || !withCgroup ? test : test.skip)(
+  'a limit no cgroup enforces is not reported as applied, and one stderr line says so',
+  async (t) => {
+    const out = join(scratch, 'fallback.json');
+    if (isRoot) writeFileSync(out, '');
+    if (isRoot) chownSync(out, NOBODY, NOBODY);
+    const ran = await fallbackRun(['exec', '--cpus', '0.5', '--memory', '64m', '--result', out, '--', 'true']);
+    t.is(ran.status, 0, ran.stderr);
+    const result = JSON.parse(readFileSync(out, 'utf8'));
+    t.is(result.enforcement, 'rlimit');
+    t.is(result.limits.cpuQuota, null, 'a CPU quota nothing enforced is not in limits');
+    t.is(result.limits.memoryBytes, 64 * 1024 ** 2, 'RLIMIT_AS stands in for memory');
+    t.is(result.limitsRequested.cpuQuota, 0.5);
+    t.deepEqual(
+      result.limitFallbacks.map((f: { limit: string; instead: string | null }) => [f.limit, f.instead]),
+      [
+        ['cpuQuota', null],
+        ['memoryBytes', 'RLIMIT_AS'],
+      ],
+    );
+    t.true(result.limitFallbacks.every((f: { reason: string }) => f.reason.length > 0));
+    oneLine(t, ran.stderr, /^sandbox: limits not enforced as asked \(.+\): --cpus 0\.5 not enforced; --memory 64 MiB as RLIMIT_AS/);
 
-  const quiet = await fallbackRun(['exec', '--quiet', '--cpus', '0.5', '--', 'true']);
-  t.is(quiet.status, 0);
-  t.is(quiet.stderr, '', '--quiet silences it');
+    const quiet = await fallbackRun(['exec', '--quiet', '--cpus', '0.5', '--', 'true']);
+    t.is(quiet.status, 0);
+    t.is(quiet.stderr, '', '--quiet silences it');
 
-  const strict = await fallbackRun(['exec', '--require-cgroup', '--cpus', '0.5', '--', 'true']);
-  t.is(strict.status, 125, '--require-cgroup stays the strict mode');
-  oneLine(t, strict.stderr, /no usable cgroup/);
-});
+    const strict = await fallbackRun(['exec', '--require-cgroup', '--cpus', '0.5', '--', 'true']);
+    t.is(strict.status, 125, '--require-cgroup stays the strict mode');
+    oneLine(t, strict.stderr, /no usable cgroup/);
+  },
+);
 
 test('a limit kill says which limit and the figure, in one stderr line; --quiet silences it', async (t) => {
   const kill = (l: string[]) => l.filter((x) => !x.startsWith('sandbox: limits not enforced'));
@@ -126,7 +154,10 @@ test('-u UID[:GID]: a root caller chooses the host id a rw bind is written as; a
   t.is(refused.status, 1);
   const hint = lines(refused.stderr).filter((l) => l.startsWith('sandbox: '));
   t.is(hint.length, 1, refused.stderr);
-  t.regex(hint[0]!, /^sandbox: hint: .*owned by 4242:4243 with mode 755, and the sandbox writes as host 65534:65534; run with -u 4242:4243/);
+  t.regex(
+    hint[0]!,
+    /^sandbox: hint: .*owned by 4242:4243 with mode 755, and the sandbox writes as host 65534:65534; run with -u 4242:4243/,
+  );
 
   const written = await cli(['exec', '-u', '4242:4243', '-v', `${dir}:/data:rw`, '--', 'sh', '-c', 'touch /data/x && id -u']);
   t.is(written.status, 0, written.stderr);
@@ -140,7 +171,10 @@ test('-u UID[:GID]: a root caller chooses the host id a rw bind is written as; a
 });
 
 test('an empty command is 125 and one clear line (not an internal error)', async (t) => {
-  for (const args of [['exec', ''], ['exec', '--', '']]) {
+  for (const args of [
+    ['exec', ''],
+    ['exec', '--', ''],
+  ]) {
     const ran = await cli(args);
     t.is(ran.status, 125);
     oneLine(t, ran.stderr, /^sandbox: the command is empty/);
@@ -188,35 +222,77 @@ test('a refused docker flag names itself and the nearest supported one', async (
   oneLine(t, port.stderr, /^sandbox: -p is not supported: .*--network host/);
 });
 
-test('docker\'s flags end to end: --rm --init --ulimit --shm-size --env-file --mount --tmpfs OPTIONS --memory-swap', async (t) => {
+test("docker's flags end to end: --rm --init --ulimit --shm-size --env-file --mount --tmpfs OPTIONS --memory-swap", async (t) => {
   const envFile = join(scratch, 'env');
   writeFileSync(envFile, '# settings\nA=from file\nB=2\n');
   const data = join(scratch, 'mount-src');
   mkdirSync(data);
   writeFileSync(join(data, 'f'), 'bound\n');
   const ran = await cli([
-    'exec', '--rm', '--init', '--ulimit', 'nofile=50:60', '--shm-size', '2m', '--env-file', envFile, '-e', 'B=3',
-    '--mount', `type=bind,src=${data},dst=/m,readonly`, '--mount', 'type=tmpfs,dst=/scratch,tmpfs-size=1m',
-    '--tmpfs', '/run:rw,size=3m', '-m', '256m', '--memory-swap', '256m', '--',
-    'sh', '-c', 'ulimit -n; ulimit -Hn; echo "$A/$B"; cat /m/f; df -k /dev/shm /scratch /run | tail -3 | awk \'{print $2}\'; touch /m/g 2>/dev/null || echo ro',
+    'exec',
+    '--rm',
+    '--init',
+    '--ulimit',
+    'nofile=50:60',
+    '--shm-size',
+    '2m',
+    '--env-file',
+    envFile,
+    '-e',
+    'B=3',
+    '--mount',
+    `type=bind,src=${data},dst=/m,readonly`,
+    '--mount',
+    'type=tmpfs,dst=/scratch,tmpfs-size=1m',
+    '--tmpfs',
+    '/run:rw,size=3m',
+    '-m',
+    '256m',
+    '--memory-swap',
+    '256m',
+    '--',
+    'sh',
+    '-c',
+    'ulimit -n; ulimit -Hn; echo "$A/$B"; cat /m/f; df -k /dev/shm /scratch /run | tail -3 | awk \'{print $2}\'; touch /m/g 2>/dev/null || echo ro',
   ]);
   t.is(ran.status, 0, ran.stderr);
   t.deepEqual(ran.stdout.trimEnd().split('\n'), ['50', '60', 'from file/3', 'bound', '2048', '1024', '3072', 'ro']);
 });
 
 const busybox = ['/usr/bin/busybox', '/bin/busybox'].find((p) => existsSync(p) && spawnSync('ldd', [p]).status !== 0);
-(busybox !== undefined || process.env.CI === 'true' ? test : test.skip)('a rootfs directory: a passwd entry for the id inside, the sandbox\'s hostname; the rootfs on disk unchanged', async (t) => {
-  t.truthy(busybox, 'a static busybox (Debian: busybox-static)');
-  const rootfs = join(scratch, 'rootfs');
-  for (const d of ['bin', 'etc', 'proc', 'dev', 'tmp']) mkdirSync(join(rootfs, d), { recursive: true });
-  copyFileSync(busybox!, join(rootfs, 'bin/busybox'));
-  chmodSync(join(rootfs, 'bin/busybox'), 0o755);
-  for (const c of ['sh', 'whoami', 'id', 'cat', 'hostname']) symlinkSync('busybox', join(rootfs, 'bin', c));
-  const files = { passwd: 'root:x:0:0:root:/root:/bin/sh\n', group: 'root:x:0:\n', hostname: 'imagehost\n', hosts: '127.0.0.1\tlocalhost\n' };
-  for (const [name, text] of Object.entries(files)) writeFileSync(join(rootfs, 'etc', name), text);
+(busybox !== undefined || process.env.CI === 'true' ? test : test.skip)(
+  "a rootfs directory: a passwd entry for the id inside, the sandbox's hostname; the rootfs on disk unchanged",
+  async (t) => {
+    t.truthy(busybox, 'a static busybox (Debian: busybox-static)');
+    const rootfs = join(scratch, 'rootfs');
+    for (const d of ['bin', 'etc', 'proc', 'dev', 'tmp']) mkdirSync(join(rootfs, d), { recursive: true });
+    copyFileSync(busybox!, join(rootfs, 'bin/busybox'));
+    chmodSync(join(rootfs, 'bin/busybox'), 0o755);
+    for (const c of ['sh', 'whoami', 'id', 'cat', 'hostname']) symlinkSync('busybox', join(rootfs, 'bin', c));
+    const files = {
+      passwd: 'root:x:0:0:root:/root:/bin/sh\n',
+      group: 'root:x:0:\n',
+      hostname: 'imagehost\n',
+      hosts: '127.0.0.1\tlocalhost\n',
+    };
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(rootfs, 'etc', name), text);
 
-  const ran = await cli(['exec', '--rootfs', rootfs, '--hostname', 'judge', '-e', 'PATH=/bin', '--', 'sh', '-c', 'whoami; id -gn; cat /etc/hostname; grep -c judge /etc/hosts; grep -c ^root: /etc/passwd']);
-  t.is(ran.status, 0, ran.stderr);
-  t.deepEqual(ran.stdout.trimEnd().split('\n'), ['sandbox', 'sandbox', 'judge', '1', '1']);
-  for (const [name, text] of Object.entries(files)) t.is(readFileSync(join(rootfs, 'etc', name), 'utf8'), text, `etc/${name} on disk unchanged`);
-});
+    const ran = await cli([
+      'exec',
+      '--rootfs',
+      rootfs,
+      '--hostname',
+      'judge',
+      '-e',
+      'PATH=/bin',
+      '--',
+      'sh',
+      '-c',
+      'whoami; id -gn; cat /etc/hostname; grep -c judge /etc/hosts; grep -c ^root: /etc/passwd',
+    ]);
+    t.is(ran.status, 0, ran.stderr);
+    t.deepEqual(ran.stdout.trimEnd().split('\n'), ['sandbox', 'sandbox', 'judge', '1', '1']);
+    for (const [name, text] of Object.entries(files))
+      t.is(readFileSync(join(rootfs, 'etc', name), 'utf8'), text, `etc/${name} on disk unchanged`);
+  },
+);

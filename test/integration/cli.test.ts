@@ -107,7 +107,17 @@ test('--meta on a setup failure says XX; on a missing command RE with 127', asyn
 
 test('a report file that cannot be opened is a setup failure and the command does not run', async (t) => {
   const marker = join(scratch, 'ran-marker');
-  const ran = await cli(['exec', '--result', join(scratch, 'no/such/dir/r.json'), '-v', `${scratch}:/s:rw`, '--', 'sh', '-c', 'touch /s/ran-marker']);
+  const ran = await cli([
+    'exec',
+    '--result',
+    join(scratch, 'no/such/dir/r.json'),
+    '-v',
+    `${scratch}:/s:rw`,
+    '--',
+    'sh',
+    '-c',
+    'touch /s/ran-marker',
+  ]);
   t.is(ran.status, 125);
   oneLine(t, ran.stderr, /--result/);
   t.false(existsSync(marker));

@@ -64,8 +64,14 @@ function nobodyCannotRun(): string | null {
   // The child loads this checkout: uid 65534 must be able to read it.
   const probe = spawnSync(
     'setpriv',
-    [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath, '-e',
-      `require('fs').accessSync(${JSON.stringify(`${projectDir}node_modules/tsx/package.json`)}, require('fs').constants.R_OK)`],
+    [
+      `--reuid=${NOBODY}`,
+      `--regid=${NOBODY}`,
+      '--clear-groups',
+      process.execPath,
+      '-e',
+      `require('fs').accessSync(${JSON.stringify(`${projectDir}node_modules/tsx/package.json`)}, require('fs').constants.R_OK)`,
+    ],
     { cwd: '/' },
   );
   if (probe.status !== 0) return `uid ${NOBODY} cannot read ${projectDir} and its node_modules`;
@@ -74,7 +80,17 @@ function nobodyCannotRun(): string | null {
 
 // Not spawnSync: it would block this worker's event loop while the other test's probes are running.
 function runAsNobody(script: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const args = [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script];
+  const args = [
+    `--reuid=${NOBODY}`,
+    `--regid=${NOBODY}`,
+    '--clear-groups',
+    process.execPath,
+    '--import',
+    'tsx',
+    '--input-type=module',
+    '-e',
+    script,
+  ];
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/tmp', LANG: 'C' };
   return new Promise((resolve) => {
     execFile('setpriv', args, { cwd: projectDir, env, encoding: 'utf8' }, (err, stdout, stderr) => {
@@ -85,22 +101,23 @@ function runAsNobody(script: string): Promise<{ status: number | null; stdout: s
 }
 
 // Root switches to uid 65534 for this one; the rootless pass of npm test runs the test above as 65534 itself.
-if (process.getuid?.() === 0) test('sandbox doctor --json as uid 65534 via setpriv: rootless, exit 0', async (t) => {
-  accessSync(projectDir, constants.R_OK);
-  const cannot = nobodyCannotRun();
-  if (cannot !== null) return t.fail(cannot);
-  const child = await runAsNobody("import { runDoctor } from './lib/cli/doctor.ts'; process.exitCode = await runDoctor(['--json']);");
-  t.is(child.stderr, '');
-  const r = JSON.parse(child.stdout) as DoctorReport;
-  t.log(`\n${formatReport(r)}`);
-  t.is(child.status, 0);
-  t.is(r.uid, NOBODY);
-  assertDefaultsWork(t, r);
-  // Nobody owns no cgroup here or in the guest: limits fall back to rlimits, which the defaults do not need.
-  const limits = byId(r, 'cgroup-limits');
-  t.is(r.cgroup.enforcement, 'rlimit');
-  t.is(limits.status, 'warn');
-  t.false(limits.neededByDefaults);
-  t.regex(limits.detail, /enforcement: rlimit/);
-  t.regex(limits.fix ?? '', /systemd-run --user --scope -p Delegate=yes|run as root/);
-});
+if (process.getuid?.() === 0)
+  test('sandbox doctor --json as uid 65534 via setpriv: rootless, exit 0', async (t) => {
+    accessSync(projectDir, constants.R_OK);
+    const cannot = nobodyCannotRun();
+    if (cannot !== null) return t.fail(cannot);
+    const child = await runAsNobody("import { runDoctor } from './lib/cli/doctor.ts'; process.exitCode = await runDoctor(['--json']);");
+    t.is(child.stderr, '');
+    const r = JSON.parse(child.stdout) as DoctorReport;
+    t.log(`\n${formatReport(r)}`);
+    t.is(child.status, 0);
+    t.is(r.uid, NOBODY);
+    assertDefaultsWork(t, r);
+    // Nobody owns no cgroup here or in the guest: limits fall back to rlimits, which the defaults do not need.
+    const limits = byId(r, 'cgroup-limits');
+    t.is(r.cgroup.enforcement, 'rlimit');
+    t.is(limits.status, 'warn');
+    t.false(limits.neededByDefaults);
+    t.regex(limits.detail, /enforcement: rlimit/);
+    t.regex(limits.fix ?? '', /systemd-run --user --scope -p Delegate=yes|run as root/);
+  });

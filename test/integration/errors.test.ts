@@ -165,11 +165,13 @@ test('a failed run next to a running one leaves the running one intact', async (
   const runs = [];
   for (let i = 0; i < 8; i++) {
     runs.push(box.run(['cat'], { stdin: `payload ${i}\n` }).then((r) => r.stdout?.toString()));
-    runs.push(box.run(['no-such-command'], { stdin: 'x' }).then(() => 'ran', (e: unknown) => (e instanceof SandboxError ? e.code : String(e))));
+    runs.push(
+      box.run(['no-such-command'], { stdin: 'x' }).then(
+        () => 'ran',
+        (e: unknown) => (e instanceof SandboxError ? e.code : String(e)),
+      ),
+    );
   }
   const out = await Promise.all(runs);
-  t.deepEqual(
-    out,
-    Array.from({ length: 8 }, (_, i) => [`payload ${i}\n`, 'ENOENT']).flat(),
-  );
+  t.deepEqual(out, Array.from({ length: 8 }, (_, i) => [`payload ${i}\n`, 'ENOENT']).flat());
 });

@@ -21,20 +21,23 @@ const withCgroups = cgroupsUsable();
 const cgroupTest = withCgroups ? test : test.skip;
 const NO_CGROUP = withCgroups ? '' : ' [skipped: no usable cgroup here (rootless on cgroup v1); run in the v2 guest]';
 
-cgroupTest(`a terminated worker leaves none of its sandboxes' cgroups, and a later worker's run with limits gets its own${NO_CGROUP}`, async (t) => {
-  const r = (await runScoped('faults-worker-cgroups.mjs')) as {
-    whileRunning: number;
-    left: string[];
-    after: { outcome: string; enforcement: string };
-    leftAtEnd: string[];
-  };
-  t.log(`cgroup directories while worker A ran: ${r.whileRunning}`);
-  t.true(r.whileRunning > 0, 'worker A held cgroups');
-  t.deepEqual(r.left, [], 'none left once worker A was terminated');
-  t.is(r.after.outcome, 'ok', 'worker B runs under the same limits (no EEXIST from a reused name)');
-  t.not(r.after.enforcement, 'rlimit');
-  t.deepEqual(r.leftAtEnd, []);
-});
+cgroupTest(
+  `a terminated worker leaves none of its sandboxes' cgroups, and a later worker's run with limits gets its own${NO_CGROUP}`,
+  async (t) => {
+    const r = (await runScoped('faults-worker-cgroups.mjs')) as {
+      whileRunning: number;
+      left: string[];
+      after: { outcome: string; enforcement: string };
+      leftAtEnd: string[];
+    };
+    t.log(`cgroup directories while worker A ran: ${r.whileRunning}`);
+    t.true(r.whileRunning > 0, 'worker A held cgroups');
+    t.deepEqual(r.left, [], 'none left once worker A was terminated');
+    t.is(r.after.outcome, 'ok', 'worker B runs under the same limits (no EEXIST from a reused name)');
+    t.not(r.after.enforcement, 'rlimit');
+    t.deepEqual(r.leftAtEnd, []);
+  },
+);
 
 cgroupTest(`a SIGKILLed parent's cgroups are removed by the next process's first start, even one without limits${NO_CGROUP}`, async (t) => {
   const r = (await runScoped('faults-parent-killed.mjs')) as { held: number; fresh: string; left: string[]; inits: number[] };
@@ -77,7 +80,11 @@ test('a wall-time limit at the documented maximum (2147483.647 s) does not end t
 
 test('the CLI: --wall-time-limit 2147483.647 runs the command to its end', async (t) => {
   const r = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [join(root, 'dist/lib/sandbox-cli.cjs'), 'exec', '--wall-time-limit', '2147483.647', '--', 'sleep', '0.3'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [join(root, 'dist/lib/sandbox-cli.cjs'), 'exec', '--wall-time-limit', '2147483.647', '--', 'sleep', '0.3'],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
     child.on('close', (status) => resolve({ status, stderr }));
@@ -98,16 +105,27 @@ interface FdReport {
 for (const mode of ['', 'limits']) {
   test(`under RLIMIT_NOFILE 64, 50 runs at once${mode ? ' with limits' : ''}: each runs or fails with a SandboxError naming the resource; warm() refuses a pool that does not fit`, async (t) => {
     const r = (await runScoped('faults-fds.mjs', mode ? [mode] : [], ['/bin/sh', '-c', 'ulimit -n 64 && exec "$@"', 'sh'])) as FdReport;
-    t.log(`ok: ${r.ok}; errors:\n${Object.entries(r.errors).map(([k, n]) => `  ${n} × ${k}`).join('\n')}`);
+    t.log(
+      `ok: ${r.ok}; errors:\n${Object.entries(r.errors)
+        .map(([k, n]) => `  ${n} × ${k}`)
+        .join('\n')}`,
+    );
     t.true(r.ok > 0, 'some ran');
     for (const key of Object.keys(r.errors)) {
-      t.regex(key, /^SandboxError stage=\S+ code=E(MFILE|NFILE): cannot \S+ .*(pipe|pidfd|fds|memfd|\/tasks|cgroup\.procs|socket|pseudo-terminal)/, key);
+      t.regex(
+        key,
+        /^SandboxError stage=\S+ code=E(MFILE|NFILE): cannot \S+ .*(pipe|pidfd|fds|memfd|\/tasks|cgroup\.procs|socket|pseudo-terminal)/,
+        key,
+      );
       t.regex(key, /RLIMIT_NOFILE = 64/);
     }
     t.is(r.after, 'ok', 'a run after the burst works');
     t.is(r.fdsAfter, r.fdsBefore, 'no fd left by the failed runs (network namespaces the pool keeps aside)');
     t.deepEqual(r.cgroupsLeft, [], 'no cgroup left by the failed runs');
     t.like(r.warm, { name: 'SandboxError', stage: 'pool', code: 'EMFILE' });
-    t.regex(typeof r.warm === 'string' ? r.warm : r.warm.message, /pool of 16 warm sandboxes .* needs about \d+ fds, .* RLIMIT_NOFILE of 64/);
+    t.regex(
+      typeof r.warm === 'string' ? r.warm : r.warm.message,
+      /pool of 16 warm sandboxes .* needs about \d+ fds, .* RLIMIT_NOFILE of 64/,
+    );
   });
 }

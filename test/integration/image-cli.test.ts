@@ -18,7 +18,11 @@ test.after.always(() => scratch.remove());
 const store = join(scratch.path, 'store');
 
 function cli(args: string[]) {
-  const r = spawnSync(process.execPath, [...cliArgv, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, SANDBOX_STORE: store } });
+  const r = spawnSync(process.execPath, [...cliArgv, ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, SANDBOX_STORE: store },
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -27,7 +31,10 @@ const maybe = BUSYBOX !== null ? test : test.skip;
 if (BUSYBOX === null) test.skip('image runs need busybox-static (apt-get install busybox-static)', () => {});
 
 test('an image that cannot be had: exit 125 and one line naming it', (t) => {
-  for (const args of [['exec', '--image', 'localhost/absent:1', '--', 'true'], ['run', 'localhost/absent:1']]) {
+  for (const args of [
+    ['exec', '--image', 'localhost/absent:1', '--', 'true'],
+    ['run', 'localhost/absent:1'],
+  ]) {
     const r = cli(args);
     t.is(r.status, 125, r.stderr);
     t.regex(r.stderr, /^sandbox: image "localhost\/absent:1"[^\n]*\n$/);
@@ -35,11 +42,22 @@ test('an image that cannot be had: exit 125 and one line naming it', (t) => {
   }
 });
 
-maybe('--rootfs DIR --writable: a layer of the run\'s own over the directory, which never changes', (t) => {
+maybe("--rootfs DIR --writable: a layer of the run's own over the directory, which never changes", (t) => {
   const dir = join(scratch.path, 'rootfs');
   baseLayer(dir);
   const before = readdirSync(dir).sort();
-  const r = cli(['exec', '--rootfs', dir, '--writable', '--writable-size', '8m', '--', '/bin/sh', '-c', 'echo hi > /new && cat /new && df -k / | tail -1']);
+  const r = cli([
+    'exec',
+    '--rootfs',
+    dir,
+    '--writable',
+    '--writable-size',
+    '8m',
+    '--',
+    '/bin/sh',
+    '-c',
+    'echo hi > /new && cat /new && df -k / | tail -1',
+  ]);
   t.is(r.status, 0, r.stderr);
   t.regex(r.stdout, /^hi\noverlay\s+8192\s/);
   t.deepEqual(readdirSync(dir).sort(), before);
@@ -51,7 +69,9 @@ maybe('--rootfs DIR --writable: a layer of the run\'s own over the directory, wh
 const storeIndex = join(root, 'lib/image/index.ts');
 const haveStore = existsSync(storeIndex) && readFileSync(storeIndex, 'utf8').includes('resolveImage');
 (haveStore && BUSYBOX !== null ? test : test.skip)(
-  haveStore ? 'import a rootfs tar, then run it by name: CLI and API' : 'import then run by name (skipped: lib/image/index.ts, the store, is not in this build)',
+  haveStore
+    ? 'import a rootfs tar, then run it by name: CLI and API'
+    : 'import then run by name (skipped: lib/image/index.ts, the store, is not in this build)',
   async (t) => {
     const dir = join(scratch.path, 'e2e-root');
     baseLayer(dir);

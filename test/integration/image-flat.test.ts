@@ -36,7 +36,10 @@ maybe('the flattened tree is the root: read-only, the image config applied, said
   for (let i = 0; i < 2; i++) {
     const r = await box.run(['sh', '-c', 'echo $(id -u) $(pwd) $GREETING; ls /etc /data/old; touch /x 2>&1; true']);
     t.is(r.outcome, 'ok', text(r.stderr));
-    t.is(text(r.stdout), '1234 /home/app hello\n/data/old:\nfresh\n\n/etc:\ngroup\nlayer1\npasswd\nresolv.conf\ntouch: /x: Read-only file system\n');
+    t.is(
+      text(r.stdout),
+      '1234 /home/app hello\n/data/old:\nfresh\n\n/etc:\ngroup\nlayer1\npasswd\nresolv.conf\ntouch: /x: Read-only file system\n',
+    );
   }
   await new Promise((r) => setImmediate(r));
   t.is(warnings.length, 1, 'the fallback is said once per process');
@@ -46,7 +49,11 @@ maybe('the flattened tree is the root: read-only, the image config applied, said
 maybe('a tree without /proc, /dev, /tmp: its top-level entries on a tmpfs root', async (t) => {
   const bare = join(scratch.path, 'bare');
   baseLayer(bare, false);
-  const r = await new Sandbox({ image: fixtureImage('localhost/bare:1', [bare]) }).run(['sh', '-c', 'ls /; echo ok > /tmp/t && cat /tmp/t; touch /bin/x 2>&1; true']);
+  const r = await new Sandbox({ image: fixtureImage('localhost/bare:1', [bare]) }).run([
+    'sh',
+    '-c',
+    'ls /; echo ok > /tmp/t && cat /tmp/t; touch /bin/x 2>&1; true',
+  ]);
   t.is(r.outcome, 'ok', text(r.stderr));
   t.is(text(r.stdout), 'bin\ndata\ndev\netc\nhome\nproc\ntmp\nok\ntouch: /bin/x: Read-only file system\n');
   t.deepEqual(readdirSync(bare).sort(), ['bin', 'data', 'etc', 'home']);

@@ -33,7 +33,9 @@ function listen(handler: (req: IncomingMessage, res: ServerResponse) => void): P
 }
 
 async function manifestDigest(repo: string, tag: string): Promise<{ digest: string; size: number; type: string }> {
-  const r = await fetch(`http://${reg.host}/v2/${repo}/manifests/${tag}`, { headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json' } });
+  const r = await fetch(`http://${reg.host}/v2/${repo}/manifests/${tag}`, {
+    headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json' },
+  });
   const body = Buffer.from(await r.arrayBuffer());
   return { digest: r.headers.get('docker-content-digest')!, size: body.length, type: r.headers.get('content-type')! };
 }
@@ -160,7 +162,8 @@ t('pull: a registry that never answers, or stalls mid-blob, times out', async (t
     const up = await fetch(`http://${reg.host}${req.url}`, { headers: { accept: String(req.headers.accept ?? '') } });
     const body = Buffer.from(await up.arrayBuffer());
     res.writeHead(up.status, { 'content-type': up.headers.get('content-type') ?? '', 'content-length': String(body.length) });
-    if (/\/blobs\//.test(req.url!) && body.length > 10000) res.write(body.subarray(0, 5000)); // then nothing
+    if (/\/blobs\//.test(req.url!) && body.length > 10000)
+      res.write(body.subarray(0, 5000)); // then nothing
     else res.end(body);
   });
   const e2 = await t.throwsAsync(pullImage(`${stall}/bb:1`, { store: s, idleTimeoutMs: 300 }), { instanceOf: SandboxError });
@@ -215,7 +218,10 @@ t('pull: Basic auth with credentials from ~/.docker/config.json', async (t) => {
   const none = await t.throwsAsync(pullImage(`${gate}/bb:1`, { store: s, env: { HOME: home } }), { instanceOf: SandboxError });
   t.regex(none!.message, /manifest: the registry asks for credentials/);
   execFileSync('mkdir', ['-p', join(home, '.docker')]);
-  writeFileSync(join(home, '.docker/config.json'), JSON.stringify({ auths: { [gate]: { auth: Buffer.from('bob:pw').toString('base64') } } }));
+  writeFileSync(
+    join(home, '.docker/config.json'),
+    JSON.stringify({ auths: { [gate]: { auth: Buffer.from('bob:pw').toString('base64') } } }),
+  );
   const r = await pullImage(`${gate}/bb:1`, { store: s, env: { HOME: home } });
   t.is(r.layers, 1);
   rmSync(home, { recursive: true, force: true });
@@ -263,7 +269,11 @@ t('CLI: a failed pull is one line on stderr and exit 125', (t) => {
   const s = store();
   let r;
   try {
-    execFileSync(process.execPath, [cli, 'image', 'pull', `${reg.host}/bb:absent`], { env: { ...process.env, SANDBOX_STORE: s }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    execFileSync(process.execPath, [cli, 'image', 'pull', `${reg.host}/bb:absent`], {
+      env: { ...process.env, SANDBOX_STORE: s },
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
   } catch (e) {
     r = e as { status: number; stdout: string; stderr: string };
   }

@@ -34,7 +34,10 @@ maybe('Env is the base environment: PATH from the image, HOME from its passwd, e
   const box = new Sandbox({ image: img, env: { GREETING: 'overridden', EXTRA: '1' } });
   const r = await box.run(sh('env | sort'));
   t.is(r.outcome, 'ok', text(r.stderr));
-  const env = text(r.stdout).trim().split('\n').filter((l) => !/^(PWD|SHLVL)=/.test(l));
+  const env = text(r.stdout)
+    .trim()
+    .split('\n')
+    .filter((l) => !/^(PWD|SHLVL)=/.test(l));
   t.deepEqual(env, ['EXTRA=1', 'GREETING=overridden', 'HOME=/home/app', 'KEEP=image', 'PATH=/bin']);
   const perRun = await box.run(sh('echo $GREETING'), { env: { GREETING: 'per run' } });
   t.is(text(perRun.stdout), 'per run\n');
@@ -103,19 +106,23 @@ maybe('the root is read-only; /tmp is writable; the layers on disk never change'
 });
 
 maybe('whiteouts and opaque directories are honoured, the top layer wins', async (t) => {
-  const r = await new Sandbox({ image: image() }).run(sh('ls /etc; ls /data/old; cat /data/shadowed; test -e /etc/removed-later || echo gone'));
+  const r = await new Sandbox({ image: image() }).run(
+    sh('ls /etc; ls /data/old; cat /data/shadowed; test -e /etc/removed-later || echo gone'),
+  );
   t.is(r.outcome, 'ok', text(r.stderr));
   t.is(text(r.stdout), 'group\nlayer1\npasswd\nresolv.conf\nfresh\nlayer 1 version\ngone\n');
 });
 
-maybe('writable: changes are the run\'s own, gone at its end; the image and the next run never see them', async (t) => {
+maybe("writable: changes are the run's own, gone at its end; the image and the next run never see them", async (t) => {
   const img = image();
   // overlayfs copies a file up with its owner, which must be an id inside: as root, the layers'
   // files are host root's, no id inside, so this image's files are given to the sandbox's host id
   // (rootless, they are the caller's, which is the id inside). docs/images-run.md, "Owners".
   if (isRoot) for (const layer of img.layers) spawnSync('chown', ['-R', `${sandboxHostUid}:${sandboxHostUid}`, layer]);
   const box = new Sandbox({ image: img, writable: true });
-  const r = await box.run(sh('echo changed > /etc/layer1 && rm /data/shadowed && mkdir /new && echo hi > /new/f && cat /etc/layer1 /new/f; ls /data'));
+  const r = await box.run(
+    sh('echo changed > /etc/layer1 && rm /data/shadowed && mkdir /new && echo hi > /new/f && cat /etc/layer1 /new/f; ls /data'),
+  );
   t.is(r.outcome, 'ok', text(r.stderr));
   t.is(text(r.stdout), 'changed\nhi\nold\n');
   const next = await box.run(sh('cat /etc/layer1 /data/shadowed; test -e /new || echo no-new'));
@@ -137,7 +144,9 @@ maybe('one layer is bound read-only; a layer without /proc, /dev, /tmp gets them
   const bare = join(scratch.path, 'single-bare');
   baseLayer(bare, false);
   for (const dir of [full, bare]) {
-    const r = await new Sandbox({ image: fixtureImage('localhost/one:layer', [dir]) }).run(sh('ls /proc/self/fd >/dev/null && echo ok > /tmp/t && cat /tmp/t; touch /x 2>&1; true'));
+    const r = await new Sandbox({ image: fixtureImage('localhost/one:layer', [dir]) }).run(
+      sh('ls /proc/self/fd >/dev/null && echo ok > /tmp/t && cat /tmp/t; touch /x 2>&1; true'),
+    );
     t.is(r.outcome, 'ok', text(r.stderr));
     t.is(text(r.stdout), 'ok\ntouch: /x: Read-only file system\n', dir);
   }
@@ -187,7 +196,12 @@ maybe('a setup failure names the step and errno: a layer that is not there', asy
 const LIMIT_CASES: { name: string; options: object; argv: string[]; outcome: Outcome }[] = [
   { name: 'cpu time', options: { timeLimit: 0.3 }, argv: ['busybox', 'sh', '-c', 'while :; do :; done'], outcome: 'cpu-time-limit' },
   { name: 'wall time', options: { wallTimeLimit: 0.3 }, argv: ['busybox', 'sleep', '5'], outcome: 'wall-time-limit' },
-  { name: 'output', options: { outputLimit: '64k' }, argv: ['busybox', 'dd', 'if=/dev/zero', 'bs=64k', 'count=16'], outcome: 'output-limit' },
+  {
+    name: 'output',
+    options: { outputLimit: '64k' },
+    argv: ['busybox', 'dd', 'if=/dev/zero', 'bs=64k', 'count=16'],
+    outcome: 'output-limit',
+  },
 ];
 for (const c of LIMIT_CASES) {
   maybe(`limits in an image: ${c.name} gives the verdict the default root gives`, async (t) => {
@@ -214,7 +228,10 @@ maybe('limits in an image: memory gives the verdict the default root gives', asy
   const img = image({ user: 'app' });
   const top = img.layers[1]!;
   mkdirSync(join(top, 'nodes'), { recursive: true });
-  for (const [name, minor] of [['mem', '1'], ['null', '3']] as const) {
+  for (const [name, minor] of [
+    ['mem', '1'],
+    ['null', '3'],
+  ] as const) {
     t.is(spawnSync('mknod', ['-m', '0666', join(top, 'nodes', name), 'c', '1', minor]).status, 0);
   }
   // busybox runs the applet named by argv[1] when argv[0] is "busybox".
@@ -222,7 +239,9 @@ maybe('limits in an image: memory gives the verdict the default root gives', asy
   copyFileSync(BUSYBOX!, join(top, 'suid/busybox'));
   chownSync(join(top, 'suid/busybox'), 0, 0);
   chmodSync(join(top, 'suid/busybox'), 0o4755);
-  const r = await new Sandbox({ image: img }).run(sh('cat /nodes/null 2>&1; head -c1 /nodes/mem 2>&1; (echo x > /nodes/null) 2>&1; /suid/busybox id -u'));
+  const r = await new Sandbox({ image: img }).run(
+    sh('cat /nodes/null 2>&1; head -c1 /nodes/mem 2>&1; (echo x > /nodes/null) 2>&1; /suid/busybox id -u'),
+  );
   t.is(r.outcome, 'ok', text(r.stderr));
   const lines = text(r.stdout).trim().split('\n');
   t.is(lines.length, 4);

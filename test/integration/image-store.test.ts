@@ -2,13 +2,33 @@
 // layer shared by two images stored once, ls/inspect/rm/prune, the CLI's outputs and exit 125, and
 // bad input leaving the store exactly as it was. Runs as root and, through run-rootless, as nobody.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, copyFileSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  copyFileSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { Header } from 'tar';
-import { SandboxError, flattenImage, importImage, inspectImage, listImages, pruneImages, removeImage, resolveImage } from '../../lib/index.js';
+import {
+  SandboxError,
+  flattenImage,
+  importImage,
+  inspectImage,
+  listImages,
+  pruneImages,
+  removeImage,
+  resolveImage,
+} from '../../lib/index.js';
 import { missing, podmanFixtures, snapshot, type Fixtures } from '../helpers/images.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -106,7 +126,10 @@ t('ls, inspect, rm and prune', async (t) => {
   await importImage(fx!.childDockerArchive, { store: s, name: 'two' });
   await importImage(fx!.ociLayout, { store: s, name: 'three:x' });
   const ls = listImages({ store: s });
-  t.deepEqual(ls.map((r) => r.familiarName), ['one:latest', 'three:x', 'two:latest']);
+  t.deepEqual(
+    ls.map((r) => r.familiarName),
+    ['one:latest', 'three:x', 'two:latest'],
+  );
   t.true(ls.every((r) => r.size > 1_000_000));
   const d = inspectImage('one', { store: s });
   t.deepEqual(d.names, ['docker.io/library/one:latest', 'docker.io/library/three:x']);
@@ -216,7 +239,10 @@ t('an import killed midway leaves no image and nothing visible; prune removes it
   writeFileSync(big, Buffer.concat(blocks));
   await importImage(fx!.dockerArchive, { store: s, name: 'keep' });
   const before = snapshot(s);
-  const child = spawn(process.execPath, [cli, 'image', 'import', big, 'big'], { env: { ...process.env, SANDBOX_STORE: s }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [cli, 'image', 'import', big, 'big'], {
+    env: { ...process.env, SANDBOX_STORE: s },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise((r) => child.once('exit', r));
@@ -232,7 +258,10 @@ t('an import killed midway leaves no image and nothing visible; prune removes it
   child.kill('SIGKILL');
   await exited;
   t.throws(() => resolveImage('big', { store: s }), { instanceOf: SandboxError });
-  t.deepEqual(listImages({ store: s }).map((r) => r.familiarName), ['keep:latest']);
+  t.deepEqual(
+    listImages({ store: s }).map((r) => r.familiarName),
+    ['keep:latest'],
+  );
   const pr = await pruneImages({ store: s });
   t.true(pr.stagingRemoved >= 1, 'the killed import left a staging directory, now removed');
   t.is(snapshot(s), before);
@@ -245,7 +274,11 @@ t('progress is drawn on a terminal, and --quiet silences it', (t) => {
   const env = { ...process.env, SANDBOX_STORE: s };
   // script(1) gives the command a terminal; its transcript is what the terminal showed.
   const run = (extra: string): string =>
-    spawnSync('script', ['-qec', `'${process.execPath}' '${cli}' image import ${extra} '${fx!.dockerArchive}' tty:1 >/dev/null`, '/dev/null'], { env, encoding: 'utf8' }).stdout;
+    spawnSync(
+      'script',
+      ['-qec', `'${process.execPath}' '${cli}' image import ${extra} '${fx!.dockerArchive}' tty:1 >/dev/null`, '/dev/null'],
+      { env, encoding: 'utf8' },
+    ).stdout;
   const shown = run('');
   t.regex(shown, /importing .*\[[#.]+\] .*(layers|committing)/);
   t.regex(shown, /B\/s/);
@@ -277,7 +310,8 @@ const pythonTar = (() => {
   const r = spawnSync('bash', [join(root, 'test/helpers/python-image.sh'), '--cached'], { encoding: 'utf8' });
   return r.status === 0 ? r.stdout.trim() : null;
 })();
-if (pythonTar === null && process.env.CI === 'true' && process.getuid?.() === 0) throw new Error('CI: the Python image is missing (.ci/run builds it with test/helpers/python-image.sh)');
+if (pythonTar === null && process.env.CI === 'true' && process.getuid?.() === 0)
+  throw new Error('CI: the Python image is missing (.ci/run builds it with test/helpers/python-image.sh)');
 (pythonTar ? test : test.skip)('the Python image (debootstrap minbase + python3-minimal) imports', async (t) => {
   const s = store();
   const r = await importImage(pythonTar!, { store: s, name: 'py' });
@@ -290,20 +324,35 @@ if (pythonTar === null && process.env.CI === 'true' && process.getuid?.() === 0)
   removeTree(s);
 });
 
-t('layers are overlay lowerdirs as they are: whiteouts and opaque directories, read by an overlay mounted with userxattr in a user namespace', async (t) => {
-  const s = store();
-  const dir = mkdtempSync(join(tmpdir(), 'img-ovl-'));
-  execFileSync('sh', ['-c', `mkdir -p '${dir}/o/opt' && : > '${dir}/o/opt/.wh..wh..opq' && echo new > '${dir}/o/opt/new' && tar -C '${dir}/o' -cf '${dir}/o.tar' .`]);
-  await importImage(fx!.childDockerArchive, { store: s, name: 'child' });
-  await importImage(join(dir, 'o.tar'), { store: s, name: 'opq' });
-  const lower = [resolveImage('opq', { store: s }).layers[0]!, ...resolveImage('child', { store: s }).layers.slice().reverse()].join(':');
-  execFileSync('mkdir', [join(dir, 'm')]);
-  const r = spawnSync('unshare', ['-Urm', 'sh', '-c', `mount -t overlay overlay -o 'lowerdir=${lower},userxattr' '${dir}/m' && ls '${dir}/m/etc' && echo -- && ls '${dir}/m/opt' && cat '${dir}/m/etc/child'`], { encoding: 'utf8' });
-  t.is(r.status, 0, r.stderr);
-  const [etc, opt] = r.stdout.split('--\n');
-  t.notRegex(etc!, /^greeting$/m, 'the whiteout hides the base layer\'s file');
-  t.regex(etc!, /^passwd$/m);
-  t.is(opt, 'new\nchild\n', 'the opaque /opt shows only its own layer; etc/child is readable');
-  rmSync(dir, { recursive: true, force: true });
-  rmSync(s, { recursive: true, force: true });
-});
+t(
+  'layers are overlay lowerdirs as they are: whiteouts and opaque directories, read by an overlay mounted with userxattr in a user namespace',
+  async (t) => {
+    const s = store();
+    const dir = mkdtempSync(join(tmpdir(), 'img-ovl-'));
+    execFileSync('sh', [
+      '-c',
+      `mkdir -p '${dir}/o/opt' && : > '${dir}/o/opt/.wh..wh..opq' && echo new > '${dir}/o/opt/new' && tar -C '${dir}/o' -cf '${dir}/o.tar' .`,
+    ]);
+    await importImage(fx!.childDockerArchive, { store: s, name: 'child' });
+    await importImage(join(dir, 'o.tar'), { store: s, name: 'opq' });
+    const lower = [resolveImage('opq', { store: s }).layers[0]!, ...resolveImage('child', { store: s }).layers.slice().reverse()].join(':');
+    execFileSync('mkdir', [join(dir, 'm')]);
+    const r = spawnSync(
+      'unshare',
+      [
+        '-Urm',
+        'sh',
+        '-c',
+        `mount -t overlay overlay -o 'lowerdir=${lower},userxattr' '${dir}/m' && ls '${dir}/m/etc' && echo -- && ls '${dir}/m/opt' && cat '${dir}/m/etc/child'`,
+      ],
+      { encoding: 'utf8' },
+    );
+    t.is(r.status, 0, r.stderr);
+    const [etc, opt] = r.stdout.split('--\n');
+    t.notRegex(etc!, /^greeting$/m, "the whiteout hides the base layer's file");
+    t.regex(etc!, /^passwd$/m);
+    t.is(opt, 'new\nchild\n', 'the opaque /opt shows only its own layer; etc/child is readable');
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(s, { recursive: true, force: true });
+  },
+);

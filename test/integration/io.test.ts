@@ -171,7 +171,12 @@ test('environment: sandbox env, per-run additions that override it, and nothing 
     'WITH SPACE=x=y z',
   ]);
   const b = await sb.run(['env']);
-  t.deepEqual(text(b.stdout).trim().split('\n').sort(), ['BASE=b', 'HOME=/tmp', 'PATH=/usr/local/bin:/usr/bin:/bin', 'SHARED=from-sandbox']);
+  t.deepEqual(text(b.stdout).trim().split('\n').sort(), [
+    'BASE=b',
+    'HOME=/tmp',
+    'PATH=/usr/local/bin:/usr/bin:/bin',
+    'SHARED=from-sandbox',
+  ]);
   // PATH given per run is the one the command is looked up in.
   const e = await t.throwsAsync(sb.run(['env'], { env: { PATH: '/nonexistent' } }), { instanceOf: SandboxError });
   t.is(e?.code, 'ENOENT');
@@ -181,7 +186,11 @@ test('environment: sandbox env, per-run additions that override it, and nothing 
 
 test('tty: true: the command names its terminal (/dev/console), has a size, and sees none of the host ptys', async (t) => {
   const r = await new Sandbox({ tty: true }).run(['sh', '-c', 'tty; test -t 0 && echo isatty; ls /dev/pts; stty size']);
-  const lines = r.stdout?.toString().split(/\r?\n/).filter((l) => l !== '') ?? [];
+  const lines =
+    r.stdout
+      ?.toString()
+      .split(/\r?\n/)
+      .filter((l) => l !== '') ?? [];
   t.is(r.exitCode, 0);
   t.deepEqual(lines.slice(0, 3), ['/dev/console', 'isatty', 'ptmx']);
   // A size, never 0x0 (the test's stdout is not a terminal: the classic 24x80).

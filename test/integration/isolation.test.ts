@@ -3,7 +3,19 @@
 // (test/helpers/run-rootless.js), and most have a control that shows the probe can see the
 // thing when it is there.
 import { spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, readlinkSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  readlinkSync,
+  mkdirSync,
+  openSync,
+  closeSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -72,7 +84,11 @@ test('hostname is "sandbox" by default, can be set, and the host keeps its own',
   const before = hostname();
   const d = await box.run(['hostname']);
   t.is(text(d.stdout), 'sandbox\n');
-  const custom = await new Sandbox({ hostname: 'box-7' }).run(['sh', '-c', 'hostname; cat /etc/hostname; hostname renamed 2>/dev/null; echo $?']);
+  const custom = await new Sandbox({ hostname: 'box-7' }).run([
+    'sh',
+    '-c',
+    'hostname; cat /etc/hostname; hostname renamed 2>/dev/null; echo $?',
+  ]);
   const [name, file, renameStatus] = text(custom.stdout).trim().split('\n');
   t.is(name, 'box-7');
   t.is(file, 'box-7');
@@ -165,7 +181,11 @@ test('network none: sandboxes running at once never share a network namespace, a
     t.is(new Set(ids).size, ids.length, `six concurrent sandboxes, six namespaces: ${ids.join(' ')}`);
     t.false(ids.includes(readlinkHostNet()), 'not the host namespace');
   }
-  const lo = await box.run(['python3', '-c', 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(); socket.create_connection(s.getsockname()); print("ok")']);
+  const lo = await box.run([
+    'python3',
+    '-c',
+    'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(); socket.create_connection(s.getsockname()); print("ok")',
+  ]);
   t.is(text(lo.stdout), 'ok\n', text(lo.stderr));
 });
 
@@ -181,7 +201,10 @@ test('a process that gives up root after its first runs still gets a network nam
     "const r = await box.run(['readlink', '/proc/self/ns/net']);",
     "console.log(r.outcome, r.stdout.toString().trim() !== readlinkSync('/proc/self/ns/net'));",
   ].join('\n');
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', cwd: import.meta.dirname });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    cwd: import.meta.dirname,
+  });
   t.is(r.stdout.trim(), 'ok true', r.stderr);
 });
 
@@ -193,7 +216,13 @@ test('host files outside the rootfs are invisible', async (t) => {
   for (const p of ['/root', '/home', '/etc/shadow', '/var', secret.path, process.cwd()]) {
     t.true(existsSync(p) || lstatSync(p, { throwIfNoEntry: false }) !== undefined, `control: ${p} exists on the host`);
   }
-  const r = await box.run(['sh', '-c', 'for p in "$@"; do if [ -e "$p" ]; then echo "present $p"; else echo "absent $p"; fi; done', 'sh', ...paths]);
+  const r = await box.run([
+    'sh',
+    '-c',
+    'for p in "$@"; do if [ -e "$p" ]; then echo "present $p"; else echo "absent $p"; fi; done',
+    'sh',
+    ...paths,
+  ]);
   t.is(r.outcome, 'ok', text(r.stderr));
   t.deepEqual(
     text(r.stdout).trim().split('\n'),
@@ -205,7 +234,10 @@ test('host files outside the rootfs are invisible', async (t) => {
   // /etc/passwd is the sandbox's own, not the host's.
   const passwd = await box.run(['cat', '/etc/passwd']);
   t.deepEqual(
-    text(passwd.stdout).trim().split('\n').map((l) => l.split(':')[0]),
+    text(passwd.stdout)
+      .trim()
+      .split('\n')
+      .map((l) => l.split(':')[0]),
     ['root', 'sandbox', 'nobody'],
   );
 });
@@ -249,7 +281,11 @@ test('rw binds are writable; what the command creates is owned on the host by th
 });
 
 test('the whole root is read-only except /tmp, and /tmp is a fresh tmpfs each run', async (t) => {
-  const r = await box.run(['sh', '-c', 'touch /usr/x 2>/dev/null; echo "usr $?"; touch /x 2>/dev/null; echo "root $?"; ls -A /tmp; echo data > /tmp/f && echo "tmp $?"']);
+  const r = await box.run([
+    'sh',
+    '-c',
+    'touch /usr/x 2>/dev/null; echo "usr $?"; touch /x 2>/dev/null; echo "root $?"; ls -A /tmp; echo data > /tmp/f && echo "tmp $?"',
+  ]);
   t.is(text(r.stdout), 'usr 1\nroot 1\ntmp 0\n', 'nothing left in /tmp from other runs, and it is writable');
   const again = await box.run(['ls', '-A', '/tmp']);
   t.is(text(again.stdout), '', 'the file from the previous run is gone');
@@ -292,7 +328,11 @@ test('only fds 0, 1 and 2 reach the command', async (t) => {
   t.regex(entries[3]!, /^3 \/proc\/\d+\/fd$/);
   t.notRegex(text(r.stdout), /held-open|memfd|sandbox-init/);
   // And the shell's own table, without a listing process: only 0-2.
-  const sh = await box.run(['sh', '-c', 'for f in 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do [ -e /proc/$$/fd/$f ] && printf "%s " $f; done; echo']);
+  const sh = await box.run([
+    'sh',
+    '-c',
+    'for f in 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do [ -e /proc/$$/fd/$f ] && printf "%s " $f; done; echo',
+  ]);
   t.is(text(sh.stdout), '0 1 2 \n');
 });
 
@@ -322,7 +362,11 @@ test('a directory rootfs: its files, the host /usr bound in, read-only', async (
   makeRootfs(rootfs.path);
   const before = listTree(rootfs.path);
   const sb = new Sandbox({ rootfs: rootfs.path, binds: [{ src: '/usr', dst: '/usr' }] });
-  const r = await sb.run(['/bin/sh', '-c', 'cat /marker; echo $(ls /); touch /new 2>/dev/null; echo "write $?"; echo t > /tmp/t && echo "tmp $?"; cat /proc/1/cmdline']);
+  const r = await sb.run([
+    '/bin/sh',
+    '-c',
+    'cat /marker; echo $(ls /); touch /new 2>/dev/null; echo "write $?"; echo t > /tmp/t && echo "tmp $?"; cat /proc/1/cmdline',
+  ]);
   t.is(r.outcome, 'ok', text(r.stderr));
   t.is(text(r.stdout), 'in the rootfs\nbin dev lib lib64 marker proc sbin tmp usr\nwrite 1\ntmp 0\nsandbox-init\0');
   t.deepEqual(listTree(rootfs.path), before, 'the rootfs on disk did not change');
@@ -346,7 +390,11 @@ test('bind targets missing from a directory rootfs are created without changing 
     tmpfs: [{ dst: '/scratch' }],
     cwd: '/deep/er/data',
   });
-  const r = await sb.run(['/bin/sh', '-c', 'pwd; cat /deep/er/data/payload /etc/single-file; touch /scratch/ok && echo scratch-ok; touch /deep/x 2>/dev/null || echo ro']);
+  const r = await sb.run([
+    '/bin/sh',
+    '-c',
+    'pwd; cat /deep/er/data/payload /etc/single-file; touch /scratch/ok && echo scratch-ok; touch /deep/x 2>/dev/null || echo ro',
+  ]);
   t.is(r.outcome, 'ok', text(r.stderr));
   t.is(text(r.stdout), '/deep/er/data\nbound\nbound\nscratch-ok\nro\n');
   t.deepEqual(listTree(rootfs.path), before, 'no mount point was made in the rootfs on disk');

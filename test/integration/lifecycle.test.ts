@@ -138,7 +138,9 @@ async function lastJsonLine(t: ExecutionContext, fixture: string, ...args: strin
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
   child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('exit', (c, s) => resolve([c, s])));
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+    child.on('exit', (c, s) => resolve([c, s])),
+  );
   t.is(signal, null, stderr);
   t.is(code, 0, stderr);
   return JSON.parse(stdout.trim().split('\n').pop() ?? '{}');
@@ -147,7 +149,13 @@ async function lastJsonLine(t: ExecutionContext, fixture: string, ...args: strin
 test('sandboxes in worker threads: they run, and a worker terminated with sandboxes running ends them and closes its handles', async (t) => {
   // Node aborts a worker whose loop still holds a handle, and a callback refused while a worker is
   // being terminated must not become a fatal napi_throw: the fixture would die of SIGABRT.
-  const report = (await lastJsonLine(t, 'test/helpers/worker-main.mjs')) as { ok: number[]; alive: number[]; states: string[]; lanes: number; main: string };
+  const report = (await lastJsonLine(t, 'test/helpers/worker-main.mjs')) as {
+    ok: number[];
+    alive: number[];
+    states: string[];
+    lanes: number;
+    main: string;
+  };
   t.deepEqual(report.ok, [15, 15], 'the runs in each worker');
   t.is(report.lanes, 0, "the ended workers' lane threads are gone");
   t.deepEqual(report.alive, [], `the sandboxes of the ended workers are gone, not left running or as zombies: ${report.states.join(' ')}`);
@@ -163,7 +171,11 @@ test('workers terminated mid-run, 50 rounds of 4: the process never aborts', asy
 
 test('a process that exits while its workers run sandboxes exits with its own status, 10 times of 10', async (t) => {
   for (let i = 0; i < 10; i++) {
-    const r = spawnSync(process.execPath, [join(root, 'test/helpers/worker-terminate.mjs'), '1', '4', 'exit'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(process.execPath, [join(root, 'test/helpers/worker-terminate.mjs'), '1', '4', 'exit'], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     t.is(r.signal, null, r.stderr);
     t.is(r.status, 3, r.stderr);
   }

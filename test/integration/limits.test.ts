@@ -136,12 +136,18 @@ test('a warm pool with limits never closed: its cgroups made ahead of runs go wh
   if (unclosed.enforcement === 'rlimit') return t.is(unclosed.parents.length, 0);
   t.true(unclosed.held > 0, 'cgroups made ahead while the process ran');
   const own = new RegExp(`^sandbox-${unclosed.pid}-\\d+-\\d+$`);
-  t.deepEqual(unclosed.parents.flatMap((p) => fs.readdirSync(p).filter((n) => own.test(n))), [], 'none left after its exit');
+  t.deepEqual(
+    unclosed.parents.flatMap((p) => fs.readdirSync(p).filter((n) => own.test(n))),
+    [],
+    'none left after its exit',
+  );
 });
 
 test('the same limits on warm sandboxes: memory, pids and CPU time enforced per run, each run with counters of its own', (t) => {
   const { memory, small, forkbomb, cpu, many } = report.warm;
-  t.log(`memory ${memory.outcome} peak ${(memory.memoryPeakBytes / MiB).toFixed(1)} MiB, then true: peak ${(small.memoryPeakBytes / MiB).toFixed(2)} MiB cpu ${small.cpuTimeMs} ms; forks ${forkbomb.stdoutText?.trim()}; cpu ${cpu.outcome} ${cpu.cpuTimeMs} ms`);
+  t.log(
+    `memory ${memory.outcome} peak ${(memory.memoryPeakBytes / MiB).toFixed(1)} MiB, then true: peak ${(small.memoryPeakBytes / MiB).toFixed(2)} MiB cpu ${small.cpuTimeMs} ms; forks ${forkbomb.stdoutText?.trim()}; cpu ${cpu.outcome} ${cpu.cpuTimeMs} ms`,
+  );
   t.is(cpu.outcome, 'cpu-time-limit');
   t.is(small.outcome, 'ok');
   t.is(forkbomb.outcome, 'ok', forkbomb.stderr ?? '');

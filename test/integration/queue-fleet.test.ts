@@ -30,7 +30,10 @@ interface WorkerProc {
 }
 
 async function startWorker(redis: TestRedis, queue: string, args: string[] = []): Promise<WorkerProc> {
-  const child = spawn(process.execPath, [cli, 'worker', '--redis', redis.url, '--queue', queue, ...args], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [cli, 'worker', '--redis', redis.url, '--queue', queue, ...args], {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let err = '';
   child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
@@ -85,7 +88,11 @@ function imagesRefused(): boolean {
 }
 
 serial('a bad option, or an --image this build cannot run, is exit 125 with one line', async (t) => {
-  const cases = [['--bogus'], ['--redis', 'nowhere'], ...(imagesRefused() ? [['--redis', t.context.redis.url, '--image', 'debian:12']] : [])];
+  const cases = [
+    ['--bogus'],
+    ['--redis', 'nowhere'],
+    ...(imagesRefused() ? [['--redis', t.context.redis.url, '--image', 'debian:12']] : []),
+  ];
   for (const args of cases) {
     const child = spawn(process.execPath, [cli, 'worker', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
@@ -115,7 +122,10 @@ serial('kill -9 a worker mid-job: its sandbox dies with it, another worker runs 
   victim.child.kill('SIGKILL');
   await victim.exited;
   // Nothing of the victim's run is left: any sleep with this argv is the survivor's retry.
-  t.true(await waitFor(() => processesWithArgv(argv).every((p) => descendsFrom(p, survivor.pid)), 3000), 'the sandbox died with its worker');
+  t.true(
+    await waitFor(() => processesWithArgv(argv).every((p) => descendsFrom(p, survivor.pid)), 3000),
+    'the sandbox died with its worker',
+  );
   const r = await pending;
   t.is(r.results[0]!.status, 'Accepted');
   t.is(r.attempt, 2);
@@ -148,12 +158,18 @@ serial('SIGTERM drains: the running job finishes and completes, the queued ones 
   t.true(w.events().some((e) => e.event === 'worker.closed'));
   workers.push(await startWorker(t.context.redis, name, ['--concurrency', '2']));
   const rest = await Promise.all(ids.slice(1).map((id) => q.result(id)));
-  t.deepEqual(rest.map((r) => r.attempt), [1, 1]);
+  t.deepEqual(
+    rest.map((r) => r.attempt),
+    [1, 1],
+  );
 });
 
 serial('Redis killed and restarted mid-run: no job and no result lost', async (t) => {
   const name = queueName();
-  const workers = [await startWorker(t.context.redis, name, ['--concurrency', '2']), await startWorker(t.context.redis, name, ['--concurrency', '2'])];
+  const workers = [
+    await startWorker(t.context.redis, name, ['--concurrency', '2']),
+    await startWorker(t.context.redis, name, ['--concurrency', '2']),
+  ];
   t.teardown(() => stopAll(workers));
   const q = new SandboxQueue({ connection: t.context.redis.url, name, sweepInterval: 500 });
   t.teardown(() => q.close());
@@ -163,7 +179,10 @@ serial('Redis killed and restarted mid-run: no job and no result lost', async (t
   t.true(await waitFor(() => completed() >= 4, 60_000));
   await t.context.redis.restart({ downMs: 1000 });
   const results = await Promise.all(pending);
-  t.deepEqual(results.map((r) => r.results[0]!.files!.stdout), Array.from({ length: jobs }, (_, i) => `${i}\n`));
+  t.deepEqual(
+    results.map((r) => r.results[0]!.files!.stdout),
+    Array.from({ length: jobs }, (_, i) => `${i}\n`),
+  );
   t.is(new Set(results.map((r) => r.jobId)).size, jobs);
   t.is((await q.queue.getJobCounts('completed')).completed, jobs);
 });
@@ -190,5 +209,8 @@ serial('a flood of 2,000 short jobs on two workers: every result arrives, once',
     t.regex(text, /^sandbox_queue_jobs\{state="wait"\} 0$/m);
   }
   t.is(ran, jobs);
-  t.true(workers.every((w) => (w.events().filter((e) => e.event === 'job.completed').length === 0)), '--quiet drops per-job lines');
+  t.true(
+    workers.every((w) => w.events().filter((e) => e.event === 'job.completed').length === 0),
+    '--quiet drops per-job lines',
+  );
 });

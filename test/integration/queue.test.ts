@@ -17,7 +17,10 @@ if (redisMissing !== null) test.skip(`queue tests: ${redisMissing}`, () => {});
 
 let n = 0;
 /** A queue of its own per test, with a worker on it. */
-async function pair(t: { context: { redis: TestRedis }; teardown: (f: () => Promise<void>) => void }, worker: Partial<SandboxWorkerOptions> | null = {}) {
+async function pair(
+  t: { context: { redis: TestRedis }; teardown: (f: () => Promise<void>) => void },
+  worker: Partial<SandboxWorkerOptions> | null = {},
+) {
   const name = `q${process.pid}-${++n}`;
   const q = new SandboxQueue({ connection: t.context.redis.url, name, sweepInterval: 500 });
   const w = worker === null ? null : new SandboxWorker({ connection: t.context.redis.url, name, concurrency: 2, ...worker });
@@ -59,7 +62,16 @@ it('a compile step\'s copyOutCached file runs in the next step as "cached:NAME";
   const { q } = await pair(t, { runner });
   const src = '#include <cstdio>\nint main(){int a,b;std::scanf("%d %d",&a,&b);std::printf("%d\\n",a+b);}\n';
   const r = await q.runSteps([
-    { cmd: [{ ...cmd(['/usr/bin/g++', '-O0', '-o', 'sum', 'sum.cc']), copyIn: { 'sum.cc': { content: src } }, copyOutCached: ['sum'], cpuLimit: 30e9 }] },
+    {
+      cmd: [
+        {
+          ...cmd(['/usr/bin/g++', '-O0', '-o', 'sum', 'sum.cc']),
+          copyIn: { 'sum.cc': { content: src } },
+          copyOutCached: ['sum'],
+          cpuLimit: 30e9,
+        },
+      ],
+    },
     { cmd: [{ ...cmd(['sum'], {}, '2 40'), copyIn: { sum: { fileId: 'cached:sum' } } }] },
     { cmd: [{ ...cmd(['sum'], {}, '1 1'), copyIn: { sum: { fileId: 'cached:sum' } } }] },
   ] as any);
@@ -80,7 +92,11 @@ it('large data by blob: put once, named by sha256 id in any job; the job itself 
   t.regex(id, /^sha256:[0-9a-f]{64}$/);
   t.is(await q.putFile(data), id);
   const jobs = await Promise.all(
-    [0, 1].map(() => q.run({ cmd: [{ ...cmd(['/usr/bin/wc', '-c']), files: [{ fileId: id }, { name: 'stdout', max: 100 }, { name: 'stderr', max: 100 }] }] } as any)),
+    [0, 1].map(() =>
+      q.run({
+        cmd: [{ ...cmd(['/usr/bin/wc', '-c']), files: [{ fileId: id }, { name: 'stdout', max: 100 }, { name: 'stderr', max: 100 }] }],
+      } as any),
+    ),
   );
   for (const r of jobs) t.is(r.results[0]!.files!.stdout.trim(), String(data.length));
   const raw = new Queue(name, { connection: { url: t.context.redis.url } });
@@ -89,26 +105,34 @@ it('large data by blob: put once, named by sha256 id in any job; the job itself 
   t.true(JSON.stringify(job!.data).length < 2000);
 });
 
-it('inline contents past the cap: the client refuses the job with one clear error; results past the worker\'s cap fail the job at once', async (t) => {
+it("inline contents past the cap: the client refuses the job with one clear error; results past the worker's cap fail the job at once", async (t) => {
   const { q } = await pair(t, { maxResultBytes: 64 * 1024 });
   const big = 'x'.repeat(5 * 1024 * 1024);
   const e = await t.throwsAsync(q.add({ cmd: [cmd(['/bin/true'], {}, big)] } as any), { instanceOf: SandboxError });
   t.is(e!.stage, 'job-size');
   t.regex(e!.message, /over the cap of 4194304 .* putFile/);
-  const f = await t.throwsAsync(q.run({ cmd: [cmd(['/usr/bin/head', '-c', '300000', '/dev/zero'])] } as any), { instanceOf: QueueJobError });
+  const f = await t.throwsAsync(q.run({ cmd: [cmd(['/usr/bin/head', '-c', '300000', '/dev/zero'])] } as any), {
+    instanceOf: QueueJobError,
+  });
   t.is(f!.stage, 'result-size');
   t.is(f!.attemptsMade, 1);
 });
 
 it('a poison job ends failed with its error after its attempts and holds up no other job', async (t) => {
   const { q } = await pair(t, { concurrency: 1 });
-  const poison = q.run({ cmd: [{ ...cmd(['/bin/cat']), files: [{ fileId: `sha256:${'0'.repeat(64)}` }, { name: 'stdout', max: 10 }, null] }] } as any, { attempts: 2 });
+  const poison = q.run(
+    { cmd: [{ ...cmd(['/bin/cat']), files: [{ fileId: `sha256:${'0'.repeat(64)}` }, { name: 'stdout', max: 10 }, null] }] } as any,
+    { attempts: 2 },
+  );
   const good = Array.from({ length: 5 }, (_, i) => q.run({ cmd: [cmd(['/bin/echo', String(i)])] } as any));
   const e = await t.throwsAsync(poison, { instanceOf: QueueJobError });
   t.is(e!.stage, 'blob');
   t.is(e!.attemptsMade, 2);
   t.regex(e!.message, /not in Redis/);
-  t.deepEqual((await Promise.all(good)).map((r) => r.results[0]!.files!.stdout), ['0\n', '1\n', '2\n', '3\n', '4\n']);
+  t.deepEqual(
+    (await Promise.all(good)).map((r) => r.results[0]!.files!.stdout),
+    ['0\n', '1\n', '2\n', '3\n', '4\n'],
+  );
 });
 
 it('a bad request is refused by add(); one that reaches a worker anyway fails at once, unretried', async (t) => {
@@ -144,7 +168,9 @@ serial('priorities: contest jobs queued after rejudges still run before them', a
 it('timeout: a job still running at its deadline is killed, fails as expired, leaves no process', async (t) => {
   const { q } = await pair(t);
   const secs = uniqueSeconds(30);
-  const e = await t.throwsAsync(q.run({ cmd: [{ ...cmd(['/bin/sleep', secs]), clockLimit: 60e9 }] } as any, { timeout: 1500 }), { instanceOf: QueueJobError });
+  const e = await t.throwsAsync(q.run({ cmd: [{ ...cmd(['/bin/sleep', secs]), clockLimit: 60e9 }] } as any, { timeout: 1500 }), {
+    instanceOf: QueueJobError,
+  });
   t.is(e!.stage, 'expired');
   t.true(await waitFor(() => processesWithArgv(['/bin/sleep', secs]).length === 0, 5000));
 });

@@ -57,7 +57,11 @@ test('nothing of a run reaches the next: files in /tmp, /dev/shm and tmpfs mount
 test('/dev is read-only, warm or not; /dev/shm stays writable', async (t) => {
   for (const box of [new Sandbox(), new Sandbox({ pool: 1 })]) {
     await box.warm();
-    const r = await box.run(['sh', '-c', 'touch /dev/planted 2>&1; echo x > /dev/shm/ok && echo shm-ok; echo y > /dev/null && echo null-ok']);
+    const r = await box.run([
+      'sh',
+      '-c',
+      'touch /dev/planted 2>&1; echo x > /dev/shm/ok && echo shm-ok; echo y > /dev/null && echo null-ok',
+    ]);
     t.regex(text(r.stdout), /Read-only file system\nshm-ok\nnull-ok\n$/);
     await box.close();
   }
@@ -134,13 +138,22 @@ test.serial('close() ends the warm sandboxes and leaves nothing: no process, no 
   await box.warm();
   const pids = await Promise.all([1, 2, 3].map(async () => (await runOn(box, 'true')).pid));
   await box.close();
-  t.true(pids.every((pid) => !existsSync(`/proc/${pid}`)), 'every init has ended');
+  t.true(
+    pids.every((pid) => !existsSync(`/proc/${pid}`)),
+    'every init has ended',
+  );
   const after = await settle(before);
   t.true(after.fds <= before.fds, `fds ${before.fds} → ${after.fds}`);
-  t.deepEqual(after.children.filter((p) => !before.children.includes(p)), []);
+  t.deepEqual(
+    after.children.filter((p) => !before.children.includes(p)),
+    [],
+  );
   // A run after close() builds its own sandbox.
   t.is((await box.run(['true'])).outcome, 'ok');
-  t.deepEqual(childrenOfThisProcess().filter((p) => !before.children.includes(p)), []);
+  t.deepEqual(
+    childrenOfThisProcess().filter((p) => !before.children.includes(p)),
+    [],
+  );
 });
 
 test('idle warm sandboxes do not keep Node running, and end with it', async (t) => {
@@ -174,7 +187,13 @@ test('a pool that cannot be built: warm() rejects with the setup error, runs rep
 });
 
 test('configurations a warm sandbox cannot reset are refused up front', (t) => {
-  for (const options of [{ tty: true }, { binds: [{ src: '/usr', dst: '/tmp/usr' }] }, { tmpfs: [{ dst: '/dev/shm/x' }] }, { pool: -1 }, { pool: 1.5 }]) {
+  for (const options of [
+    { tty: true },
+    { binds: [{ src: '/usr', dst: '/tmp/usr' }] },
+    { tmpfs: [{ dst: '/dev/shm/x' }] },
+    { pool: -1 },
+    { pool: 1.5 },
+  ]) {
     const e = t.throws<SandboxError>(() => new Sandbox({ pool: 1, ...options }), { instanceOf: SandboxError });
     t.regex(e?.message ?? '', /pool/);
     t.notRegex(e?.message ?? '', /\n/);
@@ -185,7 +204,11 @@ test("a warm run's figures are its own: a large run, then a small one", async (t
   // Without limits there is no cgroup: the figures are what init reaped (wait4), per run.
   const box = new Sandbox({ pool: 1 });
   await box.warm();
-  const big = await box.run(['python3', '-c', 'b = bytearray(64 * 1024 * 1024)\nimport time\nt = time.process_time()\nwhile time.process_time() - t < 0.2: pass']);
+  const big = await box.run([
+    'python3',
+    '-c',
+    'b = bytearray(64 * 1024 * 1024)\nimport time\nt = time.process_time()\nwhile time.process_time() - t < 0.2: pass',
+  ]);
   await box.warm();
   const small = await box.run(['true']);
   t.is(big.outcome, 'ok');

@@ -8,7 +8,22 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, realpathS
 import { join } from 'node:path';
 import test from 'ava';
 import type { SandboxOptions } from '../../lib/index.js';
-import { buildProbes, inside, isRoot, outside, parseMountinfo, PROBE_DIR, probeBox, probeInside, probeOutside, repoRoot, scratch, suidDevParent, type MountLine, type Probes } from '../fixtures/probes/harness.js';
+import {
+  buildProbes,
+  inside,
+  isRoot,
+  outside,
+  parseMountinfo,
+  PROBE_DIR,
+  probeBox,
+  probeInside,
+  probeOutside,
+  repoRoot,
+  scratch,
+  suidDevParent,
+  type MountLine,
+  type Probes,
+} from '../fixtures/probes/harness.js';
 
 let p: Probes;
 // A host file with a name nothing else has: no way out of the sandbox may reach it.
@@ -70,7 +85,10 @@ test('mountinfo inside names no host path but the mount sources asked for', asyn
   // Control: the same read outside shows the host's table, with mounts the sandbox has not.
   const host = parseMountinfo(outside(['cat', '/proc/self/mountinfo']));
   const inner = new Set(mounts.map((m) => `${m.fstype} ${m.point}`));
-  t.true(host.some((m) => !inner.has(`${m.fstype} ${m.point}`)), 'control: the host table differs');
+  t.true(
+    host.some((m) => !inner.has(`${m.fstype} ${m.point}`)),
+    'control: the host table differs',
+  );
 });
 
 test('/sys is not mounted', async (t) => {
@@ -101,7 +119,12 @@ test('/proc: kernel files masked (empty) or absent, /proc/sys read-only', async 
   t.true(sys!.options.includes('ro'), '/proc/sys is read-only');
   const wr = await probeInside(b, ['open', '/proc/sys/kernel/hostname', 'w']);
   t.regex(wr, /^(EROFS|EACCES)$/);
-  if (isRoot) t.is(probeOutside(p, ['open', '/proc/sys/kernel/hostname', 'w']), 'ok', 'control: root may open it for writing outside (nothing is written)');
+  if (isRoot)
+    t.is(
+      probeOutside(p, ['open', '/proc/sys/kernel/hostname', 'w']),
+      'ok',
+      'control: root may open it for writing outside (nothing is written)',
+    );
 });
 
 test('/dev holds only null zero full random urandom tty, shm, pts and the usual links', async (t) => {
@@ -113,7 +136,10 @@ test('/dev holds only null zero full random urandom tty, shm, pts and the usual 
 
 /** Mounts that may lack nodev: the device binds and the tmpfs and devpts that hold them. */
 const deviceMount = (m: MountLine) =>
-  m.point === '/dev' || m.point === '/dev/pts' || /^\/dev\/(null|zero|full|random|urandom|tty)$/.test(m.point) || (m.point.startsWith('/proc/') && m.root === '/null');
+  m.point === '/dev' ||
+  m.point === '/dev/pts' ||
+  /^\/dev\/(null|zero|full|random|urandom|tty)$/.test(m.point) ||
+  (m.point.startsWith('/proc/') && m.root === '/null');
 
 function checkFlags(t: import('ava').ExecutionContext, mounts: MountLine[], what: string) {
   for (const m of mounts) {
@@ -139,10 +165,14 @@ test('every mount is nosuid, and nodev unless it holds /dev nodes: default root,
 test('a read-only bind is read-only all the way down: the host /dev/shm under a bind of /dev', async (t) => {
   const host = parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean));
   const shm = host.find((m) => m.point === '/dev/shm' && m.options.includes('rw'));
-  if (shm === undefined) return t.log('skipped: the host has no writable /dev/shm mount under /dev'), t.pass();
+  if (shm === undefined) return (t.log('skipped: the host has no writable /dev/shm mount under /dev'), t.pass());
   const name = `sandbox-sec-${randomBytes(6).toString('hex')}`;
   cleanup.push(() => rmSync(join('/dev/shm', name), { force: true }));
-  const got = await inside(box({ binds: [{ src: '/dev', dst: '/hostdev' }] }), ['sh', '-c', `touch /hostdev/shm/${name} 2>/dev/null; echo $?`]);
+  const got = await inside(box({ binds: [{ src: '/dev', dst: '/hostdev' }] }), [
+    'sh',
+    '-c',
+    `touch /hostdev/shm/${name} 2>/dev/null; echo $?`,
+  ]);
   t.is(got[0], '1', 'touch fails inside');
   t.false(existsSync(join('/dev/shm', name)), 'nothing appeared in the host /dev/shm');
   // Control: bound read-write, the same touch lands on the host (in a file this test removes).
@@ -175,7 +205,10 @@ test('a directory rootfs is mounted nosuid,nodev, bound as it is or as an overla
   checkFlags(t, bound, 'bound rootfs');
   // A missing mount point (/data) makes it an overlay.
   const overlay = parseMountinfo(
-    await inside(box({ ...complete.opts, binds: [...complete.opts.binds!, { src: p.dir, dst: '/data' }] }), ['/bin/cat', '/proc/self/mountinfo']),
+    await inside(box({ ...complete.opts, binds: [...complete.opts.binds!, { src: p.dir, dst: '/data' }] }), [
+      '/bin/cat',
+      '/proc/self/mountinfo',
+    ]),
   );
   t.true(overlay.some((m) => m.point === '/' && m.fstype === 'overlay'));
   checkFlags(t, overlay, 'overlay rootfs');
@@ -239,9 +272,17 @@ test('a mount inside a rootfs directory is read-only inside too, like the rootfs
     `const r = await new Sandbox(${JSON.stringify(rootfs.opts)}).run(['/bin/sh', '-c', 'touch /data/x 2>/dev/null; echo inside-data $?; touch /y 2>/dev/null; echo inside-root $?']);` +
     'process.stdout.write(r.stdout.toString());';
   const got = outside(
-    ['unshare', '-m', '--propagation', 'private', 'sh', '-c',
+    [
+      'unshare',
+      '-m',
+      '--propagation',
+      'private',
+      'sh',
+      '-c',
       `mount -t tmpfs -o size=1m sandbox-test ${data} && touch ${data}/control && echo outside-data 0 && exec "$0" --import tsx --input-type=module -e "$1"`,
-      process.execPath, script],
+      process.execPath,
+      script,
+    ],
     { cwd: repoRoot },
   );
   t.deepEqual(got, ['outside-data 0', 'inside-data 1', 'inside-root 1'], 'neither the submount nor the rootfs is writable inside');

@@ -66,7 +66,13 @@ test("names with '..' refuse the layer; nothing is written outside", async (t) =
   const s = setup();
   for (const path of ['../outside', 'a/../../outside', 'etc/../../../outside']) {
     const file = join(s.dir, 'dotdot.tar');
-    writeFileSync(file, tarOf([{ path: 'etc/', type: 'Directory' }, { path, body: 'pwned\n' }]));
+    writeFileSync(
+      file,
+      tarOf([
+        { path: 'etc/', type: 'Directory' },
+        { path, body: 'pwned\n' },
+      ]),
+    );
     const e = await t.throwsAsync(importImage(file, { store: s.store, name: 'dotdot' }), { instanceOf: SandboxError });
     t.regex(e!.message, /contains '\.\.'/);
   }
@@ -93,13 +99,26 @@ test('no write goes through a symbolic link, however it is reached', async (t) =
   const s = setup();
   const cases: Entry[][] = [
     // a link to a directory outside, then a file "inside" it
-    [{ path: 'evil', type: 'SymbolicLink', linkpath: s.dir }, { path: 'evil/outside', body: 'pwned\n' }],
+    [
+      { path: 'evil', type: 'SymbolicLink', linkpath: s.dir },
+      { path: 'evil/outside', body: 'pwned\n' },
+    ],
     // the same through a relative link
-    [{ path: 'up', type: 'SymbolicLink', linkpath: '../../../../../../../../..' + s.dir }, { path: 'up/outside', body: 'pwned\n' }],
+    [
+      { path: 'up', type: 'SymbolicLink', linkpath: '../../../../../../../../..' + s.dir },
+      { path: 'up/outside', body: 'pwned\n' },
+    ],
     // a directory entry through a link
-    [{ path: 'd', type: 'SymbolicLink', linkpath: s.dir }, { path: 'd/sub/', type: 'Directory' }],
+    [
+      { path: 'd', type: 'SymbolicLink', linkpath: s.dir },
+      { path: 'd/sub/', type: 'Directory' },
+    ],
     // a hard link placed through a link
-    [{ path: 'f', body: 'x' }, { path: 'l', type: 'SymbolicLink', linkpath: s.dir }, { path: 'l/outside', type: 'Link', linkpath: 'f' }],
+    [
+      { path: 'f', body: 'x' },
+      { path: 'l', type: 'SymbolicLink', linkpath: s.dir },
+      { path: 'l/outside', type: 'Link', linkpath: 'f' },
+    ],
     // a whiteout through a link
     [{ path: 'w', type: 'SymbolicLink', linkpath: s.dir }, { path: 'w/.wh.outside' }],
   ];
@@ -134,8 +153,20 @@ test('hard links: kept inside the layer, refused when they point out', async (t)
   const bad: [Entry[], RegExp][] = [
     [[{ path: 'x', type: 'Link', linkpath: '../outside' }], /contains '\.\.'/],
     [[{ path: 'x', type: 'Link', linkpath: s.outside }], /not an earlier entry|not inside a directory of the layer/],
-    [[{ path: 'l', type: 'SymbolicLink', linkpath: s.dir }, { path: 'x', type: 'Link', linkpath: 'l/outside' }], /not inside a directory of the layer/],
-    [[{ path: 'd/', type: 'Directory' }, { path: 'x', type: 'Link', linkpath: 'd' }], /names a directory/],
+    [
+      [
+        { path: 'l', type: 'SymbolicLink', linkpath: s.dir },
+        { path: 'x', type: 'Link', linkpath: 'l/outside' },
+      ],
+      /not inside a directory of the layer/,
+    ],
+    [
+      [
+        { path: 'd/', type: 'Directory' },
+        { path: 'x', type: 'Link', linkpath: 'd' },
+      ],
+      /names a directory/,
+    ],
   ];
   for (const [entries, re] of bad) {
     const file = join(s.dir, 'hl.tar');
@@ -173,7 +204,7 @@ test('setuid/setgid dropped, devices and FIFOs never made, modes and mtimes kept
   removeTree(s.dir);
 });
 
-test('owners: kept as root; the caller\'s as an ordinary user', async (t) => {
+test("owners: kept as root; the caller's as an ordinary user", async (t) => {
   const s = setup();
   const layer = await importEntries(s, 'owners', [
     { path: 'home/u/', type: 'Directory', uid: 1000, gid: 1000 },
@@ -198,7 +229,7 @@ test('whiteouts become 0/0 character devices; opaque directories carry user.over
     { path: 'var/cache/', type: 'Directory' },
     { path: 'var/cache/.wh..wh..opq' },
     { path: 'var/cache/fresh', body: 'new' },
-    { path: '.wh..wh.plnk/' , type: 'Directory'},
+    { path: '.wh..wh.plnk/', type: 'Directory' },
   ]);
   const wh = lstatSync(join(layer, 'etc/gone'));
   t.true(wh.isCharacterDevice());

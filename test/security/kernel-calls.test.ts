@@ -7,7 +7,17 @@
 // test/security/seccomp-filter.test.ts proves the BPF program alone; this file proves the sandbox
 // applies it (and that dropped capabilities are a second wall behind it).
 import test from 'ava';
-import { buildProbes, isRoot, outside, probeBox, probeInside, probeOutside, scratch, throwAwayNamespaces, type Probes } from '../fixtures/probes/harness.js';
+import {
+  buildProbes,
+  isRoot,
+  outside,
+  probeBox,
+  probeInside,
+  probeOutside,
+  scratch,
+  throwAwayNamespaces,
+  type Probes,
+} from '../fixtures/probes/harness.js';
 
 let p: Probes;
 let mountPoint: { path: string; remove(): void };
@@ -39,15 +49,28 @@ interface Attack {
 }
 
 const rootless = (what: string) => (out: string) => (!isRoot && out === 'EPERM' ? `rootless: ${what}` : null);
-const sysctl = (name: string) => (out: string) => (out === 'EPERM' || out === 'EACCES' ? `the host refuses it to this user (${name})` : null);
+const sysctl = (name: string) => (out: string) =>
+  out === 'EPERM' || out === 'EACCES' ? `the host refuses it to this user (${name})` : null;
 
 const attacks: Attack[] = [
   // EINVAL outside: LINUX_REBOOT_MAGIC1 with a wrong magic2 (checked after CAP_SYS_BOOT).
   { title: 'reboot', args: ['reboot'], inside: 'EPERM', wrap: '-Urpf', capabilityWall: true },
   // EBADF outside as root, or ENOSYS on a kernel without module support.
-  { title: 'load a kernel module (finit_module)', args: ['finit_module'], inside: 'EPERM', hostMayRefuse: rootless('CAP_SYS_MODULE exists only for real root') },
+  {
+    title: 'load a kernel module (finit_module)',
+    args: ['finit_module'],
+    inside: 'EPERM',
+    hostMayRefuse: rootless('CAP_SYS_MODULE exists only for real root'),
+  },
   // ok outside: a tmpfs in a throw-away mount namespace, unmounted at once.
-  { title: 'mount a tmpfs', args: ['mount', '/tmp'], outsideArgs: ['mount', '<mountpoint>'], inside: 'EPERM', wrap: '-Urm', capabilityWall: true },
+  {
+    title: 'mount a tmpfs',
+    args: ['mount', '/tmp'],
+    outsideArgs: ['mount', '<mountpoint>'],
+    inside: 'EPERM',
+    wrap: '-Urm',
+    capabilityWall: true,
+  },
   // ok outside: a forked child enters a new user namespace and exits.
   { title: 'nested user namespace (unshare)', args: ['userns'], inside: 'EPERM', hostMayRefuse: sysctl('user.max_user_namespaces') },
   { title: 'nested user namespace (clone)', args: ['clone-userns'], inside: 'EPERM', hostMayRefuse: sysctl('user.max_user_namespaces') },
@@ -60,8 +83,21 @@ const attacks: Attack[] = [
   // EFAULT outside: NULL io_uring_params.
   { title: 'io_uring_setup', args: ['io_uring_setup'], inside: 'EPERM', hostMayRefuse: sysctl('kernel.io_uring_disabled') },
   // ok outside as root: a second /dev/null in a scratch directory, removed at once.
-  { title: 'mknod a character device in /tmp', args: ['mknod', '/tmp/null2'], outsideArgs: ['mknod', '<mountpoint>/null2'], inside: 'EPERM', hostMayRefuse: rootless('CAP_MKNOD exists only for real root'), capabilityWall: true },
-  { title: 'mknod a character device in /dev/shm', args: ['mknod', '/dev/shm/null2'], outsideArgs: ['mknod', '<mountpoint>/null3'], inside: 'EPERM', hostMayRefuse: rootless('CAP_MKNOD exists only for real root') },
+  {
+    title: 'mknod a character device in /tmp',
+    args: ['mknod', '/tmp/null2'],
+    outsideArgs: ['mknod', '<mountpoint>/null2'],
+    inside: 'EPERM',
+    hostMayRefuse: rootless('CAP_MKNOD exists only for real root'),
+    capabilityWall: true,
+  },
+  {
+    title: 'mknod a character device in /dev/shm',
+    args: ['mknod', '/dev/shm/null2'],
+    outsideArgs: ['mknod', '<mountpoint>/null3'],
+    inside: 'EPERM',
+    hostMayRefuse: rootless('CAP_MKNOD exists only for real root'),
+  },
 ];
 
 const box = () => probeBox(p);

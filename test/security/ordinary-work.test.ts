@@ -9,9 +9,13 @@ import { Sandbox } from '../../lib/index.js';
 const box = new Sandbox({ wallTimeLimit: 60 });
 
 async function run(argv: string[], stdin?: string): Promise<string> {
-  const r = await box.run(['sh', '-c', 'grep "^Seccomp:" /proc/self/status; exec "$@"', 'sh', ...argv], stdin === undefined ? {} : { stdin });
+  const r = await box.run(
+    ['sh', '-c', 'grep "^Seccomp:" /proc/self/status; exec "$@"', 'sh', ...argv],
+    stdin === undefined ? {} : { stdin },
+  );
   const out = r.stdout?.toString() ?? '';
-  if (r.outcome !== 'ok') throw new Error(`${argv.join(' ')}: ${r.outcome} exit ${r.exitCode} signal ${r.signal}\n${out}${r.stderr?.toString() ?? ''}`);
+  if (r.outcome !== 'ok')
+    throw new Error(`${argv.join(' ')}: ${r.outcome} exit ${r.exitCode} signal ${r.signal}\n${out}${r.stderr?.toString() ?? ''}`);
   if (!out.startsWith('Seccomp:\t2\n')) throw new Error(`the filter is not installed: ${out}`);
   return out.slice('Seccomp:\t2\n'.length);
 }

@@ -8,7 +8,17 @@ import { chmodSync, copyFileSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import test from 'ava';
 import { native } from '../../lib/native.js';
-import { buildProbes, isRoot, probeBox, probeInside, probeOutside, repoRoot, scratch, suidDevParent, type Probes } from '../fixtures/probes/harness.js';
+import {
+  buildProbes,
+  isRoot,
+  probeBox,
+  probeInside,
+  probeOutside,
+  repoRoot,
+  scratch,
+  suidDevParent,
+  type Probes,
+} from '../fixtures/probes/harness.js';
 
 let p: Probes;
 let canary: ChildProcess;
@@ -157,10 +167,12 @@ function driverResult(stdout: string): { outside: Record<string, string>; inside
 }
 
 test("the caller's terminal is never the sandbox's: no controlling terminal, TIOCSTI refused", async (t) => {
-  if (!haveScript) return t.log('skipped: script(1) is not installed, so no terminal can be given to the driver'), t.pass();
+  if (!haveScript) return (t.log('skipped: script(1) is not installed, so no terminal can be given to the driver'), t.pass());
   // script(1) gives the driver a pty as its controlling terminal; the sandbox gets it as stdin.
   const command = `${JSON.stringify(process.execPath)} --import tsx ${JSON.stringify(driver)} tty ${JSON.stringify(p.dir)}`;
-  const res = driverResult(await collect('script', ['-qec', command, '/dev/null'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] }));
+  const res = driverResult(
+    await collect('script', ['-qec', command, '/dev/null'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] }),
+  );
   t.log(JSON.stringify(res));
   t.is(res.inside.ctty, 'ENXIO', 'no controlling terminal inside (setsid)');
   t.is(res.inside['tiocsti-stdin'], 'EPERM', "TIOCSTI on the caller's terminal");

@@ -111,7 +111,7 @@ const denials: Denial[] = [
 
 for (const d of denials) {
   test(`${d.probe}: ${d.inside} under the default filter, something else without it`, (t) => {
-    if (skipReason !== null) return t.log(`skipped: ${skipReason}`), t.pass();
+    if (skipReason !== null) return (t.log(`skipped: ${skipReason}`), t.pass());
     const wrap = d.wrap === true && userns.length > 0;
     const inside = probe(d.probe, defaultFilter, wrap);
     t.is(inside.out, d.inside, inside.stderr);
@@ -131,7 +131,7 @@ for (const d of denials) {
 
 for (const name of ['clone-plain', 'threads', 'personality-query', 'personality-query-high', 'personality-linux32', 'ioctl-fionread']) {
   test(`${name}: allowed under the default filter`, (t) => {
-    if (skipReason !== null) return t.log(`skipped: ${skipReason}`), t.pass();
+    if (skipReason !== null) return (t.log(`skipped: ${skipReason}`), t.pass());
     const inside = probe(name, defaultFilter);
     t.is(inside.out, 'ok', inside.stderr);
     t.is(probe(name, null).out, 'ok');
@@ -140,8 +140,8 @@ for (const name of ['clone-plain', 'threads', 'personality-query', 'personality-
 
 for (const name of ['int80', 'x32']) {
   test(`${name}: the 32-bit entry kills the process with SIGSYS on x86_64`, (t) => {
-    if (skipReason !== null) return t.log(`skipped: ${skipReason}`), t.pass();
-    if (arch !== 'x64') return t.log(`skipped: ${name} exists only on x86_64, this is ${process.arch}`), t.pass();
+    if (skipReason !== null) return (t.log(`skipped: ${skipReason}`), t.pass());
+    if (arch !== 'x64') return (t.log(`skipped: ${name} exists only on x86_64, this is ${process.arch}`), t.pass());
     const inside = probe(name, defaultFilter);
     t.is(inside.signal, 'SIGSYS');
     t.is(inside.out, '', 'killed before it could answer');
@@ -153,7 +153,7 @@ for (const name of ['int80', 'x32']) {
 }
 
 test('a filter for the other architecture kills the first call', (t) => {
-  if (skipReason !== null) return t.log(`skipped: ${skipReason}`), t.pass();
+  if (skipReason !== null) return (t.log(`skipped: ${skipReason}`), t.pass());
   const other: SeccompArch = arch === 'x64' ? 'arm64' : 'x64';
   const file = join(dir, `${other}.bpf`);
   writeFileSync(file, buildSeccompProgram('default', other)!);
@@ -162,7 +162,7 @@ test('a filter for the other architecture kills the first call', (t) => {
 });
 
 test('the kernel accepts the largest program: every known call denied but write and exit', (t) => {
-  if (skipReason !== null) return t.log(`skipped: ${skipReason}`), t.pass();
+  if (skipReason !== null) return (t.log(`skipped: ${skipReason}`), t.pass());
   const table = arch === 'x64' ? syscallsX64 : syscallsArm64;
   const keep = ['write', 'exit', 'exit_group'];
   const file = join(dir, 'all.bpf');
@@ -173,7 +173,7 @@ test('the kernel accepts the largest program: every known call denied but write 
 });
 
 test('changes apply: allow ptrace and clone, deny ioctl outright', (t) => {
-  if (skipReason !== null) return t.log(`skipped: ${skipReason}`), t.pass();
+  if (skipReason !== null) return (t.log(`skipped: ${skipReason}`), t.pass());
   const file = join(dir, 'changed.bpf');
   writeFileSync(file, buildSeccompProgram({ allow: ['ptrace', 'clone'], deny: ['ioctl'] })!);
   const wrap = userns.length > 0;
@@ -194,9 +194,9 @@ const work: [string, string[], RegExp][] = [
 
 for (const [what, argv, expected] of work) {
   test(`ordinary work under the default filter: ${what}`, (t) => {
-    if (skipReason !== null) return t.log(`skipped: ${skipReason}`), t.pass();
+    if (skipReason !== null) return (t.log(`skipped: ${skipReason}`), t.pass());
     const args = argv.map((a) => (a === 'RUNNER' ? runner : a));
-    if (spawnSync(args[0]!, ['--version']).error) return t.log(`skipped: ${args[0]} is not installed`), t.pass();
+    if (spawnSync(args[0]!, ['--version']).error) return (t.log(`skipped: ${args[0]} is not installed`), t.pass());
     const r = run(args, defaultFilter);
     t.is(r.status, 0, r.stderr);
     t.regex(r.out, expected);
@@ -204,19 +204,26 @@ for (const [what, argv, expected] of work) {
 }
 
 test('ordinary work under the default filter: cc and c++ build and run a threaded C++ program', (t) => {
-  if (skipReason !== null) return t.log(`skipped: ${skipReason}`), t.pass();
-  if (spawnSync('c++', ['--version']).error) return t.log('skipped: c++ is not installed'), t.pass();
+  if (skipReason !== null) return (t.log(`skipped: ${skipReason}`), t.pass());
+  if (spawnSync('c++', ['--version']).error) return (t.log('skipped: c++ is not installed'), t.pass());
   const src = join(dir, 'threads.cc');
-  writeFileSync(src, [
-    '#include <atomic>', '#include <cstdio>', '#include <thread>', '#include <vector>',
-    'int main() {',
-    '  std::atomic<int> n{0};',
-    '  std::vector<std::thread> v;',
-    '  for (int i = 0; i < 8; i++) v.emplace_back([&] { n++; });',
-    '  for (auto &t : v) t.join();',
-    '  std::printf("%d\\n", n.load());',
-    '}', '',
-  ].join('\n'));
+  writeFileSync(
+    src,
+    [
+      '#include <atomic>',
+      '#include <cstdio>',
+      '#include <thread>',
+      '#include <vector>',
+      'int main() {',
+      '  std::atomic<int> n{0};',
+      '  std::vector<std::thread> v;',
+      '  for (int i = 0; i < 8; i++) v.emplace_back([&] { n++; });',
+      '  for (auto &t : v) t.join();',
+      '  std::printf("%d\\n", n.load());',
+      '}',
+      '',
+    ].join('\n'),
+  );
   const exe = join(dir, 'threads');
   const build = run(['c++', '-O1', '-pthread', '-o', exe, src], defaultFilter);
   t.is(build.status, 0, build.stderr);

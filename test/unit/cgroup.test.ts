@@ -21,7 +21,16 @@ import {
 import { nextSandboxName, ownerAlive, processStartTime, SANDBOX_NAME, SUPERVISOR_NAME } from '../../lib/cgroup/stale.js';
 import { readCpuUsageUsV1, readCpuV1, readMemoryV1, readUsageV1, writeLimitsV1 } from '../../lib/cgroup/v1.js';
 import { commonAncestor, readCpuUsageUsV2, readUsageV2, USAGE_FILES_V2, writeLimitsV2 } from '../../lib/cgroup/v2.js';
-import { closeSteps, makeLater, makeNow, readThenRemove, runStepsAsync, runStepsHere, stepsError, type CgroupStep } from '../../lib/cgroup/steps.js';
+import {
+  closeSteps,
+  makeLater,
+  makeNow,
+  readThenRemove,
+  runStepsAsync,
+  runStepsHere,
+  stepsError,
+  type CgroupStep,
+} from '../../lib/cgroup/steps.js';
 
 const MiB = 1 << 20;
 
@@ -233,7 +242,9 @@ for (const [how, make] of [
     await t.throwsAsync(make(missing.steps), { instanceOf: SandboxError, message: 'cannot limit the CPU quota: no cpu.max' });
     const taken = fakeCgroup({});
     fs.mkdirSync(path.join(taken, 'sandbox-1'));
-    await t.throwsAsync(make([{ kind: 'mkdir', path: path.join(taken, 'sandbox-1') }]), { message: `cannot create sandbox-1 in ${taken}: File exists` });
+    await t.throwsAsync(make([{ kind: 'mkdir', path: path.join(taken, 'sandbox-1') }]), {
+      message: `cannot create sandbox-1 in ${taken}: File exists`,
+    });
   });
 
   test(`steps ${how}: optional and best-effort writes, and the fd of an open`, async (t) => {
@@ -261,9 +272,16 @@ for (const [how, make] of [
     t.deepEqual(closed, [0]);
     t.throws(() => fs.fstatSync(fd), { code: 'EBADF' }, 'the close step closed it');
     const other = path.join(parent, 'sandbox-4');
-    const e = await t.throwsAsync(make([{ kind: 'mkdir', path: other }, { kind: 'open', path: other }, { kind: 'open-w', path: path.join(other, 'tasks') }]), {
-      instanceOf: SandboxError,
-    });
+    const e = await t.throwsAsync(
+      make([
+        { kind: 'mkdir', path: other },
+        { kind: 'open', path: other },
+        { kind: 'open-w', path: path.join(other, 'tasks') },
+      ]),
+      {
+        instanceOf: SandboxError,
+      },
+    );
     t.is(e!.message, `cannot open tasks in ${other}: No such file or directory`);
     t.false(fs.existsSync(other), 'the directory made is removed again (and the open before it closed)');
   });
@@ -305,7 +323,13 @@ test('readThenRemove reads the figures, then removes the directories (absent fil
 // --- writers --------------------------------------------------------------------------------------
 
 test('writeLimitsV2 writes cpu.max, memory.max, swap 0, oom.group 1, pids.max', (t) => {
-  const dir = fakeCgroup({ 'cpu.max': 'max 100000\n', 'memory.max': 'max\n', 'memory.swap.max': 'max\n', 'memory.oom.group': '0\n', 'pids.max': 'max\n' });
+  const dir = fakeCgroup({
+    'cpu.max': 'max 100000\n',
+    'memory.max': 'max\n',
+    'memory.swap.max': 'max\n',
+    'memory.oom.group': '0\n',
+    'pids.max': 'max\n',
+  });
   writeLimitsV2(dir, { cpuQuota: 0.5, memoryBytes: 64 * MiB, pids: 16 });
   t.is(read(dir, 'cpu.max'), '50000 100000');
   t.is(read(dir, 'memory.max'), String(64 * MiB));
@@ -326,7 +350,13 @@ test('writeLimitsV2 leaves unlimited values alone and skips files the kernel lac
 });
 
 test('writeLimitsV1 writes period before quota and memsw after the memory limit', (t) => {
-  const files = { 'cpu.cfs_period_us': '100000\n', 'cpu.cfs_quota_us': '-1\n', 'memory.limit_in_bytes': '9223372036854771712\n', 'memory.memsw.limit_in_bytes': '9223372036854771712\n', 'pids.max': 'max\n' };
+  const files = {
+    'cpu.cfs_period_us': '100000\n',
+    'cpu.cfs_quota_us': '-1\n',
+    'memory.limit_in_bytes': '9223372036854771712\n',
+    'memory.memsw.limit_in_bytes': '9223372036854771712\n',
+    'pids.max': 'max\n',
+  };
   const dir = fakeCgroup(files);
   writeLimitsV1({ cpu: dir, cpuacct: dir, memory: dir, pids: dir }, { cpuQuota: 0.25, memoryBytes: 64 * MiB, pids: 16 });
   t.is(read(dir, 'cpu.cfs_period_us'), '100000');
@@ -353,7 +383,12 @@ test('a failed write names the file, the directory and the cause', (t) => {
   t.is(error!.stage, 'cgroup');
   t.is(error!.code, 'ENOENT');
   t.is(error!.errno, 2);
-  const busy = cgroupError('write "+memory" to', 'cgroup.subtree_control', '/x', Object.assign(new Error('x'), { code: 'EBUSY', errno: -16, syscall: 'write' }));
+  const busy = cgroupError(
+    'write "+memory" to',
+    'cgroup.subtree_control',
+    '/x',
+    Object.assign(new Error('x'), { code: 'EBUSY', errno: -16, syscall: 'write' }),
+  );
   t.is(busy.message, 'cannot write "+memory" to cgroup.subtree_control in /x: Device or resource busy');
   t.is(busy.syscall, 'write');
   t.is(describeError(Object.assign(new Error('x'), { code: 'EACCES', errno: -13 })), 'Permission denied');

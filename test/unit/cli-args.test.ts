@@ -100,10 +100,26 @@ test('boolean flags: --json, --require-cgroup, --tty, --interactive', (t) => {
 
 test('repeatable flags accumulate; single ones keep the last value', (t) => {
   const inv = parse(
-    '-v', '/a:/a', '--bind', '/b:/c:ro', '-v=/d:/e:rw',
-    '--tmpfs', '/t1', '--tmpfs=/t2:64m', '--tmpfs', '/t3:size=1k',
-    '-e', 'A=1', '--env', 'B=2', '-e', 'A=3',
-    '--memory', '1m', '--memory', '2m',
+    '-v',
+    '/a:/a',
+    '--bind',
+    '/b:/c:ro',
+    '-v=/d:/e:rw',
+    '--tmpfs',
+    '/t1',
+    '--tmpfs=/t2:64m',
+    '--tmpfs',
+    '/t3:size=1k',
+    '-e',
+    'A=1',
+    '--env',
+    'B=2',
+    '-e',
+    'A=3',
+    '--memory',
+    '1m',
+    '--memory',
+    '2m',
     'cmd',
   );
   t.deepEqual(inv.options.binds, [
@@ -118,8 +134,23 @@ test('repeatable flags accumulate; single ones keep the last value', (t) => {
 
 test('-e: values keep spaces, = and emptiness; a bare KEY copies the caller value when set', (t) => {
   const inv = parse(
-    '-e', 'A=hello world', '-e', 'B=x=y==z', '-e', 'C=', '-e', 'D= lead and trail ', '-e', 'FROM_HOST',
-    '-e', 'EMPTY', '-e', 'NOT_ON_HOST', '-e', '_u9=ok', 'env',
+    '-e',
+    'A=hello world',
+    '-e',
+    'B=x=y==z',
+    '-e',
+    'C=',
+    '-e',
+    'D= lead and trail ',
+    '-e',
+    'FROM_HOST',
+    '-e',
+    'EMPTY',
+    '-e',
+    'NOT_ON_HOST',
+    '-e',
+    '_u9=ok',
+    'env',
   );
   t.deepEqual(inv.options.env, {
     A: 'hello world',
@@ -234,7 +265,11 @@ test('NUL bytes anywhere are rejected, naming where', (t) => {
 
 test('--seccomp FILE: read and parsed; a missing file is one line', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'cli-args-'));
-  fails(t, ['--seccomp', join(dir, 'missing.policy'), 'cmd'], /^--seccomp: cannot read policy file ".*missing\.policy": No such file or directory$/);
+  fails(
+    t,
+    ['--seccomp', join(dir, 'missing.policy'), 'cmd'],
+    /^--seccomp: cannot read policy file ".*missing\.policy": No such file or directory$/,
+  );
   mkdirSync(join(dir, 'sub'));
   fails(t, ['--seccomp', join(dir, 'sub'), 'cmd'], /^--seccomp: cannot read policy file .*: not a regular file$/);
 
@@ -263,7 +298,11 @@ test('an empty command is one clear error, not an internal one', (t) => {
 });
 
 test('--cpus beyond the CPUs there are says how many there are; --pids-limit is --pids', (t) => {
-  fails(t, ['--cpus', '100', 'cmd'], /^Expected a number of CPUs from 0\.01 to \d+ \(there (are only \d+ CPUs|is only 1 CPU)\) for --cpus but received 100$/);
+  fails(
+    t,
+    ['--cpus', '100', 'cmd'],
+    /^Expected a number of CPUs from 0\.01 to \d+ \(there (are only \d+ CPUs|is only 1 CPU)\) for --cpus but received 100$/,
+  );
   fails(t, ['--cpus', '0.001', 'cmd'], /for --cpus/);
   t.is(parse('--pids-limit', '32', 'cmd').options.pids, 32);
   t.is(parse('--pids-limit=7', 'cmd').options.pids, 7);
@@ -321,13 +360,19 @@ test('--env-file: docker format (comments, blank lines, bare KEY copies), errors
   const dir = mkdtempSync(join(tmpdir(), 'cli-env-'));
   const file = join(dir, 'env');
   writeFileSync(file, '# comment\n\nA=1\n  B=two words\nC=x=y\nFROM_HOST\nNOT_ON_HOST\nD=\n');
-  t.deepEqual(parse('--env-file', file, '-e', 'A=override', 'cmd').options.env, { A: 'override', B: 'two words', C: 'x=y', FROM_HOST: 'host value', D: '' });
+  t.deepEqual(parse('--env-file', file, '-e', 'A=override', 'cmd').options.env, {
+    A: 'override',
+    B: 'two words',
+    C: 'x=y',
+    FROM_HOST: 'host value',
+    D: '',
+  });
   writeFileSync(file, 'A=1\nBAD KEY=2\n');
   fails(t, ['--env-file', file, 'cmd'], /for --env-file .*env line 2 but received "BAD KEY=2"/);
   fails(t, ['--env-file', join(dir, 'missing'), 'cmd'], /^--env-file: cannot read env file ".*missing": No such file or directory$/);
 });
 
-test('--mount type=bind|tmpfs in docker\'s form', (t) => {
+test("--mount type=bind|tmpfs in docker's form", (t) => {
   t.deepEqual(parse('--mount', 'type=bind,src=/a,dst=/b', 'cmd').options.binds, [{ src: '/a', dst: '/b', rw: true }]);
   t.deepEqual(parse('--mount', 'type=bind,source=/a,target=/b,readonly', 'cmd').options.binds, [{ src: '/a', dst: '/b', rw: false }]);
   t.deepEqual(parse('--mount', 'type=bind,src=/a,destination=/b,ro=true', 'cmd').options.binds, [{ src: '/a', dst: '/b', rw: false }]);
@@ -340,7 +385,7 @@ test('--mount type=bind|tmpfs in docker\'s form', (t) => {
   fails(t, ['--mount', 'type=bind,src=/a,dst=/b/../c', 'cmd'], /without '\.\.' for --mount/);
 });
 
-test('--tmpfs in docker\'s option form; --shm-size', (t) => {
+test("--tmpfs in docker's option form; --shm-size", (t) => {
   t.deepEqual(parse('--tmpfs', '/run:rw,size=64m', 'cmd').options.tmpfs, [{ dst: '/run', size: 64 * MiB }]);
   t.deepEqual(parse('--tmpfs', '/run:rw,nosuid,nodev', 'cmd').options.tmpfs, [{ dst: '/run' }]);
   t.deepEqual(parse('--tmpfs', '/run:rw', 'cmd').options.tmpfs, [{ dst: '/run' }]);

@@ -6,14 +6,67 @@ import { parseExecArgs, type ExecInvocation } from '../../lib/cli/args.js';
 import { SandboxError } from '../../lib/errors.js';
 
 const FLAGS = [
-  '--rootfs', '-v', '--bind', '--tmpfs', '-e', '--env', '-w', '--workdir', '--hostname', '--net', '--network',
-  '--cpus', '-m', '--memory', '--pids', '--time-limit', '--wall-time-limit', '--output-limit', '--stdin',
-  '--stdout', '--stderr', '--result', '--json', '--meta', '--cgroup-parent', '--require-cgroup', '--seccomp',
-  '-i', '--interactive', '-t', '--tty', '-it', '--help', '-h', '--', '-',
+  '--rootfs',
+  '-v',
+  '--bind',
+  '--tmpfs',
+  '-e',
+  '--env',
+  '-w',
+  '--workdir',
+  '--hostname',
+  '--net',
+  '--network',
+  '--cpus',
+  '-m',
+  '--memory',
+  '--pids',
+  '--time-limit',
+  '--wall-time-limit',
+  '--output-limit',
+  '--stdin',
+  '--stdout',
+  '--stderr',
+  '--result',
+  '--json',
+  '--meta',
+  '--cgroup-parent',
+  '--require-cgroup',
+  '--seccomp',
+  '-i',
+  '--interactive',
+  '-t',
+  '--tty',
+  '-it',
+  '--help',
+  '-h',
+  '--',
+  '-',
 ];
 const VALUES = [
-  '256m', '1.5', '0', '-1', '/a:/b', '/a:/b:rw', '/a:/b:xx', 'A=1', 'A', 'A=b=c d', '/t:64m', 'none', 'host',
-  'default', '/', '', '1e3', 'NaN', '\0', 'a\nb', '\u2028', '/nonexistent/policy', '.',
+  '256m',
+  '1.5',
+  '0',
+  '-1',
+  '/a:/b',
+  '/a:/b:rw',
+  '/a:/b:xx',
+  'A=1',
+  'A',
+  'A=b=c d',
+  '/t:64m',
+  'none',
+  'host',
+  'default',
+  '/',
+  '',
+  '1e3',
+  'NaN',
+  '\0',
+  'a\nb',
+  '\u2028',
+  '/nonexistent/policy',
+  '.',
 ];
 
 const word = fc.oneof(
@@ -33,7 +86,8 @@ function assertWellFormed(inv: ExecInvocation): void {
   if (inv.help) return;
   ok(inv.command.length > 0 && inv.command.every((w) => typeof w === 'string' && !w.includes('\0')), 'command');
   for (const b of o.binds ?? []) ok(b.src.startsWith('/') && b.dst.startsWith('/') && typeof b.rw === 'boolean', 'bind');
-  for (const m of o.tmpfs ?? []) ok(m.dst.startsWith('/') && (m.size === undefined || (Number.isSafeInteger(m.size) && (m.size as number) > 0)), 'tmpfs');
+  for (const m of o.tmpfs ?? [])
+    ok(m.dst.startsWith('/') && (m.size === undefined || (Number.isSafeInteger(m.size) && (m.size as number) > 0)), 'tmpfs');
   for (const [k, v] of Object.entries(o.env ?? {})) ok(/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) && !v.includes('\0'), 'env');
   for (const n of [o.cpuQuota, o.timeLimit, o.wallTimeLimit]) ok(n === undefined || (Number.isFinite(n) && n > 0), 'number');
   for (const n of [o.memory, o.outputLimit, o.pids]) ok(n === undefined || (Number.isSafeInteger(n) && (n as number) > 0), 'integer');

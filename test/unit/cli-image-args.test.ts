@@ -20,7 +20,7 @@ test('exec --image: the command is optional, and replaces Cmd when given', (t) =
   t.deepEqual(given.options.env, { A: '1' });
 });
 
-test('run IMAGE [COMMAND]: docker\'s spelling, options before the image', (t) => {
+test("run IMAGE [COMMAND]: docker's spelling, options before the image", (t) => {
   const inv = parseRunArgs(['-m', '256m', '--writable', '--writable-size', '64m', 'python:3.12', 'python3', '-c', 'print(42)']);
   t.is(inv.options.image, 'python:3.12');
   t.is(inv.options.memory, 256 * MiB);

@@ -20,7 +20,8 @@ const PASSWD = [
 const GROUP = 'root:x:0:\nappgrp:x:2345:\nstaff:x:50:app\n';
 
 test('User resolved as runc resolves it', (t) => {
-  const r = (user: string | null, passwd: string | null = PASSWD, group: string | null = GROUP) => resolveImageUser(user, passwd, group, 'img');
+  const r = (user: string | null, passwd: string | null = PASSWD, group: string | null = GROUP) =>
+    resolveImageUser(user, passwd, group, 'img');
   t.deepEqual(r(null), { uid: 0, gid: 0, home: '/root' });
   t.deepEqual(r(''), { uid: 0, gid: 0, home: '/root' });
   t.deepEqual(r(null, null, null), { uid: 0, gid: 0, home: '/' }, 'no passwd: root, home /');
@@ -49,7 +50,14 @@ test('User: names the image lacks, and ids no map can hold, are errors naming th
 });
 
 function run(entrypoint: string[], cmd: string[]): ImageRun {
-  const image = { ref: 'img', id: 'sha256:0', layers: ['/l'], flat: null, config: { env: [], workingDir: null, user: null, entrypoint: null, cmd: null }, platform: 'linux/amd64' };
+  const image = {
+    ref: 'img',
+    id: 'sha256:0',
+    layers: ['/l'],
+    flat: null,
+    config: { env: [], workingDir: null, user: null, entrypoint: null, cmd: null },
+    platform: 'linux/amd64',
+  };
   return { image, writable: false, writableSize: 0, entrypoint, cmd, uid: 0, gid: 0 };
 }
 
@@ -58,7 +66,10 @@ test('the command: Entrypoint + (the given command, else Cmd)', (t) => {
   t.deepEqual(imageArgv(run(['/entry'], ['default']), ['given', 'args']), ['/entry', 'given', 'args']);
   t.deepEqual(imageArgv(run([], ['sh']), []), ['sh']);
   t.deepEqual(imageArgv(run([], []), ['ls']), ['ls']);
-  t.throws(() => imageArgv(run([], []), []), { instanceOf: SandboxError, message: /^image "img" has no Entrypoint or Cmd: give a command$/ });
+  t.throws(() => imageArgv(run([], []), []), {
+    instanceOf: SandboxError,
+    message: /^image "img" has no Entrypoint or Cmd: give a command$/,
+  });
 });
 
 test("docker's default PATH", (t) => {
@@ -76,12 +87,22 @@ test('doctor: the overlayfs line says what images get here', (t) => {
   t.regex(refused.fix!, /LSM/);
   t.regex(overlayCheck(sys(() => ({ ok: false, errno: 22, detail: '' }), '5.10.0')).fix!, /5\.11/);
   t.is(overlayCheck(sys(() => null)).status, 'info');
-  t.regex(overlayCheck(sys(() => ({ ok: false, errno: 0, detail: 'turned off (SANDBOX_IMAGE_OVERLAY=0)' }))).fix!, /unset SANDBOX_IMAGE_OVERLAY/);
+  t.regex(
+    overlayCheck(sys(() => ({ ok: false, errno: 0, detail: 'turned off (SANDBOX_IMAGE_OVERLAY=0)' }))).fix!,
+    /unset SANDBOX_IMAGE_OVERLAY/,
+  );
 });
 
 test('a resolved image given as the image option is checked', async (t) => {
   const { Sandbox } = await import('../../lib/index.js');
-  const good = { ref: 'x', id: 'sha256:0', layers: ['/l'], flat: null, config: { env: [], workingDir: null, user: null, entrypoint: null, cmd: null }, platform: 'linux/amd64' };
+  const good = {
+    ref: 'x',
+    id: 'sha256:0',
+    layers: ['/l'],
+    flat: null,
+    config: { env: [], workingDir: null, user: null, entrypoint: null, cmd: null },
+    platform: 'linux/amd64',
+  };
   const bad: [object, RegExp][] = [
     [{ ...good, layers: ['relative'] }, /image\.layers\[0\]/],
     [{ ...good, config: { ...good.config, env: 'PATH=/bin' } }, /image\.config\.env/],

@@ -32,10 +32,13 @@ test('bad references are SandboxErrors naming the reference', (t) => {
 });
 
 test('WWW-Authenticate challenges and plain-HTTP hosts', (t) => {
-  t.deepEqual(parseChallenge('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull"'), {
-    scheme: 'bearer',
-    params: { realm: 'https://auth.docker.io/token', service: 'registry.docker.io', scope: 'repository:library/busybox:pull' },
-  });
+  t.deepEqual(
+    parseChallenge('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull"'),
+    {
+      scheme: 'bearer',
+      params: { realm: 'https://auth.docker.io/token', service: 'registry.docker.io', scope: 'repository:library/busybox:pull' },
+    },
+  );
   t.is(parseChallenge('Basic realm="x"').scheme, 'basic');
   for (const h of ['localhost', 'localhost:5000', '127.0.0.1:80', '127.9.8.7', '[::1]:5000']) t.true(isLocalHost(h), h);
   for (const h of ['example.com', '10.0.0.1:5000', '128.0.0.1', 'localhost.evil.com']) t.false(isLocalHost(h), h);

@@ -26,8 +26,14 @@ test.serial('a delay at the documented maximum plus the setup allowance is chain
   let fired = 0;
   const delays = await recording(() => setLongTimeout(() => fired++, 2147483.647 * 1000 + 5000));
   t.is(fired, 1);
-  t.true(delays.every((d) => d <= MAX_TIMER_MS), delays.join(' '));
-  t.is(delays.reduce((a, b) => a + b, 0), 2147483.647 * 1000 + 5000);
+  t.true(
+    delays.every((d) => d <= MAX_TIMER_MS),
+    delays.join(' '),
+  );
+  t.is(
+    delays.reduce((a, b) => a + b, 0),
+    2147483.647 * 1000 + 5000,
+  );
 });
 
 test.serial('a short delay is one timer; clear() stops a chain', async (t) => {

@@ -98,7 +98,9 @@ test('a command that cannot be executed → RE with the shell code, like isolate
 test('every line is key:value and the file ends with a newline', (t) => {
   for (const outcome of ['ok', 'nonzero-exit', 'signaled', 'cpu-time-limit', 'wall-time-limit', 'memory-limit', 'output-limit'] as const) {
     const signaled = outcome !== 'ok' && outcome !== 'nonzero-exit';
-    const { last, body } = lines(formatMeta(run({ outcome, exitCode: signaled ? null : outcome === 'ok' ? 0 : 3, signal: signaled ? 'SIGKILL' : null }), null));
+    const { last, body } = lines(
+      formatMeta(run({ outcome, exitCode: signaled ? null : outcome === 'ok' ? 0 : 3, signal: signaled ? 'SIGKILL' : null }), null),
+    );
     t.is(last, '');
     for (const line of body) t.regex(line, /^[a-z-]+:[^\n]*$/);
   }

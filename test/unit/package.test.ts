@@ -23,7 +23,9 @@ const atLeast = (v: Version, floor: Version): boolean => {
   return true;
 };
 
-const lines = execFileSync('bash', [join(root, '.ci', 'node.sh'), 'lines'], { encoding: 'utf8' }).trim().split('\n');
+const lines = execFileSync('bash', [join(root, '.ci', 'node.sh'), 'lines'], { encoding: 'utf8' })
+  .trim()
+  .split('\n');
 
 test('engines is one lower bound, and it is the oldest line CI tests', (t) => {
   const m = /^>=(\d+\.\d+\.\d+)$/.exec(pkg.engines.node);

@@ -79,7 +79,8 @@ const path = fc.oneof(
   fc.integer({ min: 4000, max: 70000 }).map((n) => `/${'a'.repeat(n)}`),
 );
 /** Host paths a mount may name: this test's scratch directories, or nothing that exists. */
-const hostPath = () => fc.constantFrom(dir.path, join(dir.path, 'sub'), '/nonexistent-plan-fuzz', 'relative', '', 'a\0b', '/x,y', join(dir.path, 'missing'));
+const hostPath = () =>
+  fc.constantFrom(dir.path, join(dir.path, 'sub'), '/nonexistent-plan-fuzz', 'relative', '', 'a\0b', '/x,y', join(dir.path, 'missing'));
 const number = fc.oneof(
   fc.integer(),
   fc.constantFrom(-1, 0, 1, 2 ** 31, 2 ** 32, 2 ** 32 - 1, 2 ** 53, -(2 ** 31), 1e300, NaN, Infinity, -Infinity, 0.5, -0),
@@ -104,69 +105,248 @@ const mount = () =>
   });
 
 /** A field replaced by a hostile value. Keys whose valid values could name host state are excluded. */
-const FREE_KEYS = ['env', 'cwd', 'hostname', 'namespaces', 'uid', 'gid', 'parentWritesMaps', 'deferRelease', 'rlimits', 'seccomp', 'stdio', 'tty', 'cgroupFd', 'netnsFd'];
+const FREE_KEYS = [
+  'env',
+  'cwd',
+  'hostname',
+  'namespaces',
+  'uid',
+  'gid',
+  'parentWritesMaps',
+  'deferRelease',
+  'rlimits',
+  'seccomp',
+  'stdio',
+  'tty',
+  'cgroupFd',
+  'netnsFd',
+];
 type Mutation = (plan: Record<string, unknown>) => void;
 /** A mutation that prints as what it does when fast-check reports a counterexample. */
 function named(what: () => string, fn: Mutation): Mutation {
   return Object.assign(fn, { [fc.toStringMethod]: what });
 }
 /** Short, and only when printed: some values are arrays of 70000 entries. */
-const show = (v: unknown) => (Array.isArray(v) && v.length > 100 ? `[${v.length} entries]` : typeof v === 'string' && v.length > 100 ? `"${v.slice(0, 20)}..." (${v.length})` : fc.stringify(v).slice(0, 200));
+const show = (v: unknown) =>
+  Array.isArray(v) && v.length > 100
+    ? `[${v.length} entries]`
+    : typeof v === 'string' && v.length > 100
+      ? `"${v.slice(0, 20)}..." (${v.length})`
+      : fc.stringify(v).slice(0, 200);
 /** A copy of the plan's mount list, whatever an earlier mutation left there. */
 const mountsOf = (pl: Record<string, unknown>): unknown[] => (Array.isArray(pl.mounts) ? [...(pl.mounts as unknown[])] : []);
 /** Valid changes: they keep the plan launchable, so both sides of the property get exercised. */
 const benign: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.constant(named(() => 'unchanged', () => {})),
-  fc.stringMatching(/^[a-z][a-z0-9-]{0,20}$/).map((h) => named(() => `hostname = ${h}`, (pl) => void (pl.hostname = h))),
-  fc.constantFrom('/', '/tmp', '/proc', '/fuzz-new-dir').map((c) => named(() => `cwd = ${c}`, (pl) => void (pl.cwd = c))),
-  fc.array(fc.string().filter((e) => !e.includes('\0')), { maxLength: 5 }).map((e) => named(() => `env = ${show(e)}`, (pl) => void (pl.env = e))),
-  fc.boolean().map((b) => named(() => `tty = ${b}`, (pl) => void (pl.tty = b))),
-  fc.constantFrom(0, Namespace.net, Namespace.ipc | Namespace.uts).map((n) => named(() => `namespaces = ${n}`, (pl) => void (pl.namespaces = n))),
-  fc.constant(named(() => 'seccomp = null', (pl) => void (pl.seccomp = null))),
-  fc.constantFrom(0, 1, 3, 7).map((r) => named(() => `rlimits = [${r}: 1000]`, (pl) => void (pl.rlimits = [{ resource: r, soft: 1000, hard: 1000 }]))),
-  fc.constantFrom(MountOp.tmpfs, MountOp.dir).map((op) => named(() => `mount op ${op} on /fuzz`, (pl) => void (pl.mounts = [...mountsOf(pl).slice(0, -1), { op, src: '', dst: '/fuzz', data: '', flags: 0 }, ...mountsOf(pl).slice(-1)]))),
+  fc.constant(
+    named(
+      () => 'unchanged',
+      () => {},
+    ),
+  ),
+  fc.stringMatching(/^[a-z][a-z0-9-]{0,20}$/).map((h) =>
+    named(
+      () => `hostname = ${h}`,
+      (pl) => void (pl.hostname = h),
+    ),
+  ),
+  fc.constantFrom('/', '/tmp', '/proc', '/fuzz-new-dir').map((c) =>
+    named(
+      () => `cwd = ${c}`,
+      (pl) => void (pl.cwd = c),
+    ),
+  ),
+  fc
+    .array(
+      fc.string().filter((e) => !e.includes('\0')),
+      { maxLength: 5 },
+    )
+    .map((e) =>
+      named(
+        () => `env = ${show(e)}`,
+        (pl) => void (pl.env = e),
+      ),
+    ),
+  fc.boolean().map((b) =>
+    named(
+      () => `tty = ${b}`,
+      (pl) => void (pl.tty = b),
+    ),
+  ),
+  fc.constantFrom(0, Namespace.net, Namespace.ipc | Namespace.uts).map((n) =>
+    named(
+      () => `namespaces = ${n}`,
+      (pl) => void (pl.namespaces = n),
+    ),
+  ),
+  fc.constant(
+    named(
+      () => 'seccomp = null',
+      (pl) => void (pl.seccomp = null),
+    ),
+  ),
+  fc.constantFrom(0, 1, 3, 7).map((r) =>
+    named(
+      () => `rlimits = [${r}: 1000]`,
+      (pl) => void (pl.rlimits = [{ resource: r, soft: 1000, hard: 1000 }]),
+    ),
+  ),
+  fc.constantFrom(MountOp.tmpfs, MountOp.dir).map((op) =>
+    named(
+      () => `mount op ${op} on /fuzz`,
+      (pl) =>
+        void (pl.mounts = [...mountsOf(pl).slice(0, -1), { op, src: '', dst: '/fuzz', data: '', flags: 0 }, ...mountsOf(pl).slice(-1)]),
+    ),
+  ),
 );
 
 const hostile: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.tuple(fc.constantFrom(...FREE_KEYS), value).map(([k, v]) => named(() => `${k} = ${show(v)}`, (pl) => void (pl[k] = v))),
-  fc.constantFrom(...Object.keys(basePlanShape())).map((k) => named(() => `delete ${k}`, (pl) => void delete pl[k])),
-  fc.constantFrom('cwd', 'hostname').chain((k) => path.map((v) => named(() => `${k} = ${show(v)}`, (pl) => void (pl[k] = v)))),
-  fc.oneof(
-    fc.array(fc.string(), { maxLength: 4 }).map((a) => ['/bin/true', ...a]),
-    fc.constantFrom([], [''], ['/bin/true\0x'], ['true'], ['/nonexistent-plan-fuzz']),
-    value.filter((v) => !(Array.isArray(v) && v.length > 0 && typeof v[0] === 'string' && v.length < 60000)),
-  ).map((v) => named(() => `argv = ${show(v)}`, (pl) => void (pl.argv = v))),
-  fc.array(mount(), { maxLength: 6 }).map((ms) => named(() => `mounts += ${show(ms)}`, (pl) => void (pl.mounts = [...mountsOf(pl), ...ms]))),
-  fc.tuple(fc.nat(30), mount()).map(([i, m]) => named(() => `mounts[${i} % length] = ${show(m)}`, (pl) => {
-      const ms = mountsOf(pl);
-      ms[ms.length === 0 ? 0 : i % ms.length] = m;
-      pl.mounts = ms;
-    })),
-  fc.tuple(fc.constantFrom(MountOp.rootBind, MountOp.rootOverlay, MountOp.rootTmpfs), hostPath()).map(
-    ([op, src]) => named(() => `root = op ${op} of ${show(src)}`, (pl) => void (pl.mounts = [{ op, src, dst: '/', data: '', flags: 0 }, ...mountsOf(pl).slice(1)])),
+  fc.tuple(fc.constantFrom(...FREE_KEYS), value).map(([k, v]) =>
+    named(
+      () => `${k} = ${show(v)}`,
+      (pl) => void (pl[k] = v),
+    ),
   ),
-  fc.oneof(fc.constant([]), fc.array(mount(), { maxLength: 3 }), fc.constant(new Array(4097).fill({ op: 9, src: '', dst: '/d', data: '', flags: 0 }))).map(
-    (ms) => named(() => `mounts = ${show(ms)}`, (pl) => void (pl.mounts = ms)),
+  fc.constantFrom(...Object.keys(basePlanShape())).map((k) =>
+    named(
+      () => `delete ${k}`,
+      (pl) => void delete pl[k],
+    ),
   ),
-  fc.array(fc.record({ resource: fc.oneof(fc.integer({ min: -1, max: 20 }), value), soft: fc.oneof(fc.integer({ min: -2, max: 1e6 }), value), hard: fc.oneof(fc.integer({ min: -2, max: 1e6 }), value) }), { maxLength: 4 }).map(
-    (rl) => named(() => `rlimits = ${show(rl)}`, (pl) => void (pl.rlimits = rl)),
+  fc.constantFrom('cwd', 'hostname').chain((k) =>
+    path.map((v) =>
+      named(
+        () => `${k} = ${show(v)}`,
+        (pl) => void (pl[k] = v),
+      ),
+    ),
   ),
-  fc.tuple(fc.nat(2), fc.oneof(fc.constantFrom(-1, 3, 999, 65535, 2 ** 30, 1.5, NaN), value)).map(([i, fd]) => named(() => `stdio[${i}] = ${show(fd)}`, (pl) => {
-      const io = Array.isArray(pl.stdio) ? [...(pl.stdio as unknown[])] : [devNull, devNull, devNull];
-      io[i] = fd;
-      pl.stdio = io;
-    })),
-  fc.oneof(fc.constant([]), fc.constantFrom(['relative'], [''], ['/nonexistent-plan-fuzz/cgroup.procs'], ['a\0b'], [1], 'x')).map((c) => named(() => `cgroupProcs = ${show(c)}`, (pl) => void (pl.cgroupProcs = c))),
-  fc.tuple(fc.constantFrom('uidMap', 'gidMap'), fc.constantFrom('', 'garbage', '1000 1000', '1000 x 1\n', 'a\0b', `1000 ${hostId(uid)} 1\n1001 ${hostId(uid)} 1\n`, 'x'.repeat(70000))).map(
-    ([k, v]) => named(() => `${k} = ${show(v)}`, (pl) => void (pl[k] = v)),
+  fc
+    .oneof(
+      fc.array(fc.string(), { maxLength: 4 }).map((a) => ['/bin/true', ...a]),
+      fc.constantFrom([], [''], ['/bin/true\0x'], ['true'], ['/nonexistent-plan-fuzz']),
+      value.filter((v) => !(Array.isArray(v) && v.length > 0 && typeof v[0] === 'string' && v.length < 60000)),
+    )
+    .map((v) =>
+      named(
+        () => `argv = ${show(v)}`,
+        (pl) => void (pl.argv = v),
+      ),
+    ),
+  fc.array(mount(), { maxLength: 6 }).map((ms) =>
+    named(
+      () => `mounts += ${show(ms)}`,
+      (pl) => void (pl.mounts = [...mountsOf(pl), ...ms]),
+    ),
   ),
-  fc.integer({ min: 1, max: 100 }).map((n) => named(() => `seccomp = ${n} instructions of 0xff`, (pl) => void (pl.seccomp = Buffer.alloc(8 * n, 0xff)))),
+  fc.tuple(fc.nat(30), mount()).map(([i, m]) =>
+    named(
+      () => `mounts[${i} % length] = ${show(m)}`,
+      (pl) => {
+        const ms = mountsOf(pl);
+        ms[ms.length === 0 ? 0 : i % ms.length] = m;
+        pl.mounts = ms;
+      },
+    ),
+  ),
+  fc.tuple(fc.constantFrom(MountOp.rootBind, MountOp.rootOverlay, MountOp.rootTmpfs), hostPath()).map(([op, src]) =>
+    named(
+      () => `root = op ${op} of ${show(src)}`,
+      (pl) => void (pl.mounts = [{ op, src, dst: '/', data: '', flags: 0 }, ...mountsOf(pl).slice(1)]),
+    ),
+  ),
+  fc
+    .oneof(
+      fc.constant([]),
+      fc.array(mount(), { maxLength: 3 }),
+      fc.constant(new Array(4097).fill({ op: 9, src: '', dst: '/d', data: '', flags: 0 })),
+    )
+    .map((ms) =>
+      named(
+        () => `mounts = ${show(ms)}`,
+        (pl) => void (pl.mounts = ms),
+      ),
+    ),
+  fc
+    .array(
+      fc.record({
+        resource: fc.oneof(fc.integer({ min: -1, max: 20 }), value),
+        soft: fc.oneof(fc.integer({ min: -2, max: 1e6 }), value),
+        hard: fc.oneof(fc.integer({ min: -2, max: 1e6 }), value),
+      }),
+      { maxLength: 4 },
+    )
+    .map((rl) =>
+      named(
+        () => `rlimits = ${show(rl)}`,
+        (pl) => void (pl.rlimits = rl),
+      ),
+    ),
+  fc.tuple(fc.nat(2), fc.oneof(fc.constantFrom(-1, 3, 999, 65535, 2 ** 30, 1.5, NaN), value)).map(([i, fd]) =>
+    named(
+      () => `stdio[${i}] = ${show(fd)}`,
+      (pl) => {
+        const io = Array.isArray(pl.stdio) ? [...(pl.stdio as unknown[])] : [devNull, devNull, devNull];
+        io[i] = fd;
+        pl.stdio = io;
+      },
+    ),
+  ),
+  fc.oneof(fc.constant([]), fc.constantFrom(['relative'], [''], ['/nonexistent-plan-fuzz/cgroup.procs'], ['a\0b'], [1], 'x')).map((c) =>
+    named(
+      () => `cgroupProcs = ${show(c)}`,
+      (pl) => void (pl.cgroupProcs = c),
+    ),
+  ),
+  fc
+    .tuple(
+      fc.constantFrom('uidMap', 'gidMap'),
+      fc.constantFrom(
+        '',
+        'garbage',
+        '1000 1000',
+        '1000 x 1\n',
+        'a\0b',
+        `1000 ${hostId(uid)} 1\n1001 ${hostId(uid)} 1\n`,
+        'x'.repeat(70000),
+      ),
+    )
+    .map(([k, v]) =>
+      named(
+        () => `${k} = ${show(v)}`,
+        (pl) => void (pl[k] = v),
+      ),
+    ),
+  fc.integer({ min: 1, max: 100 }).map((n) =>
+    named(
+      () => `seccomp = ${n} instructions of 0xff`,
+      (pl) => void (pl.seccomp = Buffer.alloc(8 * n, 0xff)),
+    ),
+  ),
 );
 
 const mutation = fc.oneof({ weight: 2, arbitrary: benign }, { weight: 3, arbitrary: hostile });
 
 function basePlanShape(): Record<string, unknown> {
-  return { argv: 0, env: 0, cwd: 0, hostname: 0, namespaces: 0, uid: 0, gid: 0, uidMap: 0, gidMap: 0, parentWritesMaps: 0, deferRelease: 0, mounts: 0, rlimits: 0, seccomp: 0, stdio: 0, tty: 0, cgroupFd: 0, cgroupProcs: 0 };
+  return {
+    argv: 0,
+    env: 0,
+    cwd: 0,
+    hostname: 0,
+    namespaces: 0,
+    uid: 0,
+    gid: 0,
+    uidMap: 0,
+    gidMap: 0,
+    parentWritesMaps: 0,
+    deferRelease: 0,
+    mounts: 0,
+    rlimits: 0,
+    seccomp: 0,
+    stdio: 0,
+    tty: 0,
+    cgroupFd: 0,
+    cgroupProcs: 0,
+  };
 }
 
 interface Tally {
@@ -189,12 +369,14 @@ async function attempt(plan: unknown, tally: Tally): Promise<void> {
     }).pid;
   } catch (e) {
     if (e instanceof TypeError) {
-      if (!/^Expected /.test(e.message) || e.message.includes('\n')) throw new Error(`TypeError not one line "Expected ...": ${JSON.stringify(e.message)}`);
+      if (!/^Expected /.test(e.message) || e.message.includes('\n'))
+        throw new Error(`TypeError not one line "Expected ...": ${JSON.stringify(e.message)}`);
       tally.typeErrors++;
       return;
     }
     const stage = (e as { stage?: unknown }).stage;
-    if (!(e instanceof Error) || typeof stage !== 'string') throw new Error(`launch threw something other than a TypeError or a launch failure: ${String(e)}`);
+    if (!(e instanceof Error) || typeof stage !== 'string')
+      throw new Error(`launch threw something other than a TypeError or a launch failure: ${String(e)}`);
     tally.launchErrors++;
     return;
   }
@@ -249,7 +431,11 @@ test.serial('hostile objects (throwing getters, Proxies, gigabytes by reference)
     child.on('close', (c) => resolve({ code: c, out, err }));
   });
   t.is(code, 0, `the child died: ${err.slice(0, 2000)}`);
-  const lines = out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { name: string; threw: boolean; ctor?: string; message?: string });
+  const lines = out
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { name: string; threw: boolean; ctor?: string; message?: string });
   t.is(lines.length, 10, out);
   for (const l of lines) {
     t.true(l.threw, `${l.name}: launched`);

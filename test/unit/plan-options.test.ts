@@ -15,21 +15,44 @@ test.after.always(() => rmSync(scratch, { recursive: true, force: true }));
 
 const plan = (options: SandboxOptions, callerUid = 0) =>
   buildPlan({
-    argv: ['true'], cfg: resolveOptions(options), stdio: [0, 1, 2], seccomp: null, cgroupFd: -1, cgroupProcs: [],
-    cgroupEnforced: true, netnsFd: -1, callerUid, callerGid: callerUid,
+    argv: ['true'],
+    cfg: resolveOptions(options),
+    stdio: [0, 1, 2],
+    seccomp: null,
+    cgroupFd: -1,
+    cgroupProcs: [],
+    cgroupEnforced: true,
+    netnsFd: -1,
+    callerUid,
+    callerGid: callerUid,
   });
 
 test('a root caller maps the sandbox to nobody, or to the host ids of `user`', (t) => {
   t.is(identity(0, 0, false).uidMap, '1000 65534 1\n');
-  t.deepEqual(identity(0, 0, false, { uid: 4242, gid: 4243 }), { uidMap: '1000 4242 1\n', gidMap: '1000 4243 1\n', parentWritesMaps: true, deferRelease: false });
+  t.deepEqual(identity(0, 0, false, { uid: 4242, gid: 4243 }), {
+    uidMap: '1000 4242 1\n',
+    gidMap: '1000 4243 1\n',
+    parentWritesMaps: true,
+    deferRelease: false,
+  });
   t.is(identity(1234, 1234, false, { uid: 4242, gid: 4243 }).uidMap, '1000 1234 1\n', 'a non-root caller maps its own ids');
 });
 
-test('ulimits come first; the sandbox\'s own rlimits win where lower; core dumps stay off unless asked', (t) => {
+test("ulimits come first; the sandbox's own rlimits win where lower; core dumps stay off unless asked", (t) => {
   const r = plan({ ulimits: { nofile: 64, fsize: { soft: 4096, hard: -1 } }, outputLimit: 1024, timeLimit: 1 }).rlimits;
-  t.deepEqual(r.find((x) => x.resource === Rlimit.nofile), { resource: Rlimit.nofile, soft: 64, hard: 64 });
-  t.deepEqual(r.find((x) => x.resource === Rlimit.fsize), { resource: Rlimit.fsize, soft: 1024, hard: 1024 }, '--output-limit is lower');
-  t.deepEqual(r.find((x) => x.resource === Rlimit.core), { resource: Rlimit.core, soft: 0, hard: 0 });
+  t.deepEqual(
+    r.find((x) => x.resource === Rlimit.nofile),
+    { resource: Rlimit.nofile, soft: 64, hard: 64 },
+  );
+  t.deepEqual(
+    r.find((x) => x.resource === Rlimit.fsize),
+    { resource: Rlimit.fsize, soft: 1024, hard: 1024 },
+    '--output-limit is lower',
+  );
+  t.deepEqual(
+    r.find((x) => x.resource === Rlimit.core),
+    { resource: Rlimit.core, soft: 0, hard: 0 },
+  );
   t.is(r.filter((x) => x.resource === Rlimit.cpu).length, 1);
   const core = plan({ ulimits: { core: -1 } }).rlimits.filter((x) => x.resource === Rlimit.core);
   t.deepEqual(core, [{ resource: Rlimit.core, soft: -1, hard: -1 }]);
@@ -56,7 +79,7 @@ test('a rootfs directory: an entry for the id inside is added to its passwd and 
   t.false('/etc/hosts' in files, 'only files the rootfs has are replaced');
 });
 
-test('a rootfs directory whose passwd is a symlink out of it: the host\'s file is never read', (t) => {
+test("a rootfs directory whose passwd is a symlink out of it: the host's file is never read", (t) => {
   const root = join(scratch, 'escape');
   mkdirSync(join(root, 'etc'), { recursive: true });
   const secret = join(scratch, 'host-secret');
@@ -69,7 +92,7 @@ test('a rootfs directory whose passwd is a symlink out of it: the host\'s file i
   t.is(readFileSync(secret, 'utf8'), 'secret:x:0:0::/:/bin/sh\n');
 });
 
-test('a rootfs directory\'s identity files are bound read-only from copies, the root stays a bind', (t) => {
+test("a rootfs directory's identity files are bound read-only from copies, the root stays a bind", (t) => {
   const root = join(scratch, 'complete');
   for (const d of ['etc', 'proc', 'dev', 'tmp']) mkdirSync(join(root, d), { recursive: true });
   writeFileSync(join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');

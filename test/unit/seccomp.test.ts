@@ -82,14 +82,28 @@ function runProgram(insns: readonly Insn[], data: Buffer): number {
   for (let pc = 0; pc < insns.length; pc++) {
     const { code, jt, jf, k } = insns[pc]!;
     switch (code) {
-      case LD_W_ABS: a = data.readUInt32LE(k); break;
-      case JMP_JA: pc += k; break;
-      case JMP_JEQ_K: pc += a === k ? jt : jf; break;
-      case JMP_JGT_K: pc += a > k ? jt : jf; break;
-      case JMP_JGE_K: pc += a >= k ? jt : jf; break;
-      case JMP_JSET_K: pc += (a & k) >>> 0 !== 0 ? jt : jf; break;
-      case RET_K: return k;
-      default: throw new Error(`opcode ${code}`);
+      case LD_W_ABS:
+        a = data.readUInt32LE(k);
+        break;
+      case JMP_JA:
+        pc += k;
+        break;
+      case JMP_JEQ_K:
+        pc += a === k ? jt : jf;
+        break;
+      case JMP_JGT_K:
+        pc += a > k ? jt : jf;
+        break;
+      case JMP_JGE_K:
+        pc += a >= k ? jt : jf;
+        break;
+      case JMP_JSET_K:
+        pc += (a & k) >>> 0 !== 0 ? jt : jf;
+        break;
+      case RET_K:
+        return k;
+      default:
+        throw new Error(`opcode ${code}`);
     }
   }
   throw new Error('fell off the end');
@@ -115,12 +129,33 @@ function filterFor(option: Parameters<typeof buildSeccompProgram>[0], arch: Secc
 
 test('syscall tables: spot checks against the uapi headers', (t) => {
   const x64: Record<string, number> = {
-    read: 0, ioctl: 16, clone: 56, execve: 59, personality: 135, reboot: 169, iopl: 172, kexec_load: 246,
-    unshare: 272, kexec_file_load: 320, bpf: 321, io_uring_setup: 425, clone3: 435, open_tree_attr: 467,
+    read: 0,
+    ioctl: 16,
+    clone: 56,
+    execve: 59,
+    personality: 135,
+    reboot: 169,
+    iopl: 172,
+    kexec_load: 246,
+    unshare: 272,
+    kexec_file_load: 320,
+    bpf: 321,
+    io_uring_setup: 425,
+    clone3: 435,
+    open_tree_attr: 467,
   };
   const arm64: Record<string, number> = {
-    lookup_dcookie: 18, ioctl: 29, openat: 56, personality: 92, reboot: 142, clone: 220, execve: 221,
-    kexec_file_load: 294, io_uring_setup: 425, clone3: 435, open_tree_attr: 467,
+    lookup_dcookie: 18,
+    ioctl: 29,
+    openat: 56,
+    personality: 92,
+    reboot: 142,
+    clone: 220,
+    execve: 221,
+    kexec_file_load: 294,
+    io_uring_setup: 425,
+    clone3: 435,
+    open_tree_attr: 467,
   };
   for (const [name, nr] of Object.entries(x64)) t.is(syscallsX64.get(name), nr, name);
   for (const [name, nr] of Object.entries(arm64)) t.is(syscallsArm64.get(name), nr, name);
@@ -205,8 +240,25 @@ for (const arch of arches) {
 
   test(`${arch}: ordinary calls are allowed`, (t) => {
     const f = filterFor('default', arch);
-    for (const name of ['read', 'write', 'openat', 'close', 'mmap', 'execve', 'exit_group', 'futex', 'wait4',
-      'rt_sigaction', 'getpid', 'seccomp', 'prctl', 'mbind', 'set_mempolicy', 'socket', 'pidfd_open']) {
+    for (const name of [
+      'read',
+      'write',
+      'openat',
+      'close',
+      'mmap',
+      'execve',
+      'exit_group',
+      'futex',
+      'wait4',
+      'rt_sigaction',
+      'getpid',
+      'seccomp',
+      'prctl',
+      'mbind',
+      'set_mempolicy',
+      'socket',
+      'pidfd_open',
+    ]) {
       t.is(f.call(name), SECCOMP_RET_ALLOW, name);
     }
   });
@@ -333,7 +385,10 @@ test('parseSeccompFile refuses bad files with one-line messages', (t) => {
     ['["reboot"]', /^Expected an object like .* for the --seccomp file but received an array$/],
     ['null', /but received null$/],
     ['{"deny": "reboot"}', /^Expected an array of system call names for "deny" in the --seccomp file but received "reboot"$/],
-    ['{"allow": ["nope"]}', /^Expected a system call name known on x86_64 or aarch64 for "allow" in the --seccomp file but received "nope"$/],
+    [
+      '{"allow": ["nope"]}',
+      /^Expected a system call name known on x86_64 or aarch64 for "allow" in the --seccomp file but received "nope"$/,
+    ],
     ['{"allow": [1]}', /but received 1$/],
     ['{"kill": []}', /^Expected only the keys "deny" and "allow" for the --seccomp file but received "kill"$/],
   ];
@@ -371,23 +426,48 @@ test('64-bit argument checks compare both words', (t) => {
 
 test('the assembler refuses a jump that does not fit in a u8 instead of wrapping it', (t) => {
   const values = Array.from({ length: 300 }, (_, i) => BigInt(i + 1));
-  t.throws(() => assembleFilter({ auditArch: AUDIT_ARCH_X86_64, refuseX32: true }, [
-    { nr: 1, action: EPERM, when: { arg: 0, width: 32, test: 'oneOf', values } },
-  ]), { message: /does not fit in a u8/ });
-  t.throws(() => assembleFilter({ auditArch: AUDIT_ARCH_X86_64, refuseX32: true }, [
-    { nr: 1, action: EPERM, when: { arg: 0, width: 32, test: 'oneOf', values: [1n << 32n] } },
-  ]), { message: /does not fit a 32-bit argument/ });
+  t.throws(
+    () =>
+      assembleFilter({ auditArch: AUDIT_ARCH_X86_64, refuseX32: true }, [
+        { nr: 1, action: EPERM, when: { arg: 0, width: 32, test: 'oneOf', values } },
+      ]),
+    { message: /does not fit in a u8/ },
+  );
+  t.throws(
+    () =>
+      assembleFilter({ auditArch: AUDIT_ARCH_X86_64, refuseX32: true }, [
+        { nr: 1, action: EPERM, when: { arg: 0, width: 32, test: 'oneOf', values: [1n << 32n] } },
+      ]),
+    { message: /does not fit a 32-bit argument/ },
+  );
 });
 
 // ---- property: the search tree decides as the rules read in order ------------------------------
 
 test('property: the tree layout decides every call as the linear one, near and far jumps alike', (t) => {
   const check: fc.Arbitrary<ArgCheck> = fc.oneof(
-    fc.record({ arg: fc.integer({ min: 0, max: 5 }), width: fc.constant<32>(32), test: fc.constantFrom<'oneOf' | 'noneOf'>('oneOf', 'noneOf'), values: fc.array(fc.bigInt({ min: 0n, max: 9n }), { minLength: 1, maxLength: 3 }) }),
-    fc.record({ arg: fc.integer({ min: 0, max: 5 }), width: fc.constant<64>(64), test: fc.constant<'anyBit'>('anyBit'), values: fc.tuple(fc.bigInt({ min: 1n, max: 15n })) }),
+    fc.record({
+      arg: fc.integer({ min: 0, max: 5 }),
+      width: fc.constant<32>(32),
+      test: fc.constantFrom<'oneOf' | 'noneOf'>('oneOf', 'noneOf'),
+      values: fc.array(fc.bigInt({ min: 0n, max: 9n }), { minLength: 1, maxLength: 3 }),
+    }),
+    fc.record({
+      arg: fc.integer({ min: 0, max: 5 }),
+      width: fc.constant<64>(64),
+      test: fc.constant<'anyBit'>('anyBit'),
+      values: fc.tuple(fc.bigInt({ min: 1n, max: 15n })),
+    }),
   );
   const rule = (maxNr: number) =>
-    fc.record({ nr: fc.integer({ min: 0, max: maxNr }), action: fc.constantFrom(EPERM, ENOSYS, retErrno(13)), when: fc.option(check, { nil: undefined }) }, { requiredKeys: ['nr', 'action'] });
+    fc.record(
+      {
+        nr: fc.integer({ min: 0, max: maxNr }),
+        action: fc.constantFrom(EPERM, ENOSYS, retErrno(13)),
+        when: fc.option(check, { nil: undefined }),
+      },
+      { requiredKeys: ['nr', 'action'] },
+    );
   // Small sets of numbers (several rules per number, conditional or not), and sets large enough
   // for the far layout.
   const rules = fc.oneof(fc.array(rule(40), { maxLength: 60 }), fc.array(rule(700), { minLength: 300, maxLength: 500 }));

@@ -33,8 +33,32 @@ test('parseSize reads bytes and binary suffixes in either case', (t) => {
 
 test('parseSize rejects what is not a size, with the option and the value in one line', (t) => {
   const bad: Array<string | number> = [
-    '', 'lots', '-5m', '+5m', '5 m', ' 5m', '5m ', '1e6', '0x10', '5mm', '5x', 'm', '5ki', '1.5', '1.', '0', '0m',
-    '0.0001k', '9007199254740992', '8192t', 0, -1, 1.5, NaN, Infinity, 2 ** 53,
+    '',
+    'lots',
+    '-5m',
+    '+5m',
+    '5 m',
+    ' 5m',
+    '5m ',
+    '1e6',
+    '0x10',
+    '5mm',
+    '5x',
+    'm',
+    '5ki',
+    '1.5',
+    '1.',
+    '0',
+    '0m',
+    '0.0001k',
+    '9007199254740992',
+    '8192t',
+    0,
+    -1,
+    1.5,
+    NaN,
+    Infinity,
+    2 ** 53,
   ];
   for (const input of bad) {
     const error = t.throws(() => parseSize(input, '--memory'), { instanceOf: SandboxError }, String(input));
@@ -63,8 +87,26 @@ test('parseSeconds reads whole and fractional seconds', (t) => {
 
 test('parseSeconds rejects zero, negatives, non-numbers and absurd values', (t) => {
   const bad: Array<string | number> = [
-    '', '0', '0.0', '-1', '+1', 'abc', '1e3', 'Infinity', 'NaN', '1 s', '1ms', '1m', '.', 's', '3000000',
-    0, -1, NaN, Infinity, MAX_SECONDS + 1,
+    '',
+    '0',
+    '0.0',
+    '-1',
+    '+1',
+    'abc',
+    '1e3',
+    'Infinity',
+    'NaN',
+    '1 s',
+    '1ms',
+    '1m',
+    '.',
+    's',
+    '3000000',
+    0,
+    -1,
+    NaN,
+    Infinity,
+    MAX_SECONDS + 1,
   ];
   for (const input of bad) {
     const error = t.throws(() => parseSeconds(input, '--time-limit'), { instanceOf: SandboxError }, String(input));

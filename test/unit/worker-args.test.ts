@@ -16,8 +16,22 @@ test('defaults: queue "sandbox", the CPU count, no metrics, 30 s locks', (t) => 
 
 test('values: sizes, seconds, --metrics PORT on loopback, repeated --src-prefix', (t) => {
   const inv = parseWorkerArgs([
-    '--redis=rediss://u:p@h:6380/2', '--queue', 'judge', '--concurrency', '8', '--metrics', '9464',
-    '--max-job-size', '1m', '--lock-duration', '2.5', '--src-prefix', '/data,/more', '--src-prefix', '/x', '--quiet',
+    '--redis=rediss://u:p@h:6380/2',
+    '--queue',
+    'judge',
+    '--concurrency',
+    '8',
+    '--metrics',
+    '9464',
+    '--max-job-size',
+    '1m',
+    '--lock-duration',
+    '2.5',
+    '--src-prefix',
+    '/data,/more',
+    '--src-prefix',
+    '/x',
+    '--quiet',
   ]);
   t.is(inv.concurrency, 8);
   t.deepEqual(inv.metrics, { host: '127.0.0.1', port: 9464 });

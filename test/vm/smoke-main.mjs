@@ -47,7 +47,10 @@ const found = cgroupManager({});
 const report = {
   arch: process.arch,
   uid: process.getuid?.() ?? -1,
-  cgroup: found.manager === null ? { mode: null, code: found.code, reason: found.reason } : { mode: found.manager.mode, parents: found.manager.parents },
+  cgroup:
+    found.manager === null
+      ? { mode: null, code: found.code, reason: found.reason }
+      : { mode: found.manager.mode, parents: found.manager.parents },
   runs: {
     true: summary(await new Sandbox().run(['/bin/true'])),
     echo: summary(await new Sandbox().run(['/bin/echo', 'hello', 'from', process.arch])),

@@ -40,7 +40,9 @@ test.before(async () => {
   try {
     report = JSON.parse(line) as Report;
   } catch {
-    throw new Error(`smoke child failed (status ${out.status}, via ${argv.slice(0, -2).join(' ') || 'no scope'}): ${out.stdout.slice(-500)} ${out.stderr.slice(-2000)}`);
+    throw new Error(
+      `smoke child failed (status ${out.status}, via ${argv.slice(0, -2).join(' ') || 'no scope'}): ${out.stdout.slice(-500)} ${out.stderr.slice(-2000)}`,
+    );
   }
 });
 
@@ -69,7 +71,9 @@ test('echo: the output comes back', (t) => {
 
 test('memory 64m: a 200 MiB allocation ends memory-limit', (t) => {
   const r = report.runs.memory;
-  t.log(`${r.outcome} (${r.enforcement}), exit ${r.exitCode}, signal ${r.signal}, peak ${(r.memoryPeakBytes / MiB).toFixed(1)} MiB from ${r.sources.memoryPeak}`);
+  t.log(
+    `${r.outcome} (${r.enforcement}), exit ${r.exitCode}, signal ${r.signal}, peak ${(r.memoryPeakBytes / MiB).toFixed(1)} MiB from ${r.sources.memoryPeak}`,
+  );
   t.is(r.enforcement, expected());
   t.false((r.stdout ?? '').includes('survived'));
   if (r.enforcement === 'rlimit') {

@@ -56,3 +56,10 @@ export type {
 } from './job/index.js';
 export { JudgeServer } from './serve/index.js';
 export type { ServeOptions } from './serve/index.js';
+export type { Collector, FileErrorType, InputFile, LocalFile, MemoryFile, PipeIndex, PreparedFile, Symlink } from './job/types.js';
+export type { FileStoreOptions } from './job/file-store.js';
+export type { Metrics } from './serve/metrics.js';
+export type { LayerRecord } from './image/record.js';
+export type { ProgressFn } from './image/progress.js';
+export type { ImportFormat } from './image/import.js';
+export type { CgroupVia } from './cgroup/types.js';

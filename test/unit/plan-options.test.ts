@@ -63,7 +63,7 @@ test('shmSize is a sized tmpfs on /dev/shm, after the /dev op', (t) => {
   const dev = mounts.findIndex((m) => m.op === MountOp.dev);
   const shm = mounts.findIndex((m) => m.op === MountOp.tmpfs && m.dst === '/dev/shm');
   t.true(dev >= 0 && shm > dev);
-  t.is(mounts[shm]!.data, `mode=1777,size=${2 * 2 ** 20}`);
+  t.is(mounts[shm]!.data, `mode=1777,size=${2 * 2 ** 20},nr_inodes=4096`);
 });
 
 test('a rootfs directory: an entry for the id inside is added to its passwd and group, its own kept', (t) => {

@@ -200,7 +200,11 @@ async function staleCleanup(manager: CgroupManager): Promise<DriverReport['stale
   const liveName = `sandbox-${process.pid}-${processStartTime('self')}-999999`;
   const foreignName = `sandbox-foreign-${process.pid}`;
   const supervisorName = `sandbox-supervisor-${dead}`;
-  const parents = [...new Set(manager.parents)];
+  // Planted under a parent of this test's own: every other process's first start sweeps the real
+  // parents, and would take a planted dead owner's cgroup from under this test.
+  const privateName = `driver-stale-${process.pid}`;
+  const parents = [...new Set(manager.parents)].map((p) => path.join(p, privateName));
+  for (const p of parents) fs.mkdirSync(p);
   for (const p of parents) for (const n of [deadName, liveName, foreignName]) fs.mkdirSync(path.join(p, n));
   const v2 = manager.mode === 'cgroup2';
   if (v2) fs.mkdirSync(path.join(parents[0]!, supervisorName));
@@ -229,6 +233,7 @@ async function staleCleanup(manager: CgroupManager): Promise<DriverReport['stale
           // Already removed (or never made).
         }
       }
+      fs.rmdirSync(p);
     }
   }
 }

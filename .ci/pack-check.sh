@@ -60,7 +60,7 @@ done
 app=$work/app
 mkdir -p "$app"
 echo '{"name":"pack-check-app","version":"1.0.0","private":true}' >"$app/package.json"
-(cd "$app" && env -i PATH="$bin" HOME="$HOME" npm install --no-audit --no-fund --foreground-scripts "$tgz" >"$work/install.log" 2>&1) ||
+(cd "$app" && env -i PATH="$bin" HOME="$HOME" npm_config_globalconfig="$(npm config get globalconfig)" npm install --no-audit --no-fund --foreground-scripts "$tgz" >"$work/install.log" 2>&1) ||
   { tail -30 "$work/install.log" >&2; echo "pack-check: npm install of the tarball failed" >&2; exit 1; }
 [ ! -d "$app/node_modules/$name/build" ] || { echo "pack-check: the install compiled the addon (build/ exists)" >&2; exit 1; }
 loaded=$(cd "$app" && env -i PATH="$bin" node -e "console.log(require('node-gyp-build').resolve('node_modules/$name'))")

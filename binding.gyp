@@ -29,6 +29,16 @@
       "libraries": ["-lgcc"]
     },
     {
+      # The `sandbox` command's first stage (csrc/client/client.c): hands runs to the user's
+      # resident server, else starts the Node CLI. Static, so it starts without the dynamic
+      # loader and runs wherever the prebuilt addon does.
+      "target_name": "sandbox-client",
+      "type": "executable",
+      "sources": ["csrc/client/client.c"],
+      "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra"],
+      "ldflags": ["-static", "-s"]
+    },
+    {
       "target_name": "sandbox",
       "dependencies": ["sandbox-init"],
       "sources": [
@@ -39,14 +49,15 @@
         "csrc/layerfs.cc",
         "csrc/lane.cc",
         "csrc/exit_report.cc",
-        "csrc/warm.cc",
+        "csrc/run.cc",
         "csrc/plan.cc",
         "csrc/spawn.cc",
         "csrc/netns.cc",
         "csrc/loopback.cc",
         "csrc/clone3.cc",
         "csrc/overlay_probe.cc",
-        "csrc/init_blob.cc"
+        "csrc/init_blob.cc",
+        "csrc/unix_request.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       # NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS: a node-addon-api call that fails while the

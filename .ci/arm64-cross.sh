@@ -56,8 +56,11 @@ done
 # 3. Link it as node-gyp does (N-API symbols stay undefined: node provides them at load time).
 "$CXX" -shared -pthread -rdynamic "${addon_objs[@]}" -o "$out/sandbox.node"
 
+# 4. The `sandbox` command's native client: static C, as binding.gyp builds it.
+"${CC:-aarch64-linux-gnu-gcc}" -std=gnu11 -O2 -Wall -Wextra -static -s csrc/client/client.c -o "$out/sandbox-client"
+
 # The result must really be aarch64, and the embedded init must be the aarch64 one.
-for f in "$out/sandbox-init" "$out/sandbox.node" "${addon_objs[0]}"; do
+for f in "$out/sandbox-init" "$out/sandbox.node" "$out/sandbox-client" "${addon_objs[0]}"; do
   machine=$(LC_ALL=C readelf -h "$f" | sed -n 's/^ *Machine: *//p')
   [ "$machine" = AArch64 ] || { echo "arm64-cross: $f is '$machine', not AArch64" >&2; exit 1; }
 done
@@ -68,4 +71,4 @@ end=$(awk '$3=="sbx_init_end"{print $1}' <<<"$syms")
 blob_size=$(( 16#${end:-0} - 16#${start:-0} ))
 [ "$blob_size" = "$init_size" ] ||
   { echo "arm64-cross: the embedded init is $blob_size bytes, sandbox-init is $init_size" >&2; exit 1; }
-echo "arm64-cross: ok: ${#init_objs[@]} init + ${#addon_objs[@]} addon sources; sandbox-init $init_size bytes (static AArch64), sandbox.node $(stat -c %s "$out/sandbox.node") bytes (AArch64)"
+echo "arm64-cross: ok: ${#init_objs[@]} init + ${#addon_objs[@]} addon sources; sandbox-init $init_size bytes (static AArch64), sandbox.node $(stat -c %s "$out/sandbox.node") bytes (AArch64), sandbox-client $(stat -c %s "$out/sandbox-client") bytes (static AArch64)"

@@ -66,14 +66,17 @@ echo '{"name":"pack-check-app","version":"1.0.0","private":true}' >"$app/package
 loaded=$(cd "$app" && env -i PATH="$bin" node -e "console.log(require('node-gyp-build').resolve('node_modules/$name'))")
 echo "pack-check: installed with PATH=$bin (node npm sh bash env); the addon loads from ${loaded#"$app/"}"
 
-# 4. The CLI runs a sandbox.
-out=$(cd "$app" && env -i PATH="$bin" HOME="$HOME" node_modules/.bin/sandbox exec -- true && echo "true: exit 0")
+# 4. The CLI runs a sandbox. The install put the native client in the bin's place (a prebuild is
+#    there); SANDBOX_SERVER=off: the client starts the Node CLI and leaves no server behind.
+head -c 4 "$app/node_modules/$name/dist/lib/sandbox" | grep -q ELF ||
+  { echo "pack-check: the installed bin is not the native client (scripts/client-bin.mjs did not run?)" >&2; exit 1; }
+out=$(cd "$app" && env -i PATH="$bin" HOME="$HOME" SANDBOX_SERVER=off node_modules/.bin/sandbox exec -- true && echo "true: exit 0")
 echo "pack-check: sandbox exec -- true: $out"
-out=$(cd "$app" && env -i PATH="$bin" HOME="$HOME" node_modules/.bin/sandbox exec -- uname -m)
+out=$(cd "$app" && env -i PATH="$bin" HOME="$HOME" SANDBOX_SERVER=off node_modules/.bin/sandbox exec -- uname -m)
 echo "pack-check: sandbox exec -- uname -m: $out"
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
   chmod -R a+rX "$work"
-  out=$(cd "$app" && env -i PATH="$bin" HOME=/tmp "$(command -v setpriv)" --reuid=65534 --regid=65534 --clear-groups \
+  out=$(cd "$app" && env -i PATH="$bin" HOME=/tmp SANDBOX_SERVER=off "$(command -v setpriv)" --reuid=65534 --regid=65534 --clear-groups \
     node_modules/.bin/sandbox exec -- id -u)
   echo "pack-check: as uid 65534, sandbox exec -- id -u: $out"
 fi

@@ -59,6 +59,10 @@ for arch in "$@"; do
     *) echo "prebuild: can build x64 (on an x64 host) and arm64, not '$arch'" >&2; exit 2 ;;
   esac
   out=prebuilds/linux-$arch/$name.glibc.node
+  # The `sandbox` command's native client (csrc/client/client.c), static: no glibc version to check.
+  cp build/Release/sandbox-client "prebuilds/linux-$arch/sandbox-client"
+  got=$(LC_ALL=C readelf -h "prebuilds/linux-$arch/sandbox-client" | sed -n 's/^ *Machine: *//p')
+  [ "$got" = "$machine" ] || { echo "prebuild: sandbox-client is '$got', expected $machine" >&2; exit 1; }
   got=$(LC_ALL=C readelf -h "$out" | sed -n 's/^ *Machine: *//p')
   [ "$got" = "$machine" ] || { echo "prebuild: $out is '$got', expected $machine" >&2; exit 1; }
   glibc=$(LC_ALL=C readelf -W --dyn-syms "$out" | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1)

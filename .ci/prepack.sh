@@ -6,6 +6,9 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 name=$(node -p "require('./package.json').name")
+# The tarball's bin serves every architecture: the launcher; the install puts the native client
+# of the installing machine in its place (scripts/client-bin.mjs), postpack puts this machine's back.
+node scripts/client-bin.mjs --launcher
 missing=()
 for arch in x64 arm64; do
   f=prebuilds/linux-$arch/$name.glibc.node

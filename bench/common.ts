@@ -25,6 +25,14 @@ export function row(figure: string, value: string, baseline = '', ratio = '', ta
   return { figure, value, baseline, ratio, target, load: load1() };
 }
 
+/**
+ * A figure beside its baseline: both written with `fmt`, the baseline named, their ratio.
+ * `row('p50', ms(a), `spawn ${ms(b)}`, ratio(a, b))` in one call.
+ */
+export function compare(figure: string, fmt: (x: number) => string, value: number, baseName: string, base: number, target = ''): Row {
+  return row(figure, fmt(value), `${baseName} ${fmt(base)}`, ratio(value, base), target);
+}
+
 export function load1(): string {
   return loadavg()[0]!.toFixed(1);
 }

@@ -40,10 +40,10 @@ export async function imageRunBench(o: BenchOptions): Promise<Row[]> {
   chmodSync(dir, 0o755);
   const two = imageOf([busyboxLayer(join(dir, 'l0'), 'usr'), busyboxLayer(join(dir, 'l1'), 'srv')]);
   const one = imageOf([busyboxLayer(join(dir, 'single'), 'usr')]);
-  const plain = new Sandbox();
-  const layered = new Sandbox({ image: two });
-  const single = new Sandbox({ image: one });
-  const writable = new Sandbox({ image: two, writable: true });
+  const plain = new Sandbox({ idleTimeout: 0 });
+  const layered = new Sandbox({ image: two, idleTimeout: 0 });
+  const single = new Sandbox({ image: one, idleTimeout: 0 });
+  const writable = new Sandbox({ image: two, writable: true, idleTimeout: 0 });
   const warm = new Sandbox({ pool: 1 });
   const warmImage = new Sandbox({ image: two, pool: 1 });
   await Promise.all([warm.warm(), warmImage.warm()]);

@@ -4,13 +4,13 @@
 import { Sandbox } from '../lib/index.js';
 import {
   BWRAP_TRUE,
+  compare,
   haveBwrap,
   isMain,
   ms,
   note,
   nowMs,
   percentile,
-  ratio,
   row,
   runAlone,
   spawnToExit,
@@ -27,9 +27,12 @@ interface Variant {
 }
 
 export async function latency(o: BenchOptions): Promise<Row[]> {
+  // The default keeps the sandbox a run used warm for the next (idleTimeout); idleTimeout 0 builds one per run.
   const plain = new Sandbox();
+  const fresh = new Sandbox({ idleTimeout: 0 });
   const limited = new Sandbox(LIMITS);
-  const hostNet = new Sandbox({ network: 'host' });
+  const freshLimited = new Sandbox({ ...LIMITS, idleTimeout: 0 });
+  const hostNet = new Sandbox({ network: 'host', idleTimeout: 0 });
   // Warm sandboxes (the pool option): built once, reset between runs.
   const warm = new Sandbox({ pool: 1 });
   const warmLimited = new Sandbox({ ...LIMITS, pool: 1 });
@@ -39,6 +42,8 @@ export async function latency(o: BenchOptions): Promise<Row[]> {
     { name: 'spawn', run: () => spawnToExit(['/bin/true']), samples: [] },
     { name: 'sandbox', run: () => plain.run(['/bin/true']), samples: [] },
     { name: 'limits', run: () => limited.run(['/bin/true']), samples: [] },
+    { name: 'fresh', run: () => fresh.run(['/bin/true']), samples: [] },
+    { name: 'fresh-limits', run: () => freshLimited.run(['/bin/true']), samples: [] },
     // Diagnostic: the same sandbox without a network namespace of its own.
     { name: 'hostnet', run: () => hostNet.run(['/bin/true']), samples: [] },
     { name: 'warm', run: () => warm.run(['/bin/true']), samples: [] },
@@ -63,83 +68,30 @@ export async function latency(o: BenchOptions): Promise<Row[]> {
   note(`latency: ${iter - warmup} interleaved iterations after ${warmup} warm-up`);
   const get = (name: string) => variants.find((v) => v.name === name)?.samples ?? [];
   const p = (name: string, q: number) => percentile(get(name), q);
-  const spawn50 = p('spawn', 50);
-  const n = get('spawn').length;
+  // A variant's p50 beside another's, and its p99 beside its own p50 (the tail).
+  const vs = (figure: string, name: string, q: number, base: string, target = '') =>
+    compare(figure, ms, p(name, q), base === 'sandbox' ? 'defaults' : base, p(base, q), target);
+  const tail = (figure: string, name: string, target = '') => compare(figure, ms, p(name, 99), 'own p50', p(name, 50), target);
   const rows: Row[] = [
-    row(`run(/bin/true) p50, defaults (n=${n})`, ms(p('sandbox', 50)), `spawn ${ms(spawn50)}`, ratio(p('sandbox', 50), spawn50), '≤ 1.00×'),
-    row('run(/bin/true) p90, defaults', ms(p('sandbox', 90)), `spawn ${ms(p('spawn', 90))}`, ratio(p('sandbox', 90), p('spawn', 90)), ''),
-    row(
-      'run(/bin/true) p99, defaults',
-      ms(p('sandbox', 99)),
-      `own p50 ${ms(p('sandbox', 50))}`,
-      ratio(p('sandbox', 99), p('sandbox', 50)),
-      '≤ 3.00×',
-    ),
-    row(
-      'run(/bin/true) p50, limits cpu 1/mem 256m/pids 64',
-      ms(p('limits', 50)),
-      `spawn ${ms(spawn50)}`,
-      ratio(p('limits', 50), spawn50),
-      '≤ 1.30×',
-    ),
-    row('run(/bin/true) p90, limits', ms(p('limits', 90)), `spawn ${ms(p('spawn', 90))}`, ratio(p('limits', 90), p('spawn', 90)), ''),
-    row(
-      'run(/bin/true) p99, limits',
-      ms(p('limits', 99)),
-      `own p50 ${ms(p('limits', 50))}`,
-      ratio(p('limits', 99), p('limits', 50)),
-      '≤ 3.00×',
-    ),
-    row('run(/bin/true) p50, warm sandbox (pool: 1)', ms(p('warm', 50)), `spawn ${ms(spawn50)}`, ratio(p('warm', 50), spawn50), '≤ 1.00×'),
-    row(
-      'run(/bin/true) p99, warm sandbox',
-      ms(p('warm', 99)),
-      `own p50 ${ms(p('warm', 50))}`,
-      ratio(p('warm', 99), p('warm', 50)),
-      '≤ 3.00×',
-    ),
-    row(
-      'run(/bin/true) p50, warm sandbox with limits',
-      ms(p('warm-limits', 50)),
-      `spawn ${ms(spawn50)}`,
-      ratio(p('warm-limits', 50), spawn50),
-      '≤ 1.30×',
-    ),
-    row(
-      'run(/bin/true) p99, warm sandbox with limits',
-      ms(p('warm-limits', 99)),
-      `own p50 ${ms(p('warm-limits', 50))}`,
-      ratio(p('warm-limits', 99), p('warm-limits', 50)),
-      '≤ 3.00×',
-    ),
-    row('spawn(/bin/true) p99 (baseline tail)', ms(p('spawn', 99)), `own p50 ${ms(spawn50)}`, ratio(p('spawn', 99), spawn50), ''),
-    row(
-      "diag: run(/bin/true) p50, network 'host'",
-      ms(p('hostnet', 50)),
-      `defaults ${ms(p('sandbox', 50))}`,
-      ratio(p('hostnet', 50), p('sandbox', 50)),
-      '',
-    ),
-    row(
-      "diag: run(/bin/true) p99, network 'host'",
-      ms(p('hostnet', 99)),
-      `own p50 ${ms(p('hostnet', 50))}`,
-      ratio(p('hostnet', 99), p('hostnet', 50)),
-      '',
-    ),
+    vs(`run(/bin/true) p50, defaults (n=${get('spawn').length})`, 'sandbox', 50, 'spawn', '≤ 1.00×'),
+    vs('run(/bin/true) p90, defaults', 'sandbox', 90, 'spawn'),
+    tail('run(/bin/true) p99, defaults', 'sandbox', '≤ 3.00×'),
+    vs('run(/bin/true) p50, limits cpu 1/mem 256m/pids 64', 'limits', 50, 'spawn', '≤ 1.30×'),
+    vs('run(/bin/true) p90, limits', 'limits', 90, 'spawn'),
+    tail('run(/bin/true) p99, limits', 'limits', '≤ 3.00×'),
+    vs('run(/bin/true) p50, a sandbox built per run (idleTimeout: 0)', 'fresh', 50, 'spawn'),
+    vs('run(/bin/true) p50, built per run, limits', 'fresh-limits', 50, 'spawn'),
+    vs('run(/bin/true) p50, warm sandbox (pool: 1)', 'warm', 50, 'spawn', '≤ 1.00×'),
+    tail('run(/bin/true) p99, warm sandbox', 'warm', '≤ 3.00×'),
+    vs('run(/bin/true) p50, warm sandbox with limits', 'warm-limits', 50, 'spawn', '≤ 1.30×'),
+    tail('run(/bin/true) p99, warm sandbox with limits', 'warm-limits', '≤ 3.00×'),
+    tail('spawn(/bin/true) p99 (baseline tail)', 'spawn'),
+    vs("diag: run(/bin/true) p50, network 'host', built per run", 'hostnet', 50, 'fresh'),
+    tail("diag: run(/bin/true) p99, network 'host'", 'hostnet'),
   ];
   await Promise.all([warm.close(), warmLimited.close()]);
   if (bwrap) {
-    rows.push(row('bwrap /bin/true from Node p50', ms(p('bwrap', 50)), `spawn ${ms(spawn50)}`, ratio(p('bwrap', 50), spawn50), ''));
-    rows.push(
-      row(
-        'run(/bin/true) p50 vs bwrap p50',
-        ms(p('sandbox', 50)),
-        `bwrap ${ms(p('bwrap', 50))}`,
-        ratio(p('sandbox', 50), p('bwrap', 50)),
-        '',
-      ),
-    );
+    rows.push(vs('bwrap /bin/true from Node p50', 'bwrap', 50, 'spawn'), vs('run(/bin/true) p50 vs bwrap p50', 'sandbox', 50, 'bwrap'));
   } else {
     rows.push(row('bwrap /bin/true from Node p50', 'missing', '', '', ''));
   }

@@ -44,7 +44,7 @@ const kib = (b: number) => `${(b / 1024).toFixed(0)} KiB`;
 
 export async function scale(o: BenchOptions): Promise<Row[]> {
   const want = Number(process.env.BENCH_SCALE_N ?? 1000);
-  const sandbox = new Sandbox();
+  const sandbox = new Sandbox({ idleTimeout: 0 });
   // One run first, so lazily loaded state (addon, memfd of init, /dev/null fd) is in the baseline.
   await sandbox.run(['/bin/true']);
   const fds0 = openFds();

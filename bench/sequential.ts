@@ -1,6 +1,6 @@
 // One caller, one run at a time: p50 and CPU per run (this process + its reaped children, from
 // /proc/self/stat; and the whole machine's busy time, /proc/stat) of `/bin/true` through `spawn`,
-// the sandbox on the defaults, with `network: 'host'`, and a warm sandbox, each in its own block
+// a sandbox built per run (idleTimeout: 0), with `network: 'host'`, and a warm sandbox, each in its own block
 // of runs after a warm-up. The CPU split says where a launch's cost is (Node's side, or init's
 // setup in the children).
 import { Sandbox } from '../lib/index.js';
@@ -43,14 +43,14 @@ async function block(name: string, run: () => Promise<unknown>, budgetMs: number
 
 export async function sequential(o: BenchOptions): Promise<Row[]> {
   const share = (o.budgetS * 1000) / 4;
-  const plain = new Sandbox();
-  const hostNet = new Sandbox({ network: 'host' });
+  const plain = new Sandbox({ idleTimeout: 0 });
+  const hostNet = new Sandbox({ network: 'host', idleTimeout: 0 });
   // A warm sandbox's runs are reaped by its own init: their CPU is in the machine's figure only.
   const warm = new Sandbox({ pool: 1 });
   await warm.warm();
   const rows = [
     await block('spawn(/bin/true)', () => spawnToExit(['/bin/true']), share),
-    await block('run(/bin/true), defaults', () => plain.run(['/bin/true']), share),
+    await block('run(/bin/true), built per run', () => plain.run(['/bin/true']), share),
     await block("run(/bin/true), network 'host'", () => hostNet.run(['/bin/true']), share),
     await block('run(/bin/true), warm sandbox (pool: 1)', () => warm.run(['/bin/true']), share),
   ];

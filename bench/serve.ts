@@ -1,8 +1,9 @@
 // `sandbox serve`'s cost: a go-judge `/run` of /bin/cat with a small input, sent over HTTP with
-// fetch (keep-alive) to a server in this process, beside the same request through runJob() (no
+// node:http (keep-alive; fetch in a diagnostic row) to a server in this process, beside the same request through runJob() (no
 // HTTP; the client on a thread of its own) and beside a direct warm Sandbox.run() of the same command with the same limits: the
 // differences are the HTTP layer's cost and the job layer's (its /w, copy-out, JSON). With 1 and
-// 2 concurrent clients, in rounds that rotate the variants so load spikes hit all alike.
+// 2 concurrent clients, in rounds that rotate the variants so load spikes hit all alike. A diagnostic
+// row gives the server's own time per /run (from its log lines), without the client's.
 // Issue 19's goal: the server adds ≤ 0.3 ms at p50 over a direct warm run.
 import { Worker } from 'node:worker_threads';
 import { Sandbox } from '../lib/index.js';
@@ -30,6 +31,8 @@ interface Variant {
   run: () => Promise<void>;
   /** Runs a whole phase itself (the HTTP client's thread). */
   phase?: (callers: number, seconds: number) => Promise<{ samples: number[]; seconds: number }>;
+  /** The server's own time of each of its requests (ms). */
+  served?: number[];
   samples: number[];
   done: number;
   seconds: number;
@@ -63,7 +66,11 @@ export async function serveBench(o: BenchOptions): Promise<Row[]> {
   const rows: Row[] = [];
   for (const callers of [1, 2]) {
     const runner = new JobRunner({ parallelism: callers });
-    const server = new JudgeServer({ runner, http: '127.0.0.1:0', quiet: true });
+    // The server's own time per /run (request received → response written), from its log lines:
+    // the HTTP layer's cost without the client's, which shares this machine's CPUs.
+    let served: number[] | null = null;
+    const log = (line: string) => served?.push((JSON.parse(line) as { ms: number }).ms);
+    const server = new JudgeServer({ runner, http: '127.0.0.1:0', log });
     const url = `http://${await server.listen()}/run`;
     const direct = new Sandbox({ pool: callers, memory: LIMITS.memoryLimit, pids: LIMITS.procLimit, cwd: '/tmp' });
     await direct.warm();
@@ -80,32 +87,40 @@ export async function serveBench(o: BenchOptions): Promise<Row[]> {
         seconds: 0,
       },
       { name: 'runJob', run: async () => check((await runner.run(REQUEST))[0]!.files!.stdout!), samples: [], done: 0, seconds: 0 },
-      {
-        name: 'http',
-        run: async () => {
-          const res = await fetch(url, { method: 'POST', body: BODY, headers: { 'content-type': 'application/json' } });
-          check(((await res.json()) as { files: { stdout: string } }[])[0]!.files.stdout);
-        },
-        phase: (callers, seconds) =>
-          new Promise((resolve, reject) => {
-            client.once('message', resolve);
-            client.once('error', reject);
-            client.postMessage({ url, body: BODY, expect: INPUT, callers, seconds });
-          }),
-        samples: [],
-        done: 0,
-        seconds: 0,
-      },
+      ...(['http', 'fetch'] as const).map(
+        (kind): Variant => ({
+          name: kind,
+          run: async () => {
+            const res = await fetch(url, { method: 'POST', body: BODY, headers: { 'content-type': 'application/json' } });
+            check(((await res.json()) as { files: { stdout: string } }[])[0]!.files.stdout);
+          },
+          phase: (callers, seconds) =>
+            new Promise((resolve, reject) => {
+              client.once('message', resolve);
+              client.once('error', reject);
+              client.postMessage({ url, body: BODY, expect: INPUT, callers, seconds, client: kind });
+            }),
+          served: [],
+          samples: [],
+          done: 0,
+          seconds: 0,
+        }),
+      ),
     ];
     // Warm-up: every variant's sandboxes built, the JIT warm.
     for (const v of variants) for (let i = 0; i < 30; i++) await v.run();
     const rounds = 4;
     const slice = Math.max(1, o.budgetS / 2 / rounds / variants.length);
     for (let r = 0; r < rounds; r++)
-      for (let k = 0; k < variants.length; k++) await phase(variants[(r + k) % variants.length]!, callers, slice);
-    const [d, j, h] = variants as [Variant, Variant, Variant];
+      for (let k = 0; k < variants.length; k++) {
+        const v = variants[(r + k) % variants.length]!;
+        served = v.served ?? null;
+        await phase(v, callers, slice);
+        served = null;
+      }
+    const [d, j, h, f] = variants as [Variant, Variant, Variant, Variant];
     const p = (v: Variant, q: number) => percentile(v.samples, q);
-    note(`serve: ${callers} client(s): ${d.done} direct, ${j.done} runJob, ${h.done} http runs`);
+    note(`serve: ${callers} client(s): ${d.done} direct, ${j.done} runJob, ${h.done} node:http, ${f.done} fetch runs`);
     const tag = `${callers} client${callers > 1 ? 's' : ''}`;
     rows.push(
       row(
@@ -123,6 +138,27 @@ export async function serveBench(o: BenchOptions): Promise<Row[]> {
         callers === 1 ? '≤ +0.30 ms' : '',
       ),
       row(`/run of /bin/cat, ${tag}: p99`, ms(p(h, 99)), `direct run() ${ms(p(d, 99))}`, ratio(p(h, 99), p(d, 99)), ''),
+      row(
+        `diag: /run, ${tag}: the server's own time (received → answered), p50`,
+        ms(percentile(h.served!, 50)),
+        `runJob() ${ms(p(j, 50))}`,
+        `+${ms(percentile(h.served!, 50) - p(j, 50))}`,
+        '',
+      ),
+      row(
+        `diag: /run with fetch (undici) as the client, ${tag}: p50`,
+        ms(p(f, 50)),
+        `node:http ${ms(p(h, 50))}`,
+        ratio(p(f, 50), p(h, 50)),
+        '',
+      ),
+      row(
+        `diag: /run with fetch, ${tag}: the server's own time, p50`,
+        ms(percentile(f.served!, 50)),
+        `node:http's ${ms(percentile(h.served!, 50))}`,
+        ratio(percentile(f.served!, 50), percentile(h.served!, 50)),
+        '',
+      ),
       row(
         `runJob() of the same, ${tag}: requests/s`,
         perS(j.done / j.seconds),

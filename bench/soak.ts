@@ -201,7 +201,7 @@ const poolSize = arg('pool', 4);
 const parents = cgroupManager({}).manager?.parents ?? [];
 const loadBefore = loadText();
 note(`soak: ${runs} runs per phase, ${callers} callers, cgroups: ${parents.length > 0 ? 'yes' : 'no (rlimit fallback)'}`);
-const fresh = await phase('fresh', new Sandbox(CONFIG), runs, callers, parents);
+const fresh = await phase('fresh', new Sandbox({ ...CONFIG, idleTimeout: 0 }), runs, callers, parents);
 const pool = new Sandbox({ ...CONFIG, pool: poolSize });
 await pool.warm();
 const warm = await phase(`pool: ${poolSize}`, pool, runs, callers, parents);

@@ -4,6 +4,7 @@
 import { Sandbox } from '../lib/index.js';
 import {
   BWRAP_TRUE,
+  compare,
   haveBwrap,
   isMain,
   ms,
@@ -28,9 +29,9 @@ function cpuText(r: Rate): string {
 }
 
 export async function throughputBench(o: BenchOptions): Promise<Row[]> {
-  const plain = new Sandbox();
-  const hostNet = new Sandbox({ network: 'host' });
-  const limited = new Sandbox(LIMITS);
+  const plain = new Sandbox({ idleTimeout: 0 });
+  const hostNet = new Sandbox({ network: 'host', idleTimeout: 0 });
+  const limited = new Sandbox({ ...LIMITS, idleTimeout: 0 });
   const sbx = () => plain.run(['/bin/true']);
   const lim = () => limited.run(['/bin/true']);
   // Warm sandboxes, one per caller.
@@ -59,104 +60,34 @@ export async function throughputBench(o: BenchOptions): Promise<Row[]> {
   scaling.splice(1, 0, [2, sbx2]);
   note(`throughput: windows of ${win.toFixed(1)} s`);
 
+  const bwrapOrSpawn = (figure: string, r: number, target: string) =>
+    bwrap ? compare(figure, perS, r, 'bwrap', bwrap2, target) : compare(figure, perS, r, 'spawn', spawn2, target);
+  const cpu = (r: Rate) => r.selfMs + r.childrenMs;
+  const cpuRow = (figure: string, r: Rate, baseName: string, base: Rate) =>
+    row(figure, cpuText(r), `${baseName} ${cpuText(base)}`, ratio(cpu(r), cpu(base)));
+  const vsBwrap = (figure: string, r: number, target: string) =>
+    bwrap ? compare(figure, perS, r, 'bwrap', bwrap2, target) : row(figure, perS(r), 'bwrap missing', '', target);
   const rows: Row[] = [
-    row(
-      'runs/s, 2 callers, defaults',
-      perS(sbx2),
-      bwrap ? `bwrap ${perS(bwrap2)}` : 'bwrap missing',
-      bwrap ? ratio(sbx2, bwrap2) : '',
-      '≥ 900/s and ≥ 3× bwrap',
-    ),
-    row(
-      'runs/s, 2 callers, limits',
-      perS(lim2),
-      bwrap ? `bwrap ${perS(bwrap2)}` : 'bwrap missing',
-      bwrap ? ratio(lim2, bwrap2) : '',
-      '≥ 600/s',
-    ),
-    row(
-      'runs/s, 2 callers, warm sandboxes (pool: 2)',
-      perS(warmR.perS),
-      bwrap ? `bwrap ${perS(bwrap2)}` : `spawn ${perS(spawn2)}`,
-      bwrap ? ratio(warmR.perS, bwrap2) : ratio(warmR.perS, spawn2),
-      '≥ 900/s and ≥ 3× bwrap',
-    ),
-    row(
-      'runs/s, 2 callers, warm sandboxes with limits',
-      perS(warmLimR.perS),
-      bwrap ? `bwrap ${perS(bwrap2)}` : `spawn ${perS(spawn2)}`,
-      bwrap ? ratio(warmLimR.perS, bwrap2) : ratio(warmLimR.perS, spawn2),
-      '≥ 600/s',
-    ),
+    vsBwrap('runs/s, 2 callers, built per run', sbx2, '≥ 900/s and ≥ 3× bwrap'),
+    vsBwrap('runs/s, 2 callers, limits', lim2, '≥ 600/s'),
+    bwrapOrSpawn('runs/s, 2 callers, warm sandboxes (pool: 2)', warmR.perS, '≥ 900/s and ≥ 3× bwrap'),
+    bwrapOrSpawn('runs/s, 2 callers, warm sandboxes with limits', warmLimR.perS, '≥ 600/s'),
     row('runs/s, 2 callers, spawn(/bin/true)', perS(spawn2), '', '', ''),
-    row('runs/s, 2 callers, warm vs spawn', perS(warmR.perS), `spawn ${perS(spawn2)}`, ratio(warmR.perS, spawn2), ''),
-    row('runs/s, 2 callers, defaults vs spawn', perS(sbx2), `spawn ${perS(spawn2)}`, ratio(sbx2, spawn2), ''),
-    row("diag: runs/s, 2 callers, network 'host'", perS(hostR.perS), `defaults ${perS(sbx2)}`, ratio(hostR.perS, sbx2), ''),
-    row(
-      'diag: CPU per run, Node + its children, 2 callers, defaults',
-      cpuText(sbxR),
-      `spawn ${cpuText(spawnR)}`,
-      ratio(sbxR.selfMs + sbxR.childrenMs, spawnR.selfMs + spawnR.childrenMs),
-      '',
-    ),
+    compare('runs/s, 2 callers, warm vs spawn', perS, warmR.perS, 'spawn', spawn2),
+    compare('runs/s, 2 callers, built per run vs spawn', perS, sbx2, 'spawn', spawn2),
+    compare("diag: runs/s, 2 callers, network 'host'", perS, hostR.perS, 'built per run', sbx2),
+    cpuRow('diag: CPU per run, Node + its children, 2 callers, built per run', sbxR, 'spawn', spawnR),
     // A warm sandbox's runs are reaped by its init, not by Node: the whole machine's busy time.
-    row(
-      'diag: machine CPU per run (all processes), warm sandboxes',
-      ms(warmR.machineMs),
-      `spawn ${ms(spawnR.machineMs)}`,
-      ratio(warmR.machineMs, spawnR.machineMs),
-      '',
-    ),
-    row(
-      'diag: machine CPU per run, warm sandboxes with limits',
-      ms(warmLimR.machineMs),
-      `spawn ${ms(spawnR.machineMs)}`,
-      ratio(warmLimR.machineMs, spawnR.machineMs),
-      '',
-    ),
-    row(
-      'diag: machine CPU per run, defaults',
-      ms(sbxR.machineMs),
-      `spawn ${ms(spawnR.machineMs)}`,
-      ratio(sbxR.machineMs, spawnR.machineMs),
-      '',
-    ),
-    row('diag: Node CPU per run, warm sandboxes', ms(warmR.selfMs), `spawn ${ms(spawnR.selfMs)}`, ratio(warmR.selfMs, spawnR.selfMs), ''),
-    row(
-      'diag: CPU per run, limits',
-      cpuText(limR),
-      `defaults ${cpuText(sbxR)}`,
-      ratio(limR.selfMs + limR.childrenMs, sbxR.selfMs + sbxR.childrenMs),
-      '',
-    ),
-    row(
-      "diag: CPU per run, network 'host'",
-      cpuText(hostR),
-      `defaults ${cpuText(sbxR)}`,
-      ratio(hostR.selfMs + hostR.childrenMs, sbxR.selfMs + sbxR.childrenMs),
-      '',
-    ),
+    compare('diag: machine CPU per run (all processes), warm sandboxes', ms, warmR.machineMs, 'spawn', spawnR.machineMs),
+    compare('diag: machine CPU per run, warm sandboxes with limits', ms, warmLimR.machineMs, 'spawn', spawnR.machineMs),
+    compare('diag: machine CPU per run, built per run', ms, sbxR.machineMs, 'spawn', spawnR.machineMs),
+    compare('diag: Node CPU per run, warm sandboxes', ms, warmR.selfMs, 'spawn', spawnR.selfMs),
+    cpuRow('diag: CPU per run, limits', limR, 'built per run', sbxR),
+    cpuRow("diag: CPU per run, network 'host'", hostR, 'built per run', sbxR),
   ];
-  if (bwrapR !== null)
-    rows.push(
-      row(
-        'diag: CPU per run, bwrap from Node',
-        cpuText(bwrapR),
-        `defaults ${cpuText(sbxR)}`,
-        ratio(bwrapR.selfMs + bwrapR.childrenMs, sbxR.selfMs + sbxR.childrenMs),
-        '',
-      ),
-    );
+  if (bwrapR !== null) rows.push(cpuRow('diag: CPU per run, bwrap from Node', bwrapR, 'built per run', sbxR));
   for (const [callers, r] of scaling) {
-    rows.push(
-      row(
-        `runs/s, ${callers} caller${callers > 1 ? 's' : ''}, defaults`,
-        perS(r),
-        `1 caller ${perS(scaling[0]![1])}`,
-        ratio(r, scaling[0]![1]),
-        '',
-      ),
-    );
+    rows.push(compare(`runs/s, ${callers} caller${callers > 1 ? 's' : ''}, built per run`, perS, r, '1 caller', scaling[0]![1]));
   }
 
   // Drift: up to 10,000 sequential runs, cut short when the budget is spent; the first and last

@@ -1,6 +1,7 @@
 // The N-API binding: the only place that throws. JS values become a LaunchSpec (plan.cc)
-// before anything forks; exits are watched with a pidfd on the event loop (no thread-pool slot
-// per running sandbox) and reported back on the main thread.
+// before anything forks. A sandbox is one Child: its init, watched with a pidfd on the event loop
+// (no thread-pool slot per running sandbox), and its report socket, which takes its runs
+// (run.cc); each run ends by its own report pipe's EOF. Both are reported on the main thread.
 #include <errno.h>
 #include <fcntl.h>
 #include <napi.h>
@@ -10,6 +11,7 @@
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -27,8 +29,9 @@
 #include "netns.h"
 #include "overlay_probe.h"
 #include "plan.h"
+#include "run.h"
 #include "spawn.h"
-#include "warm.h"
+#include "unix_request.h"
 #include "wire.h"
 
 #ifndef P_PIDFD
@@ -46,15 +49,16 @@ struct Child {
   int report_fd = -1;
   Napi::FunctionReference on_exit;
   int sync_fd = -1;  // -1 once released
-  // init's reports, read as they come: "started" is passed on at once (the wall-time limit
-  // counts from the command's execve), the rest is read when the init has exited.
+  // init's reports on its socket, read as they come: "ready" is passed on at once, a setup error
+  // is kept for the end. Idle (ready), its watches do not keep the event loop alive.
   FdWatch *report_watch = nullptr;
   std::vector<wire::Report> records;
-  Napi::FunctionReference on_start;
-  // A warm sandbox: its report channel is a socket that takes runs (warm.cc); onReady() each
-  // time it says it is idle. Idle, its watches do not keep the event loop alive.
-  bool serves = false;
   Napi::FunctionReference on_ready;
+  // "ready"s said and runs sent: idle when it said more (the first comes when it is built).
+  long readies = 0;
+  long runs = 0;
+  // Being ended (finish(), SIGKILL): it keeps Node running until its end is reported.
+  bool ending = false;
 };
 
 struct Registry {
@@ -84,18 +88,17 @@ void close_child(Child *c) {
   free_child(c);
 }
 
-// Reads every complete record waiting in the report pipe. Returns false at EOF or an error.
-// A warm sandbox's "ready" records are counted in *ready, not kept.
-bool drain_reports(Child *c, bool *started, int *ready = nullptr) {
+// Reads every complete record waiting on the report socket. Returns false at EOF or an error.
+// "ready" records are counted in *ready, not kept.
+bool drain_reports(Child *c, int *ready) {
   wire::Report r;
   for (;;) {
     ssize_t n = read(c->report_fd, &r, sizeof r);
     if (n == (ssize_t)sizeof r) {
       r.stage[sizeof r.stage - 1] = 0;
       r.detail[sizeof r.detail - 1] = 0;
-      if (r.kind == wire::kReportStarted) *started = true;
       if (r.kind == wire::kReportReady) {
-        if (ready) ++*ready;
+        ++*ready;
         continue;
       }
       c->records.push_back(r);
@@ -108,54 +111,36 @@ bool drain_reports(Child *c, bool *started, int *ready = nullptr) {
 
 void on_report_readable(void *data) {
   Child *c = (Child *)data;
-  bool started = false;
   int ready = 0;
-  if (!drain_reports(c, &started, &ready)) {
+  if (!drain_reports(c, &ready)) {
     // EOF: init is gone or going; the pidfd watcher finishes the job.
     unwatch_fd(c->report_watch);
     c->report_watch = nullptr;
   }
-  if (ready > 0 && !c->on_ready.IsEmpty()) {
-    // Built: from now on an idle warm sandbox does not keep Node running (a run on it does, by
-    // its own pipe's watcher). While it is being built, it does, like any launch.
-    keep_alive(c, false);
+  if (ready > 0) {
+    // Idle: it does not keep Node running. While it is being built, has a run, or is being reset
+    // after one, it does (a caller may be waiting for it).
+    c->readies += ready;
+    if (c->readies > c->runs && !c->ending) keep_alive(c, false);
     Napi::Env env = c->env;
     Napi::HandleScope scope(env);
-    call_js(env, c->on_ready, {});
-    return;
-  }
-  if (started && !c->on_start.IsEmpty()) {
-    Napi::Env env = c->env;
-    Napi::HandleScope scope(env);
-    uint64_t t = 0;
-    int64_t init_us = 0;
-    for (auto &r : c->records) {
-      if (r.kind == wire::kReportStarted) {
-        t = r.t_ns;
-        init_us = r.user_us + r.sys_us;
-      }
-    }
-    Napi::FunctionReference cb = std::move(c->on_start);
-    call_js(env, cb, {Napi::Number::New(env, (double)t), Napi::Number::New(env, (double)init_us)});
+    call_js(env, c->on_ready, {Napi::Number::New(env, ready)});
   }
 }
 
 void on_pidfd_readable(void *data) {
   Child *c = (Child *)data;
   siginfo_t si;
-  struct rusage ru;
   memset(&si, 0, sizeof si);
-  memset(&ru, 0, sizeof ru);
-  // waitid(2)'s raw form takes a rusage: the init's, which includes all it reaped, i.e. the tree.
-  long r = syscall(SYS_waitid, P_PIDFD, c->pidfd, &si, WEXITED | WNOHANG, &ru);
+  long r = syscall(SYS_waitid, P_PIDFD, c->pidfd, &si, WEXITED | WNOHANG, nullptr);
   if (r < 0 && errno == EINTR) return;
   if (r == 0 && si.si_pid == 0) return;  // spurious wake-up: not exited yet
   Napi::Env env = c->env;
   Napi::HandleScope scope(env);
   registry(env)->children.erase(c->pid);
-  bool started = false;
-  drain_reports(c, &started);
-  Napi::Value result = exit_object(env, si, ru, c->records);
+  int ready = 0;
+  drain_reports(c, &ready);
+  Napi::Value result = sandbox_end_object(env, si, c->records);
   Napi::FunctionReference cb = std::move(c->on_exit);
   close_child(c);
   call_js(env, cb, {result});
@@ -177,12 +162,13 @@ Napi::Value throw_type(Napi::Env env, const std::string &msg) {
   return env.Undefined();
 }
 
-// launch(plan, onExit[, onStart]) → { pid }. onStart(execveNs, initCpuUs) is called when the command has
-// exec'd, onExit(exit) once at the end; both on the main thread.
+// launch(plan, onExit, onReady) → { pid }: a sandbox whose init serves runs (runIn). onReady(n)
+// when it has said "ready" n more times (built, then reset after each run), onExit(end) once at
+// its end; both on the main thread.
 Napi::Value Launch(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction()) {
-    return throw_type(env, "Expected (plan: object, onExit: function) for launch");
+  if (info.Length() < 3 || !info[0].IsObject() || !info[1].IsFunction() || !info[2].IsFunction()) {
+    return throw_type(env, "Expected (plan: object, onExit: function, onReady: function) for launch");
   }
   LaunchSpec spec;
   std::string err = plan_from_js(info[0].As<Napi::Object>(), &spec);
@@ -203,10 +189,7 @@ Napi::Value Launch(const Napi::CallbackInfo &info) {
   c->report_fd = out.report_fd;
   c->sync_fd = out.sync_fd;
   c->on_exit = Napi::Persistent(info[1].As<Napi::Function>());
-  c->serves = spec.serve_runs;
-  if (info.Length() >= 3 && info[2].IsFunction()) {
-    (c->serves ? c->on_ready : c->on_start) = Napi::Persistent(info[2].As<Napi::Function>());
-  }
+  c->on_ready = Napi::Persistent(info[2].As<Napi::Function>());
   c->pid_watch = watch_fd(env, out.pidfd, on_pidfd_readable, c, true);
   if (c->pid_watch == nullptr) {
     // Cannot watch it: do not leave it running.
@@ -215,8 +198,14 @@ Napi::Value Launch(const Napi::CallbackInfo &info) {
     free_child(c);
     return throw_failure(env, "launch", "watch the sandbox's pidfd on the event loop", e);
   }
-  // Without the reports' watch, "started" is missed, not the end (read at the init's exit).
-  if (!c->on_start.IsEmpty() || !c->on_ready.IsEmpty()) c->report_watch = watch_fd(env, out.report_fd, on_report_readable, c, true);
+  c->report_watch = watch_fd(env, out.report_fd, on_report_readable, c, true);
+  if (c->report_watch == nullptr) {
+    int e = errno;
+    unwatch_fd(c->pid_watch);
+    kill_and_reap(c->pidfd);
+    free_child(c);
+    return throw_failure(env, "launch", "watch the sandbox's report socket on the event loop", e);
+  }
   registry(env)->children[out.pid] = c;
   Napi::Object o = Napi::Object::New(env);
   o.Set("pid", out.pid);
@@ -231,25 +220,30 @@ Napi::Value Signal(const Napi::CallbackInfo &info) {
   auto it = children.find(info[0].As<Napi::Number>().Int32Value());
   if (it == children.end()) return Napi::Boolean::New(env, false);
   int sig = info[1].As<Napi::Number>().Int32Value();
-  // A warm sandbox being ended keeps Node running until its end is reported (an idle one is
-  // unref'd, and its exit must not arrive while Node tears down).
-  if (sig == SIGKILL && it->second->serves) keep_alive(it->second->pid_watch, true);
+  // A sandbox being ended keeps Node running until its end is reported (an idle one is unref'd,
+  // and its exit must not arrive while Node tears down).
+  if (sig == SIGKILL) {
+    it->second->ending = true;
+    keep_alive(it->second->pid_watch, true);
+  }
   return Napi::Boolean::New(env, syscall(SYS_pidfd_send_signal, it->second->pidfd, sig, nullptr, 0) == 0);
 }
 
-// runIn(pid, plan, onExit[, onStart]): a run on the warm sandbox `pid` (warm.cc). It must be idle
-// (its onReady was called since its last run): the JS side keeps that count.
+// runIn(pid, plan, onEnd[, onStart]): a run on the sandbox `pid` (run.cc). init takes runs one
+// at a time, in the order sent: the JS side sends one when the last has ended.
 Napi::Value RunInSandbox(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsNumber()) return throw_type(env, "Expected (pid: number, plan, onExit) for runIn");
+  if (info.Length() < 1 || !info[0].IsNumber()) return throw_type(env, "Expected (pid: number, plan, onEnd) for runIn");
   auto &children = registry(env)->children;
   auto it = children.find(info[0].As<Napi::Number>().Int32Value());
-  if (it == children.end() || !it->second->serves) return throw_type(env, "Expected the pid of a warm sandbox for runIn");
+  if (it == children.end()) return throw_type(env, "Expected the pid of a running sandbox for runIn");
   Child *c = it->second;
   Napi::Value r = RunIn(info, c->report_fd);
-  // Busy until it says "ready" again: until then it keeps Node running (a caller may be waiting
-  // for it to be idle).
-  if (!env.IsExceptionPending()) keep_alive(c, true);
+  // Busy until it says "ready" again.
+  if (!env.IsExceptionPending()) {
+    c->runs++;
+    keep_alive(c, true);
+  }
   return r;
 }
 
@@ -268,7 +262,7 @@ Napi::Value Release(const Napi::CallbackInfo &info) {
   return Napi::Boolean::New(env, ok);
 }
 
-// pipe() → [readFd, writeFd], both CLOEXEC.
+// pipe() → [readFd, writeFd], both CLOEXEC: a run's stdio (Node makes no pipe of two plain fds).
 Napi::Value Pipe(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   int p[2];
@@ -277,6 +271,21 @@ Napi::Value Pipe(const Napi::CallbackInfo &info) {
   a.Set(0u, p[0]);
   a.Set(1u, p[1]);
   return a;
+}
+
+// finish(pid) → true when said: the sandbox takes no more runs. Its init ends once the runs
+// already sent have (init/serve.cc): a shutdown of the socket's sending side, which init reads as
+// the end of its runs.
+Napi::Value Finish(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) return throw_type(env, "Expected (pid: number) for finish");
+  auto &children = registry(env)->children;
+  auto it = children.find(info[0].As<Napi::Number>().Int32Value());
+  if (it == children.end()) return Napi::Boolean::New(env, false);
+  // Ending keeps Node running until the end is reported, as a kill does.
+  it->second->ending = true;
+  keep_alive(it->second->pid_watch, true);
+  return Napi::Boolean::New(env, shutdown(it->second->report_fd, SHUT_WR) == 0);
 }
 
 #ifndef TIOCGPTPEER
@@ -395,10 +404,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   netns_remember_home();
   exports.Set("launch", Napi::Function::New(env, Launch));
   exports.Set("signal", Napi::Function::New(env, Signal));
+  exports.Set("finish", Napi::Function::New(env, Finish));
   exports.Set("pipe", Napi::Function::New(env, Pipe));
   exports.Set("release", Napi::Function::New(env, Release));
   exports.Set("runIn", Napi::Function::New(env, RunInSandbox));
   exports.Set("openPty", Napi::Function::New(env, OpenPty));
+  exports.Set("recvRequest", Napi::Function::New(env, RecvRequest));
   exports.Set("close", Napi::Function::New(env, CloseFd));
   exports.Set("monotonicNs", Napi::Function::New(env, MonotonicNs));
   exports.Set("probeOverlay", Napi::Function::New(env, ProbeOverlay));

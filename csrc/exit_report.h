@@ -1,19 +1,22 @@
-// What the addon hands JS about a sandbox: its exit report (NativeExitReport in lib/native.ts),
-// from init's records, or the failure that kept it from starting.
+// What the addon hands JS about a run and a sandbox: how each ended (lib/native.ts), from init's
+// records, or the failure that kept it from starting.
 #pragma once
 #include <napi.h>
 #include <signal.h>
-#include <sys/resource.h>
 
 #include <string>
 #include <vector>
 
 #include "wire.h"
 
-// `si` and `ru`: how the process Node waited for ended (a one-shot init; for a warm sandbox's run,
-// made up from the records), `records`: every report read from it.
-Napi::Value exit_object(Napi::Env env, const siginfo_t &si, const struct rusage &ru, const std::vector<wire::Report> &records);
+// A run's end (NativeRunEnd), from the records on its report pipe: its command's wait status and
+// usage, or the setup error that kept it from running; neither when the sandbox itself was killed.
+Napi::Value run_end_object(Napi::Env env, const std::vector<wire::Report> &records);
 
-// Throws an Error with `stage`, `errno` and `detail` (lib/failure.ts makes the SandboxError) and
+// A sandbox's end (NativeSandboxEnd): how its init ended (`si`, from waitid) and the setup error
+// it reported, if any.
+Napi::Value sandbox_end_object(Napi::Env env, const siginfo_t &si, const std::vector<wire::Report> &records);
+
+// Throws an Error with `stage`, `errno` and `detail` (lib/setup-error.ts makes the SandboxError) and
 // returns undefined.
 Napi::Value throw_failure(Napi::Env env, const std::string &stage, const std::string &detail, int err);

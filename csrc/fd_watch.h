@@ -1,5 +1,5 @@
 // The addon's fds watched on the event loop through one epoll set per environment (fd_watch.cc):
-// each sandbox's pidfd and report pipe, captured outputs, warm runs' report pipes. A run watches
+// each sandbox's pidfd and report socket, each run's report pipe, captured outputs. A run watches
 // three or four short-lived fds; a uv_poll_t each costs six epoll_ctl calls and an ioctl over its
 // life (libuv probes every new fd with an ADD and a DEL), one here costs two epoll_ctl calls, and
 // the set is the addon's only libuv handle, closed with its environment.

@@ -134,7 +134,7 @@ bool safe_target(const std::string &p) {
 
 }  // namespace
 
-std::string plan_from_js(const Napi::Object &js, LaunchSpec *spec, bool for_warm_run) {
+std::string plan_from_js(const Napi::Object &js, LaunchSpec *spec, bool for_run) {
   std::string err, cwd, hostname;
   std::vector<std::string> argv, env;
   uint32_t namespaces, uid, gid;
@@ -157,17 +157,13 @@ std::string plan_from_js(const Napi::Object &js, LaunchSpec *spec, bool for_warm
   spec->defer_release = defer.As<Napi::Boolean>().Value();
   if (spec->defer_release && !spec->parent_writes_maps) return "Expected parentWritesMaps with plan.deferRelease";
 
-  Napi::Value serve = js.Get("serveRuns");
-  if (!serve.IsUndefined() && !serve.IsBoolean()) return expected("a boolean", "plan.serveRuns", serve);
-  spec->serve_runs = serve.IsBoolean() && serve.As<Napi::Boolean>().Value();
-
   if (!get_int(js, "netnsFd", &spec->netns_fd, &err)) return err;
   if (spec->netns_fd >= 0 && (namespaces & wire::kNsNet)) return "Expected no net bit in plan.namespaces with plan.netnsFd";
 
   Writer w{spec->blob};
   w.u32(wire::kMagic);
   w.u32(wire::kVersion);
-  w.u32(namespaces | (spec->netns_fd >= 0 ? wire::kNsNetLent : 0) | (spec->serve_runs ? wire::kServeRuns : 0));
+  w.u32(namespaces | (spec->netns_fd >= 0 ? wire::kNsNetLent : 0));
   w.u32(uid);
   w.u32(gid);
   w.u32(spec->parent_writes_maps);
@@ -184,9 +180,9 @@ std::string plan_from_js(const Napi::Object &js, LaunchSpec *spec, bool for_warm
   Napi::Value mv = js.Get("mounts");
   if (!mv.IsArray()) return expected("an array", "plan.mounts", mv);
   Napi::Array mounts = mv.As<Napi::Array>();
-  // A run on a warm sandbox has none: its filesystem was built with the sandbox.
-  if ((mounts.Length() == 0 && !for_warm_run) || mounts.Length() > wire::kMaxMounts) {
-    return for_warm_run ? "Expected at most 4096 entries in plan.mounts" : "Expected 1 to 4096 entries in plan.mounts";
+  // A run has none: its filesystem was built with the sandbox.
+  if ((mounts.Length() == 0 && !for_run) || mounts.Length() > wire::kMaxMounts) {
+    return for_run ? "Expected at most 4096 entries in plan.mounts" : "Expected 1 to 4096 entries in plan.mounts";
   }
   w.u32(mounts.Length());
   for (uint32_t i = 0; i < mounts.Length(); i++) {

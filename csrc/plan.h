@@ -24,10 +24,8 @@ struct LaunchSpec {
   bool defer_release = false;
   std::string uid_map;
   std::string gid_map;
-  // A warm sandbox: init serves runs over its report channel, a socket (wire::kServeRuns).
-  bool serve_runs = false;
 };
 
 // Converts and checks a NativePlan. Returns an empty string, or "Expected X for Y but received Z".
-// `for_warm_run`: the plan of a run on a warm sandbox, which may have no mounts.
-std::string plan_from_js(const Napi::Object &js, LaunchSpec *spec, bool for_warm_run = false);
+// `for_run`: the plan of a run, which has no mounts (the sandbox was built with them).
+std::string plan_from_js(const Napi::Object &js, LaunchSpec *spec, bool for_run = false);

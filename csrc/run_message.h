@@ -1,5 +1,5 @@
-// The message that carries a run to a warm sandbox (wire::RunRequest and its fds), as both ends
-// lay it out: the addon sends it (warm.cc), the warm sandbox's init receives it (init/serve.cc).
+// The message that carries a run to a sandbox (wire::RunRequest and its fds), as both ends lay it
+// out: the addon sends it (run.cc), the sandbox's init receives it (init/serve.cc).
 #pragma once
 #include <string.h>
 #include <sys/socket.h>

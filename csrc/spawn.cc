@@ -189,12 +189,11 @@ int launch_sandbox(const LaunchSpec &spec, Launched *out, LaunchFailure *fail) {
     return fail_with(fail, "plan", "write the plan", e);
   }
   int report[2], sync[2];
-  // A warm sandbox's report channel carries runs to it too (fds as SCM_RIGHTS): a socket.
-  int made = spec.serve_runs ? socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, report) : pipe2(report, O_CLOEXEC);
-  if (made < 0) {
+  // The report channel carries the runs to init too (fds as SCM_RIGHTS): a socket.
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, report) < 0) {
     int e = errno;
     close(plan_fd);
-    return fail_with(fail, "pipe", "create the sandbox's report pipe", e);
+    return fail_with(fail, "pipe", "create the sandbox's report socket", e);
   }
   if (pipe2(sync, O_CLOEXEC) < 0) {
     int e = errno;

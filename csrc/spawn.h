@@ -9,7 +9,7 @@
 struct Launched {
   pid_t pid = -1;
   int pidfd = -1;
-  int report_fd = -1;  // read end of init's report pipe (non-blocking, CLOEXEC)
+  int report_fd = -1;  // the parent's end of init's report socket (non-blocking, CLOEXEC)
   int sync_fd = -1;    // write end of the "go" pipe, when the release was deferred
 };
 

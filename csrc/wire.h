@@ -42,22 +42,20 @@ constexpr uint32_t kNsCgroup = 0x02000000;  // CLONE_NEWCGROUP
 constexpr uint32_t kNsAllowed = kNsNet | kNsIpc | kNsUts | kNsCgroup;
 // Not a namespace to make: the network namespace was lent from the pool (the addon sets it).
 constexpr uint32_t kNsNetLent = 0x1;
-// Not a namespace either: a warm sandbox (the Sandbox `pool` option). Its init builds everything
-// but runs no command: it serves runs sent over kReportFd, a socket then (init/serve.cc).
-constexpr uint32_t kServeRuns = 0x2;
 
 // Sizes beyond which a plan is refused as absurd.
 constexpr uint32_t kMaxStrings = 1u << 16;
 constexpr uint32_t kMaxMounts = 4096;
 constexpr uint32_t kMaxBytes = 64u << 20;
 
-// The fds the clone child hands to init.
+// The fds the clone child hands to init. kReportFd is a socket: it also brings the runs (init/serve.cc).
 constexpr int kPlanFd = 3;
 constexpr int kReportFd = 4;
 constexpr int kSyncFd = 5;
 constexpr int kInitExeFd = 6;
 // From here up, one per cgroup hierarchy: the `tasks` (v1) or `cgroup.procs` file init joins by
-// writing "0" to it, when clone could not put it in its cgroup (CLONE_INTO_CGROUP, v2 only).
+// writing "0" to it, when init itself counts against a run's limits and clone could not put it in
+// its cgroup (CLONE_INTO_CGROUP, v2 only).
 constexpr int kFirstCgroupFd = 7;
 constexpr int kMaxCgroupFds = 8;
 
@@ -65,17 +63,18 @@ constexpr int kMaxCgroupFds = 8;
 // inside, reaps it and still reports the command's status and rusage. SIGRTMIN+6 on glibc.
 constexpr int kTerminateSignal = 40;
 
-// Records init writes to kReportFd. One record is < PIPE_BUF, so each write is atomic.
+// Records init writes to kReportFd (errors of its setup, "ready") and to a run's report pipe (the
+// run's own). One record is < PIPE_BUF, so each write is atomic.
 enum ReportKind : uint32_t {
   kReportError = 1,    // setup failed at `stage` with `err`; `detail` names the object
   kReportStarted = 2,  // the command's execve succeeded at `t_ns`
   kReportExited = 3,   // the command ended: `value` is its wait status, at `t_ns`
-  kReportReady = 4,    // a warm sandbox is idle, reset, and takes the next run
+  kReportReady = 4,    // on the socket: the sandbox is built or reset, and takes the next run
 };
 
-// A run sent to a warm sandbox over its socket: this header, and the fds as SCM_RIGHTS, in this
+// A run sent to the sandbox over its socket: this header, and the fds as SCM_RIGHTS, in this
 // order: the run's plan (memfd), its report pipe's write end, its stdin, stdout and stderr, then
-// the cgroup files the command's process joins (as kFirstCgroupFd and up for a one-shot init).
+// the cgroup files the command's process joins.
 struct RunRequest {
   uint32_t magic;  // kMagic
   uint32_t nfds;
@@ -94,7 +93,7 @@ struct Report {
   int64_t sys_us;
   int64_t maxrss_kb;
   // kReportExited, when init did not make its network namespace (one lent from the pool): 1 when
-  // that namespace held nothing once everything else had ended (setup.cc, netns_empty()).
+  // that namespace held nothing once everything of the run had ended (setup.cc, netns_empty()).
   uint32_t netns_empty;
   // kReportExited: KiB left in the sandbox's tmpfs mounts and /dev/shm when the tree ended.
   uint32_t tmpfs_kb;

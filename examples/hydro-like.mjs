@@ -6,12 +6,15 @@
 // collectors, copyOutCached for the binary, pipeMapping for interaction.
 //
 //   node examples/hydro-like.mjs [URL]     (default http://127.0.0.1:5050; AUTH_TOKEN from the env)
+// TIME_FACTOR (default 1) multiplies every time limit, for slow or emulated machines.
 // Exits 0 when every verdict is the expected one, 1 otherwise.
 const url = (process.argv[2] ?? 'http://127.0.0.1:5050').replace(/\/$/, '');
 const headers = {
   'content-type': 'application/json',
   ...(process.env.AUTH_TOKEN ? { authorization: `Bearer ${process.env.AUTH_TOKEN}` } : {}),
 };
+const timeFactor = Number(process.env.TIME_FACTOR ?? 1);
+if (!(timeFactor > 0)) throw new Error(`TIME_FACTOR must be a positive number, not ${process.env.TIME_FACTOR}`);
 
 async function run(body) {
   const res = await fetch(`${url}/run`, { method: 'POST', headers, body: JSON.stringify(body) });
@@ -26,8 +29,8 @@ function proc({ execute, time = 1000, memory = 256, stdin = { content: '' }, cop
     args: execute,
     env: ['PATH=/usr/bin:/bin', 'HOME=/w'],
     files: [stdin, { name: 'stdout', max: 32 << 20 }, { name: 'stderr', max: 32 << 20 }],
-    cpuLimit: time * 1e6,
-    clockLimit: time * 3e6,
+    cpuLimit: Math.round(time * timeFactor * 1e6),
+    clockLimit: Math.round(time * timeFactor * 3e6),
     memoryLimit: memory << 20,
     procLimit: 32,
     copyIn,
@@ -52,10 +55,17 @@ int main() { int secret = 613, g, n = 0;
   fprintf(stderr, "wrong answer\\n"); return 1; }
 `;
 
-const expect = (what, got, want) => {
-  const ok = got === want;
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}: ${got}${ok ? '' : ` (expected ${want})`}`);
-  if (!ok) process.exitCode = 1;
+/** Prints one verdict; a result that is not the expected one is shown with its figures and error. */
+const expect = (what, result, want) => {
+  const ok = result.status === want;
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}: ${result.status}${ok ? '' : ` (expected ${want})`}`);
+  if (ok) return;
+  process.exitCode = 1;
+  const ms = (ns) => `${(ns / 1e6).toFixed(0)} ms`;
+  console.log(
+    `     time ${ms(result.time)}, wall ${ms(result.runTime)}, exit ${result.exitStatus}${result.error ? `, error: ${result.error}` : ''}`,
+  );
+  if (result.files?.stderr) console.log(`     stderr: ${result.files.stderr.trim()}`);
 };
 
 async function compile(source, target) {
@@ -70,18 +80,20 @@ async function compile(source, target) {
       }),
     ],
   });
-  expect(`compile ${target}`, r.status, 'Accepted');
-  if (r.status !== 'Accepted') console.log(r.files?.stderr);
-  return r.fileIds?.[target];
+  expect(`compile ${target}`, r, 'Accepted');
+  return r.status === 'Accepted' ? r.fileIds?.[target] : undefined;
 }
 
 const cached = [];
 try {
   const bin = await compile(SUBMISSION, 'foo');
+  if (bin === undefined) throw new Error('the submission did not compile: nothing to run');
   cached.push(bin);
   const [run1] = await run({ cmd: [proc({ execute: ['foo'], stdin: { content: '1 2\n' }, copyIn: { foo: { fileId: bin } } })] });
-  expect('run test 1', run1.status, 'Accepted');
-  expect('output of test 1', run1.files.stdout, '3\n');
+  expect('run test 1', run1, 'Accepted');
+  const out = run1.files?.stdout;
+  console.log(`${out === '3\n' ? 'ok  ' : 'FAIL'} output of test 1: ${JSON.stringify(out)}`);
+  if (out !== '3\n') process.exitCode = 1;
   console.log(
     `     time ${(run1.time / 1e6).toFixed(2)} ms, memory ${(run1.memory / 1024).toFixed(0)} KiB, enforcement ${run1.sandbox?.enforcement}`,
   );
@@ -93,10 +105,11 @@ try {
       }),
     ],
   });
-  expect('checker', check.status, 'Accepted');
+  expect('checker', check, 'Accepted');
 
   const [sol, judge] = [await compile(SOLUTION, 'sol'), await compile(INTERACTOR, 'interactor')];
   cached.push(sol, judge);
+  if (sol === undefined || judge === undefined) throw new Error('the interactive problem did not compile: nothing to run');
   const both = await run({
     cmd: [
       // stdin and stdout are the pipes: only stderr is collected.
@@ -116,9 +129,12 @@ try {
       { in: { index: 1, fd: 1 }, out: { index: 0, fd: 0 } },
     ],
   });
-  expect('interactive: solution', both[0].status, 'Accepted');
-  expect('interactive: interactor', both[1].status, 'Accepted');
-  console.log(`     interactor says: ${both[1].files.stderr.trim()}`);
+  expect('interactive: solution', both[0], 'Accepted');
+  expect('interactive: interactor', both[1], 'Accepted');
+  console.log(`     interactor says: ${both[1].files?.stderr?.trim()}`);
+} catch (e) {
+  console.log(`FAIL ${e.message}`);
+  process.exitCode = 1;
 } finally {
   for (const id of cached.filter(Boolean)) await fetch(`${url}/file/${id}`, { method: 'DELETE', headers });
 }

@@ -1,6 +1,6 @@
 // What a run's requested limits become when no usable cgroup is there: the honest RunResult.limits
 // and the list of fallbacks (RunResult.limitFallbacks). The rlimits that stand in are set in
-// lib/plan.ts (rlimits); this file says what they are worth.
+// lib/build-plan.ts (rlimits); this file says what they are worth.
 import type { AppliedLimits, LimitFallback } from './result.js';
 
 /** Without a cgroup: the limit's stand-in, or null when nothing enforces it. */

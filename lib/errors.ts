@@ -1,7 +1,5 @@
 // SandboxError: the sandbox itself could not be set up. The program's fate is never thrown.
-import { constants } from 'node:os';
-
-const errnoNames: Record<number, string> = Object.fromEntries(Object.entries(constants.errno).map(([name, num]) => [num, name]));
+import { errnoName, errorText } from './errno.js';
 
 export interface SandboxErrorInit {
   /** The setup step that failed, e.g. 'options', 'clone', 'mount', 'exec'. */
@@ -25,7 +23,7 @@ export class SandboxError extends Error {
     super(message, init.cause === undefined ? undefined : { cause: init.cause });
     this.stage = init.stage;
     this.errno = init.errno ?? null;
-    this.code = this.errno === null ? null : (errnoNames[this.errno] ?? null);
+    this.code = this.errno === null ? null : errnoName(this.errno);
     this.syscall = init.syscall ?? null;
   }
 }
@@ -47,13 +45,10 @@ export function describe(value: unknown): string {
   return `a value of type ${typeof value}`;
 }
 
-/** A file the caller named that cannot be opened: "cannot open WHAT file PATH: no such file or directory". */
+/** A file the caller named that cannot be opened: "cannot open WHAT file PATH: No such file or directory". */
 export function openFailure(e: unknown, what: string, path: string): SandboxError {
   const err = e as NodeJS.ErrnoException;
-  const why = String(err?.message ?? e)
-    .replace(/^E[A-Z0-9]+: /, '')
-    .replace(/, open .*$/s, '');
-  return new SandboxError(`cannot open ${what} file ${path}: ${why}`, {
+  return new SandboxError(`cannot open ${what} file ${path}: ${errorText(e)}`, {
     stage: 'options',
     errno: typeof err?.errno === 'number' ? -err.errno : null,
     syscall: 'open',

@@ -12,16 +12,23 @@ export const WARM_RUN_FDS = 3;
 /** A launch's own, for a moment: the command's ends of its pipes, the plan memfd, the report pipe's other end. */
 export const LAUNCH_FDS = 4;
 
-/** RLIMIT_NOFILE's soft limit, from /proc/self/limits (Node has no getrlimit); null when unknown or unlimited. */
+/** The limit as last read: at the limit itself /proc/self/limits cannot be opened (EMFILE). */
+let lastRead: number | null | undefined;
+
+/**
+ * RLIMIT_NOFILE's soft limit, from /proc/self/limits (Node has no getrlimit); null when unknown or
+ * unlimited. When the file cannot be read (this process is out of fds), the value last read.
+ */
 export function openFileLimit(): number | null {
   let text: string;
   try {
     text = fs.readFileSync('/proc/self/limits', 'latin1');
   } catch {
-    return null;
+    return lastRead ?? null;
   }
   const m = /^Max open files\s+(\d+|unlimited)\s/m.exec(text);
-  return m === null || m[1] === 'unlimited' ? null : Number(m[1]);
+  lastRead = m === null || m[1] === 'unlimited' ? null : Number(m[1]);
+  return lastRead;
 }
 
 /** The fds this process has open now. */

@@ -88,29 +88,12 @@ export interface NativePlan {
   /** cgroup v2 directory fd for CLONE_INTO_CGROUP, or -1. */
   cgroupFd: number;
   /**
-   * The cgroup.procs / tasks files init joins by writing "0" to them (v1; v2 without CLONE_INTO_CGROUP;
-   * a warm run's command): each a path the addon opens, or an fd of one the caller opened ahead
+   * The cgroup.procs / tasks files joined by writing "0" to them: a run's, by its command's process;
+   * a sandbox's, by its init (`pids: 1`; v1, or v2 without CLONE_INTO_CGROUP): each a path the addon
+   * opens, or an fd of one the caller opened ahead
    * (the caller's: the addon never closes it).
    */
   cgroupProcs: (string | number)[];
   /** A network namespace from the pool (lib/netns-pool.ts) the sandbox is started in, or -1; then `namespaces` has no net bit. */
   netnsFd: number;
-  /** A warm sandbox (lib/warm-pool.ts): init builds everything, then serves runs instead of running argv. */
-  serveRuns?: boolean;
-}
-
-/** What the native layer reports when a sandbox's init has been reaped. */
-export interface NativeExit {
-  /** Wait status of the command as init saw it: exitCode or signal (null when it never started). */
-  exitCode: number | null;
-  signal: number | null;
-  /** A failure before the command's execve: the step, errno and object. */
-  error: { stage: string; errno: number; detail: string } | null;
-  /** rusage of init and all it reaped (the whole tree). */
-  userUs: number;
-  sysUs: number;
-  maxRssKb: number;
-  /** CLOCK_MONOTONIC ns at the command's execve and at its end (0 when unknown). */
-  startNs: number;
-  endNs: number;
 }

@@ -4,43 +4,65 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SandboxError } from './errors.js';
-import type { NativeExit, NativePlan } from './native-plan.js';
+import type { NativePlan } from './native-plan.js';
 
-export interface NativeExitReport extends NativeExit {
-  /** rusage of the command's tree reported by init when it saw the command end (null when init was killed). */
+/** A failure before a command's execve, or of a sandbox's setup: the step, errno and object. */
+export interface NativeError {
+  stage: string;
+  errno: number;
+  detail: string;
+}
+
+/** How a run ended, from the records init wrote on the run's pipe (csrc/exit_report.cc). */
+export interface NativeRunEnd {
+  /** Wait status of the command as init saw it: exitCode or signal (null when it never started or init was killed). */
+  exitCode: number | null;
+  signal: number | null;
+  /** The run failed before its command's execve. */
+  error: NativeError | null;
+  /** CLOCK_MONOTONIC ns at the command's execve and at its end (0 when unknown). */
+  startNs: number;
+  endNs: number;
+  /** What the command's tree used, summed by init as it reaped it (null when init was killed). */
   treeUserUs: number | null;
   treeSysUs: number | null;
   treeMaxRssKb: number | null;
-  /** CPU init spent on setup before the command's execve (it is in the cgroup too). */
-  initUserUs: number;
-  initSysUs: number;
-  /** How init itself ended. */
-  init: { exitCode: number | null; signal: number | null };
+  /** init reported the command's end (false: init was killed, or the command never ran). */
   commandExited: boolean;
-  /** A network namespace lent from the pool held nothing when the sandbox ended (init's own check). */
+  /** A network namespace lent from the pool held nothing once the run had ended (init's own check). */
   netnsEmpty: boolean;
   /** Bytes left in the sandbox's tmpfs mounts and /dev/shm when its tree ended (init's statfs). */
   tmpfsBytes: number;
 }
 
+/** How a sandbox's init ended. */
+export interface NativeSandboxEnd {
+  exitCode: number | null;
+  signal: number | null;
+  /** Its setup failed. */
+  error: NativeError | null;
+}
+
 export interface NativeAddon {
-  /** onStart when the command has exec'd; for a warm sandbox (plan.serveRuns), onReady each time it is idle. */
-  launch(
-    plan: NativePlan,
-    onExit: (exit: NativeExitReport) => void,
-    onStart?: (startNs: number, initCpuUs: number) => void,
-  ): { pid: number };
-  /** A run on the idle warm sandbox `pid` (csrc/warm.cc): the callbacks as for launch(). */
-  runIn(
-    pid: number,
-    plan: NativePlan,
-    onExit: (exit: NativeExitReport) => void,
-    onStart?: (startNs: number, setupCpuUs: number) => void,
-  ): void;
+  /**
+   * A sandbox whose init serves runs (csrc/init/serve.cc): onReady(n) when it has said "ready" n
+   * more times (built, then reset after each run), onExit once when its init has been reaped.
+   */
+  launch(plan: NativePlan, onExit: (end: NativeSandboxEnd) => void, onReady: (n: number) => void): { pid: number };
+  /** A run on the sandbox `pid` (csrc/run.cc): onStart when the command has exec'd, onEnd once. */
+  runIn(pid: number, plan: NativePlan, onEnd: (end: NativeRunEnd) => void, onStart?: (startNs: number) => void): void;
+  /** The sandbox `pid` takes no more runs: its init ends once those sent have ended. */
+  finish(pid: number): boolean;
   signal(pid: number, signal: number): boolean;
   release(pid: number, go: boolean): boolean;
+  /** A CLOEXEC pipe for a run's stdio: [read, write]. */
   pipe(): [number, number];
   openPty(cols: number, rows: number): [number, number];
+  /**
+   * One non-blocking recvmsg on an accepted unix socket (csrc/unix_request.cc): the peer's
+   * SO_PEERCRED, the fds it passed (CLOEXEC) and the bytes read; null when nothing has arrived yet.
+   */
+  recvRequest(fd: number): { uid: number; gid: number; pid: number; fds: number[]; truncated: boolean; data: Buffer } | null;
   close(fd: number): void;
   monotonicNs(): number;
   /** 0 when an overlay of `lowers` (top first, ':'-separated) mounts in a new user namespace, else its errno. */

@@ -58,6 +58,11 @@ export interface SandboxOptions {
   network?: 'none' | 'host';
   /** CPU quota in cores (0.5 = half a core), from 0.01 to the number of CPUs. */
   cpuQuota?: number;
+  /**
+   * The CPUs the sandbox may run on, as a list ("0-1,3": docker's --cpuset-cpus), enforced by a
+   * cpuset cgroup; where none can be had the run is refused (SandboxError stage 'cgroup').
+   */
+  cpusetCpus?: string;
   /** Memory cap, swap included: bytes or '256m'. */
   memory?: number | string;
   /**
@@ -92,6 +97,12 @@ export interface SandboxOptions {
    */
   pool?: number;
   /**
+   * Seconds a sandbox a run used is kept warm after the run, for the next one (beyond `pool`'s),
+   * then ended. It keeps Node from nothing and ends with it (what it holds meanwhile: docs/api.md,
+   * "Warm sandboxes"). Default 2; 0: every run beyond `pool`'s builds a sandbox used once.
+   */
+  idleTimeout?: number;
+  /**
    * Root callers only: the host uid (and gid, default the same number) the sandbox's ids map to,
    * e.g. the owner of a directory bound `rw: true`. Default: 65534 (nobody), which owns nothing.
    * Inside, the command is uid 1000 either way. A non-root caller may only name its own ids.
@@ -103,8 +114,14 @@ export interface SandboxOptions {
   shmSize?: number | string;
 }
 
-export type StdinOption = string | Buffer | Readable | { file: string } | 'inherit' | 'ignore' | 'pipe';
-export type OutputOption = 'pipe' | 'inherit' | 'ignore' | { file: string } | Writable;
+/**
+ * `{ fd }`: an open fd of the caller's, given to the command as it is (as 'inherit' gives 0-2) and
+ * never closed by the sandbox (the `sandbox` server passes its clients' fds this way). Output that
+ * is counted (an `outputLimit`) or comes from a terminal (`tty`) is written to it by the parent: the
+ * result comes once the last of it is written, so the caller may close the fd then.
+ */
+export type StdinOption = string | Buffer | Readable | { file: string } | { fd: number } | 'inherit' | 'ignore' | 'pipe';
+export type OutputOption = 'pipe' | 'inherit' | 'ignore' | { file: string } | { fd: number } | Writable;
 
 /** Per-run options (`sandbox.run(argv, runOptions)`). */
 export interface RunOptions {

@@ -1,14 +1,15 @@
 // The command's stdio: which fds it gets, and the parent's ends (streams, capture, counting).
 // Pipes come from the addon (pipe2 with O_CLOEXEC). Output captured for run()'s result is read by the
 // addon (csrc/capture.cc); every other parent end is a net.Socket. Both go through libuv's event
-// loop, never the thread pool.
-import { closeSync, createReadStream, openSync, write } from 'node:fs';
+// loop; only a caller's own fds (`{ fd }` relayed through the parent) are read and written from the
+// thread pool, as they may block.
+import { closeSync, createReadStream, createWriteStream, fchownSync, openSync, read, readSync, write } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import type { ReadStream } from 'node:tty';
 import { openFailure, optionError } from './errors.js';
-import { setupError } from './failure.js';
+import { setupError } from './setup-error.js';
 import { native } from './native.js';
 import type { OutputOption, StdinOption } from './options.js';
 
@@ -29,10 +30,12 @@ export interface StdioSetup {
   stderr: Readable | null;
   out: OutputSink;
   err: OutputSink;
-  /** Resolves when every parent-side reader has seen EOF. */
+  /** Resolves when every parent-side reader has seen EOF and what it read has reached a caller's fd. */
   drained: Promise<void>;
   /** Starts feeding stdin and reading outputs; call after a successful launch. */
   start(onOverflow: () => void): void;
+  /** The run's tree has ended (init reported it): closes what the parent kept open for the run. */
+  runEnded(): void;
   /** Closes everything on a failed launch. */
   abort(): void;
   /** The parent's sockets made so far (destroyed by abort). */
@@ -79,6 +82,81 @@ function isWritable(v: unknown): v is Writable {
   return typeof v === 'object' && v !== null && typeof (v as Writable).write === 'function' && typeof (v as Writable).end === 'function';
 }
 
+/** The fd of a `{ fd }` option, or null for any other kind. */
+function callerFd(v: unknown, name: string): number | null {
+  if (typeof v !== 'object' || v === null || Buffer.isBuffer(v) || !('fd' in v) || isReadable(v) || isWritable(v)) return null;
+  const fd = (v as { fd: unknown }).fd;
+  if (typeof fd !== 'number' || !Number.isInteger(fd) || fd < 0) throw optionError(name, '{ fd } with a non-negative integer fd', v);
+  return fd;
+}
+
+/**
+ * Reads a caller's fd from the thread pool, one read at a time, until its end (then `onEnd`), an
+ * error, or the returned stop(). A stream would not do: destroy() closes its fd even with autoClose
+ * false, and a paused one reads on to its high-water mark. The fd is the caller's, never closed
+ * here: a second close of its number would close whatever the process opened under it since.
+ */
+function readCallerFd(fd: number, onData: (b: Buffer) => void, onEnd: () => void): () => void {
+  let stopped = false;
+  const buf = Buffer.allocUnsafe(65536);
+  const next = (): void => {
+    read(fd, buf, 0, buf.length, null, (err, n) => {
+      if (stopped || err !== null) return;
+      if (n === 0) return onEnd();
+      onData(Buffer.from(buf.subarray(0, n)));
+      next();
+    });
+  };
+  next();
+  return () => {
+    stopped = true;
+  };
+}
+
+/**
+ * Reads a pty master to its end, once libuv has called it the end. When the last slave fd closes,
+ * the master polls as hung up and libuv takes a short read then for the end of input; but a master
+ * gives at most its line discipline's buffer per read, and the rest of the output would be lost. No
+ * slave is open, so these reads never wait: they return what is left, then fail with EIO.
+ */
+function readToEnd(master: number, onData: (b: Buffer) => void): void {
+  const buf = Buffer.allocUnsafe(65536);
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(master, buf, 0, buf.length, null);
+    } catch {
+      return; // EIO: nothing left
+    }
+    if (n <= 0) return;
+    onData(Buffer.from(buf.subarray(0, n)));
+  }
+}
+
+/** Counted output (--output-limit) passed on to a caller's fd: written from the thread pool, so a
+ * reader that stops reading (a full pipe, a blocking fd the caller shares) never blocks the event loop.
+ * What cannot be written (the reader has gone: EPIPE) is dropped, as the command's own write would fail. */
+function fdWriter(fd: number): Writable {
+  const w = createWriteStream('', { fd, autoClose: false });
+  // Not destroy(): that closes the fd even with autoClose false, and the fd is the caller's.
+  w.on('error', () => {});
+  return w;
+}
+
+/**
+ * Ends a writer of ours and resolves once its last write has returned. The result waits for it: a
+ * caller may close its fd as soon as it has the result, and a write still queued would then fail,
+ * or land in whatever file the fd number is given to next.
+ */
+function flushed(w: Writable | null): Promise<void> {
+  return new Promise((resolve) => {
+    if (w === null || w.destroyed || w.errored !== null || w.writableFinished) return resolve();
+    w.once('error', () => resolve());
+    w.once('finish', () => resolve());
+    w.end();
+  });
+}
+
 export interface StdioRequest {
   stdin: StdinOption;
   stdout: OutputOption;
@@ -88,6 +166,12 @@ export interface StdioRequest {
   outputLimit: number | null;
   /** A new pseudo-terminal for the command: its stdio (unless redirected to files) is the pty. */
   tty: boolean;
+  /**
+   * The host ids the pty's slave is given (a root caller's: the command's host ids), so that the
+   * sandbox's init may open it by its name inside, /dev/pts/0 (csrc/init/mounts.cc); null: the
+   * caller's own, which the sandbox maps.
+   */
+  ttyOwner?: { uid: number; gid: number } | null;
 }
 
 export function setupStdio(req: StdioRequest): StdioSetup {
@@ -111,6 +195,7 @@ export function setupStdio(req: StdioRequest): StdioSetup {
     start(onOverflow) {
       for (const f of starters) f(onOverflow);
     },
+    runEnded() {},
     abort() {
       for (const fd of [...childSide, ...parentSide]) native().close(fd);
       childSide.length = 0;
@@ -153,11 +238,13 @@ function stdinFd(
   const v = req.stdin;
   if (v === 'ignore' || v === undefined) return nullFd();
   if (v === 'inherit') return 0;
+  const given = callerFd(v, 'stdin');
+  if (given !== null) return given;
   if (typeof v === 'object' && v !== null && !Buffer.isBuffer(v) && !isReadable(v) && 'file' in v) {
     return openFile(v.file, 'r', 'stdin', opened);
   }
   if (v !== 'pipe' && typeof v !== 'string' && !Buffer.isBuffer(v) && !isReadable(v)) {
-    throw optionError('stdin', "a string, Buffer, Readable, { file }, 'pipe', 'inherit' or 'ignore'", v);
+    throw optionError('stdin', "a string, Buffer, Readable, { file }, { fd }, 'pipe', 'inherit' or 'ignore'", v);
   }
   const [r, w] = pipeFor('stdin');
   childSide.push(r);
@@ -203,9 +290,11 @@ function outputFd(
   if (v === 'ignore') return nullFd();
   // Direct fds unless the output must be counted: a file is capped by RLIMIT_FSIZE instead.
   if (v === 'inherit' && limit === null) return name === 'stdout' ? 1 : 2;
+  const given = callerFd(v, name);
+  if (given !== null && limit === null) return given;
   if (typeof v === 'object' && v !== null && !isWritable(v) && 'file' in v) return openFile(v.file, 'w', name, opened);
-  if (v !== 'pipe' && v !== 'inherit' && !isWritable(v)) {
-    throw optionError(name, "'pipe', 'inherit', 'ignore', { file } or a Writable", v);
+  if (v !== 'pipe' && v !== 'inherit' && given === null && !isWritable(v)) {
+    throw optionError(name, "'pipe', 'inherit', 'ignore', { file }, { fd } or a Writable", v);
   }
   const [r, w] = pipeFor(name);
   childSide.push(w);
@@ -230,7 +319,9 @@ function outputFd(
   const socket = newSocket({ fd: r, readable: true, writable: false });
   s.sockets.push(socket);
   parentSide.splice(parentSide.indexOf(r), 1);
-  const dest: Writable | null = v === 'inherit' ? (name === 'stdout' ? process.stdout : process.stderr) : isWritable(v) ? v : null;
+  const own = given !== null ? fdWriter(given) : null;
+  const dest: Writable | null =
+    v === 'inherit' ? (name === 'stdout' ? process.stdout : process.stderr) : (own ?? (isWritable(v) ? v : null));
   const expose = v === 'pipe' && !req.capture;
   if (v === 'pipe' && req.capture) sink.chunks = [];
   if (expose) {
@@ -240,7 +331,7 @@ function outputFd(
   if (!expose || limit !== null) {
     ends.push(
       new Promise<void>((resolve) => {
-        socket.once('close', () => resolve());
+        socket.once('close', () => void flushed(own).then(resolve));
       }),
     );
   }
@@ -270,8 +361,12 @@ function outputFd(
  */
 function setupTty(req: StdioRequest): StdioSetup {
   // A terminal that reports no size (0x0, as script(1) without a terminal gives) gets the classic one.
-  const cols = process.stdout.columns || 80;
-  const rows = process.stdout.rows || 24;
+  const terminal = (req.stdout === 'inherit' ? process.stdout : isWritable(req.stdout) ? req.stdout : null) as {
+    columns?: number;
+    rows?: number;
+  } | null;
+  const cols = terminal?.columns || 80;
+  const rows = terminal?.rows || 24;
   // A file for stdin is typed into the terminal, as a pipe would be; opened now, so a bad path is a
   // setup failure before anything starts.
   const stdinFile = req.stdin;
@@ -279,23 +374,36 @@ function setupTty(req: StdioRequest): StdioSetup {
     typeof stdinFile === 'object' && stdinFile !== null && !Buffer.isBuffer(stdinFile) && !isReadable(stdinFile) && 'file' in stdinFile
       ? openFile(stdinFile.file, 'r', 'stdin', [])
       : null;
+  const givenIn = callerFd(req.stdin, 'stdin');
+  const givenOut = callerFd(req.stdout, 'stdout');
   let master: number;
   let slave: number;
   try {
     [master, slave] = native().openPty(cols, rows);
+    if (req.ttyOwner) fchownSync(slave, req.ttyOwner.uid, req.ttyOwner.gid);
   } catch (e) {
     if (fileIn !== null) closeSync(fileIn);
     throw e;
   }
   let fileInOwned = fileIn !== null; // until the read stream takes it
+  let slaveOpen = true;
+  const closeSlave = () => {
+    if (slaveOpen) native().close(slave);
+    slaveOpen = false;
+  };
   const out: OutputSink = { chunks: req.capture && req.stdout === 'pipe' ? [] : null, bytes: 0 };
   let reader: ReadStream | null = null;
   let resolveDrained!: () => void;
   const drained = new Promise<void>((r) => (resolveDrained = r));
-  const dest: Writable | null = req.stdout === 'inherit' ? process.stdout : isWritable(req.stdout) ? req.stdout : null;
+  const own = givenOut !== null ? fdWriter(givenOut) : null;
+  const dest: Writable | null = req.stdout === 'inherit' ? process.stdout : (own ?? (isWritable(req.stdout) ? req.stdout : null));
   const s: StdioSetup = {
     childFds: [slave, slave, slave],
-    childSide: [slave],
+    // The parent keeps its slave fd until the run's tree has ended (runEnded): the master reads EIO
+    // only once no slave fd is open, and the reader then closes the master, which hangs the
+    // terminal up. Were that the command's own last close (a program that closes its stdio before
+    // exit_group, as coreutils do), the hangup's SIGHUP could kill it in between.
+    childSide: [],
     parentSide: [master],
     sockets: [],
     stdin: null,
@@ -307,17 +415,20 @@ function setupTty(req: StdioRequest): StdioSetup {
     start(onOverflow) {
       reader = newTtyReader(master);
       s.parentSide.length = 0;
-      reader.on('data', (chunk: Buffer) => {
+      const take = (chunk: Buffer) => {
         out.bytes += chunk.length;
         const room = req.outputLimit === null ? Infinity : req.outputLimit - (out.bytes - chunk.length);
         const data = chunk.length > room ? chunk.subarray(0, Math.max(0, room)) : chunk;
         if (chunk.length > room) onOverflow();
         if (out.chunks !== null) out.chunks.push(data);
         if (dest !== null && data.length > 0) dest.write(data);
-      });
+      };
+      reader.on('data', take);
+      // Before the stream closes the master: 'end' listeners run first.
+      reader.on('end', () => readToEnd(master, take));
       // EIO on the master is how Linux says "the last slave fd closed": the command's tree is gone.
       reader.on('error', () => reader?.destroy());
-      reader.on('close', () => resolveDrained());
+      reader.on('close', () => void flushed(own).then(resolveDrained));
       const input = req.stdin;
       // Input that ends (a pipe, a file, a string) reaches the command's end as the terminal's EOF
       // character (^D), twice when a line is pending (the first only ends that line), as a user
@@ -346,6 +457,10 @@ function setupTty(req: StdioRequest): StdioSetup {
       } else if (isReadable(input)) {
         input.on('data', send);
         input.once('end', sendEnd);
+      } else if (givenIn !== null) {
+        // The terminal is gone: no further read of the caller's fd, which it may close, and whose
+        // number may then name another file.
+        reader.on('close', readCallerFd(givenIn, send, sendEnd));
       } else if (fileIn !== null) {
         fileInOwned = false;
         const file = createReadStream('', { fd: fileIn });
@@ -354,8 +469,11 @@ function setupTty(req: StdioRequest): StdioSetup {
         file.on('error', () => file.destroy());
       }
     },
+    runEnded() {
+      closeSlave();
+    },
     abort() {
-      native().close(slave);
+      closeSlave();
       if (reader === null) native().close(master);
       else reader.destroy();
       if (fileInOwned) closeSync(fileIn!);

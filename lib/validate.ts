@@ -14,6 +14,7 @@ import type { ImageRun } from './image/apply.js';
 import type { ResolvedImage } from './image/types.js';
 import type { AppliedLimits } from './result.js';
 import { namedParentDirs } from './cgroup/index.js';
+import { checkCpuset } from './cgroup/cpuset.js';
 import { MAX_SECONDS, parseSize } from './units.js';
 
 /** The limits are the ones a run reports as applied (RunResult.limits). */
@@ -38,12 +39,16 @@ export interface ResolvedConfig extends AppliedLimits {
   idMap: 'single' | 'subordinate';
   /** Warm sandboxes kept for runs (lib/warm-pool.ts); 0: every run builds its own. */
   pool: number;
+  /** How long a sandbox beyond the pool is kept warm after its run (lib/warm-pool.ts); 0: not at all. */
+  idleTimeoutMs: number;
   /** The host identity the sandbox's ids map to (root callers); null: the default. */
   user: Required<HostUser> | null;
   /** Extra rlimits by RLIMIT number; the sandbox's own limits win where they are lower. */
   ulimits: { resource: number; soft: number; hard: number }[];
   /** Size of /dev/shm in bytes; null: the default. */
   shmSize: number | null;
+  /** The CPUs the sandbox may run on ("0-1,3", canonical), enforced by a cpuset cgroup; null: any. */
+  cpusetCpus: string | null;
 }
 
 export const DEFAULT_ENV: Readonly<Record<string, string>> = {
@@ -60,6 +65,7 @@ const KNOWN_OPTIONS = new Set([
   'hostname',
   'network',
   'cpuQuota',
+  'cpusetCpus',
   'memory',
   'pids',
   'timeLimit',
@@ -71,6 +77,7 @@ const KNOWN_OPTIONS = new Set([
   'tty',
   'idMap',
   'pool',
+  'idleTimeout',
   'user',
   'ulimits',
   'shmSize',
@@ -110,7 +117,7 @@ export const ULIMIT_RESOURCES: Readonly<Record<string, number>> = {
   rtprio: 14,
   rttime: 15,
 };
-/** Most warm sandboxes one Sandbox keeps (each is an idle init: ~0.1 MiB and a few fds). */
+/** Most warm sandboxes one Sandbox keeps (what each holds while idle: docs/api.md, "Warm sandboxes"). */
 export const MAX_POOL = 256;
 const KNOWN_RUN_OPTIONS = new Set(['stdin', 'stdout', 'stderr', 'env', 'cwd', 'timeLimit', 'wallTimeLimit', 'outputLimit', 'signal']);
 
@@ -345,6 +352,7 @@ export function resolveOptions(options: SandboxOptions = {}): ResolvedConfig {
     hostname,
     network: o.network ?? 'none',
     cpuQuota: o.cpuQuota === undefined || o.cpuQuota === null ? null : checkCpuQuota(o.cpuQuota, 'cpuQuota'),
+    cpusetCpus: o.cpusetCpus === undefined || o.cpusetCpus === null ? null : checkCpuset(o.cpusetCpus, 'cpusetCpus'),
     memoryBytes: optSize(o.memory, 'memory'),
     pids: o.pids === undefined || o.pids === null ? null : checkPids(o.pids, 'pids'),
     timeLimitMs: optSeconds(o.timeLimit, 'timeLimit'),
@@ -356,6 +364,7 @@ export function resolveOptions(options: SandboxOptions = {}): ResolvedConfig {
     tty: o.tty === undefined ? false : checkBool(o.tty, 'tty'),
     idMap: o.idMap ?? 'single',
     pool: checkPool(o.pool),
+    idleTimeoutMs: checkIdleTimeout(o.idleTimeout),
     user: o.user === undefined || o.user === null ? null : checkUser(o.user, 'user'),
     ulimits: o.ulimits === undefined || o.ulimits === null ? [] : checkUlimits(o.ulimits, 'ulimits'),
     shmSize: optSize(o.shmSize, 'shmSize'),
@@ -402,6 +411,20 @@ function checkImage(o: SandboxOptions): { ref: string | ResolvedImage; entrypoin
     entrypoint = o.entrypoint.map((a, i) => checkString(a, `entrypoint[${i}]`));
   }
   return { ref, entrypoint };
+}
+
+/** A sandbox a run used stays warm this long (docs/api.md, "Warm sandboxes"): a loop's next run comes sooner. */
+const DEFAULT_IDLE_TIMEOUT_MS = 2000;
+
+/** The longest idleTimeout: an hour (a Node timer's range is far wider). */
+const MAX_IDLE_TIMEOUT_S = 3600;
+
+function checkIdleTimeout(value: unknown): number {
+  if (value === undefined || value === null) return DEFAULT_IDLE_TIMEOUT_MS;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_IDLE_TIMEOUT_S) {
+    throw optionError('idleTimeout', `a number of seconds from 0 to ${MAX_IDLE_TIMEOUT_S}`, value);
+  }
+  return Math.round(value * 1000);
 }
 
 function checkPool(value: unknown): number {

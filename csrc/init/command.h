@@ -7,6 +7,6 @@
 [[noreturn]] void exec_command(const Plan &plan, int err_fd);
 
 // Default signal dispositions and an empty capability bounding set for this process, so that the
-// commands forked from it later start from there: a warm sandbox's init does it once for all its
+// commands forked from it later start from there: a sandbox's init does it once for all its
 // runs (init itself never execs again, so the bounding set means nothing to it).
 void settle_inheritance();

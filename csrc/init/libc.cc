@@ -334,6 +334,8 @@ int isatty(int fd) {
 }
 
 int pipe2(int fds[2], int flags) { return (int)sys(SYS_pipe2, (long)fds, flags); }
+// dup3: arm64 has no dup2 system call. No flags: the copy is not close-on-exec.
+int dup3(int from, int to, int flags) { return (int)sys(SYS_dup3, from, to, flags); }
 
 // glibc's struct stat64 and struct statfs64 are the kernel's layouts on x86_64 and aarch64.
 int fstat64(int fd, void *st) { return (int)sys(SYS_newfstatat, fd, (long)"", (long)st, kAtEmptyPath); }

@@ -3,7 +3,8 @@
 // The addon's clone child (csrc/spawn.cc) made the user and pid namespaces, set the parent-death
 // signal, raised ambient capabilities (so this program keeps its capabilities in the new user
 // namespace across execve whatever its uid) and exec'd this binary with:
-//   fd 0-2 the command's stdio, 3 the plan (memfd), 4 the report pipe, 5 the parent's "go" pipe,
+//   fd 0-2 the first run's stdio (a terminal is bound at /dev/console from fd 0), 3 the plan
+//   (memfd), 4 the report socket, which also brings the runs, 5 the parent's "go" pipe,
 //   6 this binary's memfd, and from 7 up the cgroup files to join (when clone could not).
 //
 // The sequence, in order:
@@ -15,12 +16,11 @@
 //   4. unshare mount (+ net, ipc, uts, cgroup) namespaces; hostname; loopback up
 //   5. build the filesystem and pivot_root into it (mounts.cc); chdir to the working directory
 //   6. become non-dumpable: nothing inside can open /proc/1/mem or /proc/1/exe
-//   7. fork the command (run.cc, command.cc: session, rlimits, ids, capabilities, no_new_privs,
-//      seccomp, execve); its CLOEXEC error pipe says whether the execve happened. A warm sandbox
-//      (wire::kServeRuns) instead serves runs, doing 7 and 8 for each (serve.cc)
-//   8. reap: forward signals to the command, reap orphans; on the parent's terminate signal or
-//      when the command ends, SIGKILL everything left in the namespace, reap it all, report the
-//      command's status with the rusage of the whole tree, and exit.
+//   7. serve runs (serve.cc), one or many: each arrives over the report socket with its plan, stdio
+//      and cgroup files; init forks its command (command.cc: session, rlimits, ids, capabilities,
+//      no_new_privs, seccomp, execve; its CLOEXEC error pipe says whether the execve happened),
+//      forwards the parent's signals, reaps the tree, reports on the run's own pipe, resets the
+//      sandbox for the next run, and exits when the parent has no more.
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -87,7 +87,7 @@ int main() {
   }
   // A change of ids clears the parent-death signal (prctl(2), PR_SET_PDEATHSIG): arm it again,
   // then check the parent did not die before that. The parent holds the only read end of the
-  // report pipe, and a pipe without readers polls POLLERR (a warm sandbox's socket: POLLHUP).
+  // report socket, and a socket without its peer polls POLLHUP.
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) die("prctl", errno, "set the parent-death signal");
   struct pollfd parent = {wire::kReportFd, POLLOUT, 0};
   if (poll(&parent, 1, 0) == 1 && (parent.revents & (POLLERR | POLLHUP))) _exit(1);
@@ -98,6 +98,5 @@ int main() {
   if (chdir(plan.cwd) < 0) die("chdir", errno, "change directory to %s", plan.cwd);
   if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) die("prctl", errno, "make init non-dumpable");
 
-  if (plan.namespaces & wire::kServeRuns) serve(plan);
-  run_command(plan, (plan.namespaces & wire::kNsNetLent) != 0);
+  serve(plan);
 }

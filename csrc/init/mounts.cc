@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>  // ST_* flags
@@ -286,12 +287,9 @@ void do_proc(const char *dst) {
   close(proc);
 }
 
-// Binds the host's device node `src` on a new empty file `name` in the fresh /dev tmpfs `dev`,
-// nosuid and noexec. 0 or -errno.
-int bind_node(int dev, const char *src, const char *name) {
-  int f = openat(dev, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
-  if (f < 0) return -errno;
-  close(f);
+// Binds the host's device node `src` on the existing file `name` in directory `dev`, nosuid and
+// noexec. 0 or -errno.
+int bind_onto(int dev, const char *src, const char *name) {
   if (g_new_api && g_have_setattr) {
     int r = bind_copy(AT_FDCWD, src, dev, name, MS_NOSUID | MS_NOEXEC, false);
     if (r != -ENOSYS) return r;
@@ -306,22 +304,44 @@ int bind_node(int dev, const char *src, const char *name) {
   return r;
 }
 
+// Binds the host's device node `src` on a new empty file `name` in the fresh /dev tmpfs `dev`.
+int bind_node(int dev, const char *src, const char *name) {
+  int f = openat(dev, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (f < 0) return -errno;
+  close(f);
+  return bind_onto(dev, src, name);
+}
+
 // The command's terminal is a pty of the host's devpts, which the new root does not show, so
-// ttyname(3) (and tty(1)) could not name it. Bound at /dev/console, as container runtimes do, it
-// is found there. Init's fd 0 is that pty (spawn.cc); the bind's source must be a path in this
-// mount namespace (the fd's own mount is the host's: EINVAL), so it is the host's /dev/pts/N,
-// checked to be the same device. Cosmetic: when the pty is not there, there is no console.
-void bind_console(int dev, const char *dst) {
+// ttyname(3) (and tty(1)) could not name it. It is bound where programs look for it, as crun
+// arranges a container's terminal: at /dev/pts/0 of the sandbox's own devpts instance (ttyname(3)
+// searches /dev/pts first, and ssh-like programs expect a /dev/pts/N name) and at /dev/console.
+// Init's fd 0 is that pty (spawn.cc); a bind's source must be a path in this mount namespace (the
+// fd's own mount is the host's: EINVAL), so it is the host's /dev/pts/N, checked to be the same
+// device. Cosmetic: when the pty is not there, neither name is made.
+bool terminal_source(char *src) {
   struct stat tty, host;
-  if (fstat(0, &tty) < 0 || !S_ISCHR(tty.st_mode)) return;
+  if (fstat(0, &tty) < 0 || !S_ISCHR(tty.st_mode)) return false;
   unsigned major_ = major(tty.st_rdev), minor_ = minor(tty.st_rdev);
-  if (major_ < 136 || major_ > 143) return;  // not a Unix98 pty slave
-  char name[64], src[PATH_MAX];
+  if (major_ < 136 || major_ > 143) return false;  // not a Unix98 pty slave
+  char name[64];
   snprintf(name, sizeof name, "/dev/pts/%u", (major_ - 136) * 256 + minor_);
   host_path(src, name);
-  if (stat(src, &host) < 0 || host.st_rdev != tty.st_rdev || host.st_dev != tty.st_dev) return;
-  int r = bind_node(dev, src, "console");
-  if (r < 0) die("mount", -r, "bind the terminal %s on %s/console", name, dst);
+  return stat(src, &host) == 0 && host.st_rdev == tty.st_rdev && host.st_dev == tty.st_dev;
+}
+
+// The name /dev/pts/0 exists in a devpts instance only while pty 0 is open (devpts(5)): init
+// opens it, first in the fresh instance, binds the terminal on that name and keeps the master
+// (close-on-exec: the command never holds it) for as long as the sandbox runs. Ptys the command
+// opens are 1 and up. The command reopens its stdio that is the terminal by that name
+// (init/run.cc), so that ttyname(3) names /dev/pts/0 inside. 0 or -errno.
+int bind_pts0(int pts, const char *src) {
+  int m = openat(pts, "ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (m < 0) return -errno;
+  unsigned n = ~0u;
+  int r = ioctl(m, TIOCGPTN, &n) < 0 ? -errno : n != 0 ? -EEXIST : bind_onto(pts, src, "0");
+  if (r < 0) close(m);
+  return r;
 }
 
 const char *shm_data_of(const MountSpec &m) { return m.data != nullptr && m.data[0] != 0 ? m.data : kShmData; }
@@ -339,7 +359,12 @@ void do_dev(const char *dst, const char *shm_data, bool tty) {
     int r = bind_node(dev, src, node);
     if (r < 0) die("mount", -r, "bind %s on %s/%s", name, dst, node);
   }
-  if (tty) bind_console(dev, dst);
+  char terminal[PATH_MAX];
+  bool bind_terminal = tty && terminal_source(terminal);
+  if (bind_terminal) {
+    int r = bind_node(dev, terminal, "console");
+    if (r < 0) die("mount", -r, "bind the terminal %s on %s/console", terminal, dst);
+  }
   struct Sub {
     const char *name, *fstype, *data;
     unsigned long flags;
@@ -352,10 +377,15 @@ void do_dev(const char *dst, const char *shm_data, bool tty) {
   for (const Sub &m : subs) {
     int d = mkdirat(dev, m.name, 0755) < 0 ? -1 : openat(dev, m.name, O_PATH | O_CLOEXEC | O_NOFOLLOW | O_DIRECTORY);
     if (d < 0) die("mount", errno, "create %s/%s", dst, m.name);
-    if (mount(m.fstype, fd_path(d).buf, m.fstype, m.flags, m.data) < 0 && m.required) {
-      die("mount", errno, "mount %s on %s/%s", m.fstype, dst, m.name);
-    }
+    bool mounted = mount(m.fstype, fd_path(d).buf, m.fstype, m.flags, m.data) == 0;
+    if (!mounted && m.required) die("mount", errno, "mount %s on %s/%s", m.fstype, dst, m.name);
     close(d);
+    if (mounted && bind_terminal && strcmp(m.name, "pts") == 0) {
+      int pts = openat(dev, "pts", O_PATH | O_CLOEXEC | O_NOFOLLOW | O_DIRECTORY);
+      int r = pts < 0 ? -errno : bind_pts0(pts, terminal);
+      if (r < 0) die("mount", -r, "bind the terminal %s on %s/pts/0", terminal, dst);
+      close(pts);
+    }
   }
   static const char *const links[][2] = {{"/proc/self/fd", "fd"},
                                          {"/proc/self/fd/0", "stdin"},

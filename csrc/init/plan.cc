@@ -119,6 +119,6 @@ int read_plan(int fd, Plan *plan) {
   plan->seccomp_len = c.u32();
   plan->seccomp = plan->seccomp_len ? c.bytes(plan->seccomp_len) : nullptr;
   if (!c.ok || c.p != c.end || !plan->argv || !plan->envp || !plan->argv[0]) return -EINVAL;
-  if ((plan->namespaces & ~(wire::kNsAllowed | wire::kNsNetLent | wire::kServeRuns)) != 0 || plan->seccomp_len % 8 != 0) return -EINVAL;
+  if ((plan->namespaces & ~(wire::kNsAllowed | wire::kNsNetLent)) != 0 || plan->seccomp_len % 8 != 0) return -EINVAL;
   return 0;
 }

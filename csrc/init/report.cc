@@ -73,14 +73,12 @@ void add_usage(TreeUsage *total, const struct rusage &ru) {
   if (u.maxrss_kb > total->maxrss_kb) total->maxrss_kb = u.maxrss_kb;
 }
 
-void report_started(int fd, int pid, uint64_t t_ns, const TreeUsage &setup) {
+void report_started(int fd, int pid, uint64_t t_ns) {
   wire::Report r;
   memset(&r, 0, sizeof r);
   r.kind = wire::kReportStarted;
   r.value = pid;
   r.t_ns = t_ns;
-  r.user_us = setup.user_us;
-  r.sys_us = setup.sys_us;
   write_full(fd, &r, sizeof r);
 }
 

@@ -2,7 +2,6 @@
 #pragma once
 #include <stdint.h>
 #include <sys/resource.h>
-#include <stdint.h>
 
 // Monotonic clock in ns, the same clock the parent reads.
 uint64_t now_ns();
@@ -23,9 +22,9 @@ TreeUsage usage_of(const struct rusage &ru);
 // Adds what one reaped process (and what it reaped) used: times add up, the peak is the larger.
 void add_usage(TreeUsage *total, const struct rusage &ru);
 
-// The command's execve: its pid, time, and the CPU the sandbox spent on setup before it in the
-// sandbox's cgroup (init's own, for a one-shot), which the parent subtracts from the cgroup's figure.
-void report_started(int fd, int pid, uint64_t t_ns, const TreeUsage &setup);
+// The command's execve: its pid and its time (init sits outside its runs' cgroups: no setup CPU of
+// its own counts against a run).
+void report_started(int fd, int pid, uint64_t t_ns);
 
 // The command's end: wait status, time, what the whole tree used, whether a network namespace
 // lent to the sandbox is empty (netns_empty()), and the bytes left in its tmpfs mounts.

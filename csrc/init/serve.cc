@@ -1,20 +1,21 @@
-// A warm sandbox (the Sandbox `pool` option): init builds the namespaces and the filesystem once,
-// then serves runs sent by the parent over wire::kReportFd, a SOCK_SEQPACKET socket here.
+// init serves runs, one or many: it builds the namespaces and the filesystem once, then takes
+// runs sent by the parent over wire::kReportFd, a SOCK_SEQPACKET socket.
 //
 // A run is a message with fds: the run's plan (memfd), its own report pipe, its stdio and its
 // cgroup files. Init forks the command's process, which joins the run's fresh cgroups, reads the
-// plan, gets a new cgroup namespace and does what a one-shot's command does (command.cc). Init
-// stays its reaper, as pid 1 (which nothing inside can kill): it forwards the parent's signals to
-// the command, reaps the whole tree with wait4 (summing what each process used, so the run's CPU
-// and peak memory are its own), SIGKILLs whatever is left when the command ends, reports on the
-// run's pipe and closes it (its EOF tells the parent that the run's cgroups are empty). Then, off
-// the next run's path: every writable mount is replaced (mounts.cc, reset_writable_mounts), a new
-// IPC namespace made, the network namespace checked empty (else init exits: the parent starts
-// another warm sandbox), and init says "ready".
+// plan, gets a new cgroup namespace and execs the command (run.cc, command.cc). Init stays its
+// reaper, as pid 1 (which nothing inside can kill): it forwards the parent's signals to the
+// command, reaps the whole tree with wait4 (summing what each process used, so the run's CPU and
+// peak memory are its own), SIGKILLs whatever is left when the command ends, reports on the run's
+// pipe and closes it (its EOF tells the parent that the run's cgroups are empty). When the parent
+// has shut its side of the socket (no more runs), init exits there. Otherwise, off the next run's
+// path: every writable mount is replaced (mounts.cc, reset_writable_mounts), a new IPC namespace
+// made, the network namespace checked empty (else init exits: the parent starts another
+// sandbox), and init says "ready".
 //
 // What one run could leave for the next, and why it cannot: processes (all SIGKILLed and reaped
 // before "ready"); files (the root and /dev are read-only, every tmpfs and /dev/shm is new; the
-// caller's own read-write binds are the caller's, as between one-shot sandboxes); SysV IPC and
+// caller's own read-write binds are the caller's, as between two sandboxes); SysV IPC and
 // POSIX message queues (a new IPC namespace per run); sockets, TIME_WAIT entries, fragments
 // (netns_empty(), as for a pooled network namespace); the hostname, mounts, routes (the command
 // has no capabilities); memory and CPU counters (a new cgroup per run); keyrings (seccomp denies
@@ -49,8 +50,8 @@ struct SignalInfo {
   uint8_t rest[124];
 };
 
-// One run request: its fds in `fds` (CLOEXEC). The count, 0 when the parent closed the socket
-// (the pool is closing), or -errno.
+// One run request: its fds in `fds` (CLOEXEC). The count, 0 when the parent has shut its side of
+// the socket (no more runs), or -errno.
 int receive_run(int *fds) {
   RunMessage m;
   long n;
@@ -72,118 +73,6 @@ int receive_run(int *fds) {
   return count;
 }
 
-// The run in progress.
-struct Run {
-  pid_t command = -1;
-  int report = -1;  // the run's report pipe, kept until everything of the run has been reaped
-  bool ended = false;
-  bool failed = false;  // it never ran: the reason is on the report pipe already
-  int status = 0;
-  uint64_t ended_ns = 0;
-  TreeUsage tree;
-};
-
-// In the command's process (a fork of init): the run's cgroups, stdio and plan, then command.cc.
-// `fds` as received: plan, report, stdin, stdout, stderr, cgroup files. Failures go to `err_fd`,
-// the exec pipe init reads (run.h, exec_failed).
-[[noreturn]] void start_command(const int *fds, int count, int err_fd) {
-  // Kept clear of 0-2, which the stdio take below.
-  if (err_fd < 3) err_fd = fcntl(err_fd, F_DUPFD_CLOEXEC, 3);
-  // The command is scheduled as any process is (init itself is SCHED_BATCH: serve()).
-  int normal = 0;
-  syscall(SYS_sched_setscheduler, 0, SCHED_OTHER, &normal);
-  for (int i = wire::kRunFixedFds; i < count; i++) {
-    if (int e = join_cgroup(fds[i])) {
-      report_error(err_fd, "cgroup", e, "join the run's cgroup");
-      _exit(127);
-    }
-  }
-  Plan plan;
-  memset(&plan, 0, sizeof plan);
-  int r = read_plan(fds[0], &plan);
-  if (r < 0) {
-    report_error(err_fd, "plan", -r, "read the run's plan");
-    _exit(127);
-  }
-  // After joining: the run's cgroup is the root of what it sees, as in a one-shot.
-  if ((plan.namespaces & wire::kNsCgroup) && unshare(CLONE_NEWCGROUP) < 0) {
-    report_error(err_fd, "unshare", errno, "create the run's cgroup namespace");
-    _exit(127);
-  }
-  if (chdir(plan.cwd) < 0) {
-    report_error(err_fd, "chdir", errno, "change directory to %s", plan.cwd);
-    _exit(127);
-  }
-  // stdio into 0-2 (received CLOEXEC, at any number: dup3 with no flag clears it on the copy).
-  int high[3];
-  for (int i = 0; i < 3; i++) high[i] = fcntl(fds[2 + i], F_DUPFD_CLOEXEC, 3);
-  for (int i = 0; i < 3; i++) {
-    if (high[i] < 0 || syscall(SYS_dup3, high[i], i, 0) < 0) {
-      report_error(err_fd, "fds", errno, "pass the run's stdio");
-      _exit(127);
-    }
-  }
-  exec_command(plan, err_fd);
-}
-
-// Starts a run: forks the command and reports its execve (or why it did not happen) on the run's
-// pipe. The received fds are closed here, but the report pipe, which `run` keeps.
-void start_run(Run *run, const int *fds, int count) {
-  run->report = fds[1];
-  int errpipe[2] = {-1, -1};
-  pid_t pid = pipe2(errpipe, O_CLOEXEC) < 0 ? -1 : fork();
-  if (pid == 0) {
-    close(errpipe[0]);
-    start_command(fds, count, errpipe[1]);
-  }
-  int e = errno;
-  for (int i = 0; i < count; i++) {
-    if (i != 1) close(fds[i]);
-  }
-  if (pid < 0) {
-    if (errpipe[0] >= 0) {
-      close(errpipe[0]);
-      close(errpipe[1]);
-    }
-    report_error(run->report, "fork", e, "fork the command");
-    run->ended = run->failed = true;
-    return;
-  }
-  close(errpipe[1]);
-  uint64_t started;
-  wire::Report rec;
-  bool failed = exec_failed(errpipe[0], &started, &rec);
-  close(errpipe[0]);
-  run->command = pid;
-  if (failed) {
-    run->failed = true;
-    ssize_t w;
-    do w = write(run->report, &rec, sizeof rec);  // < PIPE_BUF: whole or not at all
-    while (w < 0 && errno == EINTR);
-    return;  // its exit 127 ends the run
-  }
-  // Nothing of init's is in the run's cgroup: no setup CPU to subtract.
-  report_started(run->report, pid, started, TreeUsage());
-}
-
-// Reaps what has ended, adding what each used to the run's tree.
-void reap_some(Run *run, bool wait_all) {
-  for (;;) {
-    int st;
-    struct rusage ru;
-    pid_t pid = (pid_t)syscall(SYS_wait4, -1, &st, wait_all ? 0 : WNOHANG, &ru);
-    if (pid < 0 && errno == EINTR) continue;
-    if (pid <= 0) return;
-    if (run->command < 0) continue;
-    add_usage(&run->tree, ru);
-    if (pid == run->command && !run->ended) {
-      run->ended = true;
-      run->status = st;
-      run->ended_ns = now_ns();
-    }
-  }
-}
-
 void say_ready() {
   wire::Report r;
   memset(&r, 0, sizeof r);
@@ -192,6 +81,15 @@ void say_ready() {
   // MSG_NOSIGNAL: a parent that closed the socket is seen at the next receive.
   while (syscall(SYS_sendto, wire::kReportFd, &r, sizeof r, MSG_NOSIGNAL, nullptr, 0) < 0 && errno == EINTR) {
   }
+}
+
+// Whether the parent has shut its side of the socket with no run left in it: this run was the last.
+bool no_more_runs() {
+  char b;
+  long n;
+  do n = syscall(SYS_recvfrom, wire::kReportFd, &b, 1, MSG_PEEK | MSG_DONTWAIT, nullptr, nullptr);
+  while (n < 0 && errno == EINTR);
+  return n == 0;
 }
 
 }  // namespace
@@ -216,7 +114,8 @@ void serve(const Plan &plan) {
   bool busy = false;
   for (;;) {
     struct pollfd p[2] = {{sigfd, POLLIN, 0}, {wire::kReportFd, (short)(busy ? 0 : POLLIN), 0}};
-    if (poll(p, 2, -1) < 0) continue;  // EINTR
+    // A run that ended at its start (its fork failed) has no SIGCHLD to wait for.
+    if (poll(p, 2, busy && run.ended ? 0 : -1) < 0) continue;  // EINTR
     // Signals first: one the parent sent for a run that has ended is dropped here, before the
     // next run's request is read.
     SignalInfo si;
@@ -231,10 +130,15 @@ void serve(const Plan &plan) {
       // The command is gone: nothing it started may outlive it (docs/security.md).
       kill(-1, SIGKILL);
       reap_some(&run, true);
-      if (!run.failed) report_exit(run.report, run.status, run.ended_ns, false, run.tree, tmpfs_used_bytes(plan));
+      // A network namespace lent by the parent goes back to its pool: whether it holds nothing
+      // is part of the report (the parent hands it on only then).
+      bool lent = (plan.namespaces & wire::kNsNetLent) != 0;
+      bool lent_empty = lent && netns_empty();
+      if (!run.failed) report_exit(run.report, run.status, run.ended_ns, lent_empty, run.tree, tmpfs_used_bytes(plan));
       close(run.report);
       run = Run();
       busy = false;
+      if (no_more_runs() || (lent && !lent_empty)) _exit(0);
       reset_writable_mounts(plan);
       // SysV IPC objects and message queues live in the IPC namespace: each run gets a new one,
       // made here, off the next run's path (the old one goes with its last process).
@@ -248,7 +152,7 @@ void serve(const Plan &plan) {
     if (busy || !(p[1].revents & (POLLIN | POLLHUP | POLLERR))) continue;
     int fds[wire::kMaxRunFds];
     int n = receive_run(fds);
-    if (n == 0) {  // the pool is closing
+    if (n == 0) {  // no more runs
       kill(-1, SIGKILL);
       reap_some(&run, true);
       _exit(0);

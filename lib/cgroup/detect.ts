@@ -6,8 +6,8 @@ import path from 'node:path';
 import { parseMountinfo, parseProcCgroup, type MountInfo } from './proc.js';
 import type { CgroupUnavailableCode } from './types.js';
 
-/** v1 controllers: the sandbox needs memory, pids and cpuacct (accounting); cpu (quota) is optional. */
-export const V1_CONTROLLERS = ['cpu', 'cpuacct', 'memory', 'pids'] as const;
+/** v1 controllers: the sandbox needs memory, pids and cpuacct (accounting); cpu (quota) and cpuset (pinning) are optional. */
+export const V1_CONTROLLERS = ['cpu', 'cpuacct', 'memory', 'pids', 'cpuset'] as const;
 export type V1Controller = (typeof V1_CONTROLLERS)[number];
 export const V1_REQUIRED: readonly V1Controller[] = ['cpuacct', 'memory', 'pids'];
 /** v2 controllers: memory and pids are required; cpu (cpu.max) is optional, cpu.stat exists without it. */
@@ -72,6 +72,36 @@ function rankMounts(mounts: MountInfo[]): MountInfo[] {
   return [...mounts].sort((a, b) => usual(a) - usual(b) || a.root.length - b.root.length);
 }
 
+// v1 super options that are not controllers (cgroups(7), Documentation/admin-guide/cgroup-v1/cgroups.rst).
+const V1_NON_CONTROLLER_OPTIONS = new Set(['rw', 'ro', 'noprefix', 'clone_children', 'xattr', 'cpuset_v2_mode']);
+
+/** The controllers a v1 mount carries: its super options but flags, name= and release_agent=. */
+export function v1ControllersOf(m: MountInfo): string[] {
+  return m.superOptions.filter((o) => !V1_NON_CONTROLLER_OPTIONS.has(o) && !o.startsWith('name=') && !o.startsWith('release_agent='));
+}
+
+/** What is mounted, as the kernel shows it: which versions, and the controllers v1 hierarchies carry. */
+export interface MountedCgroups {
+  /** 'hybrid': v1 hierarchies with controllers and a cgroup2 mount side by side (systemd's hybrid layout). */
+  mode: 'v1' | 'v2' | 'hybrid' | 'none';
+  /** Visible v1 mounts (named ones such as name=systemd too), the usual place first. */
+  v1Mounts: MountInfo[];
+  /** Visible cgroup2 mounts, the usual place first. */
+  v2Mounts: MountInfo[];
+  /** Controllers attached to v1 hierarchies, sorted. */
+  v1Controllers: string[];
+}
+
+export function mountedCgroups(mountinfoText: string): MountedCgroups {
+  const mounts = visibleMounts(parseMountinfo(mountinfoText));
+  const v1Mounts = rankMounts(mounts.filter((m) => m.fsType === 'cgroup'));
+  const v2Mounts = rankMounts(mounts.filter((m) => m.fsType === 'cgroup2'));
+  const v1Controllers = [...new Set(v1Mounts.flatMap(v1ControllersOf))].sort();
+  const v1 = v1Controllers.length > 0;
+  const mode = v1 ? (v2Mounts.length > 0 ? 'hybrid' : 'v1') : v2Mounts.length > 0 ? 'v2' : 'none';
+  return { mode, v1Mounts, v2Mounts, v1Controllers };
+}
+
 /**
  * Decide the mode: v2 when /sys/fs/cgroup is a cgroup2 mount (the unified layout); v1 when the v1
  * hierarchies we need are mounted (systemd's "hybrid" layout, with an empty cgroup2 at
@@ -79,11 +109,9 @@ function rankMounts(mounts: MountInfo[]): MountInfo[] {
  * controllers we need is bound to a v1 hierarchy (a controller can be attached to one version only).
  */
 export function detectLayout(mountinfoText: string, procCgroupText: string): LayoutResult {
-  const mounts = visibleMounts(parseMountinfo(mountinfoText));
+  const { v1Mounts, v2Mounts } = mountedCgroups(mountinfoText);
   const own = parseProcCgroup(procCgroupText);
-  const v2Mounts = rankMounts(mounts.filter((m) => m.fsType === 'cgroup2'));
-  const v1Mounts = rankMounts(mounts.filter((m) => m.fsType === 'cgroup'));
-  const v1Has = (c: string) => v1Mounts.some((m) => m.superOptions.includes(c));
+  const v1Has = (c: string) => v1Mounts.some((m) => v1ControllersOf(m).includes(c));
   const unified = v2Mounts.some((m) => m.mountPoint === '/sys/fs/cgroup');
 
   if (!unified && V1_REQUIRED.every(v1Has)) {
@@ -91,17 +119,20 @@ export function detectLayout(mountinfoText: string, procCgroupText: string): Lay
     for (const controller of V1_CONTROLLERS) {
       if (!v1Has(controller)) continue;
       const entry = own.find((e) => e.hierarchyId !== 0 && e.controllers.includes(controller));
+      // Pinning is asked for by few runs: a cpuset hierarchy we cannot use leaves it refused, not every run.
+      if (entry === undefined && controller === 'cpuset') continue;
       if (entry === undefined) {
         return { layout: null, code: 'no-cgroupfs', reason: `cgroup v1: /proc/self/cgroup has no ${controller} hierarchy` };
       }
       let found: V1Hierarchy | null = null;
-      for (const m of v1Mounts.filter((m) => m.superOptions.includes(controller))) {
+      for (const m of v1Mounts.filter((m) => v1ControllersOf(m).includes(controller))) {
         const dir = cgroupDirFor(m, entry.path);
         if (dir !== null) {
           found = { mountPoint: m.mountPoint, root: m.root, cgroupPath: entry.path, dir };
           break;
         }
       }
+      if (found === null && controller === 'cpuset') continue;
       if (found === null) {
         return {
           layout: null,

@@ -2,7 +2,7 @@
 // the file, the directory and the cause ("cannot write memory.max in /sys/fs/cgroup/x: Permission denied").
 import fs from 'node:fs';
 import path from 'node:path';
-import { getSystemErrorMap } from 'node:util';
+import { errnoCode, errnoName, errnoText, errorText } from '../errno.js';
 import { SandboxError } from '../errors.js';
 import { native, type NativeAddon } from '../native.js';
 import { parseKeyValue, parsePids } from './proc.js';
@@ -24,7 +24,8 @@ export function fastIo(): NativeAddon | null {
 
 /** The addon's -errno as the error node:fs would have thrown. */
 export function errnoError(errno: number, syscall: string, file: string): NodeJS.ErrnoException {
-  const [code, text] = getSystemErrorMap().get(-errno) ?? [`E${errno}`, `errno ${errno}`];
+  const code = errnoName(errno) ?? `E${errno}`;
+  const text = errnoText(errno);
   return Object.assign(new Error(`${code}: ${text}, ${syscall} '${file}'`), { code, errno: -errno, syscall, path: file });
 }
 
@@ -61,47 +62,11 @@ export function readText(file: string): string {
   return r;
 }
 
-// strerror(3) texts for the errnos cgroupfs gives; libuv's own texts differ ("resource busy or locked").
-const strerrors: Record<string, string> = {
-  EACCES: 'Permission denied',
-  EPERM: 'Operation not permitted',
-  ENOENT: 'No such file or directory',
-  EBUSY: 'Device or resource busy',
-  EINVAL: 'Invalid argument',
-  EROFS: 'Read-only file system',
-  ENOSPC: 'No space left on device',
-  EEXIST: 'File exists',
-  ENOTEMPTY: 'Directory not empty',
-  ENOTDIR: 'Not a directory',
-  EOPNOTSUPP: 'Operation not supported',
-  ENOTSUP: 'Operation not supported',
-  ESRCH: 'No such process',
-  EAGAIN: 'Resource temporarily unavailable',
-  ENODEV: 'No such device',
-  EIO: 'Input/output error',
-};
-
-export function errnoCode(err: unknown): string | null {
-  return typeof err === 'object' && err !== null && typeof (err as NodeJS.ErrnoException).code === 'string'
-    ? (err as NodeJS.ErrnoException).code!
-    : null;
-}
-
-/** strerror-like text of a Node fs error. */
-export function describeError(err: unknown): string {
-  const code = errnoCode(err);
-  if (code !== null && strerrors[code] !== undefined) return strerrors[code]!;
-  const errno = (err as NodeJS.ErrnoException | null)?.errno;
-  const known = typeof errno === 'number' ? getSystemErrorMap().get(errno) : undefined;
-  if (known !== undefined) return known[1].charAt(0).toUpperCase() + known[1].slice(1);
-  return err instanceof Error ? err.message : String(err);
-}
-
 /** "cannot VERB FILE in DIR: Cause" as a SandboxError of stage 'cgroup'. */
 export function cgroupError(verb: string, file: string, dir: string, err: unknown, hint = ''): SandboxError {
   const e = err as NodeJS.ErrnoException | null;
   const object = file === '' ? dir : `${file} in ${dir}`;
-  return new SandboxError(`cannot ${verb} ${object}: ${describeError(err)}${hint === '' ? '' : ` (${hint})`}`, {
+  return new SandboxError(`cannot ${verb} ${object}: ${errorText(err)}${hint === '' ? '' : ` (${hint})`}`, {
     stage: 'cgroup',
     errno: typeof e?.errno === 'number' ? Math.abs(e.errno) : null,
     syscall: typeof e?.syscall === 'string' ? e.syscall : null,

@@ -1,7 +1,8 @@
 // The cgroup layer: one small interface, a v1 and a v2 implementation, the mode detected once.
-// The launcher (C++) gets SandboxCgroup.fd for clone3(CLONE_INTO_CGROUP), or opens SandboxCgroup.join
-// for init, which writes "0" (itself) to each before anything else, so no sandboxed code runs outside
-// its cgroup.
+// A run's command process joins its cgroup through SandboxCgroup.join, writing "0" (itself) to each
+// file before anything else, so nothing of the command runs outside it. A sandbox whose init is to
+// count against its run's cgroup (`pids: 1`) is launched into it instead: SandboxCgroup.fd for
+// clone3(CLONE_INTO_CGROUP), or the same files for the init.
 import fs from 'node:fs';
 import { SandboxError } from '../errors.js';
 import { currentLayout, forgetLayout, type LayoutV2 } from './detect.js';

@@ -7,7 +7,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { SandboxError } from '../errors.js';
-import { describeError, errnoCode, readOptionalCgroupFile, writeCgroupFile } from './files.js';
+import { errnoCode, errorText } from '../errno.js';
+import { readOptionalCgroupFile, writeCgroupFile } from './files.js';
 import { V2_CONTROLLERS, type LayoutV2 } from './detect.js';
 import type { CgroupManager, CgroupManagerResult, SandboxCgroup } from './types.js';
 import { SANDBOX_NAME } from './stale.js';
@@ -35,7 +36,7 @@ function makeSubtree(layout: LayoutV2, dir: string): void {
   try {
     fs.mkdirSync(dir, 0o755);
   } catch (err) {
-    if (errnoCode(err) !== 'EEXIST') throw new SandboxError(`cannot create ${dir}: ${describeError(err)}`, { stage: 'cgroup', cause: err });
+    if (errnoCode(err) !== 'EEXIST') throw new SandboxError(`cannot create ${dir}: ${errorText(err)}`, { stage: 'cgroup', cause: err });
   }
 }
 

@@ -7,7 +7,8 @@
 // Nothing else is ever touched: only names matching these patterns, in the parent(s) we use.
 import fs from 'node:fs';
 import path from 'node:path';
-import { cgroupTree, errnoCode, fastIo, killUntilEmpty, readOptionalCgroupFile, sleepSync, treePids } from './files.js';
+import { errnoCode } from '../errno.js';
+import { cgroupTree, fastIo, killUntilEmpty, readOptionalCgroupFile, sleepSync, treePids } from './files.js';
 import { parsePids, parseStartTime } from './proc.js';
 
 export const SANDBOX_NAME = /^sandbox-(\d+)-(\d+)-(\d+)$/;

@@ -7,12 +7,13 @@ import fs from 'node:fs';
 import { constants } from 'node:os';
 import path from 'node:path';
 import { SandboxError } from '../errors.js';
-import { cgroupError, cgroupTree, errnoCode, errnoError, fastIo, inDir, readText, sleep, writeText, type CgroupReader } from './files.js';
+import { errnoCode } from '../errno.js';
+import { cgroupError, cgroupTree, errnoError, fastIo, inDir, readText, sleep, writeText, type CgroupReader } from './files.js';
 import type { CgroupUsage } from './types.js';
 
 /**
  * open: a directory's fd (O_RDONLY|O_DIRECTORY); open-w: a file's fd for writing (the `tasks` or
- * `cgroup.procs` file init joins by); close: closes the fd given as `text` (an open-w's, once).
+ * `cgroup.procs` file a run's process joins by); close: closes the fd given as `text` (an open-w's, once).
  */
 export type StepKind = 'mkdir' | 'rmdir' | 'open' | 'open-w' | 'close' | 'read' | 'write';
 

@@ -17,6 +17,8 @@ export interface CgroupLimits {
   memoryBytes: number | null;
   /** Most tasks (processes and threads) at once. */
   pids: number | null;
+  /** The CPUs the tree may run on (cpuset.cpus, "0-1,3"); null or absent: the parent's. */
+  cpusetCpus?: string | null;
 }
 
 export interface CgroupUsage {
@@ -48,10 +50,10 @@ export interface SandboxCgroup {
   readonly paths: string[];
   /** v2: O_RDONLY|O_DIRECTORY|O_CLOEXEC fd of the leaf for clone3(CLONE_INTO_CGROUP); v1: -1. */
   readonly fd: number;
-  /** The files init joins by writing "0" (v1: `tasks` of every hierarchy; v2: cgroup.procs, when clone3 cannot place it). */
+  /** The files a run's command process (or, with `pids: 1`, the sandbox's init) joins by writing "0" (v1: `tasks` of every hierarchy; v2: cgroup.procs). */
   readonly procsFiles: string[];
   /**
-   * What init (or a warm run's command) joins by writing "0": procsFiles, or fds of them opened with
+   * What a run's command process (or init) joins by writing "0": procsFiles, or fds of them opened with
    * the cgroup when it was made ahead on the addon's lane (createLater). The fds are the cgroup's:
    * end(), destroy() and destroyNow() close them.
    */
@@ -91,7 +93,7 @@ export interface CgroupManager {
   create(limits: CgroupLimits): SandboxCgroup;
   /**
    * The same made on the addon's lane (./reserve.ts: cgroups made ahead of their runs), with the
-   * files init joins by already open (`join`): opening a cgroup file waits on the kernel's locks of
+   * files a run joins by already open (`join`): opening a cgroup file waits on the kernel's locks of
    * the cgroup tree while other cgroups are made and removed, which the event loop's thread need not.
    */
   createLater(limits: CgroupLimits): Promise<SandboxCgroup>;

@@ -3,8 +3,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { SandboxError } from '../errors.js';
+import { errorText } from '../errno.js';
 import {
-  describeError,
   hasFile,
   inDir,
   killUntilEmpty,
@@ -21,12 +21,22 @@ import { nextSandboxName, sweepOnce } from './stale.js';
 import { closeSteps, makeLater, makeNow, readThenRemove, removeCgroupDirs, runSteps, type CgroupStep } from './steps.js';
 import type { CgroupLimits, CgroupManager, CgroupManagerResult, CgroupUsage, MemorySplit, SandboxCgroup } from './types.js';
 
-/** One sandbox's directories; cpu is null without a CPU quota (or when no cpu hierarchy is mounted). */
+/** One sandbox's directories; cpu is null without a CPU quota, cpuset without pinning. */
 export interface V1Dirs {
   cpu: string | null;
   cpuacct: string;
   memory: string;
   pids: string;
+  cpuset?: string | null;
+}
+
+function usableDir(dir: string): boolean {
+  try {
+    fs.accessSync(dir, fs.constants.W_OK);
+    return fs.statSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** USER_HZ: cpuacct.stat counts in these ticks. It is 100 on every architecture Linux exports to user space (x86, arm64). */
@@ -36,7 +46,7 @@ const USER_HZ = 100;
  * The writes that put the limits on a sandbox's (fresh) directories. `memsw`: the memory hierarchy
  * has swap accounting (memory.memsw.* files: the same in every memory cgroup of a boot).
  */
-export function limitStepsV1(dirs: V1Dirs, limits: CgroupLimits, memsw: boolean): CgroupStep[] {
+export function limitStepsV1(dirs: V1Dirs, limits: CgroupLimits, memsw: boolean, parentMems = ''): CgroupStep[] {
   const steps: CgroupStep[] = [];
   const write = (dir: string, file: string, text: string, more: Partial<CgroupStep> = {}) =>
     steps.push({ kind: 'write', path: inDir(dir, file), text, ...more });
@@ -62,6 +72,15 @@ export function limitStepsV1(dirs: V1Dirs, limits: CgroupLimits, memsw: boolean)
     // counted in oom_kill, rather than the whole cgroup hanging in the OOM state.
   }
   if (limits.pids !== null) write(dirs.pids, 'pids.max', formatCount(limits.pids));
+  if (limits.cpusetCpus != null) {
+    if (dirs.cpuset == null) {
+      throw new SandboxError('cannot pin CPUs: no usable cgroup v1 cpuset hierarchy is mounted', { stage: 'cgroup' });
+    }
+    // A new v1 cpuset has empty cpus and mems, and takes no task until both are set
+    // (cgroup-v1/cpusets.rst): the parent's memory nodes, then the CPUs asked for.
+    write(dirs.cpuset, 'cpuset.mems', parentMems);
+    write(dirs.cpuset, 'cpuset.cpus', limits.cpusetCpus);
+  }
   return steps;
 }
 
@@ -154,9 +173,9 @@ class SandboxCgroupV1 implements SandboxCgroup {
     joinFds: number[] = [],
   ) {
     this.paths = v1Paths(dirs);
-    // `tasks`, not `cgroup.procs`: the init is single-threaded when it is moved, and moving one
-    // thread skips the global threadgroup rwsem whose write side waits for an RCU grace period
-    // (milliseconds per launch).
+    // `tasks`, not `cgroup.procs`: the process that joins (a run's command process, or init) is
+    // single-threaded when it moves itself, and moving one thread skips the global threadgroup
+    // rwsem whose write side waits for an RCU grace period (milliseconds per run).
     this.procsFiles = this.paths.map((d) => inDir(d, 'tasks'));
     this.#fds = joinFds;
     this.join = joinFds.length > 0 ? joinFds : this.procsFiles;
@@ -212,7 +231,7 @@ class SandboxCgroupV1 implements SandboxCgroup {
 
 /** A sandbox's directories, once each (cpu and cpuacct are one when co-mounted). */
 function v1Paths(dirs: V1Dirs): string[] {
-  return [...new Set([dirs.cpu, dirs.cpuacct, dirs.memory, dirs.pids].filter((d): d is string => d !== null))];
+  return [...new Set([dirs.cpu, dirs.cpuacct, dirs.memory, dirs.pids, dirs.cpuset ?? null].filter((d): d is string => d !== null))];
 }
 
 /**
@@ -239,6 +258,7 @@ export function parentDirsV1(layout: LayoutV1, parent: string | null): Partial<R
       continue;
     }
     const dir = cgroupDirFor(h, cgroupPath ?? path.posix.resolve(h.cgroupPath, parent));
+    if (dir === null && controller === 'cpuset') continue; // optional: pinning is then refused
     if (dir === null) return `cgroup parent ${parent} is not visible in the ${controller} hierarchy (${h.mountPoint})`;
     dirs[controller] = dir;
   }
@@ -248,11 +268,13 @@ export function parentDirsV1(layout: LayoutV1, parent: string | null): Partial<R
 export function createManagerV1(layout: LayoutV1, parent: string | null): CgroupManagerResult {
   const parents = parentDirsV1(layout, parent);
   if (typeof parents === 'string') return { manager: null, code: 'parent', reason: parents };
+  // The cpuset hierarchy is optional: a parent missing or not writable there leaves pinning refused.
+  if (parents.cpuset !== undefined && !usableDir(parents.cpuset)) delete parents.cpuset;
   for (const [controller, dir] of Object.entries(parents)) {
     try {
       if (!fs.statSync(dir).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
     } catch (err) {
-      return { manager: null, code: 'parent', reason: `cgroup parent ${dir} (${controller}) cannot be used: ${describeError(err)}` };
+      return { manager: null, code: 'parent', reason: `cgroup parent ${dir} (${controller}) cannot be used: ${errorText(err)}` };
     }
     try {
       fs.accessSync(dir, fs.constants.W_OK);
@@ -262,7 +284,7 @@ export function createManagerV1(layout: LayoutV1, parent: string | null): Cgroup
         manager: null,
         code: 'permission',
         reason:
-          `cannot create cgroups in ${dir}: ${describeError(err)}` +
+          `cannot create cgroups in ${dir}: ${errorText(err)}` +
           (uid === 0
             ? ''
             : ` (cgroup v1 is not delegated to ordinary users, running as uid ${uid}: run as root, or on a cgroup v2 system in a delegated cgroup)`),
@@ -297,13 +319,16 @@ export function createManagerV1(layout: LayoutV1, parent: string | null): Cgroup
     };
     // A cpu cgroup only for a quota (when cpu is not co-mounted with cpuacct, which accounts):
     // without one it would limit nothing and cost a mkdir, an rmdir and, made ahead, an fd.
+    const pin = limits.cpusetCpus != null;
     const dirs: V1Dirs = {
       cpu: limits.cpuQuota !== null ? dirFor('cpu') : null,
       cpuacct: dirFor('cpuacct')!,
       memory: dirFor('memory')!,
       pids: dirFor('pids')!,
+      cpuset: pin ? dirFor('cpuset') : null,
     };
-    steps.push(...limitStepsV1(dirs, limits, memsw));
+    const mems = pin && parents.cpuset !== undefined ? readCgroupFile(parents.cpuset, 'cpuset.mems').trim() : '';
+    steps.push(...limitStepsV1(dirs, limits, memsw, mems));
     if (ahead) steps.push(...v1Paths(dirs).map((dir): CgroupStep => ({ kind: 'open-w', path: inDir(dir, 'tasks') })));
     return { dirs, steps };
   };

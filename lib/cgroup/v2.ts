@@ -3,9 +3,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { SandboxError } from '../errors.js';
+import { errnoCode, errorText } from '../errno.js';
+import { sandboxInits } from './sandbox-inits.js';
 import {
-  describeError,
-  errnoCode,
   hasFile,
   inDir,
   killUntilEmpty,
@@ -54,6 +54,11 @@ export function limitStepsV2(dir: string, limits: CgroupLimits): CgroupStep[] {
   // still comes from memory.events oom_kill.
   write('memory.oom.group', '1', { optional: true });
   if (limits.pids !== null) write('pids.max', formatCount(limits.pids));
+  if (limits.cpusetCpus != null) {
+    write('cpuset.cpus', limits.cpusetCpus, {
+      missing: `cannot pin CPUs: the cpuset controller is not enabled for ${dir}`,
+    });
+  }
   return steps;
 }
 
@@ -183,7 +188,8 @@ const unavailable = (code: CgroupUnavailableCode, reason: string): Unavailable =
 /**
  * Hand `controllers` to dir's children. cgroup v2's "no internal processes" rule (cgroup-v2.rst) refuses
  * it (EBUSY) while dir holds processes itself; like systemd does for a delegated unit, we then move our
- * own process — and only it — into a leaf of its own, sandbox-supervisor-<pid>, and try again.
+ * own process — and only it, with the inits of its sandboxes kept warm — into a leaf of its own,
+ * sandbox-supervisor-<pid>, and try again.
  */
 function enableControllers(dir: string, controllers: string[]): Unavailable | null {
   const file = 'cgroup.subtree_control';
@@ -198,12 +204,13 @@ function enableControllers(dir: string, controllers: string[]): Unavailable | nu
       const cause = err instanceof SandboxError ? err.cause : err;
       return unavailable(
         code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? 'permission' : 'controllers',
-        `cannot ${what} ${path.join(dir, file)}: ${describeError(cause)}`,
+        `cannot ${what} ${path.join(dir, file)}: ${errorText(cause)}`,
       );
     }
   }
   const pids = parsePids(readCgroupFile(dir, 'cgroup.procs'));
-  const others = pids.filter((pid) => pid !== process.pid);
+  const ours = pids.filter((pid) => sandboxInits.has(pid));
+  const others = pids.filter((pid) => pid !== process.pid && !sandboxInits.has(pid));
   if (others.length > 0) {
     const list = others.slice(0, 5).join(', ') + (others.length > 5 ? ', ...' : '');
     return unavailable(
@@ -219,10 +226,17 @@ function enableControllers(dir: string, controllers: string[]): Unavailable | nu
   try {
     fs.mkdirSync(supervisor);
   } catch (err) {
-    if (errnoCode(err) !== 'EEXIST') return unavailable('permission', `cannot create ${supervisor}: ${describeError(err)}`);
+    if (errnoCode(err) !== 'EEXIST') return unavailable('permission', `cannot create ${supervisor}: ${errorText(err)}`);
   }
   try {
     writeCgroupFile(supervisor, 'cgroup.procs', String(process.pid));
+    for (const pid of ours) {
+      try {
+        writeCgroupFile(supervisor, 'cgroup.procs', String(pid));
+      } catch {
+        // It ended meanwhile (ESRCH); one still there makes the write below fail, and says so.
+      }
+    }
     writeCgroupFile(dir, file, value);
   } catch (err) {
     return unavailable('permission', (err as Error).message);
@@ -268,7 +282,7 @@ export function createManagerV2(
   try {
     fs.accessSync(dir, fs.constants.W_OK);
   } catch (err) {
-    return unavailable('permission', `cannot create cgroups in ${dir}: ${describeError(err)} (not a delegated cgroup; ${DELEGATE_HINT})`);
+    return unavailable('permission', `cannot create cgroups in ${dir}: ${errorText(err)} (not a delegated cgroup; ${DELEGATE_HINT})`);
   }
   const wanted = V2_CONTROLLERS.filter((c) => available.includes(c));
   const enabled = readCgroupFile(dir, 'cgroup.subtree_control').trim().split(/\s+/);
@@ -277,18 +291,20 @@ export function createManagerV2(
     const failure = enableControllers(dir, toEnable);
     if (failure !== null) return failure;
   }
-  // Moving the sandbox's init into its leaf (CLONE_INTO_CGROUP, or a write to cgroup.procs) needs write
-  // access to cgroup.procs of the closest cgroup above both ends (cgroup-v2.rst, "Delegation Containment").
+  // Moving a run's process (or the sandbox's init) into its leaf (a write to cgroup.procs, or
+  // CLONE_INTO_CGROUP) needs write access to cgroup.procs of the closest cgroup above both ends
+  // (cgroup-v2.rst, "Delegation Containment").
   const ancestor = commonAncestor(layout.dir, dir);
   try {
     fs.accessSync(path.join(ancestor, 'cgroup.procs'), fs.constants.W_OK);
   } catch (err) {
     return unavailable(
       'permission',
-      `cannot move processes below ${ancestor}: cgroup.procs: ${describeError(err)} (not a delegated cgroup; ${DELEGATE_HINT})`,
+      `cannot move processes below ${ancestor}: cgroup.procs: ${errorText(err)} (not a delegated cgroup; ${DELEGATE_HINT})`,
     );
   }
   sweepOnce([dir], { supervisors: true });
+  let cpusetEnabled = enabled.includes('cpuset');
 
   /**
    * A new leaf and the steps that make it: mkdir, the limits, an fd of it for CLONE_INTO_CGROUP;
@@ -296,6 +312,18 @@ export function createManagerV2(
    */
   const making = (limits: CgroupLimits, ahead: boolean): { leaf: string; steps: CgroupStep[] } => {
     checkLimits(limits);
+    // cpuset is handed down only when a run pins CPUs: every cgroup with it costs the kernel's
+    // cpuset locks when it is made and removed.
+    if (limits.cpusetCpus != null && !cpusetEnabled) {
+      if (!available.includes('cpuset')) {
+        throw new SandboxError(`cannot pin CPUs: cgroup ${dir} does not offer the cpuset controller; ${DELEGATE_HINT}`, {
+          stage: 'cgroup',
+        });
+      }
+      const failure = enableControllers(dir, ['cpuset']);
+      if (failure !== null) throw new SandboxError(`cannot pin CPUs: ${failure.reason}`, { stage: 'cgroup' });
+      cpusetEnabled = true;
+    }
     const leaf = inDir(dir, nextSandboxName());
     const steps: CgroupStep[] = [{ kind: 'mkdir', path: leaf }, ...limitStepsV2(leaf, limits), { kind: 'open', path: leaf }];
     if (ahead) steps.push({ kind: 'open-w', path: inDir(leaf, 'cgroup.procs') });

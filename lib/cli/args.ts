@@ -3,7 +3,8 @@
 // Strings become typed values here; each value is then checked by lib/validate.ts, the rule the API
 // uses too, under the flag's name.
 import { readFileSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { resolve as resolvePath } from 'node:path';
+import { errorText } from '../errno.js';
 import { SandboxError, optionError } from '../errors.js';
 import type { SandboxOptions, RunOptions, Ulimit } from '../options.js';
 import { parseSeccompFile } from '../seccomp/index.js';
@@ -20,6 +21,7 @@ import {
   checkUser,
 } from '../validate.js';
 import { DOCKER_REFUSED } from './docker-flags.js';
+import { checkCpuset } from '../cgroup/cpuset.js';
 
 export interface ExecOutput {
   /** --result FILE: the RunResult as JSON ('-': stdout). */
@@ -79,7 +81,7 @@ export const FLAGS: Flag[] = [
     value: true,
     type: 'path',
     group: 'Filesystem',
-    help: 'Root directory of the sandbox (default: a read-only view of the host)',
+    help: 'Root directory of the sandbox, or a rootfs/image archive to import and run (default: a read-only view of the host)',
     apply: (p, v, f) => (p.options.rootfs = hostPath(v, f)),
   },
   {
@@ -244,6 +246,14 @@ export const FLAGS: Flag[] = [
     apply: (p, v, f) => (p.options.cpuQuota = parseCpus(v, f)),
   },
   {
+    long: 'cpuset-cpus',
+    value: true,
+    type: 'list',
+    group: 'Limits',
+    help: 'CPUs the command may run on, e.g. 0-1,3 (a cpuset cgroup; refused where there is none)',
+    apply: (p, v, f) => (p.options.cpusetCpus = checkCpuset(v, f)),
+  },
+  {
     long: 'memory',
     short: 'm',
     value: true,
@@ -392,8 +402,8 @@ const BY_SHORT = new Map(FLAGS.filter((f) => f.short).map((f) => [f.short!, f]))
  * sets nothing otherwise (docker's rule). Throws a SandboxError (stage 'options') whose message is
  * one line naming the flag and the problem.
  */
-export function parseExecArgs(argv: string[], hostEnv: NodeJS.ProcessEnv = process.env): ExecInvocation {
-  const { options, run, command, output, help } = parse(argv, hostEnv, false);
+export function parseExecArgs(argv: string[], hostEnv: NodeJS.ProcessEnv = process.env, cwd?: string): ExecInvocation {
+  const { options, run, command, output, help } = parseIn(cwd, () => parse(argv, hostEnv, false));
   return { options, run, command, output, help };
 }
 
@@ -401,9 +411,27 @@ export function parseExecArgs(argv: string[], hostEnv: NodeJS.ProcessEnv = proce
  * Parses everything after `sandbox run`: `[OPTIONS] IMAGE [COMMAND [ARG...]]`, docker's spelling of
  * `exec --image IMAGE [OPTIONS] [-- COMMAND [ARG...]]`.
  */
-export function parseRunArgs(argv: string[], hostEnv: NodeJS.ProcessEnv = process.env): ExecInvocation {
-  const { options, run, command, output, help } = parse(argv, hostEnv, true);
+export function parseRunArgs(argv: string[], hostEnv: NodeJS.ProcessEnv = process.env, cwd?: string): ExecInvocation {
+  const { options, run, command, output, help } = parseIn(cwd, () => parse(argv, hostEnv, true));
   return { options, run, command, output, help };
+}
+
+/** The directory relative host paths are resolved against: the caller's (the `sandbox` server
+ * parses for clients in other directories), else this process's. Set only during a parse, which is
+ * synchronous, so concurrent callers never see each other's. */
+let baseDir: string | undefined;
+
+function parseIn<T>(cwd: string | undefined, f: () => T): T {
+  baseDir = cwd;
+  try {
+    return f();
+  } finally {
+    baseDir = undefined;
+  }
+}
+
+function resolve(path: string): string {
+  return baseDir === undefined ? resolvePath(path) : resolvePath(baseDir, path);
 }
 
 function parse(argv: string[], hostEnv: NodeJS.ProcessEnv, imageFirst: boolean): Parse {
@@ -725,11 +753,11 @@ function parsePids(value: string, flag: string): number {
 function readSmallFile(file: string, flag: string, what: string): string {
   try {
     const st = statSync(file);
-    if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EINVAL' });
+    if (!st.isFile()) throw new Error('not a regular file');
     if (st.size > SMALL_FILE_MAX) throw new Error(`larger than ${SMALL_FILE_MAX} bytes`);
     return readFileSync(file, 'utf8');
   } catch (e) {
-    throw new SandboxError(`${flag}: cannot read ${what} ${quote(file)}: ${reason(e)}`, { stage: 'options', cause: e });
+    throw new SandboxError(`${flag}: cannot read ${what} ${quote(file)}: ${errorText(e)}`, { stage: 'options', cause: e });
   }
 }
 
@@ -740,22 +768,6 @@ function parseSeccomp(value: string, flag: string): SandboxOptions['seccomp'] {
   try {
     return parseSeccompFile(text);
   } catch (e) {
-    throw new SandboxError(`${flag}: ${quote(file)}: ${reason(e)}`, { stage: 'options', cause: e });
+    throw new SandboxError(`${flag}: ${quote(file)}: ${errorText(e)}`, { stage: 'options', cause: e });
   }
-}
-
-/** One line describing why `e` happened: "No such file or directory" rather than Node's long text. */
-function reason(e: unknown): string {
-  const err = e as NodeJS.ErrnoException;
-  const known: Record<string, string> = {
-    ENOENT: 'No such file or directory',
-    EACCES: 'Permission denied',
-    EISDIR: 'Is a directory',
-    ENOTDIR: 'Not a directory',
-    ELOOP: 'Too many levels of symbolic links',
-    ENAMETOOLONG: 'File name too long',
-  };
-  if (typeof err?.code === 'string' && known[err.code]) return known[err.code]!;
-  const text = e instanceof Error ? e.message : String(e);
-  return text.split(/\r?\n|\r|\u2028|\u2029/)[0]!.trim() || 'unknown error';
 }

@@ -21,7 +21,7 @@ const REFUSED: [string[], string][] = [
   [['--security-opt'], 'use --seccomp default|none|FILE for the system-call filter'],
   [['--userns', '--pid', '--ipc', '--uts', '--cgroupns'], 'every namespace is always new; --network host is the one shared with the host'],
   [['--cpu-shares', '-c', '--cpu-period', '--cpu-quota', '--cpu-rt-period', '--cpu-rt-runtime'], 'use --cpus N (cores, e.g. 0.5)'],
-  [['--cpuset-cpus', '--cpuset-mems'], 'pinning needs a cpuset cgroup, which sandbox does not manage; use --cpus N to cap CPU use'],
+  [['--cpuset-mems'], "memory nodes are the cgroup parent's; --cpuset-cpus LIST pins the CPUs"],
   [
     ['--memory-reservation', '--kernel-memory', '--memory-swappiness', '--oom-kill-disable', '--oom-score-adj'],
     'use --memory SIZE (memory and swap together)',

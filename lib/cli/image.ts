@@ -114,6 +114,21 @@ async function abortable<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T>
   }
 }
 
+/**
+ * `exec --rootfs FILE`: the archive imported as `sandbox image import FILE` would (a root
+ * filesystem tar kept nameless), with the same progress and ^C handling; resolves with the image id.
+ */
+export async function importForRun(file: string, quiet: boolean, io: Io = defaultIo()): Promise<string> {
+  const img = await import('../image/index.js');
+  const bar = !quiet && io.isTTY ? progressBar(io, 'importing') : null;
+  try {
+    const r = await abortable((signal) => img.importImage(file, { nameless: true, signal, onProgress: bar?.update }));
+    return r.id;
+  } finally {
+    bar?.clear();
+  }
+}
+
 export async function runImage(args: string[], io: Io = defaultIo()): Promise<number> {
   const [sub, ...rest] = args;
   try {

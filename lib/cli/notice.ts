@@ -1,24 +1,12 @@
-// The CLI's notices: one line on stderr that says plainly what happened beside the command's own
-// output (a limit that fell back, a limit that killed the command, why a write may have failed).
-// --quiet silences them; errors (exit 125) are not notices and are always printed.
-import { writeSync } from 'node:fs';
+// The CLI's notices and failures: one line on stderr, `sandbox: REASON`, beside the command's own
+// output (a limit that fell back, a limit that killed the command, why a write may have failed, why
+// the run could not start). --quiet silences notices; failures (exit 125) are always printed.
 
-let quiet = false;
-
-export function setQuiet(value: boolean): void {
-  quiet = value;
-}
-
-/** Prints `sandbox: REASON` as one line on stderr, unless --quiet. */
-export function notice(reason: string): void {
-  if (quiet) return;
+/** `sandbox: REASON` and a newline: the reason's own line breaks become spaces, so it stays one line. */
+export function noticeLine(reason: string): string {
   const line = reason
     .split(/\r?\n|\r|\u2028|\u2029/)
     .filter((s) => s.trim() !== '')
     .join(' ');
-  try {
-    writeSync(2, `sandbox: ${line}\n`);
-  } catch {
-    // stderr closed: nowhere to say it
-  }
+  return `sandbox: ${line || 'unknown error'}\n`;
 }

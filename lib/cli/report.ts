@@ -1,7 +1,8 @@
 // What the CLI says about a finished run beyond its exit status: the requested limits that fell
 // back (RunResult.limitFallbacks), the limit that killed the command, and why a rw bind may have
 // refused a write. Each is one line for notice().
-import { statSync } from 'node:fs';
+import { FOREIGN_ID_BASE } from '../image/owners.js';
+import { type Stats, statSync } from 'node:fs';
 import type { BindMount } from '../options.js';
 import type { AppliedLimits, RunResult } from '../result.js';
 
@@ -71,11 +72,8 @@ function seconds(ms: number): string {
   return `${Math.round(ms) / 1000} s`;
 }
 
-/**
- * For a run that did not end well: the first `:rw` bind that the host identity the sandbox maps to
- * cannot write (by the mode bits; ACLs are not read), as a hint line, or null.
- */
-export function rwBindHint(binds: BindMount[], host: { uid: number; gid: number }, rootCaller: boolean): string | null {
+/** The first `:rw` bind whose directory `writer` cannot write by its mode bits (ACLs are not read), and its stat. */
+function refusingBind(binds: BindMount[], writer: { uid: number; gid: number } | null): { b: BindMount; st: Stats } | null {
   for (const b of binds) {
     if (b.rw !== true) continue;
     let st;
@@ -84,15 +82,34 @@ export function rwBindHint(binds: BindMount[], host: { uid: number; gid: number 
     } catch {
       continue;
     }
-    const bit = st.uid === host.uid ? 0o200 : st.gid === host.gid ? 0o020 : 0o002;
-    if ((st.mode & bit) !== 0) continue;
-    const let_ = `let ${host.uid}:${host.gid} write there (chmod, chown or an ACL)`;
-    const how = !rootCaller
-      ? let_
-      : st.uid !== 0
-        ? `run with -u ${st.uid}:${st.gid} to write as its owner, or ${let_}`
-        : `the sandbox never maps to host root: ${let_}, or chown it to a user and pass -u UID:GID`;
-    return `hint: ${b.src} (bound rw at ${b.dst}) is owned by ${st.uid}:${st.gid} with mode ${(st.mode & 0o7777).toString(8)}, and the sandbox writes as host ${host.uid}:${host.gid}; ${how}`;
+    const bit = writer === null ? 0o002 : st.uid === writer.uid ? 0o200 : st.gid === writer.gid ? 0o020 : 0o002;
+    if ((st.mode & bit) === 0) return { b, st };
   }
   return null;
+}
+
+/**
+ * For a run that did not end well: the first `:rw` bind that the host identity the sandbox maps to
+ * cannot write, as a hint line, or null. `'image'`: a root caller's image run, whose user writes as
+ * an id of the store's foreign range (lib/image/owners.ts), which owns no host directory.
+ */
+export function rwBindHint(binds: BindMount[], host: { uid: number; gid: number } | 'image', rootCaller: boolean): string | null {
+  const found = refusingBind(binds, host === 'image' ? null : host);
+  if (found === null) return null;
+  const { b, st } = found;
+  const owned = `${b.src} (bound rw at ${b.dst}) is owned by ${st.uid}:${st.gid} with mode ${(st.mode & 0o7777).toString(8)}`;
+  if (host === 'image') {
+    const how =
+      st.uid === 0
+        ? 'the sandbox never maps to host root: let others write there (chmod, an ACL), or chown it to a user and pass -u UID:GID'
+        : `run with -u ${st.uid}:${st.gid} to write as its owner`;
+    return `hint: ${owned}, and an image's user writes as host id ${FOREIGN_ID_BASE} + its uid inside (docs/images-run.md, "Identity"); ${how}`;
+  }
+  const let_ = `let ${host.uid}:${host.gid} write there (chmod, chown or an ACL)`;
+  const how = !rootCaller
+    ? let_
+    : st.uid !== 0
+      ? `run with -u ${st.uid}:${st.gid} to write as its owner, or ${let_}`
+      : `the sandbox never maps to host root: ${let_}, or chown it to a user and pass -u UID:GID`;
+  return `hint: ${owned}, and the sandbox writes as host ${host.uid}:${host.gid}; ${how}`;
 }

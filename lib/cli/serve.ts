@@ -1,7 +1,7 @@
 // `sandbox serve`: parses its options, starts the judge server, drains on SIGTERM/SIGINT.
 import { availableParallelism } from 'node:os';
-import { SandboxError } from '../errors.js';
 import { parseSeconds, parseSize } from '../units.js';
+import { eachOption, integer, srcPrefixes, usageError } from './long-options.js';
 
 export const SERVE_HELP = `Usage: sandbox serve [OPTIONS]
 
@@ -10,6 +10,8 @@ A judge server that speaks go-judge's REST API (POST /run, /file, /ws, /version,
 
       --http ADDR            listen on HOST:PORT (default 127.0.0.1:5050)
       --unix PATH            listen on a unix socket instead
+      --exec [PATH]          instead of the judge API: serve this user's \`sandbox exec\`
+                             commands (docs/cli-server.md; sandbox serve --exec --help)
       --parallelism N        requests run at once (default: the CPU count)
       --auth-token T         require "Authorization: Bearer T"
       --src-prefix DIR       host directory that src files may come from (repeatable,
@@ -44,10 +46,6 @@ export interface ServeInvocation {
   quiet: boolean;
 }
 
-function optionError(message: string): SandboxError {
-  return new SandboxError(message, { stage: 'options' });
-}
-
 export function parseServeArgs(args: string[]): ServeInvocation {
   const inv: ServeInvocation = {
     help: false,
@@ -66,16 +64,7 @@ export function parseServeArgs(args: string[]): ServeInvocation {
     cgroupParent: null,
     quiet: false,
   };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
-    const name = eq > 0 ? arg.slice(0, eq) : arg;
-    const value = (): string => {
-      if (eq > 0) return arg.slice(eq + 1);
-      const v = args[++i];
-      if (v === undefined) throw optionError(`${name} needs a value; see 'sandbox serve --help'`);
-      return v;
-    };
+  eachOption(args, 'serve', (name, value, arg) => {
     switch (name) {
       case '-h':
       case '--help':
@@ -87,23 +76,15 @@ export function parseServeArgs(args: string[]): ServeInvocation {
       case '--unix':
         inv.unix = value();
         break;
-      case '--parallelism': {
-        const v = value();
-        const n = Number(v);
-        if (!/^\d+$/.test(v) || n < 1 || n > 1024)
-          throw optionError(`Expected an integer from 1 to 1024 for --parallelism but received ${JSON.stringify(v)}`);
-        inv.parallelism = n;
+      case '--parallelism':
+        inv.parallelism = integer(value(), name, 1, 1024);
         break;
-      }
       case '--auth-token':
         inv.authToken = value();
-        if (inv.authToken === '') throw optionError('Expected a non-empty token for --auth-token');
+        if (inv.authToken === '') throw usageError('Expected a non-empty token for --auth-token');
         break;
       case '--src-prefix':
-        for (const p of value().split(',')) {
-          if (!p.startsWith('/')) throw optionError(`Expected an absolute directory for --src-prefix but received ${JSON.stringify(p)}`);
-          inv.srcPrefix.push(p);
-        }
+        inv.srcPrefix.push(...srcPrefixes(value()));
         break;
       case '--dir':
         inv.dir = value();
@@ -133,9 +114,9 @@ export function parseServeArgs(args: string[]): ServeInvocation {
         inv.quiet = true;
         break;
       default:
-        throw optionError(`unknown option ${JSON.stringify(arg)} for serve; see 'sandbox serve --help'`);
+        throw usageError(`unknown option ${JSON.stringify(arg)} for serve; see 'sandbox serve --help'`);
     }
-  }
+  });
   return inv;
 }
 

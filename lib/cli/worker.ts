@@ -3,9 +3,8 @@
 // the running jobs' sandboxes die with the process and their jobs are retried elsewhere).
 import { createServer } from 'node:http';
 import { availableParallelism } from 'node:os';
-import { SandboxError } from '../errors.js';
 import { parseSeconds, parseSize } from '../units.js';
-import { eachOption, srcPrefixes } from './long-options.js';
+import { eachOption, integer, srcPrefixes, usageError } from './long-options.js';
 
 export const WORKER_HELP = `Usage: sandbox worker --redis URL [OPTIONS]
 
@@ -47,21 +46,10 @@ export interface WorkerInvocation {
   quiet: boolean;
 }
 
-function optionError(message: string): SandboxError {
-  return new SandboxError(message, { stage: 'options' });
-}
-
-function integer(v: string, name: string, min: number, max: number): number {
-  const n = Number(v);
-  if (!/^\d+$/.test(v) || n < min || n > max)
-    throw optionError(`Expected an integer from ${min} to ${max} for ${name} but received ${JSON.stringify(v)}`);
-  return n;
-}
-
 /** `PORT` or `HOST:PORT` ([v6]:PORT), HOST 127.0.0.1 when left out. */
 export function parseListen(v: string, name: string): { host: string; port: number } {
   const m = /^(?:(?:\[([^\]]+)\]|([^:]+)):)?(\d+)$/.exec(v);
-  if (m === null || Number(m[3]) > 65535) throw optionError(`Expected [HOST:]PORT for ${name} but received ${JSON.stringify(v)}`);
+  if (m === null || Number(m[3]) > 65535) throw usageError(`Expected [HOST:]PORT for ${name} but received ${JSON.stringify(v)}`);
   return { host: m[1] ?? m[2] ?? '127.0.0.1', port: Number(m[3]) };
 }
 
@@ -85,7 +73,7 @@ export function parseWorkerArgs(args: string[]): WorkerInvocation {
   eachOption(args, 'worker', (name, value, arg) => {
     const ms = (): number => {
       const s = parseSeconds(value(), name);
-      if (!(s > 0)) throw optionError(`Expected a positive number of seconds for ${name}`);
+      if (!(s > 0)) throw usageError(`Expected a positive number of seconds for ${name}`);
       return Math.round(s * 1000);
     };
     switch (name) {
@@ -96,28 +84,26 @@ export function parseWorkerArgs(args: string[]): WorkerInvocation {
       case '--redis': {
         const v = value();
         if (!/^rediss?:\/\//.test(v))
-          throw optionError(`Expected a redis:// or rediss:// URL for --redis but received ${JSON.stringify(v)}`);
+          throw usageError(`Expected a redis:// or rediss:// URL for --redis but received ${JSON.stringify(v)}`);
         inv.redis = v;
         break;
       }
       case '--queue':
         inv.queue = value();
         if (!/^[\w.-]{1,128}$/.test(inv.queue))
-          throw optionError(
-            `Expected a queue name of letters, digits, '_', '.', '-' for --queue but received ${JSON.stringify(inv.queue)}`,
-          );
+          throw usageError(`Expected a queue name of letters, digits, '_', '.', '-' for --queue but received ${JSON.stringify(inv.queue)}`);
         break;
       case '--prefix':
         inv.prefix = value();
         if (!/^[\w.-]{1,64}$/.test(inv.prefix))
-          throw optionError(`Expected a prefix of letters, digits, '_', '.', '-' for --prefix but received ${JSON.stringify(inv.prefix)}`);
+          throw usageError(`Expected a prefix of letters, digits, '_', '.', '-' for --prefix but received ${JSON.stringify(inv.prefix)}`);
         break;
       case '--concurrency':
         inv.concurrency = integer(value(), name, 1, 1024);
         break;
       case '--image':
         inv.image = value();
-        if (inv.image === '') throw optionError('Expected an image reference for --image');
+        if (inv.image === '') throw usageError('Expected an image reference for --image');
         break;
       case '--src-prefix':
         inv.srcPrefix.push(...srcPrefixes(value()));
@@ -144,23 +130,17 @@ export function parseWorkerArgs(args: string[]): WorkerInvocation {
         inv.quiet = true;
         break;
       default:
-        throw optionError(`unknown option ${JSON.stringify(arg)} for worker; see 'sandbox worker --help'`);
+        throw usageError(`unknown option ${JSON.stringify(arg)} for worker; see 'sandbox worker --help'`);
     }
   });
-  if (!inv.help && inv.redis === null) throw optionError("--redis URL is required; see 'sandbox worker --help'");
+  if (!inv.help && inv.redis === null) throw usageError("--redis URL is required; see 'sandbox worker --help'");
   return inv;
 }
 
-/** A worker whose every job would fail on its --image is refused at start, not job by job. */
-async function checkImageSupport(image: string): Promise<void> {
+/** A worker whose every job would fail on its --image (not in the store) is refused at start, not job by job. */
+async function checkImage(image: string): Promise<void> {
   const { Sandbox } = await import('../sandbox.js');
-  try {
-    await new Sandbox({ image } as ConstructorParameters<typeof Sandbox>[0] & { image: string }).close();
-  } catch (e) {
-    if (e instanceof SandboxError && /options\.image/.test(e.message))
-      throw optionError('--image: this build of sandbox runs no images (its Sandbox has no image option)');
-    throw e;
-  }
+  await new Sandbox({ image }).close();
 }
 
 /** Runs the worker until SIGTERM or SIGINT, then drains. Resolves with the exit status. */
@@ -170,7 +150,7 @@ export async function runWorker(args: string[]): Promise<number> {
     process.stdout.write(WORKER_HELP);
     return 0;
   }
-  if (inv.image !== null) await checkImageSupport(inv.image);
+  if (inv.image !== null) await checkImage(inv.image);
   const { SandboxWorker } = await import('../queue/worker.js');
   const log = (entry: Record<string, unknown>): void => {
     if (inv.quiet && entry.level === 'info' && String(entry.event).startsWith('job.')) return;
@@ -224,7 +204,7 @@ export async function runWorker(args: string[]): Promise<number> {
   if (server !== null) {
     await new Promise<void>((resolve, reject) => {
       server.once('error', (e) =>
-        reject(optionError(`cannot listen on ${inv.metrics!.host}:${inv.metrics!.port} for --metrics: ${e.message}`)),
+        reject(usageError(`cannot listen on ${inv.metrics!.host}:${inv.metrics!.port} for --metrics: ${e.message}`)),
       );
       server.listen(inv.metrics!.port, inv.metrics!.host, resolve);
     });

@@ -1,53 +1,36 @@
 // cgroup mode, the caller's cgroup, and whether the limits can use it (docs/cgroups.md: the sandbox's cgroup is a
 // child of the caller's cgroup when the caller may write there, else limits fall back to rlimits).
-import { parseMountinfo, parseProcCgroup, type MountInfo } from '../cgroup/proc.js';
-import { parseWords } from './parse.js';
+import { cgroupDirFor, detectLayout, mountedCgroups, V1_CONTROLLERS, V2_CONTROLLERS, V2_REQUIRED } from '../cgroup/detect.js';
+import { parseProcCgroup } from '../cgroup/proc.js';
 import { userBus } from '../cgroup/systemd-scope.js';
+import { parseWords } from './parse.js';
 import { which, type System } from './system.js';
-import type { CgroupFacts, CgroupMode, Check, ContainerFacts, Enforcement } from './types.js';
-
-/** The controllers the limits use: --memory, --pids, --cpus (and cpuacct for CPU time on v1). */
-export const LIMIT_CONTROLLERS_V2 = ['cpu', 'memory', 'pids'];
-export const LIMIT_CONTROLLERS_V1 = ['cpu', 'cpuacct', 'memory', 'pids'];
-
-// v1 super options that are not controllers (cgroups(7), Documentation/admin-guide/cgroup-v1/cgroups.rst).
-const V1_NON_CONTROLLER_OPTIONS = new Set(['rw', 'ro', 'noprefix', 'clone_children', 'xattr', 'cpuset_v2_mode']);
-
-function v1ControllersOf(m: MountInfo): string[] {
-  return m.superOptions.filter((o) => !V1_NON_CONTROLLER_OPTIONS.has(o) && !o.startsWith('name=') && !o.startsWith('release_agent='));
-}
+import type { CgroupFacts, Check, ContainerFacts, Enforcement } from './types.js';
 
 /**
- * Directory of cgroup `path` inside mount `m`. The mount may show only a subtree (its `root`), as in a
- * container without a cgroup namespace; a path outside that subtree is not visible (null).
+ * Mode and usable cgroups, from the runtime's own detection (lib/cgroup/detect.ts: which version the
+ * limits use, where the caller's cgroups are) and access(2) on the cgroup files.
  */
-export function cgroupDir(m: MountInfo, path: string): string | null {
-  if (m.root === '/') return path === '/' ? m.mountPoint : m.mountPoint.replace(/\/$/, '') + path;
-  if (path === m.root) return m.mountPoint;
-  if (path.startsWith(m.root + '/')) return m.mountPoint + path.slice(m.root.length);
-  return null;
-}
-
-function preferSysFs(a: MountInfo, b: MountInfo): number {
-  return Number(!a.mountPoint.startsWith('/sys/fs/cgroup')) - Number(!b.mountPoint.startsWith('/sys/fs/cgroup'));
-}
-
-/** Mode and usable cgroups, decided from mountinfo, /proc/self/cgroup and access(2) on the cgroup files. */
 export function detectCgroup(sys: System): CgroupFacts {
-  const mounts = parseMountinfo(sys.readFile('/proc/self/mountinfo') ?? '');
-  const own = parseProcCgroup(sys.readFile('/proc/self/cgroup') ?? '');
-  const v1Mounts = mounts.filter((m) => m.fsType === 'cgroup' && v1ControllersOf(m).length > 0).sort(preferSysFs);
-  const v2Mounts = mounts.filter((m) => m.fsType === 'cgroup2').sort(preferSysFs);
-  const v1Controllers = [...new Set(v1Mounts.flatMap(v1ControllersOf))].sort();
+  const mountinfo = sys.readFile('/proc/self/mountinfo') ?? '';
+  const procCgroup = sys.readFile('/proc/self/cgroup') ?? '';
+  const mounted = mountedCgroups(mountinfo);
+  const found = detectLayout(mountinfo, procCgroup);
+  const layout = found.layout;
+  const mode = mounted.mode;
+  const v1Controllers = mounted.v1Controllers;
+  const limitsOn = layout?.mode ?? null;
 
-  const mode: CgroupMode = v1Mounts.length > 0 ? (v2Mounts.length > 0 ? 'hybrid' : 'v1') : v2Mounts.length > 0 ? 'v2' : 'none';
-
-  const v2Path = own.find((l) => l.hierarchyId === 0)?.path ?? null;
-  let v2Mount: string | null = v2Mounts[0]?.mountPoint ?? null;
+  const v2Path = parseProcCgroup(procCgroup).find((l) => l.hierarchyId === 0)?.path ?? null;
+  let v2Mount: string | null = mounted.v2Mounts[0]?.mountPoint ?? null;
   let v2Dir: string | null = null;
-  if (v2Path !== null) {
-    for (const m of v2Mounts) {
-      const dir = cgroupDir(m, v2Path);
+  if (layout?.mode === 'cgroup2') {
+    v2Dir = layout.dir;
+    v2Mount = layout.mountPoint;
+  } else if (v2Path !== null) {
+    // The limits are not on v2 here; where the caller's v2 cgroup is still tells what v2 offers.
+    for (const m of mounted.v2Mounts) {
+      const dir = cgroupDirFor(m, v2Path);
       if (dir !== null) {
         v2Dir = dir;
         v2Mount = m.mountPoint;
@@ -63,16 +46,11 @@ export function detectCgroup(sys: System): CgroupFacts {
   const v2Controllers = v2Dir === null ? [] : parseWords(sys.readFile(`${v2Dir}/cgroup.controllers`));
   const v2SubtreeControl = v2Dir === null ? [] : parseWords(sys.readFile(`${v2Dir}/cgroup.subtree_control`));
 
-  // In hybrid mode the controllers live on v1 unless the v2 tree has them all (then it is unified in all but
-  // name, as with cgroup_no_v1=).
-  const limitsOnV2 = mode === 'v2' || (mode === 'hybrid' && LIMIT_CONTROLLERS_V2.every((c) => v2Controllers.includes(c)));
-
+  const limitsOnV2 = limitsOn === 'cgroup2';
   const v1 =
-    mode === 'v1' || (mode === 'hybrid' && !limitsOnV2)
-      ? LIMIT_CONTROLLERS_V1.map((controller) => {
-          const line = own.find((l) => l.controllers.includes(controller));
-          const m = v1Mounts.find((mm) => v1ControllersOf(mm).includes(controller));
-          const dir = line === undefined || m === undefined ? null : cgroupDir(m, line.path);
+    layout?.mode === 'cgroup1'
+      ? V1_CONTROLLERS.map((controller) => {
+          const dir = layout.hierarchies[controller]?.dir ?? null;
           const writable = dir !== null && sys.writable(dir) && sys.writable(`${dir}/cgroup.procs`);
           return { controller, dir, writable };
         })
@@ -82,20 +60,23 @@ export function detectCgroup(sys: System): CgroupFacts {
   // controllers down (they are enabled already, or nothing but this process is in it); else root's
   // own subtree; else a delegated scope from the user's systemd.
   const v2Others = v2Dir === null ? 0 : parseWords(sys.readFile(`${v2Dir}/cgroup.procs`)).filter((p) => p !== String(process.pid)).length;
-  const handsDown = ['memory', 'pids'].every((c) => v2SubtreeControl.includes(c)) || v2Others === 0;
+  const handsDown = V2_REQUIRED.every((c) => v2SubtreeControl.includes(c)) || v2Others === 0;
   let enforcement: Enforcement = 'rlimit';
   let route: CgroupFacts['route'] = null;
   if (limitsOnV2 && v2Writable && handsDown) route = 'caller';
   else if (limitsOnV2 && sys.uid === 0 && v2Mount !== null && sys.writable(v2Mount)) route = 'own-subtree';
   else if (limitsOnV2 && sys.uid !== 0 && userManagerReachable(sys)) route = 'systemd-scope';
   if (route !== null) enforcement = 'cgroup2';
-  else if (v1.length > 0 && v1.some((c) => c.writable)) {
+  // On v1 the runtime makes a child in every mounted hierarchy it uses, or uses none (lib/cgroup/v1.ts).
+  else if (v1.length > 0 && v1.every((c) => c.dir === null || c.writable)) {
     enforcement = 'cgroup1';
     route = 'caller';
   }
 
   return {
     mode,
+    limitsOn,
+    unavailable: layout === null ? found.reason : null,
     v1Controllers,
     v2Mount,
     v2Path,
@@ -118,8 +99,7 @@ function userManagerReachable(sys: System): boolean {
 /** "cgroup-routes": which way a root caller and an ordinary user get their cgroups here (docs/cgroups-v2.md). */
 export function cgroupRoutesCheck(sys: System, cg: CgroupFacts): Check {
   const check: Check = { id: 'cgroup-routes', title: 'cgroup routes', status: 'info', detail: '', fix: null, neededByDefaults: false };
-  const v2 = cg.mode === 'v2' || (cg.mode === 'hybrid' && cg.v1.length === 0);
-  if (!v2) {
+  if (cg.limitsOn !== 'cgroup2') {
     check.detail =
       cg.mode === 'none'
         ? 'no cgroups: rlimits for everyone'
@@ -171,7 +151,7 @@ export function cgroupChecks(sys: System, cg: CgroupFacts, container: ContainerF
       break;
     case 'hybrid': {
       const v2c = cg.v2Controllers.length > 0 ? cg.v2Controllers.join(' ') : 'no controllers';
-      const onV1 = LIMIT_CONTROLLERS_V1.filter((c) => cg.v1Controllers.includes(c));
+      const onV1 = V1_CONTROLLERS.filter((c) => cg.v1Controllers.includes(c));
       modeDetail = `hybrid: v1 has ${onV1.join(' ') || 'none of cpu memory pids'}; v2 at ${cg.v2Mount} has ${v2c}`;
       break;
     }
@@ -209,9 +189,9 @@ export function cgroupChecks(sys: System, cg: CgroupFacts, container: ContainerF
         ? `cgroup2: in ${cg.v2Mount}/sandbox (${why})`
         : `cgroup2: in a delegated scope the user's systemd makes for the process (${why})`;
   } else if (cg.enforcement === 'cgroup2') {
-    const missing = LIMIT_CONTROLLERS_V2.filter((c) => !cg.v2Controllers.includes(c));
+    const missing = V2_CONTROLLERS.filter((c) => !cg.v2Controllers.includes(c));
     const how = root ? 'writable' : 'delegated';
-    const have = LIMIT_CONTROLLERS_V2.filter((c) => cg.v2Controllers.includes(c));
+    const have = V2_CONTROLLERS.filter((c) => cg.v2Controllers.includes(c));
     limits.detail = `cgroup2: ${cg.v2Path} ${how}; controllers ${have.join(' ') || 'none'}`;
     if (missing.length > 0) {
       limits.status = 'warn';
@@ -222,19 +202,20 @@ export function cgroupChecks(sys: System, cg: CgroupFacts, container: ContainerF
     }
   } else if (cg.enforcement === 'cgroup1') {
     const writable = cg.v1.filter((c) => c.writable).map((c) => c.controller);
-    const notWritable = cg.v1.filter((c) => !c.writable).map((c) => c.controller);
+    const unmounted = cg.v1.filter((c) => c.dir === null).map((c) => c.controller);
     limits.detail = `cgroup1: can create children in ${writable.join(' ')}`;
-    if (notWritable.length > 0) {
+    // cpu (a --cpus quota) and cpuset (--cpuset-cpus) are optional; detectLayout refuses a layout
+    // without the others. Without cpu a quota falls back, so it warns; without cpuset only pinning
+    // is refused, which few runs ask for.
+    if (unmounted.includes('cpuset')) limits.detail += '; cpuset not mounted (--cpuset-cpus is refused)';
+    if (unmounted.includes('cpu')) {
       limits.status = 'warn';
-      limits.detail += `; not in ${notWritable.join(' ')}`;
-      limits.fix = `make the caller's cgroup writable in ${notWritable.join(', ')} (${cg.v1
-        .filter((c) => !c.writable)
-        .map((c) => c.dir ?? `${c.controller} not mounted`)
-        .join(', ')})`;
+      limits.detail += '; cpu not mounted';
+      limits.fix = 'mount the cpu controller (cgroup v1) for CPU quotas';
     }
   } else {
     limits.status = 'warn';
-    if (cg.mode === 'v2' || (cg.mode === 'hybrid' && cg.v1.length === 0)) {
+    if (cg.limitsOn === 'cgroup2') {
       const where = cg.v2Dir === null ? `${cg.v2Path ?? 'own cgroup'} not visible under ${cg.v2Mount}` : `${cg.v2Path} not writable`;
       limits.detail = `cgroup2: ${where}; ${fallback}`;
       limits.fix = container.inContainer
@@ -242,14 +223,20 @@ export function cgroupChecks(sys: System, cg: CgroupFacts, container: ContainerF
         : root
           ? `the cgroup filesystem is read-only or the cgroup is not yours: run from a cgroup you may write, or pass --cgroup-parent DIR`
           : `run in a delegated scope: \`${SYSTEMD_RUN}\` (services: Delegate=yes in the unit's [Service] section)`;
-    } else if (cg.mode === 'v1' || cg.mode === 'hybrid') {
-      const own = cg.v1.map((c) => c.dir ?? `${c.controller}: not mounted`).filter((d) => d !== null);
-      limits.detail = root ? `cgroup1: cannot write ${own.join(', ')}; ${fallback}` : `cgroup1: not writable without root; ${fallback}`;
+    } else if (cg.limitsOn === 'cgroup1') {
+      const denied = [...new Set(cg.v1.filter((c) => c.dir !== null && !c.writable).map((c) => c.dir))];
+      limits.detail = root ? `cgroup1: cannot write ${denied.join(', ')}; ${fallback}` : `cgroup1: not writable without root; ${fallback}`;
       limits.fix = container.inContainer
         ? containerCgroupFix(container)
         : root
           ? 'the cgroup filesystems are read-only here: remount them read-write, or pass --cgroup-parent DIR'
           : 'run as root, or use cgroup v2 (boot with systemd.unified_cgroup_hierarchy=1) and ' + `\`${SYSTEMD_RUN}\``;
+    } else if (cg.mode !== 'none') {
+      // Mounted, but not in a way the runtime can use (a required controller missing, the caller's cgroup not visible).
+      limits.detail = `${cg.unavailable}; ${fallback}`;
+      limits.fix = container.inContainer
+        ? containerCgroupFix(container)
+        : "mount the memory, pids and cpuacct controllers (v1) or a cgroup2 hierarchy that shows the caller's cgroup (docs/cgroups.md)";
     } else {
       limits.detail = `no cgroups: ${fallback}`;
       limits.fix = modeCheck.fix;

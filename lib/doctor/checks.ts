@@ -1,22 +1,15 @@
 // The checks other than cgroups: kernel and its features, namespaces, mounts, proc, seccomp, container, id maps.
 // Each takes the facts it needs and returns one table line; none does I/O beyond the System it is given.
+import { constants } from 'node:os';
 import { parseMountinfo, type MountInfo } from '../cgroup/proc.js';
+import { errnoName } from '../errno.js';
 import { containerAllowances } from './container.js';
 import { lastLine, parseIntFile, parseStatus, parseSubids, passwdName, versionAtLeast } from './parse.js';
-import { ERRNO, PROBE_TIMEOUT_MS, isSetuidRoot, parseSyscallProbe, probeOk, probeTimedOut, type Probes } from './probes.js';
+import { PROBE_TIMEOUT_MS, isSetuidRoot, parseSyscallProbe, probeOk, probeTimedOut, type Probes } from './probes.js';
 import { which, type ProbeResult, type System } from './system.js';
 import type { CgroupFacts, Check, ContainerFacts } from './types.js';
 
-const ERRNO_NAMES: Record<number, string> = {
-  1: 'EPERM',
-  13: 'EACCES',
-  14: 'EFAULT',
-  19: 'ENODEV',
-  22: 'EINVAL',
-  38: 'ENOSYS',
-  95: 'EOPNOTSUPP',
-};
-const errnoName = (n: number): string => ERRNO_NAMES[n] ?? `errno ${n}`;
+const nameOf = (n: number): string => errnoName(n) ?? `errno ${n}`;
 const since = (v: [number, number]): string => `${v[0]}.${v[1]}`;
 
 /** A probe that did not finish in time: the line stays undecided (warn), never a failure. */
@@ -73,15 +66,15 @@ export function syscallAvailable(sys: System, probes: Probes, f: SyscallFeature)
   const errno = parseSyscallProbe(probes.syscalls).get(f.nr);
   const byVersion = versionAtLeast(sys.release, f.since) === true;
   if (errno === undefined) return { ok: byVersion, how: `by version (${byVersion ? '>=' : '<'} ${since(f.since)})` };
-  if (errno === ERRNO.ENOSYS || errno === ERRNO.EPERM) {
+  if (errno === constants.errno.ENOSYS || errno === constants.errno.EPERM) {
     return {
       ok: false,
       how: byVersion
-        ? `blocked (${errnoName(errno)}) on a kernel >= ${since(f.since)}: a seccomp filter`
-        : `absent (${errnoName(errno)}, kernel < ${since(f.since)})`,
+        ? `blocked (${nameOf(errno)}) on a kernel >= ${since(f.since)}: a seccomp filter`
+        : `absent (${nameOf(errno)}, kernel < ${since(f.since)})`,
     };
   }
-  return { ok: true, how: `probed (${errnoName(errno)} for bad arguments)` };
+  return { ok: true, how: `probed (${nameOf(errno)} for bad arguments)` };
 }
 
 export function syscallChecks(sys: System, probes: Probes): Check[] {
@@ -437,7 +430,7 @@ export function overlayCheck(sys: System): Check {
     return check;
   }
   check.status = 'warn';
-  const why = support.errno === 0 ? support.detail : `probed: overlayfs in a user namespace refused (${errnoName(support.errno)})`;
+  const why = support.errno === 0 ? support.detail : `probed: overlayfs in a user namespace refused (${nameOf(support.errno)})`;
   check.detail = `${why}; images run from their flattened trees (made once per image), --writable is refused`;
   check.fix =
     support.errno === 0

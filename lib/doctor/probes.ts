@@ -55,9 +55,6 @@ export const SYSCALL_SCRIPT =
 
 export const SYSCALL_NUMBERS = { clone3: 435, pidfd_open: 434, close_range: 436 } as const;
 
-/** Errno numbers are the asm-generic ones on x86_64 and arm64. */
-export const ERRNO = { EPERM: 1, EFAULT: 14, EINVAL: 22, ENOSYS: 38 } as const;
-
 /**
  * A probe takes milliseconds; the limit is for a machine under heavy load (an emulated guest shared with other
  * jobs can take a minute for the lot). A probe that times out decides nothing: the checks say so instead of failing.

@@ -30,7 +30,12 @@ export interface CgroupV1Controller {
 }
 
 export interface CgroupFacts {
+  /** What is mounted (lib/cgroup/detect.ts mountedCgroups). */
   mode: CgroupMode;
+  /** The version the runtime's limits use here (lib/cgroup/detect.ts detectLayout); null: none usable. */
+  limitsOn: 'cgroup1' | 'cgroup2' | null;
+  /** Why no cgroup layout is usable, in the runtime's words; null when one is. */
+  unavailable: string | null;
   /** Controllers attached to v1 hierarchies (from mountinfo). */
   v1Controllers: string[];
   /** Mount point of the cgroup2 hierarchy, or null. */

@@ -46,9 +46,11 @@ export function applyImage(cfg: ResolvedConfig, image: ResolvedImage, cwdGiven: 
   const choice = cfg.image!;
   const name = JSON.stringify(image.ref);
   const user = resolveImageUser(image.config.user, readImageFile(image, '/etc/passwd'), readImageFile(image, '/etc/group'), image.ref);
-  if (cfg.idMap === 'subordinate' && (user.uid > SUBORDINATE_MAX_ID || user.gid > SUBORDINATE_MAX_ID)) {
+  // Subordinate maps and a root caller's image map (owners.ts) hold ids 0-65535 inside.
+  const ranged = cfg.idMap === 'subordinate' || process.getuid?.() === 0;
+  if (ranged && (user.uid > SUBORDINATE_MAX_ID || user.gid > SUBORDINATE_MAX_ID)) {
     throw new SandboxError(
-      `image ${name}: its User ${user.uid}:${user.gid} is above ${SUBORDINATE_MAX_ID}, the highest id idMap 'subordinate' maps`,
+      `image ${name}: its User ${user.uid}:${user.gid} is above ${SUBORDINATE_MAX_ID}, the highest id ${cfg.idMap === 'subordinate' ? "idMap 'subordinate'" : "a root caller's sandbox"} maps`,
       { stage: 'image' },
     );
   }

@@ -11,7 +11,8 @@
 //   an overlay lowerdir as it is (Documentation/filesystems/overlayfs.rst).
 // - Modes and mtimes are kept; setuid and setgid bits are dropped; device nodes and FIFOs are
 //   skipped (counted); xattrs from the archive (file capabilities among them) are not applied.
-// - Owners: as root the archive's uid/gid; as an ordinary user everything is the caller's.
+// - Owners: as root the archive's uid/gid shifted into the foreign range (owners.ts); as an
+//   ordinary user everything is the caller's.
 import {
   closeSync,
   constants,
@@ -31,9 +32,10 @@ import {
   writeSync,
 } from 'node:fs';
 import { Parser, type ReadEntry } from 'tar';
-import { constants as osConstants } from 'node:os';
+import { errnoText } from '../errno.js';
 import { native } from '../native.js';
 import { removeTree } from './fsutil.js';
+import { storedOwner } from './owners.js';
 
 export interface ExtractResult {
   /** Bytes of regular file content written. */
@@ -171,7 +173,7 @@ export class LayerWriter {
           if (closed) return;
           try {
             fchmodSync(fd, mode);
-            if (this.asRoot) fchownSync(fd, uid, gid);
+            if (this.asRoot) fchownSync(fd, storedOwner(uid), storedOwner(gid));
             if (entry.mtime) futimesSync(fd, entry.mtime, entry.mtime);
           } catch (e) {
             this.failure ??= asLayerError(e, entry.path);
@@ -189,7 +191,7 @@ export class LayerWriter {
         const target = entry.linkpath ?? '';
         if (target === '' || target.includes('\0')) throw new LayerError(`symbolic link ${JSON.stringify(entry.path)} has no target`);
         symlinkSync(target, abs);
-        if (this.asRoot) lchownSync(abs, uid, gid);
+        if (this.asRoot) lchownSync(abs, storedOwner(uid), storedOwner(gid));
         if (entry.mtime) lutimesSync(abs, entry.mtime, entry.mtime);
         return;
       }
@@ -313,17 +315,12 @@ export class LayerWriter {
     const entries = [...this.dirs.entries()].sort((a, b) => b[0].length - a[0].length);
     for (const [rel, m] of entries) {
       const abs = this.abs(rel);
-      if (this.asRoot) lchownSync(abs, m.uid, m.gid);
+      if (this.asRoot) lchownSync(abs, storedOwner(m.uid), storedOwner(m.gid));
       // The layer's own root stays searchable by everyone: the sandbox's uid may not be its owner.
       chmodSync(abs, rel === '' ? m.mode | 0o755 : m.mode);
       if (m.mtime) utimesSync(abs, m.mtime, m.mtime);
     }
   }
-}
-
-function errnoText(errno: number): string {
-  const name = Object.entries(osConstants.errno).find(([, n]) => n === errno)?.[0];
-  return name ?? `errno ${errno}`;
 }
 
 function asLayerError(e: unknown, entryName?: string): Error {

@@ -15,8 +15,10 @@ import { storePaths, type StoreOptions } from './store.js';
 import { TarIndex } from './tarindex.js';
 
 export interface ImportOptions extends StoreOptions {
-  /** NAME[:TAG] for the image; required when the archive names none. */
+  /** NAME[:TAG] for the image; required when the archive names none, unless `nameless`. */
   name?: string;
+  /** A root filesystem tar without NAME is kept without a name (`<none>`; `prune` removes it): a run of `--rootfs FILE`. */
+  nameless?: boolean;
   /** For an OCI layout holding several platforms: `linux/arm64`; default the host's. */
   platform?: string;
   onProgress?: ProgressFn;
@@ -100,7 +102,7 @@ export async function importImage(path: string, opts: ImportOptions = {}): Promi
       const compression = sniffCompression(head);
       if (compression !== 'none') {
         format = 'rootfs';
-        plans = [rootfsPlan(path, st.size, label, name)];
+        plans = [rootfsPlan(path, st.size, label, name, opts.nameless === true)];
       } else {
         if (head.length < 512 || !new Header(head).cksumValid) {
           throw new LayerError(`unknown format: ${path} is not a tar archive (nor gzip or zstd compressed)`);
@@ -114,7 +116,7 @@ export async function importImage(path: string, opts: ImportOptions = {}): Promi
           plans = ociPlans(index, label, name, opts.name, opts.platform);
         } else {
           format = 'rootfs';
-          plans = [rootfsPlan(path, st.size, label, name)];
+          plans = [rootfsPlan(path, st.size, label, name, opts.nameless === true)];
         }
       }
     }
@@ -140,8 +142,8 @@ function requireName(label: string, name: string | null, what: string): string {
   return name;
 }
 
-function rootfsPlan(file: string, size: number, label: string, name: string | null): ImagePlan {
-  const n = requireName(label, name, 'a root filesystem tar');
+function rootfsPlan(file: string, size: number, label: string, name: string | null, nameless: boolean): ImagePlan {
+  const names = nameless && name === null ? [] : [requireName(label, name, 'a root filesystem tar')];
   const config: OciConfig = {
     architecture: hostPlatform().split('/')[1],
     os: 'linux',
@@ -153,7 +155,7 @@ function rootfsPlan(file: string, size: number, label: string, name: string | nu
     size,
     open: () => ({ bytes: createReadStream(file, { highWaterMark: 1 << 20 }), digest: null, size: null, diffId: null, what: file }),
   };
-  return { image: label, configBytes: Buffer.from(JSON.stringify(config)), layers: [layer], names: [n], manifest: null, concurrency: 1 };
+  return { image: label, configBytes: Buffer.from(JSON.stringify(config)), layers: [layer], names, manifest: null, concurrency: 1 };
 }
 
 interface DockerManifestEntry {

@@ -3,7 +3,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { errnoMessage } from '../failure.js';
+import { errnoText } from '../errno.js';
 import { native } from '../native.js';
 
 export interface OverlaySupport {
@@ -36,7 +36,7 @@ export function overlaySupport(): OverlaySupport {
     cached = {
       ok: errno === 0,
       errno,
-      detail: errno === 0 ? 'overlayfs in a user namespace: works' : `overlayfs in a user namespace: refused (${errnoMessage(errno)})`,
+      detail: errno === 0 ? 'overlayfs in a user namespace: works' : `overlayfs in a user namespace: refused (${errnoText(errno)})`,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

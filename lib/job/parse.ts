@@ -53,7 +53,11 @@ export function workPath(v: unknown, field: string): string {
 
 function inputFile(f: Record<string, unknown>, field: string): InputFile | null {
   if (f.src !== undefined && f.src !== null) return { src: str(f.src, `${field}.src`) };
-  if (f.content !== undefined && f.content !== null) return { content: str(f.content, `${field}.content`) };
+  // A file's bytes may hold NUL (a binary given inline), as go-judge takes them; names and argv may not.
+  if (f.content !== undefined && f.content !== null) {
+    if (typeof f.content !== 'string') throw bad(`${field}.content`, 'a string', f.content);
+    return { content: f.content };
+  }
   if (f.fileId !== undefined && f.fileId !== null) return { fileId: str(f.fileId, `${field}.fileId`) };
   return null;
 }

@@ -1,9 +1,9 @@
 // runJob(): go-judge's /run over Sandbox, with no HTTP in it, for the server, a queue worker or
 // any TypeScript caller. The commands of one request start together, each in a warm sandbox of
 // its configuration with its own /w, connected by the request's pipes, and are killed together.
-import { mkdtemp, realpath, rm } from 'node:fs/promises';
-import { constants as osConstants, tmpdir } from 'node:os';
-import { join, resolve as resolvePath } from 'node:path';
+import { realpath, rm } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
+import { resolve as resolvePath } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { SandboxError } from '../errors.js';
 import type { OutputOption, StdinOption } from '../options.js';
@@ -14,6 +14,7 @@ import { CLOCK_PER_CPU, DEFAULT_CLOCK_LIMIT_NS, DEFAULT_COPY_OUT_MAX, DEFAULT_WO
 import { parseRequest } from './parse.js';
 import { prepareRoot, sandboxOwner, SlotPool, type Slot, type SlotConfig } from './slots.js';
 import type { Cmd, Collector, FileError, JobRequest, JobResult, Status } from './types.js';
+import { makeWorkRoot } from './work-root.js';
 import { isRegularFile, putFile, putSymlink, takeFile, WorkFileError } from './workdir.js';
 
 export const DEFAULT_OUTPUT_LIMIT = 256 * 1024 * 1024;
@@ -25,7 +26,10 @@ export interface JobRunnerOptions {
   parallelism?: number;
   /** Host directories that `src` files may come from; empty (the default): `src` is refused. */
   srcPrefix?: string[];
-  /** Directory for the commands' working directories (default: a new one under the OS temp dir). */
+  /**
+   * Directory for the commands' working directories (default: a new one under the OS temp dir,
+   * named after this process, so that the next runner removes it if this process is killed).
+   */
   workRoot?: string;
   /** Most bytes a command may write to one file, and to a stream (default 256 MiB). */
   outputLimit?: number;
@@ -178,7 +182,7 @@ export class JobRunner {
     this.#slots ??= (async () => {
       let root = this.#workRoot;
       if (root === null) {
-        root = await mkdtemp(join(tmpdir(), 'sandbox-serve-'));
+        root = makeWorkRoot();
         this.#madeRoot = root;
       }
       await prepareRoot(root);
@@ -295,20 +299,23 @@ export class JobRunner {
     signal?.addEventListener('abort', onAbort, { once: true });
     const prepared: Prepared[] = [];
     try {
-      for (const plan of plans) {
-        const slot = await slots.acquire(plan.config);
-        const p: Prepared = {
-          ...plan,
-          slot,
-          argv: [...plan.cmd.args],
+      // Together: the commands' sandboxes are built (or reset) at once, not one after another.
+      const taken = await Promise.allSettled(plans.map((plan) => slots.acquire(plan.config)));
+      for (const [i, t] of taken.entries()) {
+        if (t.status === 'rejected') continue;
+        prepared.push({
+          ...plans[i]!,
+          slot: t.value,
+          argv: [...plans[i]!.cmd.args],
           stdin: 'ignore',
           collectors: [null, null, null],
           fileError: null,
           proc: null,
           killedForOutput: false,
-        };
-        prepared.push(p);
+        });
       }
+      const refused = taken.find((t) => t.status === 'rejected');
+      if (refused !== undefined) throw refused.reason;
       await Promise.all(
         prepared.map((p) =>
           this.#prepare(p).catch((e: unknown) => {
@@ -325,7 +332,8 @@ export class JobRunner {
     } finally {
       signal?.removeEventListener('abort', onAbort);
       kill.abort();
-      await Promise.all(prepared.map((p) => slots.release(p.slot)));
+      // Not awaited: the slots are cleaned and reset after the results are given (close() waits).
+      for (const p of prepared) void slots.release(p.slot);
     }
   }
 
@@ -335,8 +343,6 @@ export class JobRunner {
     const readers = new Set(pipes.map((m) => m.out.index));
     const writers = new Set(pipes.map((m) => `${m.in.index}:${m.in.fd}`));
     const proxies: Collect[][] = prepared.map(() => []);
-    // Warm first, so that all start together rather than one waiting on another's reset.
-    await Promise.all(prepared.map((p) => (p.slot.warm ? p.slot.sandbox.warm().catch(() => {}) : undefined)));
     const kill = () => {
       for (const p of prepared) p.proc?.kill('SIGKILL');
     };
@@ -406,7 +412,7 @@ export class JobRunner {
     const signo = r.signal === null ? null : ((osConstants.signals as Record<string, number>)[r.signal] ?? null);
     let status: Status;
     const fileError: FileError[] = [];
-    const overflowed = p.collectors.filter((c): c is Collect => c !== null && c.overflow && c.onOverflow !== null);
+    const overflowed = p.collectors.filter((c): c is Collect => c?.overflow === true && c.onOverflow !== null);
     if (p.killedForOutput || overflowed.length > 0 || r.outcome === 'output-limit') {
       status = 'Output Limit Exceeded';
       for (const c of overflowed) fileError.push({ name: c.name, type: 'CollectSizeExceeded' });

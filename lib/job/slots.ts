@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Sandbox } from '../sandbox.js';
 import { SandboxError } from '../errors.js';
 import type { SandboxOptions } from '../options.js';
-import { ROOT_CALLER_HOST_ID } from '../plan.js';
+import { ROOT_CALLER_HOST_ID } from '../build-plan.js';
 import { TMP_SIZE } from './limits.js';
 import { emptyDir, type Owner } from './workdir.js';
 
@@ -37,17 +37,6 @@ export function sandboxOwner(): Owner {
   return process.getuid?.() === 0 ? { uid: ROOT_CALLER_HOST_ID, gid: ROOT_CALLER_HOST_ID } : null;
 }
 
-/** Whether the Sandbox of this build takes an `image` option (another part of the library adds it). */
-function imageSupported(): boolean {
-  try {
-    new Sandbox({ image: 'probe' } as SandboxOptions);
-    return true;
-  } catch (e) {
-    return !(e instanceof SandboxError && /options\.image/.test(e.message));
-  }
-}
-let imageSupport: boolean | null = null;
-
 export class SlotPool {
   readonly #root: string;
   readonly #maxIdle: number;
@@ -57,6 +46,8 @@ export class SlotPool {
   /** Idle slots, oldest first. */
   #idle: Slot[] = [];
   #busy = new Set<Slot>();
+  /** Slots given back whose directory is being emptied and whose sandbox is being reset. */
+  readonly #resetting = new Map<Slot, Promise<void>>();
   #made = 0;
   /** Configurations whose spare slot is being made. */
   readonly #making = new Set<string>();
@@ -72,23 +63,34 @@ export class SlotPool {
   }
 
   get size(): number {
-    return this.#idle.length + this.#busy.size;
+    return this.#idle.length + this.#busy.size + this.#resetting.size;
   }
 
   get busy(): number {
     return this.#busy.size;
   }
 
+  /** An idle slot of this configuration, its sandbox ready: a command spawned on it starts at once. */
   async acquire(cfg: SlotConfig): Promise<Slot> {
-    if (this.#closed) throw new SandboxError('the server is shutting down', { stage: 'closed' });
     const key = JSON.stringify(cfg);
-    // The oldest idle slot: the one whose sandbox has had longest to reset since its last run.
-    const i = this.#idle.findIndex((s) => s.key === key);
-    let slot: Slot;
-    if (i >= 0) slot = this.#idle.splice(i, 1)[0]!;
-    else slot = await this.#make(key, cfg);
+    for (;;) {
+      if (this.#closed) throw new SandboxError('the server is shutting down', { stage: 'closed' });
+      // The oldest idle slot: the one whose sandbox has had longest to reset since its last run.
+      const i = this.#idle.findIndex((s) => s.key === key);
+      if (i >= 0) return this.#take(this.#idle.splice(i, 1)[0]!, cfg);
+      // A reset takes a fraction of what building a sandbox takes: wait for one rather than build.
+      const resetting = [...this.#resetting].find(([s]) => s.key === key);
+      if (resetting === undefined) break;
+      await resetting[1];
+    }
+    const slot = await this.#make(key, cfg);
+    await ready(slot);
+    return this.#take(slot, cfg);
+  }
+
+  #take(slot: Slot, cfg: SlotConfig): Slot {
     this.#busy.add(slot);
-    this.#spare(key, cfg);
+    this.#spare(slot.key, cfg);
     return slot;
   }
 
@@ -102,7 +104,7 @@ export class SlotPool {
     this.#making.add(key);
     const made = this.#make(key, cfg)
       .then(async (slot) => {
-        await slot.sandbox.warm();
+        await ready(slot);
         if (this.#closed) return this.#end(slot);
         this.#idle.push(slot);
       })
@@ -114,26 +116,32 @@ export class SlotPool {
     this.#spares.add(made);
   }
 
-  /** Gives the slot back, emptied; a slot that cannot be emptied is ended. */
-  async release(slot: Slot): Promise<void> {
+  /**
+   * Gives the slot back. It is idle again once its directory is emptied and its sandbox reset,
+   * which the caller need not wait for: a result is never held back by the next run's cleaning.
+   * A slot that cannot be emptied or reset is ended.
+   */
+  release(slot: Slot): Promise<void> {
     this.#busy.delete(slot);
-    try {
-      await emptyDir(slot.dir);
-    } catch {
-      await this.#end(slot);
-      return;
-    }
-    if (this.#closed) {
-      await this.#end(slot);
-      return;
-    }
-    this.#idle.push(slot);
-    while (this.#idle.length > this.#maxIdle) await this.#end(this.#idle.shift()!);
+    const reset = (async () => {
+      try {
+        await emptyDir(slot.dir);
+      } catch {
+        await this.#end(slot);
+        return;
+      }
+      await ready(slot);
+      if (this.#closed) return this.#end(slot);
+      this.#idle.push(slot);
+      while (this.#idle.length > this.#maxIdle) await this.#end(this.#idle.shift()!);
+    })().finally(() => this.#resetting.delete(slot));
+    this.#resetting.set(slot, reset);
+    return reset;
   }
 
   async close(): Promise<void> {
     this.#closed = true;
-    await Promise.all([...this.#spares]);
+    await Promise.all([...this.#spares, ...this.#resetting.values()]);
     const idle = this.#idle;
     this.#idle = [];
     await Promise.all(idle.map((s) => this.#end(s)));
@@ -157,20 +165,17 @@ export class SlotPool {
       ...(cfg.tty ? { tty: true } : {}),
       ...(this.#cgroupParent !== null ? { cgroupParent: this.#cgroupParent } : {}),
       ...(warm ? { pool: 1 } : {}),
+      ...(cfg.image !== null ? { image: cfg.image } : {}),
     };
-    if (cfg.image !== null) {
-      imageSupport ??= imageSupported();
-      if (!imageSupport) {
-        await removeWorkDir(dir, mounted);
-        throw new SandboxError('image: this build of sandbox runs no images (its Sandbox has no image option)', { stage: 'request' });
-      }
-      (options as SandboxOptions & { image: string }).image = cfg.image;
-    }
+    // A root caller's image run is the image's ids (lib/image/owners.ts); /w is the owner's.
+    if (cfg.image !== null && owner !== null) options.user = owner;
     let sandbox: Sandbox;
     try {
       sandbox = new Sandbox(options);
     } catch (e) {
       await removeWorkDir(dir, mounted);
+      // An image the store does not hold is the request's mistake: a 400, not the server's failure.
+      if (e instanceof SandboxError && e.stage === 'image') throw new SandboxError(e.message, { stage: 'request', cause: e });
       throw e;
     }
     return { key, dir, mounted, sandbox, warm };
@@ -180,6 +185,15 @@ export class SlotPool {
     await slot.sandbox.close().catch(() => {});
     await removeWorkDir(slot.dir, slot.mounted).catch(() => {});
   }
+}
+
+/**
+ * Waits until the slot's warm sandbox is ready for a run (built, or reset after the last one). One
+ * that cannot be built leaves the slot usable: its runs then build their own sandbox, as run() on
+ * a Sandbox whose warm members cannot be built does.
+ */
+async function ready(slot: Slot): Promise<void> {
+  await slot.sandbox.warm().catch(() => {});
 }
 
 const run = promisify(execFile);

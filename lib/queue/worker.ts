@@ -9,14 +9,10 @@
 //   - the program's fate (nonzero exit, TLE, MLE...) is a result, never a failure.
 // A worker that dies mid-job takes its sandboxes with it (they die with their parent:
 // PR_SET_PDEATHSIG) and its job's lock runs out; another worker's stalled-job check puts it back.
-import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { hostname } from 'node:os';
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { SandboxError } from '../errors.js';
-import { ownerAlive, processStartTime } from '../cgroup/stale.js';
 import { JobRunner } from '../job/run-job.js';
 import { parseRequest } from '../job/parse.js';
 import type { JobRequest } from '../job/types.js';
@@ -62,51 +58,6 @@ export interface SandboxWorkerOptions {
   log?: (entry: Record<string, unknown>) => void;
 }
 
-/** A directory under the temp dir named after its owner, so that a dead owner's is swept. */
-const WORK_DIR = /^sandbox-worker-(\d+)-(\d+)-\d+$/;
-/** Workers made by this process: each has a work directory of its own. */
-let made = 0;
-
-/** Mount points at or below `dir`, deepest first (from /proc/self/mountinfo; octal escapes undone). */
-function mountsUnder(dir: string): string[] {
-  let info: string;
-  try {
-    info = readFileSync('/proc/self/mountinfo', 'utf8');
-  } catch {
-    return [];
-  }
-  return info
-    .split('\n')
-    .map((l) => (l.split(' ')[4] ?? '').replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
-    .filter((m) => m === dir || m.startsWith(`${dir}/`))
-    .sort((a, b) => b.length - a.length);
-}
-
-/**
- * Removes the work directories of workers that died without cleaning up (kill -9), with the tmpfs
- * each slot's /w is as root (lib/job/slots.ts): a directory still mounted on is left, and said.
- */
-function sweepWorkDirs(parent: string, log: (entry: Record<string, unknown>) => void): void {
-  let names: string[];
-  try {
-    names = readdirSync(parent);
-  } catch {
-    return;
-  }
-  for (const n of names) {
-    const m = WORK_DIR.exec(n);
-    if (m === null || ownerAlive(Number(m[1]), Number(m[2]))) continue;
-    const dir = join(parent, n);
-    try {
-      for (const mount of mountsUnder(dir)) execFileSync('umount', [mount], { stdio: 'ignore' });
-      rmSync(dir, { recursive: true, force: true });
-      log({ level: 'info', event: 'worker.swept', dir });
-    } catch (e) {
-      log({ level: 'warn', event: 'worker.sweep-failed', dir, error: (e as Error).message });
-    }
-  }
-}
-
 export class SandboxWorker {
   readonly name: string;
   readonly prefix: string;
@@ -123,7 +74,6 @@ export class SandboxWorker {
   readonly #maxResultBytes: number;
   readonly #blobs: BlobCache;
   readonly #log: (entry: Record<string, unknown>) => void;
-  readonly #workRoot: string | null = null;
   #redis: Redis | null = null;
   #active = 0;
   #closing: Promise<void> | null = null;
@@ -140,12 +90,7 @@ export class SandboxWorker {
     this.#log = options.log ?? (() => {});
     this.#ownRunner = options.runner === undefined;
     if (options.runner !== undefined) this.#runner = options.runner;
-    else {
-      sweepWorkDirs(tmpdir(), this.#log);
-      const workRoot = join(tmpdir(), `sandbox-worker-${process.pid}-${processStartTime('self') ?? 0}-${++made}`);
-      this.#workRoot = workRoot;
-      this.#runner = new JobRunner({ parallelism: this.concurrency, workRoot, srcPrefix: options.srcPrefix ?? [] });
-    }
+    else this.#runner = new JobRunner({ parallelism: this.concurrency, srcPrefix: options.srcPrefix ?? [] });
     const connection = bullConnection(options.connection);
     this.#queue = new Queue(this.name, { connection, prefix: this.prefix });
     this.#queue.on('error', () => {}); // reported through the worker's own 'error'
@@ -177,10 +122,7 @@ export class SandboxWorker {
     this.#closing ??= (async () => {
       this.#log({ level: 'info', event: 'worker.draining', active: this.#active });
       await this.#worker.close();
-      if (this.#ownRunner) {
-        await this.#runner.close();
-        if (this.#workRoot !== null) rmSync(this.#workRoot, { recursive: true, force: true });
-      }
+      if (this.#ownRunner) await this.#runner.close();
       await this.#queue.close();
       this.#redis?.disconnect();
       this.#log({ level: 'info', event: 'worker.closed' });

@@ -17,6 +17,12 @@ export function checkRootfs(rootfs: string): void {
       cause: e,
     });
   }
+  if (st.isFile()) {
+    throw new SandboxError(
+      `rootfs ${rootfs} is a file, not a directory: import it as an image (importImage) and pass \`image\` (the CLI's --rootfs FILE does both)`,
+      { stage: 'options' },
+    );
+  }
   if (!st.isDirectory()) throw new SandboxError(`rootfs ${rootfs} is not a directory`, { stage: 'options' });
 }
 

@@ -5,7 +5,7 @@
 // On the default root they are written into its tmpfs (MountOp.file). A rootfs directory is never
 // written to: its own passwd and group are read, the sandbox's entry is added when its id has none,
 // and the files are made in a private directory of this process before clone and bound read-only
-// over the rootfs's (lib/plan.ts). Only over files the rootfs has: a missing one would need a mount
+// over the rootfs's (lib/build-plan.ts). Only over files the rootfs has: a missing one would need a mount
 // point made in the rootfs's /etc, which the sandbox's ids may not write (a rootfs owned by root).
 import { chmodSync, lstatSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';

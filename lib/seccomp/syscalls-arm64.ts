@@ -3,10 +3,12 @@
 // Linux 6.1 part: every __NR_* macro of <asm/unistd.h> (asm-generic/unistd.h) in Debian 12's
 // linux-libc-dev, listed with `aarch64-linux-gnu-cpp -dM` and expanded by the same preprocessor (so
 // aliases such as __NR_fcntl → __NR3264_fcntl end up as numbers).
-// Linux 6.2–6.18 part: calls newer than those headers, numbered from the kernel's
-// scripts/syscall.tbl (v6.18); from 424 up, x86_64 and aarch64 number them alike.
+// From 424 up (Linux 5.1 and later, including calls newer than those headers): the numbers
+// x86_64 and aarch64 share, in syscalls-from-424.ts.
 // The policy needs only a few dozen of these; the rest let users name any call in
 // seccomp.allow and seccomp.deny.
+
+import { syscallsFrom424 } from './syscalls-from-424.js';
 
 export const syscallsArm64: ReadonlyMap<string, number> = new Map<string, number>([
   // <asm/unistd.h> (asm-generic/unistd.h), Linux 6.1
@@ -289,51 +291,6 @@ export const syscallsArm64: ReadonlyMap<string, number> = new Map<string, number
   ['io_pgetevents', 292],
   ['rseq', 293],
   ['kexec_file_load', 294],
-  ['pidfd_send_signal', 424],
-  ['io_uring_setup', 425],
-  ['io_uring_enter', 426],
-  ['io_uring_register', 427],
-  ['open_tree', 428],
-  ['move_mount', 429],
-  ['fsopen', 430],
-  ['fsconfig', 431],
-  ['fsmount', 432],
-  ['fspick', 433],
-  ['pidfd_open', 434],
-  ['clone3', 435],
-  ['close_range', 436],
-  ['openat2', 437],
-  ['pidfd_getfd', 438],
-  ['faccessat2', 439],
-  ['process_madvise', 440],
-  ['epoll_pwait2', 441],
-  ['mount_setattr', 442],
-  ['quotactl_fd', 443],
-  ['landlock_create_ruleset', 444],
-  ['landlock_add_rule', 445],
-  ['landlock_restrict_self', 446],
-  ['memfd_secret', 447],
-  ['process_mrelease', 448],
-  ['futex_waitv', 449],
-  ['set_mempolicy_home_node', 450],
-  // Linux 6.2–6.18
-  ['cachestat', 451],
-  ['fchmodat2', 452],
-  ['map_shadow_stack', 453],
-  ['futex_wake', 454],
-  ['futex_wait', 455],
-  ['futex_requeue', 456],
-  ['statmount', 457],
-  ['listmount', 458],
-  ['lsm_get_self_attr', 459],
-  ['lsm_set_self_attr', 460],
-  ['lsm_list_modules', 461],
-  ['mseal', 462],
-  ['setxattrat', 463],
-  ['getxattrat', 464],
-  ['listxattrat', 465],
-  ['removexattrat', 466],
-  ['open_tree_attr', 467],
-  ['file_getattr', 468],
-  ['file_setattr', 469],
+  // 424 and up: numbered alike on x86_64 and aarch64
+  ...syscallsFrom424,
 ]);

@@ -2,10 +2,13 @@
 //
 // Linux 6.1 part: every __NR_* macro of <asm/unistd_64.h> in Debian 12's
 // linux-libc-dev, listed with `cc -E -dM` and expanded by the same preprocessor.
-// Linux 6.2–6.18 part: calls newer than those headers, numbered from the kernel's
-// arch/x86/entry/syscalls/syscall_64.tbl (v6.18); from 424 up, x86_64 and aarch64 number them alike.
+// Linux 6.2–6.18 part: calls newer than those headers below 424, numbered from the kernel's
+// arch/x86/entry/syscalls/syscall_64.tbl (v6.18). From 424 up: the numbers x86_64 and aarch64
+// share, in syscalls-from-424.ts.
 // The policy needs only a few dozen of these; the rest let users name any call in
 // seccomp.allow and seccomp.deny.
+
+import { syscallsFrom424 } from './syscalls-from-424.js';
 
 export const syscallsX64: ReadonlyMap<string, number> = new Map<string, number>([
   // <asm/unistd_64.h>, Linux 6.1
@@ -344,53 +347,9 @@ export const syscallsX64: ReadonlyMap<string, number> = new Map<string, number>(
   ['statx', 332],
   ['io_pgetevents', 333],
   ['rseq', 334],
-  ['pidfd_send_signal', 424],
-  ['io_uring_setup', 425],
-  ['io_uring_enter', 426],
-  ['io_uring_register', 427],
-  ['open_tree', 428],
-  ['move_mount', 429],
-  ['fsopen', 430],
-  ['fsconfig', 431],
-  ['fsmount', 432],
-  ['fspick', 433],
-  ['pidfd_open', 434],
-  ['clone3', 435],
-  ['close_range', 436],
-  ['openat2', 437],
-  ['pidfd_getfd', 438],
-  ['faccessat2', 439],
-  ['process_madvise', 440],
-  ['epoll_pwait2', 441],
-  ['mount_setattr', 442],
-  ['quotactl_fd', 443],
-  ['landlock_create_ruleset', 444],
-  ['landlock_add_rule', 445],
-  ['landlock_restrict_self', 446],
-  ['memfd_secret', 447],
-  ['process_mrelease', 448],
-  ['futex_waitv', 449],
-  ['set_mempolicy_home_node', 450],
   // Linux 6.2–6.18
   ['uretprobe', 335],
   ['uprobe', 336],
-  ['cachestat', 451],
-  ['fchmodat2', 452],
-  ['map_shadow_stack', 453],
-  ['futex_wake', 454],
-  ['futex_wait', 455],
-  ['futex_requeue', 456],
-  ['statmount', 457],
-  ['listmount', 458],
-  ['lsm_get_self_attr', 459],
-  ['lsm_set_self_attr', 460],
-  ['lsm_list_modules', 461],
-  ['mseal', 462],
-  ['setxattrat', 463],
-  ['getxattrat', 464],
-  ['listxattrat', 465],
-  ['removexattrat', 466],
-  ['open_tree_attr', 467],
-  ['file_getattr', 468],
-  ['file_setattr', 469],
+  // 424 and up: numbered alike on x86_64 and aarch64
+  ...syscallsFrom424,
 ]);

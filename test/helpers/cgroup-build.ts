@@ -10,6 +10,7 @@ const projectRoot = path.resolve(import.meta.dirname, '../..');
 
 const SOURCES = [
   'lib/errors.ts',
+  'lib/errno.ts',
   // cgroup/files.ts reads through the addon when it loads; from this copy it does not (no build/
   // beside it), so the driver exercises the node:fs path.
   'lib/native.ts',

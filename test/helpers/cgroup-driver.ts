@@ -204,8 +204,9 @@ async function staleCleanup(manager: CgroupManager): Promise<DriverReport['stale
   // parents, and would take a planted dead owner's cgroup from under this test.
   const privateName = `driver-stale-${process.pid}`;
   const parents = [...new Set(manager.parents)].map((p) => path.join(p, privateName));
-  for (const p of parents) fs.mkdirSync(p);
-  for (const p of parents) for (const n of [deadName, liveName, foreignName]) fs.mkdirSync(path.join(p, n));
+  for (const p of parents) inheritCpuset(fs.mkdirSync(p) ?? p);
+  for (const p of parents)
+    for (const n of [deadName, liveName, foreignName]) inheritCpuset(fs.mkdirSync(path.join(p, n)) ?? path.join(p, n));
   const v2 = manager.mode === 'cgroup2';
   if (v2) fs.mkdirSync(path.join(parents[0]!, supervisorName));
   const sleeper = spawn('sleep', ['120'], { stdio: 'ignore' });
@@ -283,4 +284,16 @@ export async function collectDriverReport(manager: CgroupManager, opts: { cpuSec
     stale,
     leftovers: leftovers(manager.parents),
   };
+}
+
+/**
+ * A v1 cpuset cgroup starts with no CPUs and no memory nodes, and refuses tasks (ENOSPC) until it
+ * has both: a planted one takes its parent's, as the runtime's own do (lib/cgroup/cpuset.ts).
+ */
+function inheritCpuset(dir: string): void {
+  for (const file of ['cpuset.mems', 'cpuset.cpus']) {
+    const own = path.join(dir, file);
+    if (!fs.existsSync(own) || fs.readFileSync(own, 'utf8').trim() !== '') continue;
+    fs.writeFileSync(own, fs.readFileSync(path.join(path.dirname(dir), file), 'utf8').trim());
+  }
 }

@@ -1,7 +1,12 @@
 // Runs the real `sandbox` CLI for end-to-end tests: dist/lib/sandbox-cli.cjs, the bundled bin, when
 // built (npm test builds first), else lib/cli/main.ts through tsx; SANDBOX_CLI=/path/to/cli.js overrides.
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+// SANDBOX_CLI_VIA=server runs every cli() through the native client (dist/lib/sandbox) and a resident
+// server (`sandbox serve --exec`, one per uid, started on first use and ended with the test process),
+// so the same test files check the CLI both ways. cliSync() (probes made before tests register)
+// always runs the Node CLI.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ExecutionContext } from 'ava';
@@ -13,6 +18,63 @@ const cliArgv: string[] = process.env.SANDBOX_CLI
   : existsSync(built)
     ? [built]
     : ['--import', 'tsx', join(root, 'lib/cli/main.ts')];
+
+/** The native client, the package's bin. */
+export const client = join(root, 'dist/lib/sandbox');
+/** Whether cli() goes through the client and a resident server. */
+export const viaServer = process.env.SANDBOX_CLI_VIA === 'server';
+
+export interface ExecServer {
+  socket: string;
+  process: ChildProcess;
+  /** Its stderr so far (the start line, refusals). */
+  log(): string;
+}
+
+/**
+ * Starts `sandbox serve --exec` as uid `as` (default: ours) on a socket in a new 0700 directory of
+ * that uid; resolves once it listens. Ended (SIGKILL) when this process exits, and by its idle timeout
+ * should this process die first.
+ */
+export function startExecServer(as?: number, extra: string[] = []): Promise<ExecServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'sandbox-exec-server-'));
+  if (as !== undefined) chownSync(dir, as, as);
+  const socket = join(dir, 'server.sock');
+  const child = spawn(process.execPath, [built, 'serve', '--exec', socket, '--idle-timeout', '300', ...extra], {
+    cwd: '/',
+    stdio: ['ignore', 'ignore', 'pipe'],
+    ...(as === undefined ? {} : { uid: as, gid: as }),
+  });
+  const end = () => {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', end);
+  child.once('exit', () => process.off('exit', end));
+  let text = '';
+  return new Promise((done, fail) => {
+    child.stderr!.setEncoding('utf8').on('data', (s: string) => {
+      text += s;
+      if (!text.includes('serving sandbox exec on')) return;
+      // The server does not keep the test process alive: it ends with it ('exit' above).
+      child.unref();
+      (child.stderr as unknown as { unref(): void }).unref();
+      done({ socket, process: child, log: () => text });
+    });
+    child.once('exit', (code, signal) => fail(new Error(`sandbox serve --exec ended (${code ?? signal}): ${text}`)));
+  });
+}
+
+const servers = new Map<number, Promise<ExecServer>>();
+function serverFor(uid: number | undefined): Promise<ExecServer> {
+  const key = uid ?? -1;
+  let s = servers.get(key);
+  if (s === undefined) {
+    s = startExecServer(uid);
+    servers.set(key, s);
+  }
+  return s;
+}
 
 export interface Ran {
   status: number | null;
@@ -33,11 +95,16 @@ export interface CliOptions {
 }
 
 /** Runs `sandbox ARGS...` with a host environment holding a secret that must not leak in. */
-export function cli(args: string[], opts: CliOptions = {}): Promise<Ran> {
+export async function cli(args: string[], opts: CliOptions = {}): Promise<Ran> {
+  const server = viaServer ? await serverFor(opts.as) : null;
+  const [file, argv, via] =
+    server === null
+      ? [process.execPath, [...cliArgv, ...args], {}]
+      : [client, args, { SANDBOX_SERVER: 'required', SANDBOX_SOCKET: server.socket }];
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [...cliArgv, ...args], {
+    const child = spawn(file, argv, {
       cwd: root,
-      env: { ...process.env, HOST_SECRET: 'must-not-leak', ...opts.env },
+      env: { ...process.env, HOST_SECRET: 'must-not-leak', ...via, ...opts.env },
       stdio: [opts.input === 'null' ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       ...(opts.as === undefined ? {} : { uid: opts.as, gid: opts.as }),
     });
@@ -49,10 +116,17 @@ export function cli(args: string[], opts: CliOptions = {}): Promise<Ran> {
     });
     child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
     child.on('error', fail);
-    if (child.stdin !== null) child.stdin.end(opts.input ?? '');
+    if (child.stdin !== null) {
+      // A run that ends before the input is written (it never read it) closes the pipe: EPIPE is its
+      // choice, as for any command.
+      child.stdin.on('error', () => {});
+      child.stdin.end(opts.input ?? '');
+    }
     const killer = opts.killAfterMs === undefined ? null : setTimeout(() => child.kill('SIGKILL'), opts.killAfterMs);
     child.on('close', (status, signal) => {
       if (killer !== null) clearTimeout(killer);
+      // A connection the server dropped: what it logged says why, in the failing assertion.
+      if (server !== null && stderr.includes('the server ended before the run did')) stderr += `[server log]\n${server.log()}`;
       done({ status, signal, stdout, stderr });
     });
   });

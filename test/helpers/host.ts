@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { netnsPool } from '../../lib/netns-pool.js';
 
-/** Whether this test process is root: the sandbox's ids then map to host id 65534 (lib/plan.ts). */
+/** Whether this test process is root: the sandbox's ids then map to host id 65534 (lib/build-plan.ts). */
 export const isRoot = process.getuid?.() === 0;
 
 /** The host uid that owns what the sandbox creates on a rw bind. */

@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { storedOwner } from '../../lib/image/owners.js';
 import type { ImageRunConfig, ResolvedImage } from '../../lib/image/types.js';
 
 /** busybox-static; SANDBOX_TEST_BUSYBOX names another copy (a guest of test/vm without the package). */
@@ -97,6 +98,15 @@ export function baseLayer(root: string, withMountPoints = true): void {
   write(root, 'data/shadowed', 'base version\n');
   mkdirSync(join(root, 'home/app'), { recursive: true });
   if (withMountPoints) for (const d of ['proc', 'dev', 'tmp']) mkdirSync(join(root, d), { recursive: true });
+  ownAsStored(root);
+}
+
+/** As root, the store keeps an archive's owners shifted into the foreign range (lib/image/owners.ts): root's files are storedOwner(0)'s. */
+export function ownAsStored(root: string): void {
+  if (process.getuid?.() !== 0) return;
+  const id = String(storedOwner(0));
+  const r = spawnSync('chown', ['-R', '--no-dereference', `${id}:${id}`, root], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`chown -R ${id}:${id} ${root}: ${r.stderr}`);
 }
 
 /** A second layer: a new file, a changed one, a whiteout and an opaque directory. */
@@ -106,6 +116,7 @@ export function upperLayer(root: string): void {
   whiteout(root, 'etc/removed-later');
   opaque(root, 'data/old');
   write(root, 'data/old/fresh', 'layer 1\n');
+  ownAsStored(root);
 }
 
 export function fixtureImage(ref: string, layers: string[], config: Partial<ImageRunConfig> = {}): ResolvedImage {

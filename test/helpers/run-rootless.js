@@ -4,7 +4,7 @@
 // Plain JS so that it runs before anything is compiled.
 import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -37,7 +37,15 @@ console.log(`run-rootless: running the integration and security tests as uid ${U
 const r = spawnSync('setpriv', args, {
   cwd: root,
   stdio: 'inherit',
-  env: { ...process.env, HOME: tmp, TMPDIR: tmp, USER: 'nobody', LOGNAME: 'nobody' },
+  // Fixtures root built (the Python image) stay where root's pass found them, read-only to nobody.
+  env: {
+    ...process.env,
+    HOME: tmp,
+    TMPDIR: tmp,
+    USER: 'nobody',
+    LOGNAME: 'nobody',
+    SANDBOX_FIXTURE_CACHE: process.env.SANDBOX_FIXTURE_CACHE ?? join(homedir(), '.cache/sandbox-fixtures'),
+  },
 });
 rmSync(tmp, { recursive: true, force: true });
 if (r.error) {

@@ -50,9 +50,9 @@ export function runCaptured(argv: string[], opts: { cwd?: string; env?: NodeJS.P
   });
 }
 
-/** `prefix` (e.g. a shell setting a ulimit) + node + test/helpers/`script` + args, in a scope: its JSON line. */
-export async function runScoped(script: string, args: string[] = [], prefix: string[] = []): Promise<unknown> {
-  const out = await runCaptured([...scopePrefix(), ...prefix, process.execPath, path.join(root, 'test/helpers', script), ...args]);
+/** node + test/helpers/`script` + args, in a scope: its JSON line. */
+export async function runScoped(script: string, args: string[] = []): Promise<unknown> {
+  const out = await runCaptured([...scopePrefix(), process.execPath, path.join(root, 'test/helpers', script), ...args]);
   try {
     return JSON.parse(out.stdout.trim().split('\n').pop() ?? '');
   } catch {

@@ -131,7 +131,11 @@ if (result.manager === null && scope === null) {
       `cgroup ${cpu.cpuUsageUs} µs (user ${cpu.usage.userUs}, sys ${cpu.usage.sysUs}, ${cpu.usage.cpuSource}), rusage ${cpu.rusageUs} µs: ${((100 * diff) / cpu.rusageUs).toFixed(2)}%`,
     );
     t.is(cpu.exitCode, 0);
-    t.true(Math.abs(diff) <= 0.03 * cpu.rusageUs + 30_000, `diff ${diff} µs`);
+    // The cgroup also counts what python does outside its two getrusage() calls: waking from the
+    // read that held it, printing, and exit's teardown. Emulated (VM_GUEST), those cost a tenth
+    // of a second or more. Less than the process, it counts only by the rounding of their clocks.
+    const extra = process.env['VM_GUEST'] !== undefined ? 200_000 : 30_000;
+    t.true(diff >= -(0.03 * cpu.rusageUs + 30_000) && diff <= 0.03 * cpu.rusageUs + extra, `diff ${diff} µs`);
     t.true(Math.abs(cpu.usage.userUs - cpu.rusageUserUs) <= 0.1 * cpu.rusageUs + 20_000, 'user time');
     t.true(cpu.midRunUs > 0 && cpu.midRunUs <= cpu.cpuUsageUs, `cpuUsageUs() while running: ${cpu.midRunUs}`);
     t.is(cpu.usage.cpuSource, report.mode === 'cgroup2' ? 'cpu.stat' : 'cpuacct.usage');
@@ -174,23 +178,24 @@ if (result.manager === null && scope === null) {
 }
 
 // The rootless answer, checked from a root run: the same code as uid 65534 (nobody).
+// Declared skipped when not root (the tests above ran as that user already) or without setpriv
+// (util-linux; in CI its absence is a failure).
 const setpriv = onPath('setpriv');
-test('as an unprivileged user without delegation: null and the reason', async (t) => {
-  if (euid !== 0 || setpriv === null) {
-    t.log(euid !== 0 ? 'not root: the test above covered this user' : 'skipped: no setpriv');
-    t.pass();
-    return;
-  }
-  t.timeout(10 * 60_000);
-  // The transpiled copy lives in a world-readable temporary directory: /work need not be readable by 65534.
-  const env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: '/tmp' };
-  const out = await runDriver([setpriv, '--reuid=65534', '--regid=65534', '--clear-groups'], ['--probe'], env);
-  const json = lastJson(out.stdout);
-  t.truthy(json, out.stderr.slice(-1000));
-  const unavailable = json?.['unavailable'] as { reason: string; code: string } | undefined;
-  t.log(JSON.stringify(json));
-  t.is(json?.['uid'], 65534);
-  t.truthy(unavailable, 'cgroupManager must not offer a cgroup to nobody');
-  t.regex(unavailable?.reason ?? '', /\S.{20,}/);
-  t.true(unavailable?.code === 'permission' || unavailable?.code === 'busy');
-});
+(euid === 0 && (setpriv !== null || process.env.CI === 'true') ? test : test.skip)(
+  'as an unprivileged user without delegation: null and the reason',
+  async (t) => {
+    if (setpriv === null) throw new Error('CI: setpriv (util-linux) is not installed');
+    t.timeout(10 * 60_000);
+    // The transpiled copy lives in a world-readable temporary directory: /work need not be readable by 65534.
+    const env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: '/tmp' };
+    const out = await runDriver([setpriv, '--reuid=65534', '--regid=65534', '--clear-groups'], ['--probe'], env);
+    const json = lastJson(out.stdout);
+    t.truthy(json, out.stderr.slice(-1000));
+    const unavailable = json?.['unavailable'] as { reason: string; code: string } | undefined;
+    t.log(JSON.stringify(json));
+    t.is(json?.['uid'], 65534);
+    t.truthy(unavailable, 'cgroupManager must not offer a cgroup to nobody');
+    t.regex(unavailable?.reason ?? '', /\S.{20,}/);
+    t.true(unavailable?.code === 'permission' || unavailable?.code === 'busy');
+  },
+);

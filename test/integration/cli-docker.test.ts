@@ -60,6 +60,15 @@ test('-t with input that is not a terminal: its end reaches the command, which e
   t.true(file.stdout.includes('cd7'), '--stdin FILE is typed into the terminal, and its end ends the command');
 });
 
+test('-t: a command that closes its terminal before it exits is not hung up (no SIGHUP from the parent closing the master)', async (t) => {
+  t.timeout(HANG_MS * 2);
+  // The parent's reader sees EIO once no slave fd is open; the terminal stays up until the run's
+  // tree has ended, so the shell, still alive after closing its stdio, exits by itself.
+  const r = await cli(['exec', '-t', '--', 'sh', '-c', 'exec 0<&- 1>&- 2>&-; sleep 0.3; exit 7'], { input: 'null', killAfterMs: HANG_MS });
+  t.is(r.signal, null);
+  t.is(r.status, 7, r.stderr);
+});
+
 test("-t passes the caller's TERM (xterm when it has none)", async (t) => {
   t.timeout(HANG_MS * 3);
   const ran = await cli(['exec', '-t', '--', 'sh', '-c', 'echo "[$TERM]"'], {
@@ -195,7 +204,7 @@ test('--stdin FILE that cannot be opened: the whole path and the cause, in one l
   const missing = join(scratch, 'a-rather-long-directory-name-to-make-the-message-long', 'missing-input.txt');
   const ran = await cli(['exec', '--stdin', missing, '--', 'cat']);
   t.is(ran.status, 125);
-  oneLine(t, ran.stderr, new RegExp(`^sandbox: cannot open stdin file ${missing.replace(/[.]/g, '\\.')}: no such file or directory$`));
+  oneLine(t, ran.stderr, new RegExp(`^sandbox: cannot open stdin file ${missing.replace(/[.]/g, '\\.')}: No such file or directory$`));
 });
 
 test('--result - and --meta - write to stdout', async (t) => {

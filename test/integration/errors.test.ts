@@ -120,7 +120,7 @@ test('NUL bytes in argv, per-run env and run options are rejected before anythin
     [box.run(['true'], { stdin: { file: '/etc/\0hostname' } }), 'stdin.file'],
     [box.run([]), 'argv'],
     [box.run(['true'], { bogus: 1 } as never), 'runOptions.bogus'],
-    [box.run(['true'], { stdin: { file: '/nonexistent/input' } }), 'cannot open stdin file /nonexistent/input: no such file or directory'],
+    [box.run(['true'], { stdin: { file: '/nonexistent/input' } }), 'cannot open stdin file /nonexistent/input: No such file or directory'],
     [box.run(['']), 'argv[0]'],
     [box.run(Array.from({ length: 65537 }, () => 'x')), 'at most 65536 entries for argv'],
   ];

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import test from 'ava';
 import { Sandbox, SandboxError, type Outcome } from '../../lib/index.js';
 import { BUSYBOX, baseLayer, fixtureImage, layerScratch, twoLayerImage } from '../helpers/image-layers.js';
-import { isRoot, sandboxHostUid, text } from '../helpers/host.js';
+import { FOREIGN_ID_BASE, storedOwner } from '../../lib/image/owners.js';
+import { isRoot, text } from '../helpers/host.js';
 
 const ci = process.env.CI === 'true';
 const scratch = layerScratch('image-run');
@@ -115,10 +116,6 @@ maybe('whiteouts and opaque directories are honoured, the top layer wins', async
 
 maybe("writable: changes are the run's own, gone at its end; the image and the next run never see them", async (t) => {
   const img = image();
-  // overlayfs copies a file up with its owner, which must be an id inside: as root, the layers'
-  // files are host root's, no id inside, so this image's files are given to the sandbox's host id
-  // (rootless, they are the caller's, which is the id inside). docs/images-run.md, "Owners".
-  if (isRoot) for (const layer of img.layers) spawnSync('chown', ['-R', `${sandboxHostUid}:${sandboxHostUid}`, layer]);
   const box = new Sandbox({ image: img, writable: true });
   const r = await box.run(
     sh('echo changed > /etc/layer1 && rm /data/shadowed && mkdir /new && echo hi > /new/f && cat /etc/layer1 /new/f; ls /data'),
@@ -129,6 +126,51 @@ maybe("writable: changes are the run's own, gone at its end; the image and the n
   t.is(text(next.stdout), 'from layer 1\nlayer 1 version\nno-new\n');
   t.is(readFileSync(join(img.layers[1]!, 'etc/layer1'), 'utf8'), 'from layer 1\n');
   t.is(readFileSync(join(img.layers[0]!, 'data/shadowed'), 'utf8'), 'base version\n');
+});
+
+(isRoot ? test : test.skip)(
+  "root caller, writable: the image's root owns the image's files inside, and is a host id that owns nothing else, without capabilities",
+  async (t) => {
+    if (!haveBusybox) return t.fail('busybox-static missing');
+    const img = image();
+    const r = await new Sandbox({ image: img, writable: true }).run(
+      sh(
+        [
+          'id -u',
+          'cat /proc/self/uid_map /proc/self/gid_map',
+          'stat -c %u:%g /etc/passwd',
+          'echo "extra:x:7:7::/:/bin/sh" >> /etc/passwd && tail -n1 /etc/passwd',
+          'stat -c %u:%g /etc/passwd',
+          'touch /etc/new && stat -c %u:%g /etc/new',
+          'grep CapEff /proc/self/status',
+          'chown 1234 /etc/new 2>&1 || echo chown refused',
+        ].join('; '),
+      ),
+    );
+    t.is(r.outcome, 'ok', text(r.stderr));
+    const lines = text(r.stdout).trim().split('\n');
+    t.is(lines[0], '0');
+    t.regex(lines[1]!, new RegExp(`^\\s*0\\s+${FOREIGN_ID_BASE}\\s+65536$`), 'uid map: the foreign range');
+    t.regex(lines[2]!, new RegExp(`^\\s*0\\s+${FOREIGN_ID_BASE}\\s+65536$`), 'gid map: the foreign range');
+    t.deepEqual(lines.slice(3), [
+      '0:0',
+      'extra:x:7:7::/:/bin/sh',
+      '0:0',
+      '0:0',
+      'CapEff:\t0000000000000000',
+      'chown: /etc/new: Operation not permitted',
+      'chown refused',
+    ]);
+    t.notRegex(readFileSync(join(img.layers[0]!, 'etc/passwd'), 'utf8'), /extra/, 'the layer on disk is unchanged');
+  },
+);
+
+maybe("tty: the terminal is /dev/pts/0 inside the image, opened by that name (root: given to the image user's host id)", async (t) => {
+  const r = await new Sandbox({ image: image({ user: 'app' }), tty: true }).run(
+    sh('readlink /proc/self/fd/0; test -t 1 && echo tty; id -u'),
+  );
+  t.is(r.outcome, 'ok', text(r.stdout));
+  t.deepEqual(text(r.stdout).split(/\r?\n/).filter(Boolean), ['/dev/pts/0', 'tty', '1234']);
 });
 
 maybe('writableSize caps the writable layer (ENOSPC beyond it)', async (t) => {
@@ -239,14 +281,23 @@ maybe('limits in an image: memory gives the verdict the default root gives', asy
   copyFileSync(BUSYBOX!, join(top, 'suid/busybox'));
   chownSync(join(top, 'suid/busybox'), 0, 0);
   chmodSync(join(top, 'suid/busybox'), 0o4755);
+  // The image's own root, as the store keeps it (lib/image/owners.ts).
+  mkdirSync(join(top, 'image-root'));
+  copyFileSync(BUSYBOX!, join(top, 'image-root/busybox'));
+  chownSync(join(top, 'image-root/busybox'), storedOwner(0), storedOwner(0));
+  chmodSync(join(top, 'image-root/busybox'), 0o4755);
   const r = await new Sandbox({ image: img }).run(
-    sh('cat /nodes/null 2>&1; head -c1 /nodes/mem 2>&1; (echo x > /nodes/null) 2>&1; /suid/busybox id -u'),
+    sh(
+      'cat /nodes/null 2>&1; head -c1 /nodes/mem 2>&1; (echo x > /nodes/null) 2>&1; /suid/busybox id -u; /image-root/busybox id -u; stat -c %u:%a /image-root/busybox',
+    ),
   );
   t.is(r.outcome, 'ok', text(r.stderr));
   const lines = text(r.stdout).trim().split('\n');
-  t.is(lines.length, 4);
+  t.is(lines.length, 6);
   for (const l of lines.slice(0, 3)) t.regex(l, /Permission denied|Operation not permitted/);
-  t.is(lines[3], '1234', 'the setuid bit did not make it root');
+  t.is(lines[3], '1234', 'the setuid bit of a host-root file did not make it root');
+  t.is(lines[4], '1234', "the setuid bit of the image's root's file did not make it root");
+  t.is(lines[5], '0:4755', "the file is the image's root's inside, setuid bit shown");
 });
 
 maybe("network 'host': the host's resolv.conf on the image's, as docker gives it", async (t) => {

@@ -29,6 +29,7 @@ import {
   removeImage,
   resolveImage,
 } from '../../lib/index.js';
+import { storedOwner } from '../../lib/image/owners.js';
 import { missing, podmanFixtures, snapshot, type Fixtures } from '../helpers/images.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -284,6 +285,38 @@ t('progress is drawn on a terminal, and --quiet silences it', (t) => {
   t.regex(shown, /B\/s/);
   t.is(run('--quiet').trim(), '');
   rmSync(s, { recursive: true, force: true });
+});
+
+test("owners: as root, shifted into the foreign range (0 → its base, beyond 65535 → its nobody); rootless, the caller's", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'img-owners-'));
+  const src = join(dir, 'src');
+  for (const d of ['home/app', 'big']) execFileSync('mkdir', ['-p', join(src, d)]);
+  writeFileSync(join(src, 'rootfile'), 'r\n');
+  writeFileSync(join(src, 'home/app/f'), 'a\n');
+  writeFileSync(join(src, 'big/f'), 'b\n');
+  const tar = join(dir, 'owners.tar');
+  const add = (owner: number, names: string[]) =>
+    execFileSync('tar', ['-C', src, '--numeric-owner', `--owner=${owner}`, `--group=${owner}`, '--no-recursion', '-rf', tar, ...names]);
+  add(0, ['.', 'rootfile', 'home']);
+  add(1234, ['home/app', 'home/app/f']);
+  add(70000, ['big', 'big/f']);
+  const s = store();
+  await importImage(tar, { store: s, name: 'owners:1' });
+  const layer = resolveImage('owners:1', { store: s }).layers[0]!;
+  const owner = (p: string) => {
+    const st = lstatSync(join(layer, p));
+    return [st.uid, st.gid];
+  };
+  const me = process.getuid!();
+  const expect = (id: number) => (me === 0 ? [storedOwner(id), storedOwner(id)] : [me, process.getgid!()]);
+  t.deepEqual(owner(''), expect(0));
+  t.deepEqual(owner('rootfile'), expect(0));
+  t.deepEqual(owner('home/app/f'), expect(1234));
+  t.deepEqual(owner('big/f'), expect(65534));
+  if (me === 0) t.is(storedOwner(0), 0x7ffe0000);
+  const { removeTree } = await import('../../lib/image/fsutil.js');
+  removeTree(s);
+  rmSync(dir, { recursive: true, force: true });
 });
 
 const asRoot = process.getuid?.() === 0 && fx !== null;

@@ -2,7 +2,8 @@
 // every accepted form, stdout/stderr to captures, files and streams, spawn()'s pipes, and the
 // per-run environment.
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, fstatSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import test from 'ava';
@@ -132,6 +133,61 @@ test('stdout and stderr to Writables', async (t) => {
   t.is(err.data(), 'done\n');
 });
 
+/**
+ * A blocking fd on a FIFO whose reader (wc -c) starts reading only after a pause, so that writes to
+ * it queue up; `count()` closes the fd and resolves with the bytes the reader got.
+ */
+function slowReader(): { fd: number; count(): Promise<number> } {
+  const dir = scratchDir('slow-reader');
+  const fifo = join(dir.path, 'fifo');
+  execFileSync('mkfifo', [fifo]);
+  // Read and write: opening a FIFO for writing alone would wait for a reader.
+  const fd = openSync(fifo, 'r+');
+  const reader = spawn('sh', ['-c', 'sleep 0.3; wc -c < "$0"', fifo], { stdio: ['ignore', 'pipe', 'ignore'] });
+  let out = '';
+  reader.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  const done = new Promise<void>((r) => reader.once('close', () => r()));
+  return {
+    fd,
+    async count() {
+      closeSync(fd);
+      await done;
+      dir.remove();
+      return Number(out.trim());
+    },
+  };
+}
+
+for (const tty of [false, true]) {
+  test(`stdout { fd } with an output limit${tty ? ', tty' : ''}: every byte reaches the fd before the result, so the caller may close it then`, async (t) => {
+    const sink = slowReader();
+    // Counted output goes through the parent's writer; its writes wait for the slow reader.
+    const sandbox = tty ? new Sandbox({ tty: true }) : box;
+    const r = await sandbox.run(['sh', '-c', 'yes | head -c 400000'], { stdout: { fd: sink.fd }, outputLimit: 8 << 20 });
+    t.is(r.outcome, 'ok');
+    // A terminal writes each newline as CR LF.
+    t.is(await sink.count(), tty ? 600_000 : 400_000);
+  });
+}
+
+test("tty: stdin { fd } is read while the terminal lasts and never closed: the fd stays the caller's", async (t) => {
+  const dir = scratchDir('tty-stdin-fd');
+  t.teardown(() => dir.remove());
+  const fifo = join(dir.path, 'fifo');
+  execFileSync('mkfifo', [fifo]);
+  // Read and write: the sandbox never sees the end of this input, only what the shell reads.
+  const fd = openSync(fifo, 'r+');
+  t.teardown(() => closeSync(fd));
+  writeSync(fd, 'exit 3\n');
+  const sandbox = new Sandbox({ tty: true });
+  const r = await sandbox.run(['sh'], { stdin: { fd } });
+  t.is(r.exitCode, 3);
+  // A read still waiting on the fd returns with this; nothing more is read, and nothing closed.
+  writeSync(fd, 'more\n');
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  t.is(fstatSync(fd).ino, statSync(fifo).ino, 'the fd is open and still names the FIFO');
+});
+
 test("spawn() with 'pipe': write to the command's stdin and read its stdout", async (t) => {
   const h = box.spawn(['sh', '-c', 'while read -r line; do echo "got $line"; done; echo bye >&2'], {
     stdin: 'pipe',
@@ -184,17 +240,27 @@ test('environment: sandbox env, per-run additions that override it, and nothing 
   t.regex(text(c.stdout), /^PATH=\/usr\/bin$/m);
 });
 
-test('tty: true: the command names its terminal (/dev/console), has a size, and sees none of the host ptys', async (t) => {
-  const r = await new Sandbox({ tty: true }).run(['sh', '-c', 'tty; test -t 0 && echo isatty; ls /dev/pts; stty size']);
+test('tty: true: the command names its terminal /dev/pts/0 (and /dev/console), has a size, and sees none of the host ptys', async (t) => {
+  const script = [
+    'tty',
+    'readlink /proc/self/fd/1',
+    'test -t 0 && echo isatty',
+    'ls /dev/pts | tr "\\n" " "; echo',
+    '[ /dev/console -ef /dev/pts/0 ] && echo same',
+    // A pty the command opens is one of its own devpts instance, after its terminal.
+    `python3 -c 'import os; m, s = os.openpty(); print(os.ttyname(s))'`,
+    'stty size',
+  ].join('; ');
+  const r = await new Sandbox({ tty: true }).run(['sh', '-c', script]);
   const lines =
     r.stdout
       ?.toString()
       .split(/\r?\n/)
       .filter((l) => l !== '') ?? [];
-  t.is(r.exitCode, 0);
-  t.deepEqual(lines.slice(0, 3), ['/dev/console', 'isatty', 'ptmx']);
+  t.is(r.exitCode, 0, r.stdout?.toString());
+  t.deepEqual(lines.slice(0, 6), ['/dev/pts/0', '/dev/pts/0', 'isatty', '0 ptmx ', 'same', '/dev/pts/1']);
   // A size, never 0x0 (the test's stdout is not a terminal: the classic 24x80).
-  t.regex(lines[3] ?? '', /^[1-9]\d* [1-9]\d*$/);
+  t.regex(lines[6] ?? '', /^[1-9]\d* [1-9]\d*$/);
   // Without a tty there is no console.
   const plain = await box.run(['sh', '-c', 'tty; test -e /dev/console && echo console']);
   t.is(plain.stdout?.toString(), 'not a tty\n');

@@ -137,7 +137,15 @@ test.serial('verdicts: time, output, signal, and memory where a cgroup enforces 
 
 (haveCgroup ? test.serial : test.skip)('Memory Limit Exceeded under a cgroup memory limit', async (t) => {
   const res = await s.run({
-    cmd: [cmd(['/bin/sh', '-c', 'x=$(head -c 200000000 /dev/zero | tr "\\0" a); echo ${#x}'], { memoryLimit: 64 << 20 })],
+    // CPU time to spare: under emulation (the VM guests) filling 64 MiB through tr takes over the
+    // default 5 s, which would end it as a time limit first.
+    cmd: [
+      cmd(['/bin/sh', '-c', 'x=$(head -c 200000000 /dev/zero | tr "\\0" a); echo ${#x}'], {
+        memoryLimit: 64 << 20,
+        cpuLimit: 120e9,
+        clockLimit: 240e9,
+      }),
+    ],
   });
   const [r] = res.body;
   t.is(r.status, 'Memory Limit Exceeded');
@@ -171,6 +179,16 @@ test.serial('a 1 MB input copied in and on stdin; copyOut limits and optional na
   ).body[0];
   t.is(truncated.status, 'Accepted');
   t.is(truncated.files.f.length, 1000);
+  // A file's bytes may hold NUL, as go-judge takes them: copied in and on stdin exactly.
+  const nul = (
+    await s.run({
+      cmd: [
+        cmd(['/bin/sh', '-c', 'wc -c < bin; tr -d "\\000" < bin | wc -c; wc -c'], { copyIn: { bin: { content: 'a\0b\0' } } }, '\0\0\0'),
+      ],
+    })
+  ).body[0];
+  t.is(nul.status, 'Accepted', JSON.stringify(nul));
+  t.is(nul.files.stdout, '4\n2\n3\n');
 });
 
 test.serial('copyOut never follows a link the command made, nor reads past /w', async (t) => {

@@ -140,9 +140,12 @@ for (const name of ['clone-plain', 'threads', 'personality-query', 'personality-
 
 for (const name of ['int80', 'x32']) {
   // int80 and x32 exist only on x86_64.
-  when(arch === 'x64')(`${name}: the 32-bit entry kills the process with SIGSYS on x86_64`, (t) => {
+  when(arch === 'x64')(`${name}: the 32-bit entry kills the process (SIGSYS) on x86_64`, (t) => {
     const inside = probe(name, defaultFilter);
-    t.is(inside.signal, 'SIGSYS');
+    // A kernel without ia32 emulation (ia32_emulation=0, or a hypervisor's kernel built so) faults
+    // the int 0x80 entry itself, filter or not: SIGSEGV, and no call is made either.
+    if (name === 'int80' && inside.signal === 'SIGSEGV') t.log('no ia32 emulation: the entry faults (SIGSEGV) before any filter');
+    else t.is(inside.signal, 'SIGSYS');
     t.is(inside.out, '', 'killed before it could answer');
     // Without the filter: a pid (ia32 emulation on), ENOSYS (x32 off) or SIGSEGV (ia32_emulation=0).
     const outside = probe(name, null);

@@ -3,27 +3,15 @@
 import test from 'ava';
 import { startScopeArgs, userBus } from '../../lib/cgroup/systemd-scope.js';
 import { MountOp } from '../../lib/native-plan.js';
-import { buildPlan } from '../../lib/plan.js';
 import { tmpfsBytes, tmpfsData, tmpfsInodes } from '../../lib/tmpfs-caps.js';
 import { resolveOptions } from '../../lib/validate.js';
 import type { SandboxOptions } from '../../lib/options.js';
+import { planFor } from '../helpers/plan.js';
 
 const MiB = 1 << 20;
 
 function mounts(options: SandboxOptions) {
-  const plan = buildPlan({
-    argv: ['/bin/true'],
-    cfg: resolveOptions(options),
-    stdio: [0, 1, 2],
-    seccomp: null,
-    cgroupFd: -1,
-    cgroupProcs: [],
-    cgroupEnforced: false,
-    netnsFd: -1,
-    callerUid: 1000,
-    callerGid: 1000,
-  });
-  return plan.mounts;
+  return planFor(resolveOptions(options), { callerUid: 1000, cgroupEnforced: false, argv: ['/bin/true'] }).mounts;
 }
 const tmpfsAt = (options: SandboxOptions, dst: string) =>
   mounts(options)

@@ -5,8 +5,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { SandboxError } from '../../lib/errors.js';
-import { cgroupDirFor, detectLayout, namedParentDir } from '../../lib/cgroup/detect.js';
-import { cgroupError, describeError, readCgroupFile, readOptionalCgroupFile, writeCgroupFile } from '../../lib/cgroup/files.js';
+import { cgroupDirFor, detectLayout, mountedCgroups, namedParentDir, v1ControllersOf } from '../../lib/cgroup/detect.js';
+import { errorText } from '../../lib/errno.js';
+import { cgroupError, readCgroupFile, readOptionalCgroupFile, writeCgroupFile } from '../../lib/cgroup/files.js';
 import { checkLimits, cpuQuotaUs, formatCount, formatCpuMax } from '../../lib/cgroup/limits.js';
 import {
   parseKeyValue,
@@ -168,12 +169,36 @@ test('detectLayout: a later mount on the same point hides the earlier one; cgrou
   t.is(none.layout === null ? none.code : null, 'no-cgroupfs');
 });
 
+test('mountedCgroups: the mode as mounted, v1 controllers without flags or names, the usual place first', (t) => {
+  const [m] = parseMountinfo('1 0 0:1 / /cg rw - cgroup cgroup rw,cpu,cpuacct,clone_children,name=x,release_agent=/bin/a\n');
+  t.deepEqual(v1ControllersOf(m!), ['cpu', 'cpuacct']);
+  const hybrid = mountedCgroups(
+    '1 0 0:1 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,name=systemd\n' +
+      '2 0 0:2 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n' +
+      '3 0 0:3 / /run/elsewhere rw - cgroup2 cgroup2 rw\n' +
+      '4 0 0:3 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n',
+  );
+  t.is(hybrid.mode, 'hybrid');
+  t.deepEqual(hybrid.v1Controllers, ['memory']);
+  t.deepEqual(
+    hybrid.v2Mounts.map((x) => x.mountPoint),
+    ['/sys/fs/cgroup/unified', '/run/elsewhere'],
+  );
+  // A named hierarchy alone carries no controller: v2 as far as limits go.
+  t.is(mountedCgroups('1 0 0:1 / /a rw - cgroup cgroup rw,name=systemd\n2 0 0:2 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n').mode, 'v2');
+  t.is(mountedCgroups('1 0 0:1 / / rw - ext4 /dev/sda rw\n').mode, 'none');
+  // A later mount on the same point hides the earlier one.
+  t.is(mountedCgroups('1 0 0:1 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n2 0 0:2 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n').mode, 'none');
+});
+
 test('cgroupDirFor and namedParentDir', (t) => {
   const mount = { mountPoint: '/sys/fs/cgroup', root: '/' };
   t.is(cgroupDirFor(mount, '/'), '/sys/fs/cgroup');
   t.is(cgroupDirFor(mount, '/a/b'), '/sys/fs/cgroup/a/b');
   t.is(cgroupDirFor({ mountPoint: '/m', root: '/x/' }, '/x/y'), '/m/y');
   t.is(cgroupDirFor({ mountPoint: '/m', root: '/x' }, '/xy'), null);
+  t.is(cgroupDirFor({ mountPoint: '/m', root: '/x' }, '/x'), '/m');
+  t.is(cgroupDirFor(mount, '/..'), null);
   t.is(namedParentDir(mount, '/me', '/sys/fs/cgroup/judge/'), '/sys/fs/cgroup/judge');
   t.is(namedParentDir(mount, '/me', '/judge'), '/sys/fs/cgroup/judge');
   t.is(namedParentDir(mount, '/me', 'jobs'), '/sys/fs/cgroup/me/jobs');
@@ -391,7 +416,7 @@ test('a failed write names the file, the directory and the cause', (t) => {
   );
   t.is(busy.message, 'cannot write "+memory" to cgroup.subtree_control in /x: Device or resource busy');
   t.is(busy.syscall, 'write');
-  t.is(describeError(Object.assign(new Error('x'), { code: 'EACCES', errno: -13 })), 'Permission denied');
+  t.is(errorText(Object.assign(new Error('x'), { code: 'EACCES', errno: -13 })), 'Permission denied');
   // A value the file refuses (the write, not the open, fails): /dev/full answers ENOSPC.
   const refused = t.throws(() => writeCgroupFile('/dev', 'full', '5\n'), { instanceOf: SandboxError });
   t.is(refused!.message, 'cannot write "5" to full in /dev: No space left on device');

@@ -339,7 +339,7 @@ test('docker flags refused name themselves, why, and the nearest supported flag'
   fails(t, ['-d', 'cmd'], /^-d is not supported: there is no daemon/);
   fails(t, ['-p', '8080:80', 'cmd'], /^-p is not supported: .*--network host/);
   fails(t, ['--cpu-shares', '512', 'cmd'], /^--cpu-shares is not supported: use --cpus N/);
-  fails(t, ['--cpuset-cpus', '0', 'cmd'], /^--cpuset-cpus is not supported: .*--cpus/);
+  fails(t, ['--cpuset-mems', '0', 'cmd'], /^--cpuset-mems is not supported: .*--cpuset-cpus/);
   fails(t, ['--read-only', 'cmd'], /^--read-only is not supported: the root is always read-only/);
   fails(t, ['--security-opt=seccomp=unconfined', 'cmd'], /^--security-opt is not supported: use --seccomp/);
 });

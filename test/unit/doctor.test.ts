@@ -2,7 +2,8 @@
 import test from 'ava';
 import { parseMountinfo, parseProcCgroup } from '../../lib/cgroup/proc.js';
 import { runDoctor } from '../../lib/cli/doctor.js';
-import { cgroupDir, detectCgroup } from '../../lib/doctor/cgroup.js';
+import { detectLayout } from '../../lib/cgroup/detect.js';
+import { detectCgroup } from '../../lib/doctor/cgroup.js';
 import { detectContainer } from '../../lib/doctor/container.js';
 import { diagnose, formatReport, type Check, type DoctorReport, type ProbeResult, type System } from '../../lib/doctor/index.js';
 import { parseRelease, parseSubids, versionAtLeast } from '../../lib/doctor/parse.js';
@@ -211,16 +212,6 @@ test('parseSubids matches the user by name or uid', (t) => {
   t.deepEqual(parseSubids(null, 'alice', 1000), []);
 });
 
-test('cgroupDir maps a cgroup path into a mount that shows only a subtree', (t) => {
-  const [whole] = parseMountinfo('1 0 0:1 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n');
-  const [sub] = parseMountinfo('1 0 0:1 /docker/abc /sys/fs/cgroup/memory ro - cgroup cgroup rw,memory\n');
-  t.is(cgroupDir(whole, '/'), '/sys/fs/cgroup');
-  t.is(cgroupDir(whole, '/a/b'), '/sys/fs/cgroup/a/b');
-  t.is(cgroupDir(sub, '/docker/abc'), '/sys/fs/cgroup/memory');
-  t.is(cgroupDir(sub, '/docker/abc/x'), '/sys/fs/cgroup/memory/x');
-  t.is(cgroupDir(sub, '/docker/abcd'), null);
-});
-
 // ---- cgroups ---------------------------------------------------------------------------------------------
 
 test('hybrid host as root: cgroup v1 children in cpu cpuacct memory pids', async (t) => {
@@ -248,7 +239,7 @@ test('rootless on cgroup v1: rlimit fallback, --require-cgroup would fail, still
   t.is(r.exitCode, 0);
 });
 
-test('pure v1 (no cgroup2 mount) is v1, co-mounted controllers resolved', async (t) => {
+test('pure v1 (no cgroup2 mount) is v1, co-mounted controllers resolved; one unwritable hierarchy means rlimits, as the runtime does', async (t) => {
   const mountinfo = `1 0 0:1 / / rw - ext4 /dev/sda rw
 2 1 0:2 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct
 3 1 0:3 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory
@@ -261,11 +252,76 @@ test('pure v1 (no cgroup2 mount) is v1, co-mounted controllers resolved', async 
   });
   const cg = detectCgroup(sys);
   t.is(cg.mode, 'v1');
+  t.is(cg.limitsOn, 'cgroup1');
   t.is(cg.v1.find((c) => c.controller === 'cpuacct')?.dir, '/sys/fs/cgroup/cpu,cpuacct/u');
-  t.is(cg.enforcement, 'cgroup1');
+  // lib/cgroup/v1.ts makes a child in every hierarchy or uses none: memory alone is not enough.
+  t.is(cg.enforcement, 'rlimit');
   const r = await diagnose(sys);
   t.is(byId(r, 'cgroup-limits').status, 'warn');
-  t.regex(byId(r, 'cgroup-limits').detail, /not in cpu cpuacct pids/);
+  t.is(byId(r, 'cgroup-limits').detail.split(';')[0], 'cgroup1: cannot write /sys/fs/cgroup/cpu,cpuacct/u, /sys/fs/cgroup/pids/u');
+  const all = detectCgroup(
+    machine({
+      uid: 0,
+      files: { '/proc/self/mountinfo': mountinfo, '/proc/self/cgroup': '5:pids:/u\n3:memory:/u\n2:cpu,cpuacct:/u\n' },
+      writable: ['/sys/fs/cgroup/memory/u', '/sys/fs/cgroup/pids/u', '/sys/fs/cgroup/cpu,cpuacct/u'].flatMap((d) => [
+        d,
+        `${d}/cgroup.procs`,
+      ]),
+    }),
+  );
+  t.is(all.enforcement, 'cgroup1');
+});
+
+test('doctor decides the cgroup version as the runtime does (lib/cgroup/detect.ts), not by its own rules', (t) => {
+  // cgroup_no_v1=memory,pids: v1 keeps cpu and cpuacct, memory and pids are on the cgroup2 mount
+  // beside them. The runtime puts the limits on v2 (a required controller is on v2 only).
+  const mountinfo = `1 0 0:1 / / rw - ext4 /dev/sda rw
+2 1 0:2 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct
+3 1 0:3 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw
+`;
+  const procCgroup = '2:cpu,cpuacct:/\n0::/svc\n';
+  const sys = machine({
+    uid: 0,
+    files: {
+      '/proc/self/mountinfo': mountinfo,
+      '/proc/self/cgroup': procCgroup,
+      '/sys/fs/cgroup/unified/svc/cgroup.controllers': 'memory pids\n',
+      '/sys/fs/cgroup/unified/svc/cgroup.subtree_control': 'memory pids\n',
+    },
+    writable: [
+      '/sys/fs/cgroup/unified/svc',
+      '/sys/fs/cgroup/unified/svc/cgroup.procs',
+      '/sys/fs/cgroup/unified/svc/cgroup.subtree_control',
+    ],
+  });
+  const runtime = detectLayout(mountinfo, procCgroup).layout;
+  const cg = detectCgroup(sys);
+  t.is(runtime?.mode, 'cgroup2');
+  t.is(cg.mode, 'hybrid');
+  t.is(cg.limitsOn, runtime?.mode);
+  t.is(cg.v2Dir, '/sys/fs/cgroup/unified/svc');
+  t.is(cg.enforcement, 'cgroup2');
+  t.deepEqual(cg.v1, []);
+});
+
+test("cgroups mounted but unusable: the runtime's reason, and rlimits", async (t) => {
+  // A v1 host with no pids hierarchy: detectLayout refuses it, so does the doctor.
+  const sys = machine({
+    uid: 0,
+    files: {
+      '/proc/self/mountinfo': `1 0 0:1 / / rw - ext4 /dev/sda rw
+2 1 0:2 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct
+3 1 0:3 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory
+`,
+      '/proc/self/cgroup': '3:memory:/\n2:cpu,cpuacct:/\n',
+    },
+    writable: ['/sys/fs/cgroup/memory', '/sys/fs/cgroup/memory/cgroup.procs'],
+  });
+  const r = await diagnose(sys);
+  t.is(r.cgroup.limitsOn, null);
+  t.is(r.cgroup.enforcement, 'rlimit');
+  t.regex(r.cgroup.unavailable ?? '', /no hierarchy with the pids controller/);
+  t.regex(byId(r, 'cgroup-limits').detail, /^cgroup v1: no hierarchy with the pids controller is mounted; limits fall back to rlimits/);
 });
 
 test('v2 delegated user scope: cgroup2 with cpu memory pids, v2 features found by file', async (t) => {

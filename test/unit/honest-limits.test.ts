@@ -4,15 +4,9 @@ import test from 'ava';
 import { limitKillLine, fallbackLine } from '../../lib/cli/report.js';
 import { enforcedLimits } from '../../lib/enforced.js';
 import type { AppliedLimits, RunResult } from '../../lib/result.js';
+import { NO_LIMITS } from '../helpers/plan.js';
 
-const none: AppliedLimits = {
-  cpuQuota: null,
-  memoryBytes: null,
-  pids: null,
-  timeLimitMs: null,
-  wallTimeLimitMs: null,
-  outputLimitBytes: null,
-};
+const none = NO_LIMITS;
 const asked: AppliedLimits = {
   cpuQuota: 0.5,
   memoryBytes: 64 * 2 ** 20,

@@ -5,27 +5,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { MountFlag, MountOp } from '../../lib/native-plan.js';
-import { buildPlan, identity, Rlimit } from '../../lib/plan.js';
+import { identity, Rlimit } from '../../lib/build-plan.js';
 import { rootfsIdentity } from '../../lib/rootfs/identity.js';
 import { resolveOptions } from '../../lib/validate.js';
 import type { SandboxOptions } from '../../lib/options.js';
+import { planFor } from '../helpers/plan.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'plan-options-'));
 test.after.always(() => rmSync(scratch, { recursive: true, force: true }));
 
-const plan = (options: SandboxOptions, callerUid = 0) =>
-  buildPlan({
-    argv: ['true'],
-    cfg: resolveOptions(options),
-    stdio: [0, 1, 2],
-    seccomp: null,
-    cgroupFd: -1,
-    cgroupProcs: [],
-    cgroupEnforced: true,
-    netnsFd: -1,
-    callerUid,
-    callerGid: callerUid,
-  });
+const plan = (options: SandboxOptions, callerUid = 0) => planFor(resolveOptions(options), { callerUid });
 
 test('a root caller maps the sandbox to nobody, or to the host ids of `user`', (t) => {
   t.is(identity(0, 0, false).uidMap, '1000 65534 1\n');
@@ -36,6 +25,21 @@ test('a root caller maps the sandbox to nobody, or to the host ids of `user`', (
     deferRelease: false,
   });
   t.is(identity(1234, 1234, false, { uid: 4242, gid: 4243 }).uidMap, '1000 1234 1\n', 'a non-root caller maps its own ids');
+});
+
+test("a root caller's image run maps 0-65535 onto the foreign range its store's files belong to; `user` takes the command's id", (t) => {
+  const base = 0x7ffe0000;
+  t.deepEqual(identity(0, 0, false, null, { uid: 0, gid: 0 }, true), {
+    uidMap: `0 ${base} 65536\n`,
+    gidMap: `0 ${base} 65536\n`,
+    parentWritesMaps: true,
+    deferRelease: false,
+  });
+  t.is(identity(0, 0, true, null, { uid: 1234, gid: 5 }, true).uidMap, `0 ${base} 65536\n`, 'subordinate too');
+  const chosen = identity(0, 0, false, { uid: 4242, gid: 4243 }, { uid: 1234, gid: 0 }, true);
+  t.is(chosen.uidMap, `0 ${base} 1234\n1234 4242 1\n1235 ${base + 1235} 64301\n`);
+  t.is(chosen.gidMap, `0 4243 1\n1 ${base + 1} 65535\n`);
+  t.is(identity(1234, 1234, false, null, { uid: 0, gid: 0 }, true).uidMap, '0 1234 1\n', 'rootless: the caller, who owns the files');
 });
 
 test("ulimits come first; the sandbox's own rlimits win where lower; core dumps stay off unless asked", (t) => {

@@ -12,7 +12,7 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import fc from 'fast-check';
-import { native, type NativeExitReport } from '../../lib/native.js';
+import { native, type NativeSandboxEnd } from '../../lib/native.js';
 import { MountOp, Namespace, type NativeMount, type NativePlan } from '../../lib/native-plan.js';
 import { hostViewMounts } from '../../lib/rootfs/host-view.js';
 import { buildSeccompProgram } from '../../lib/seccomp/index.js';
@@ -363,10 +363,14 @@ async function attempt(plan: unknown, tally: Tally): Promise<void> {
   const done = new Promise<void>((r) => (exited = r));
   let pid: number;
   try {
-    pid = addon.launch(plan as NativePlan, (_e: NativeExitReport) => {
-      calls++;
-      exited();
-    }).pid;
+    pid = addon.launch(
+      plan as NativePlan,
+      (_e: NativeSandboxEnd) => {
+        calls++;
+        exited();
+      },
+      () => {},
+    ).pid;
   } catch (e) {
     if (e instanceof TypeError) {
       if (!/^Expected /.test(e.message) || e.message.includes('\n'))
@@ -384,6 +388,8 @@ async function attempt(plan: unknown, tally: Tally): Promise<void> {
   if (!Number.isInteger(pid) || pid <= 0) throw new Error(`launch returned pid ${pid}`);
   // A deferred init waits for release(); this test never lets it go on.
   if ((plan as { deferRelease?: unknown }).deferRelease === true) addon.release(pid, false);
+  // No run is sent: a sandbox that could be built ends once it is.
+  addon.finish(pid);
   const timer = setTimeout(() => addon.signal(pid, 9), 10_000);
   await done;
   clearTimeout(timer);

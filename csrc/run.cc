@@ -1,14 +1,12 @@
-// The parent's side of a run on a warm sandbox (see warm.h, init/serve.cc). No fork here: the
-// run is a message with fds, and its end is its exit record on its own report pipe.
-#include "warm.h"
+// The parent's side of a run (see run.h, init/serve.cc). No fork here: the run is a message with
+// fds to the sandbox's init, and its end is the EOF of its own report pipe.
+#include "run.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <vector>
@@ -22,42 +20,18 @@
 
 namespace {
 
-struct WarmRun {
-  explicit WarmRun(Napi::Env e) : env(e) {}
+struct PendingRun {
+  explicit PendingRun(Napi::Env e) : env(e) {}
   Napi::Env env;
   FdWatch *watch = nullptr;
   int fd = -1;  // the run's report pipe, read end (non-blocking)
   std::vector<wire::Report> records;
-  Napi::FunctionReference on_exit;
+  Napi::FunctionReference on_end;
   Napi::FunctionReference on_start;
 };
 
-// The run's fate in the shape a waitid() of a one-shot init gives it: exited 0 after its exit
-// record, 1 after a setup error, otherwise killed (its warm sandbox was, e.g. after the terminate
-// grace period).
-void run_fate(const std::vector<wire::Report> &records, siginfo_t *si, struct rusage *ru) {
-  memset(si, 0, sizeof *si);
-  memset(ru, 0, sizeof *ru);
-  si->si_code = CLD_KILLED;
-  si->si_status = SIGKILL;
-  for (const wire::Report &r : records) {
-    if (r.kind == wire::kReportError) {
-      si->si_code = CLD_EXITED;
-      si->si_status = 1;
-    } else if (r.kind == wire::kReportExited) {
-      si->si_code = CLD_EXITED;
-      si->si_status = 0;
-      ru->ru_utime.tv_sec = r.user_us / 1000000;
-      ru->ru_utime.tv_usec = r.user_us % 1000000;
-      ru->ru_stime.tv_sec = r.sys_us / 1000000;
-      ru->ru_stime.tv_usec = r.sys_us % 1000000;
-      ru->ru_maxrss = r.maxrss_kb;
-    }
-  }
-}
-
 void on_run_readable(void *data) {
-  WarmRun *run = (WarmRun *)data;
+  PendingRun *run = (PendingRun *)data;
   bool started = false, ended = false;
   for (;;) {
     wire::Report r;
@@ -70,7 +44,7 @@ void on_run_readable(void *data) {
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
-    // EOF: the warm sandbox's init has reaped everything of the run (init/serve.cc), or is gone.
+    // EOF: init has reaped everything of the run (init/serve.cc), or is gone.
     if (!(n < 0 && errno == EAGAIN)) ended = true;
     break;
   }
@@ -80,26 +54,23 @@ void on_run_readable(void *data) {
     for (const wire::Report &r : run->records) {
       if (r.kind != wire::kReportStarted) continue;
       Napi::FunctionReference cb = std::move(run->on_start);
-      call_js(env, cb, {Napi::Number::New(env, (double)r.t_ns), Napi::Number::New(env, (double)(r.user_us + r.sys_us))});
+      call_js(env, cb, {Napi::Number::New(env, (double)r.t_ns)});
       break;
     }
   }
   if (!ended) return;
   unwatch_fd(run->watch);
   close(run->fd);
-  siginfo_t si;
-  struct rusage ru;
-  run_fate(run->records, &si, &ru);
-  Napi::Value result = exit_object(env, si, ru, run->records);
-  Napi::FunctionReference cb = std::move(run->on_exit);
+  Napi::Value result = run_end_object(env, run->records);
+  Napi::FunctionReference cb = std::move(run->on_end);
   delete run;
   call_js(env, cb, {result});
 }
 
-// The environment ended mid-run: its report pipe is closed (the warm sandbox itself is ended by
-// the addon's cleanup, as every sandbox is).
+// The environment ended mid-run: its report pipe is closed (the sandbox itself is ended by the
+// addon's cleanup).
 void on_run_gone(void *data) {
-  WarmRun *run = (WarmRun *)data;
+  PendingRun *run = (PendingRun *)data;
   close(run->fd);
   delete run;
 }
@@ -109,7 +80,7 @@ void on_run_gone(void *data) {
 Napi::Value RunIn(const Napi::CallbackInfo &info, int socket_fd) {
   Napi::Env env = info.Env();
   if (info.Length() < 3 || !info[1].IsObject() || !info[2].IsFunction()) {
-    Napi::TypeError::New(env, "Expected (pid: number, plan: object, onExit: function) for runIn").ThrowAsJavaScriptException();
+    Napi::TypeError::New(env, "Expected (pid: number, plan: object, onEnd: function) for runIn").ThrowAsJavaScriptException();
     return env.Undefined();
   }
   LaunchSpec spec;
@@ -172,21 +143,21 @@ Napi::Value RunIn(const Napi::CallbackInfo &info, int socket_fd) {
   close_owned();
   if (send_err) {
     close(report[0]);
-    return throw_failure(env, "warm", "send the run to its warm sandbox", send_err);
+    return throw_failure(env, "run", "send the run to its sandbox", send_err);
   }
   fcntl(report[0], F_SETFL, O_NONBLOCK);
-  WarmRun *run = new WarmRun(env);
+  PendingRun *run = new PendingRun(env);
   run->fd = report[0];
-  run->on_exit = Napi::Persistent(info[2].As<Napi::Function>());
+  run->on_end = Napi::Persistent(info[2].As<Napi::Function>());
   if (info.Length() >= 4 && info[3].IsFunction()) run->on_start = Napi::Persistent(info[3].As<Napi::Function>());
   // The run was sent: if it cannot be watched, closing its pipe makes init's reports on it fail,
-  // not the run; the caller ends the warm sandbox on this error. A run keeps Node running.
+  // not the run; the caller ends the sandbox on this error. A run keeps Node running.
   run->watch = watch_fd(env, run->fd, on_run_readable, run, true, on_run_gone);
   if (run->watch == nullptr) {
     int e = errno;
     close(run->fd);
     delete run;
-    return throw_failure(env, "warm", "watch the run's report pipe on the event loop", e);
+    return throw_failure(env, "run", "watch the run's report pipe on the event loop", e);
   }
   return env.Undefined();
 }

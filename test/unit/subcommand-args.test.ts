@@ -1,7 +1,9 @@
-// `sandbox worker`'s options: defaults, units, and one clear SandboxError (stage 'options') each.
+// `sandbox worker`'s and `sandbox serve`'s options: defaults, units, and one clear SandboxError
+// (stage 'options') each.
 import { availableParallelism } from 'node:os';
 import test from 'ava';
 import { SandboxError } from '../../lib/errors.js';
+import { parseServeArgs } from '../../lib/cli/serve.js';
 import { parseListen, parseWorkerArgs } from '../../lib/cli/worker.js';
 
 test('defaults: queue "sandbox", the CPU count, no metrics, 30 s locks', (t) => {
@@ -57,6 +59,32 @@ test('bad options: one SandboxError each, naming the option', (t) => {
   ];
   for (const [args, message] of cases) {
     const e = t.throws(() => parseWorkerArgs(args), { instanceOf: SandboxError });
+    t.is(e!.stage, 'options');
+    t.regex(e!.message, message);
+  }
+});
+
+test('serve: values in both spellings, repeated --src-prefix, sizes and seconds', (t) => {
+  const inv = parseServeArgs(['--http=0.0.0.0:80', '--parallelism', '3', '--src-prefix', '/a,/b', '--src-prefix=/c', '--file-ttl', '1.5']);
+  t.is(inv.http, '0.0.0.0:80');
+  t.is(inv.parallelism, 3);
+  t.deepEqual(inv.srcPrefix, ['/a', '/b', '/c']);
+  t.is(inv.fileTtlMs, 1500);
+  t.is(parseServeArgs(['--output-limit', '1k']).outputLimit, 1024);
+  t.is(parseServeArgs([]).unix, null);
+});
+
+test('serve: bad options, one SandboxError each, naming the option', (t) => {
+  const cases: [string[], RegExp][] = [
+    [['--parallelism', '0'], /from 1 to 1024 for --parallelism/],
+    [['--parallelism', '2x'], /from 1 to 1024 for --parallelism/],
+    [['--auth-token', ''], /non-empty token for --auth-token/],
+    [['--src-prefix', 'rel'], /absolute directory for --src-prefix/],
+    [['--dir'], /--dir needs a value; see 'sandbox serve --help'/],
+    [['--bogus'], /unknown option "--bogus" for serve/],
+  ];
+  for (const [args, message] of cases) {
+    const e = t.throws(() => parseServeArgs(args), { instanceOf: SandboxError });
     t.is(e!.stage, 'options');
     t.regex(e!.message, message);
   }

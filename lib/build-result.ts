@@ -4,7 +4,7 @@
 import { constants } from 'node:os';
 import type { CgroupUsage, CgroupVia } from './cgroup/index.js';
 import { enforcedLimits } from './enforced.js';
-import type { NativeExitReport } from './native.js';
+import type { NativeRunEnd } from './native.js';
 import type { AppliedLimits, Enforcement, FigureSources, Outcome, RunResult } from './result.js';
 
 const signalNames: Record<number, string> = Object.fromEntries(Object.entries(constants.signals).map(([name, num]) => [num, name]));
@@ -16,7 +16,9 @@ export function signalName(signo: number): string {
 export type LimitKill = 'cpu-time-limit' | 'wall-time-limit' | 'output-limit' | 'memory-limit';
 
 export interface Figures {
-  exit: NativeExitReport;
+  exit: NativeRunEnd;
+  /** The signal that ended the sandbox's init when the run ended without init's report. */
+  initSignal?: number | null;
   /** Why the runner killed the sandbox, if it did. */
   killedFor: LimitKill | null;
   usage: CgroupUsage | null;
@@ -39,18 +41,17 @@ export function buildResult(f: Figures): RunResult {
   let exitCode = exit.exitCode;
   let signo = exit.signal;
   if (!exit.commandExited) {
-    // init itself was killed (by us after a grace period, or by the OOM killer as part of the
-    // cgroup): the command went with it.
+    // init itself was killed (by us after a grace period): the command went with it.
     exitCode = null;
-    signo = exit.init.signal ?? constants.signals.SIGKILL;
+    signo = f.initSignal ?? constants.signals.SIGKILL;
   }
   const sources: FigureSources = {
     cpuTime: usage?.cpuSource ?? 'rusage',
     memoryPeak: usage?.memoryPeakBytes != null ? (usage.memorySource ?? 'rusage') : 'rusage',
   };
-  // The cgroup also holds init, whose setup (mounts, pivot_root) is not the program's time.
-  const userUs = usage ? Math.max(0, usage.userUs - exit.initUserUs) : (exit.treeUserUs ?? exit.userUs);
-  const sysUs = usage ? Math.max(0, usage.sysUs - exit.initSysUs) : (exit.treeSysUs ?? exit.sysUs);
+  // The run's cgroup holds its command's tree alone (init sits outside it).
+  const userUs = usage ? usage.userUs : (exit.treeUserUs ?? 0);
+  const sysUs = usage ? usage.sysUs : (exit.treeSysUs ?? 0);
   const rssKb = exit.treeMaxRssKb ?? 0;
   // tmpfs pages are memory a cgroup charges but rusage does not see: without a cgroup's peak, what
   // the run left in its tmpfs mounts counts too.

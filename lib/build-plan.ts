@@ -2,6 +2,7 @@
 // is decided here, before clone.
 import { MountFlag, MountOp, Namespace, type NativeMount, type NativePlan, type NativeRlimit } from './native-plan.js';
 import { existsInImage } from './image/layers.js';
+import { imageIdMap, storedOwner } from './image/owners.js';
 import { imageRootMounts } from './image/root.js';
 import { directoryRootMount } from './rootfs/directory.js';
 import { hostPath } from './rootfs/host-path.js';
@@ -36,23 +37,43 @@ export function hostIdentity(
   return user ?? { uid: ROOT_CALLER_HOST_ID, gid: ROOT_CALLER_HOST_ID };
 }
 
+/** The host ids a root caller's command runs as (identity()'s maps); null for other callers (their own). */
+export function commandHostIds(cfg: ResolvedConfig, callerUid: number, callerGid: number): { uid: number; gid: number } | null {
+  if (callerUid !== 0) return null;
+  if (cfg.user !== null || cfg.imageRun === null) return hostIdentity(callerUid, callerGid, cfg.user);
+  return { uid: storedOwner(cfg.imageRun.uid), gid: storedOwner(cfg.imageRun.gid) };
+}
+
 /** The ids the command has inside: an image's User, else INSIDE_UID/INSIDE_GID. */
 export function insideIds(cfg: ResolvedConfig): { uid: number; gid: number } {
   return cfg.imageRun === null ? { uid: INSIDE_UID, gid: INSIDE_GID } : { uid: cfg.imageRun.uid, gid: cfg.imageRun.gid };
 }
 
-/** The id maps. With one id mapped, it is the command's own (`inside`); subordinate maps are fixed (lib/subids.ts). */
+/**
+ * The id maps. With one id mapped, it is the command's own (`inside`); subordinate maps are fixed
+ * (lib/subids.ts). A root caller running an image maps the range its store's files belong to
+ * (lib/image/owners.ts), so the image's root owns the image's files inside.
+ */
 export function identity(
   callerUid: number,
   callerGid: number,
   subordinate: boolean,
   user: { uid: number; gid: number } | null = null,
   inside = { uid: INSIDE_UID, gid: INSIDE_GID },
+  image = false,
 ): IdentityPlan {
   const root = callerUid === 0;
   if (subordinate && !root) {
     // newuidmap/newgidmap write the maps after launch (lib/subids.ts).
     return { uidMap: '', gidMap: '', parentWritesMaps: true, deferRelease: true };
+  }
+  if (root && image) {
+    return {
+      uidMap: imageIdMap(inside.uid, user?.uid ?? null),
+      gidMap: imageIdMap(inside.gid, user?.gid ?? null),
+      parentWritesMaps: true,
+      deferRelease: false,
+    };
   }
   const { uid: hostUid, gid: hostGid } = hostIdentity(callerUid, callerGid, user);
   return {
@@ -195,7 +216,7 @@ export function buildPlan(p: PlanInputs): NativePlan {
     hostname: cfg.hostname,
     namespaces,
     ...insideIds(cfg),
-    ...identity(p.callerUid, p.callerGid, cfg.idMap === 'subordinate', cfg.user, insideIds(cfg)),
+    ...identity(p.callerUid, p.callerGid, cfg.idMap === 'subordinate', cfg.user, insideIds(cfg), cfg.imageRun !== null),
     mounts: p.withoutMounts === true ? [] : mountList(cfg),
     rlimits: rlimits(cfg, p.cgroupEnforced),
     seccomp: p.seccomp,

@@ -1,19 +1,17 @@
 // Setup failures from the native layer → SandboxError with a message naming verb, object and
 // cause, and a hint where the cause is known.
 import { constants } from 'node:os';
-import { getSystemErrorMap } from 'node:util';
+import { errnoText } from './errno.js';
 import { SandboxError } from './errors.js';
 import { openFileLimit } from './fd-budget.js';
 
-// Built on first use: making the map is ~0.3 ms of every CLI start, and most runs never fail.
-let systemErrors: Map<number, [string, string]> | null = null;
-
-export function errnoMessage(errno: number): string {
-  systemErrors ??= getSystemErrorMap();
-  return systemErrors.get(-errno)?.[1] ?? `errno ${errno}`;
-}
-
 const DOCTOR = 'run `sandbox doctor` for details';
+
+/**
+ * The stages of csrc/ this file gives a hint for; test/unit/failure-stages.test.ts checks each
+ * against the C++ sources, so a renamed stage cannot lose its hint unnoticed.
+ */
+export const HINTED_STAGES = ['clone', 'mount', 'pivot_root', 'unshare', 'setup'] as const;
 
 function hint(stage: string, errno: number): string {
   if (stage === 'clone' && (errno === 1 || errno === 28 || errno === 22)) {
@@ -32,7 +30,7 @@ function hint(stage: string, errno: number): string {
 }
 
 /** What a stage reported without a detail of its own was doing (the clone child's stages, csrc/spawn.cc). */
-const STAGE_DETAIL: Record<string, string> = {
+export const STAGE_DETAIL: Record<string, string> = {
   prctl: "set the sandbox init's parent-death signal",
   capabilities: "set the sandbox init's capabilities",
   fds: "give the sandbox's init its fds (dup)",
@@ -56,7 +54,7 @@ export function setupError(e: unknown): Error {
     typeof f.detail === 'string' && f.detail !== ''
       ? f.detail
       : (STAGE_DETAIL[stage] ?? (typeof f.message === 'string' && f.message !== '' ? f.message : 'start the sandbox'));
-  const cause = errno === null ? '' : `: ${errnoMessage(errno)}`;
+  const cause = errno === null ? '' : `: ${errnoText(errno)}`;
   const message = `cannot ${detail}${cause}${errno === null ? '' : hint(stage, errno)}`;
   return new SandboxError(message, { stage, errno, syscall: stage, cause: e instanceof Error ? e : undefined });
 }

@@ -118,7 +118,9 @@ export interface SandboxOptions {
  * `{ fd }`: an open fd of the caller's, given to the command as it is (as 'inherit' gives 0-2) and
  * never closed by the sandbox (the `sandbox` server passes its clients' fds this way). Output that
  * is counted (an `outputLimit`) or comes from a terminal (`tty`) is written to it by the parent: the
- * result comes once the last of it is written, so the caller may close the fd then.
+ * result comes once the last of it is written, so the caller may close the fd then. Input for a
+ * terminal is read by the parent until the run ends, and not after: a pipe through a file
+ * description of the sandbox's own, so no read of it outlives the run.
  */
 export type StdinOption = string | Buffer | Readable | { file: string } | { fd: number } | 'inherit' | 'ignore' | 'pipe';
 export type OutputOption = 'pipe' | 'inherit' | 'ignore' | { file: string } | { fd: number } | Writable;

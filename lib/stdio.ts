@@ -3,7 +3,19 @@
 // addon (csrc/capture.cc); every other parent end is a net.Socket. Both go through libuv's event
 // loop; only a caller's own fds (`{ fd }` relayed through the parent) are read and written from the
 // thread pool, as they may block.
-import { closeSync, createReadStream, createWriteStream, fchownSync, openSync, read, readSync, write } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  createReadStream,
+  createWriteStream,
+  fchownSync,
+  fstatSync,
+  openSync,
+  read,
+  readFileSync,
+  readSync,
+  write,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
@@ -91,12 +103,20 @@ function callerFd(v: unknown, name: string): number | null {
 }
 
 /**
- * Reads a caller's fd from the thread pool, one read at a time, until its end (then `onEnd`), an
- * error, or the returned stop(). A stream would not do: destroy() closes its fd even with autoClose
- * false, and a paused one reads on to its high-water mark. The fd is the caller's, never closed
- * here: a second close of its number would close whatever the process opened under it since.
+ * Reads a caller's fd until its end (then `onEnd`), an error, or the returned stop(). The fd is the
+ * caller's, never closed here: a second close of its number would close whatever the process opened
+ * under it since. A pipe is read through a description of our own (pipeOfOurs), in the event loop;
+ * anything else from the thread pool, one read at a time. A stream on the caller's fd would not do:
+ * destroy() closes its fd even with autoClose false, and a paused one reads on to its high-water mark.
  */
 function readCallerFd(fd: number, onData: (b: Buffer) => void, onEnd: () => void): () => void {
+  const pipe = pipeOfOurs(fd);
+  if (pipe !== null) {
+    pipe.on('data', onData);
+    pipe.once('end', onEnd);
+    pipe.on('error', () => pipe.destroy());
+    return () => pipe.destroy();
+  }
   let stopped = false;
   const buf = Buffer.allocUnsafe(65536);
   const next = (): void => {
@@ -111,6 +131,28 @@ function readCallerFd(fd: number, onData: (b: Buffer) => void, onEnd: () => void
   return () => {
     stopped = true;
   };
+}
+
+/**
+ * A caller's pipe or FIFO opened anew through /proc, non-blocking, as a socket of ours; null for any
+ * other fd, one not open for reading, or one that cannot be opened so. A read from the thread pool
+ * waits on a silent pipe until its writer writes or ends: once the run is over, it would hold a pool
+ * thread (four such stall every file operation of the process) and take input the caller meant for
+ * someone else. Closing a description of our own ends its reads at once; the caller's stays as it was
+ * (never made non-blocking).
+ */
+function pipeOfOurs(fd: number): Socket | null {
+  let own: number;
+  try {
+    if (!fstatSync(fd).isFIFO()) return null;
+    const flags = /^flags:\s*([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'latin1'));
+    // The access mode is the low two bits of the flags (O_ACCMODE).
+    if (flags === null || (Number.parseInt(flags[1]!, 8) & 3) === constants.O_WRONLY) return null;
+    own = openSync(`/proc/self/fd/${fd}`, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch {
+    return null;
+  }
+  return newSocket({ fd: own, readable: true, writable: false });
 }
 
 /**

@@ -3,7 +3,8 @@
 // per-run environment.
 import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, fstatSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync, readSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import test from 'ava';
@@ -186,6 +187,34 @@ test("tty: stdin { fd } is read while the terminal lasts and never closed: the f
   writeSync(fd, 'more\n');
   await new Promise((resolve) => setTimeout(resolve, 200));
   t.is(fstatSync(fd).ino, statSync(fifo).ino, 'the fd is open and still names the FIFO');
+});
+
+test('tty: a silent pipe as stdin { fd } is not read once the run is over', async (t) => {
+  const dir = scratchDir('tty-stdin-silent');
+  t.teardown(() => dir.remove());
+  const fifo = join(dir.path, 'fifo');
+  execFileSync('mkfifo', [fifo]);
+  // Open for writing too, and never written: the input neither comes nor ends.
+  const fd = openSync(fifo, 'r+');
+  t.teardown(() => closeSync(fd));
+  const sandbox = new Sandbox({ tty: true });
+  // More runs than the thread pool has threads: a read left waiting by each would stall it.
+  for (let i = 0; i < 5; i++) {
+    const r = await sandbox.run(['sh', '-c', 'exit 4'], { stdin: { fd } });
+    t.is(r.exitCode, 4);
+  }
+  await t.notThrowsAsync(
+    Promise.race([
+      stat(fifo),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('a file operation waited 60 s: the thread pool is held')), 60_000)),
+    ]),
+  );
+  // What the caller writes now stays in the pipe for its own reader.
+  writeSync(fd, 'after\n');
+  const other = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  t.teardown(() => closeSync(other));
+  const buf = Buffer.alloc(64);
+  t.is(buf.toString('utf8', 0, readSync(other, buf)), 'after\n');
 });
 
 test("spawn() with 'pipe': write to the command's stdin and read its stdout", async (t) => {

@@ -1,21 +1,9 @@
 // The command's stdio: which fds it gets, and the parent's ends (streams, capture, counting).
 // Pipes come from the addon (pipe2 with O_CLOEXEC). Output captured for run()'s result is read by the
 // addon (csrc/capture.cc); every other parent end is a net.Socket. Both go through libuv's event
-// loop; only a caller's own fds (`{ fd }` relayed through the parent) are read and written from the
-// thread pool, as they may block.
-import {
-  closeSync,
-  constants,
-  createReadStream,
-  createWriteStream,
-  fchownSync,
-  fstatSync,
-  openSync,
-  read,
-  readFileSync,
-  readSync,
-  write,
-} from 'node:fs';
+// loop; a caller's own fds (`{ fd }` relayed through the parent) are read and written from the
+// thread pool, as they may block, except a pipe read for a terminal (pipeOfOurs).
+import { closeSync, constants, createReadStream, fchownSync, fstatSync, openSync, read, readFileSync, readSync, write } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
@@ -177,12 +165,24 @@ function readToEnd(master: number, onData: (b: Buffer) => void): void {
 
 /** Counted output (--output-limit) passed on to a caller's fd: written from the thread pool, so a
  * reader that stops reading (a full pipe, a blocking fd the caller shares) never blocks the event loop.
- * What cannot be written (the reader has gone: EPIPE) is dropped, as the command's own write would fail. */
+ * A non-blocking fd whose reader is behind (EAGAIN) is written again after a pause. What cannot be
+ * written (the reader has gone: EPIPE) is dropped, as the command's own write would fail. Not a
+ * file stream: its destroy() closes the fd even with autoClose false, and the fd is the caller's. */
 function fdWriter(fd: number): Writable {
-  const w = createWriteStream('', { fd, autoClose: false });
-  // Not destroy(): that closes the fd even with autoClose false, and the fd is the caller's.
+  const { Writable } = require('node:stream') as typeof import('node:stream');
+  const w = new Writable({ write: (chunk: Buffer, _encoding, done) => writeAll(fd, chunk, done) });
   w.on('error', () => {});
   return w;
+}
+
+/** Writes all of `chunk` to `fd` from the thread pool, pausing 1 ms, then twice as long up to 64 ms, while it would block. */
+function writeAll(fd: number, chunk: Buffer, done: (e?: Error | null) => void, pause = 1): void {
+  write(fd, chunk, 0, chunk.length, null, (e, n) => {
+    if (e?.code === 'EAGAIN') return void setTimeout(() => writeAll(fd, chunk, done, Math.min(pause * 2, 64)), pause);
+    if (e !== null) return done(e);
+    if (n < chunk.length) return writeAll(fd, chunk.subarray(n), done);
+    done();
+  });
 }
 
 /**

@@ -135,16 +135,31 @@ test('stdout and stderr to Writables', async (t) => {
 });
 
 /**
- * A blocking fd on a FIFO whose reader (wc -c) starts reading only after a pause, so that writes to
- * it queue up; `count()` closes the fd and resolves with the bytes the reader got.
+ * An fd on a FIFO whose reader starts reading only once the FIFO holds 32 KiB (or has no writer
+ * left) and then after a pause, so that the writes to it have queued up (or, non-blocking, failed with EAGAIN); `count()`
+ * closes the fd and resolves with the bytes the reader got.
  */
-function slowReader(): { fd: number; count(): Promise<number> } {
+function slowReader(nonBlocking: boolean): { fd: number; count(): Promise<number> } {
   const dir = scratchDir('slow-reader');
   const fifo = join(dir.path, 'fifo');
   execFileSync('mkfifo', [fifo]);
   // Read and write: opening a FIFO for writing alone would wait for a reader.
-  const fd = openSync(fifo, 'r+');
-  const reader = spawn('sh', ['-c', 'sleep 0.3; wc -c < "$0"', fifo], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const fd = openSync(fifo, constants.O_RDWR | (nonBlocking ? constants.O_NONBLOCK : 0));
+  const script = [
+    'import fcntl, os, select, sys, termios, time',
+    'fd = os.open(sys.argv[1], os.O_RDONLY)',
+    'p = select.poll()',
+    'p.register(fd, select.POLLIN)',
+    // Until 32 KiB are in, or every writer is gone (POLLHUP: the run ended with less).
+    'while int.from_bytes(fcntl.ioctl(fd, termios.FIONREAD, bytes(4)), sys.byteorder) < 32768:',
+    '    if any(e & select.POLLHUP for _, e in p.poll(0)): break',
+    '    time.sleep(0.01)',
+    'time.sleep(0.3)',
+    'n = 0',
+    'while b := os.read(fd, 65536): n += len(b)',
+    'print(n)',
+  ].join('\n');
+  const reader = spawn('python3', ['-c', script, fifo], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   reader.stdout.on('data', (c: Buffer) => (out += c.toString()));
   const done = new Promise<void>((r) => reader.once('close', () => r()));
@@ -159,9 +174,15 @@ function slowReader(): { fd: number; count(): Promise<number> } {
   };
 }
 
-for (const tty of [false, true]) {
-  test(`stdout { fd } with an output limit${tty ? ', tty' : ''}: every byte reaches the fd before the result, so the caller may close it then`, async (t) => {
-    const sink = slowReader();
+for (const [tty, nonBlocking] of [
+  [false, false],
+  [true, false],
+  [false, true],
+  [true, true],
+]) {
+  const variant = `${tty ? ', tty' : ''}${nonBlocking ? ', a non-blocking fd' : ''}`;
+  test(`stdout { fd } with an output limit${variant}: every byte reaches the fd before the result, so the caller may close it then`, async (t) => {
+    const sink = slowReader(nonBlocking);
     // Counted output goes through the parent's writer; its writes wait for the slow reader.
     const sandbox = tty ? new Sandbox({ tty: true }) : box;
     const r = await sandbox.run(['sh', '-c', 'yes | head -c 400000'], { stdout: { fd: sink.fd }, outputLimit: 8 << 20 });
@@ -183,7 +204,7 @@ test("tty: stdin { fd } is read while the terminal lasts and never closed: the f
   const sandbox = new Sandbox({ tty: true });
   const r = await sandbox.run(['sh'], { stdin: { fd } });
   t.is(r.exitCode, 3);
-  // A read still waiting on the fd returns with this; nothing more is read, and nothing closed.
+  // Written after the run: nothing of the sandbox's reads it, and nothing closed the fd.
   writeSync(fd, 'more\n');
   await new Promise((resolve) => setTimeout(resolve, 200));
   t.is(fstatSync(fd).ino, statSync(fifo).ino, 'the fd is open and still names the FIFO');

@@ -7,7 +7,7 @@ import { closeSync, constants, fstatSync, openSync, readFileSync, readSync, stat
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { Sandbox, SandboxError } from '../../lib/index.js';
 import { scratchDir, text } from '../helpers/host.js';
 
@@ -192,14 +192,24 @@ for (const [tty, nonBlocking] of [
   });
 }
 
-test("tty: stdin { fd } is read while the terminal lasts and never closed: the fd stays the caller's", async (t) => {
-  const dir = scratchDir('tty-stdin-fd');
+/**
+ * A FIFO in a scratch directory and the test's fd on it, open for reading and writing (for one end
+ * alone, opening it would wait for the other): its input never ends while the test holds the fd.
+ * Both go when the test ends.
+ */
+function fifoOfTest(t: ExecutionContext, name: string): { fifo: string; fd: number } {
+  const dir = scratchDir(name);
   t.teardown(() => dir.remove());
   const fifo = join(dir.path, 'fifo');
   execFileSync('mkfifo', [fifo]);
-  // Read and write: the sandbox never sees the end of this input, only what the shell reads.
   const fd = openSync(fifo, 'r+');
   t.teardown(() => closeSync(fd));
+  return { fifo, fd };
+}
+
+test("tty: stdin { fd } is read while the terminal lasts and never closed: the fd stays the caller's", async (t) => {
+  // The sandbox never sees the end of this input, only what the shell reads.
+  const { fifo, fd } = fifoOfTest(t, 'tty-stdin-fd');
   writeSync(fd, 'exit 3\n');
   const sandbox = new Sandbox({ tty: true });
   const r = await sandbox.run(['sh'], { stdin: { fd } });
@@ -211,13 +221,8 @@ test("tty: stdin { fd } is read while the terminal lasts and never closed: the f
 });
 
 test('tty: a silent pipe as stdin { fd } is not read once the run is over', async (t) => {
-  const dir = scratchDir('tty-stdin-silent');
-  t.teardown(() => dir.remove());
-  const fifo = join(dir.path, 'fifo');
-  execFileSync('mkfifo', [fifo]);
-  // Open for writing too, and never written: the input neither comes nor ends.
-  const fd = openSync(fifo, 'r+');
-  t.teardown(() => closeSync(fd));
+  // Never written: the input neither comes nor ends.
+  const { fifo, fd } = fifoOfTest(t, 'tty-stdin-silent');
   const sandbox = new Sandbox({ tty: true });
   // More runs than the thread pool has threads: a read left waiting by each would stall it.
   for (let i = 0; i < 5; i++) {
